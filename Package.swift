@@ -1,0 +1,91 @@
+// swift-tools-version: 6.1
+// Tools 6.1 is the lowest our dependencies accept (GRDB 7.10); every target builds in the
+// Swift 6 language mode with strict concurrency.
+
+import PackageDescription
+
+let package = Package(
+    name: "etl-pipeline",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "Extractor", targets: ["Extractor"]),
+        .executable(name: "Transformer", targets: ["Transformer"]),
+        .executable(name: "Saver", targets: ["Saver"]),
+        .executable(name: "API", targets: ["API"]),
+        .executable(name: "SFTPBench", targets: ["SFTPBench"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-configuration", from: "1.4.0", traits: []),
+        .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+    ],
+    targets: [
+        // MARK: C libraries from Debian, each behind its own system-library target so that an
+        // executable links only the libraries it uses.
+        .systemLibrary(name: "CHiredis", providers: [.apt(["libhiredis-dev"])]),
+        .systemLibrary(name: "CCurl", providers: [.apt(["libcurl4-openssl-dev"])]),
+        .systemLibrary(name: "CSSH2", providers: [.apt(["libssh2-1-dev"])]),
+
+        // MARK: Shared code every stage needs; no C library.
+        .target(
+            name: "PipelineCore",
+            dependencies: [
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Configuration", package: "swift-configuration"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        // MARK: Wrappers over one C library each.
+        .target(name: "PipelineRedis", dependencies: ["CHiredis", "PipelineCore"]),
+        .target(name: "PipelineHTTP", dependencies: ["CCurl", "PipelineCore"]),
+        .target(name: "PipelineSFTP", dependencies: ["CSSH2", "PipelineCore"]),
+
+        // MARK: The stages.
+        .executableTarget(
+            name: "Extractor",
+            dependencies: [
+                "PipelineCore", "PipelineRedis", "PipelineHTTP",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .executableTarget(
+            name: "Transformer",
+            dependencies: [
+                "PipelineCore", "PipelineRedis",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .executableTarget(
+            name: "Saver",
+            dependencies: [
+                "PipelineCore", "PipelineRedis", "PipelineSFTP",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .executableTarget(
+            name: "API",
+            dependencies: [
+                "PipelineCore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .executableTarget(
+            name: "SFTPBench",
+            dependencies: [
+                "PipelineCore", "PipelineSFTP",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "Benchmarks/SFTPBench"
+        ),
+
+        // MARK: Tests, against real servers started by scripts/services.sh.
+        .target(name: "TestSupport", dependencies: ["PipelineCore"], path: "Tests/TestSupport"),
+        .testTarget(name: "PipelineCoreTests", dependencies: ["PipelineCore", "TestSupport"]),
+        .testTarget(name: "PipelineRedisTests", dependencies: ["PipelineRedis", "TestSupport"]),
+        .testTarget(name: "PipelineHTTPTests", dependencies: ["PipelineHTTP", "TestSupport"]),
+        .testTarget(name: "PipelineSFTPTests", dependencies: ["PipelineSFTP", "TestSupport"]),
+    ]
+)

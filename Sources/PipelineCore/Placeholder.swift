@@ -1,0 +1,1 @@
+// PipelineCore: placeholder replaced by the module's real files.

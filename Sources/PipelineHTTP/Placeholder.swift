@@ -1,0 +1,1 @@
+// PipelineHTTP: placeholder replaced by the module's real files.

@@ -1,0 +1,2 @@
+// PipelineRedis: placeholder replaced by the module's real files.
+import PipelineCore

@@ -1,0 +1,1 @@
+// PipelineSFTP: placeholder replaced by the module's real files.
