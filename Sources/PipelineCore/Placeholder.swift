@@ -1,1 +1,0 @@
-// PipelineCore: placeholder replaced by the module's real files.
