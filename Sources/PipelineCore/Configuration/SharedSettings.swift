@@ -1,0 +1,60 @@
+import Foundation
+
+/// Where the log lines go and how they look (`LOG_LEVEL`, `LOG_FORMAT`).
+public struct LogSettings: Sendable, Equatable {
+    public enum Format: String, Sendable, CaseIterable { case text, json }
+    public enum Level: String, Sendable, CaseIterable { case trace, debug, info, notice, warning, error, critical }
+
+    public var level: Level
+    public var format: Format
+
+    public init(level: Level = .info, format: Format = .text) {
+        self.level = level
+        self.format = format
+    }
+
+    public init(from env: Environment) throws {
+        self.level = try env.choice("LOG_LEVEL", default: Level.info)
+        self.format = try env.choice("LOG_FORMAT", default: Format.text)
+    }
+}
+
+extension RetryPolicy {
+    /// The retry schedule from `RETRY_MAX_RETRIES`, `RETRY_BASE_DELAY_SECONDS`,
+    /// `RETRY_MULTIPLIER` and `RETRY_MAX_DELAY_SECONDS` (defaults 3, 5, 3, 60).
+    public init(from env: Environment) throws {
+        let maxRetries = try env.int("RETRY_MAX_RETRIES", default: 3, in: 0...100)
+        let base = try env.seconds("RETRY_BASE_DELAY_SECONDS", default: 5, in: 0...3600)
+        let multiplier = try env.double("RETRY_MULTIPLIER", default: 3, in: 1...100)
+        let maxDelay = try env.seconds("RETRY_MAX_DELAY_SECONDS", default: 60, in: 0...86400)
+        if maxDelay < base {
+            throw ConfigurationError(
+                variable: "RETRY_MAX_DELAY_SECONDS", value: env.raw("RETRY_MAX_DELAY_SECONDS"),
+                expected: "a number of seconds at least RETRY_BASE_DELAY_SECONDS (\(base.seconds))")
+        }
+        self.init(maxRetries: maxRetries, baseDelay: base, multiplier: multiplier, maxDelay: maxDelay)
+    }
+}
+
+/// The staging volume shared by the extractor, transformer and saver (`DATA_DIR`).
+public struct StagingSettings: Sendable, Equatable {
+    public var dataDirectory: String
+    public var keepRuns: Int
+
+    public init(dataDirectory: String = "./data", keepRuns: Int = 5) {
+        self.dataDirectory = dataDirectory
+        self.keepRuns = keepRuns
+    }
+
+    public init(from env: Environment) throws {
+        self.dataDirectory = env.string("DATA_DIR", default: "./data")
+        self.keepRuns = try env.int("STAGING_KEEP_RUNS", default: 5, in: 0...100_000)
+    }
+
+    public var layout: StagingLayout { StagingLayout(dataDirectory: dataDirectory) }
+}
+
+/// How often a downstream stage re-scans the ledger for work it missed (`RECONCILE_INTERVAL_SECONDS`).
+public func reconcileInterval(from env: Environment) throws -> Duration {
+    try env.seconds("RECONCILE_INTERVAL_SECONDS", default: 30, in: 0.05...86400)
+}

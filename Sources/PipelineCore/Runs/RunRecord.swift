@@ -1,0 +1,130 @@
+import Foundation
+
+/// One run as the ledger hash `etl:run:<run_id>` holds it.
+///
+/// The hash stays flat (one field per fact) so that each stage updates only its own fields with
+/// one `HSET` and no read-modify-write; files and counts are small JSON values.
+public struct RunRecord: Sendable, Equatable {
+    public var id: RunID
+    public var status: RunStatus
+    public var startedAt: Date
+    public var updatedAt: Date?
+    /// Set when ``status`` is `failed`.
+    public var failedPhase: Phase?
+    public var error: String?
+    public var phaseStartedAt: [Phase: Date] = [:]
+    public var phaseFinishedAt: [Phase: Date] = [:]
+    /// The staged (or, for `save`, remote) files each phase produced.
+    public var files: [Phase: [StagedFile]] = [:]
+    /// Named counts per phase (`extracted`; `valid`, `invalid`, `unknown_department`; `loaded`…).
+    public var counts: [Phase: [String: Int]] = [:]
+    /// The extractor's resume point: the next `skip` and the durable byte offset of `raw.jsonl.part`.
+    public var checkpoint: Checkpoint?
+
+    public struct Checkpoint: Sendable, Equatable, Codable {
+        public var skip: Int
+        public var offset: Int
+        public init(skip: Int, offset: Int) {
+            self.skip = skip
+            self.offset = offset
+        }
+    }
+
+    public init(id: RunID, status: RunStatus, startedAt: Date) {
+        self.id = id
+        self.status = status
+        self.startedAt = startedAt
+    }
+
+    /// The hash fields, as `HSET` writes them.
+    public var fields: [String: String] {
+        var f: [String: String] = [
+            Field.runID: id.rawValue,
+            Field.status: status.rawValue,
+            Field.startedAt: Timestamp.format(startedAt),
+        ]
+        if let updatedAt { f[Field.updatedAt] = Timestamp.format(updatedAt) }
+        if let failedPhase { f[Field.failedPhase] = failedPhase.rawValue }
+        if let error { f[Field.error] = error }
+        for (phase, date) in phaseStartedAt { f[Field.startedAt(phase)] = Timestamp.format(date) }
+        for (phase, date) in phaseFinishedAt { f[Field.finishedAt(phase)] = Timestamp.format(date) }
+        for (phase, list) in files { f[Field.files(phase)] = JSONText.encode(list) }
+        for (phase, dict) in counts { f[Field.counts(phase)] = JSONText.encode(dict) }
+        if let checkpoint {
+            f[Field.checkpointSkip] = String(checkpoint.skip)
+            f[Field.checkpointOffset] = String(checkpoint.offset)
+        }
+        return f
+    }
+
+    /// Rebuilds a record from `HGETALL`; `nil` when the hash lacks the run id, status or start.
+    public init?(fields f: [String: String]) {
+        guard let id = f[Field.runID].flatMap(RunID.init(parsing:)),
+              let status = f[Field.status].flatMap(RunStatus.init(rawValue:)),
+              let startedAt = f[Field.startedAt].flatMap(Timestamp.parse)
+        else { return nil }
+        self.init(id: id, status: status, startedAt: startedAt)
+        updatedAt = f[Field.updatedAt].flatMap(Timestamp.parse)
+        failedPhase = f[Field.failedPhase].flatMap(Phase.init(rawValue:))
+        error = f[Field.error]
+        for phase in Phase.allCases {
+            phaseStartedAt[phase] = f[Field.startedAt(phase)].flatMap(Timestamp.parse)
+            phaseFinishedAt[phase] = f[Field.finishedAt(phase)].flatMap(Timestamp.parse)
+            files[phase] = f[Field.files(phase)].flatMap { JSONText.decode([StagedFile].self, from: $0) }
+            counts[phase] = f[Field.counts(phase)].flatMap { JSONText.decode([String: Int].self, from: $0) }
+        }
+        if let skip = f[Field.checkpointSkip].flatMap(Int.init), let offset = f[Field.checkpointOffset].flatMap(Int.init) {
+            checkpoint = Checkpoint(skip: skip, offset: offset)
+        }
+    }
+
+    /// Whether `phase` has finished this run (its status is at or past the phase's done status).
+    public func hasCompleted(_ phase: Phase) -> Bool {
+        phaseFinishedAt[phase] != nil && status != .failed || Self.order(status) >= Self.order(phase.doneStatus)
+    }
+
+    private static func order(_ status: RunStatus) -> Int {
+        status == .failed ? -1 : RunStatus.allCases.firstIndex(of: status)!
+    }
+
+    /// The hash's field names.
+    public enum Field {
+        public static let runID = "run_id"
+        public static let status = "status"
+        public static let startedAt = "started_at"
+        public static let updatedAt = "updated_at"
+        public static let failedPhase = "failed_phase"
+        public static let error = "error"
+        public static let checkpointSkip = "checkpoint_skip"
+        public static let checkpointOffset = "checkpoint_offset"
+        public static func startedAt(_ phase: Phase) -> String { "\(phase.rawValue)_started_at" }
+        public static func finishedAt(_ phase: Phase) -> String { "\(phase.rawValue)_finished_at" }
+        public static func files(_ phase: Phase) -> String { "\(phase.rawValue)_files" }
+        public static func counts(_ phase: Phase) -> String { "\(phase.rawValue)_counts" }
+    }
+}
+
+/// ISO 8601 UTC timestamps with milliseconds, the one format the ledger, signals and logs use.
+public enum Timestamp {
+    public static func format(_ date: Date) -> String {
+        date.formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true))
+    }
+
+    public static func parse(_ text: String) -> Date? {
+        (try? Date.ISO8601FormatStyle(includingFractionalSeconds: true).parse(text))
+            ?? (try? Date.ISO8601FormatStyle().parse(text))
+    }
+}
+
+/// Compact, key-sorted JSON for small values stored in hash fields and signal payloads.
+public enum JSONText {
+    public static func encode(_ value: some Encodable) -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return String(decoding: try! encoder.encode(value), as: UTF8.self)
+    }
+
+    public static func decode<T: Decodable>(_ type: T.Type, from text: String) -> T? {
+        try? JSONDecoder().decode(T.self, from: Data(text.utf8))
+    }
+}

@@ -1,0 +1,93 @@
+import Crypto
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// What the ledger and the signals record about one complete staged file.
+public struct StagedFile: Codable, Sendable, Equatable, Hashable {
+    /// The file's path as the stage that wrote it saw it.
+    public var path: String
+    /// Newline-terminated lines (one JSON document each).
+    public var rows: Int
+    public var bytes: Int
+    /// Lower-case hex SHA-256 of the whole file.
+    public var sha256: String
+
+    public init(path: String, rows: Int, bytes: Int, sha256: String) {
+        self.path = path
+        self.rows = rows
+        self.bytes = bytes
+        self.sha256 = sha256
+    }
+
+    /// Reads the file at `path` once and describes it: what a stage checks a staged file against
+    /// before trusting it, and what it records after writing one.
+    public static func describe(path: String) throws -> StagedFile {
+        var hasher = SHA256()
+        var rows = 0
+        var bytes = 0
+        var reader = try ChunkReader(path: path)
+        while let chunk = try reader.next() {
+            hasher.update(bufferPointer: chunk)
+            rows += chunk.reduce(0) { $0 + ($1 == 0x0A ? 1 : 0) }
+            bytes += chunk.count
+        }
+        return StagedFile(path: path, rows: rows, bytes: bytes, sha256: SHA256Digest.hex(hasher.finalize()))
+    }
+
+    /// Checks that the file at ``path`` still has the recorded rows, size and checksum.
+    public func verify() throws {
+        let actual = try StagedFile.describe(path: path)
+        if actual.bytes != bytes { throw StagingError.corrupt(path: path, reason: "\(actual.bytes) bytes, expected \(bytes)") }
+        if actual.rows != rows { throw StagingError.corrupt(path: path, reason: "\(actual.rows) rows, expected \(rows)") }
+        if actual.sha256 != sha256 { throw StagingError.corrupt(path: path, reason: "SHA-256 \(actual.sha256), expected \(sha256)") }
+    }
+}
+
+public enum SHA256Digest {
+    public static func hex(_ digest: SHA256.Digest) -> String {
+        var text = ""
+        text.reserveCapacity(64)
+        for byte in digest {
+            text.append(Self.hexDigits[Int(byte >> 4)])
+            text.append(Self.hexDigits[Int(byte & 0x0F)])
+        }
+        return text
+    }
+
+    public static func hex(of bytes: some DataProtocol) -> String { hex(SHA256.hash(data: bytes)) }
+
+    private static let hexDigits = Array("0123456789abcdef")
+}
+
+/// Reads a file in fixed-size chunks through one reused buffer.
+struct ChunkReader: ~Copyable {
+    private let fd: Int32
+    private let path: String
+    private let buffer: UnsafeMutableRawBufferPointer
+
+    init(path: String, chunkSize: Int = 1 << 20) throws {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw errno == ENOENT ? StagingError.missing(path: path) : StagingError.io(operation: "open", path: path, errno: errno) }
+        self.fd = fd
+        self.path = path
+        self.buffer = .allocate(byteCount: chunkSize, alignment: 16)
+    }
+
+    deinit {
+        close(fd)
+        buffer.deallocate()
+    }
+
+    /// The next chunk, valid until the following call; `nil` at the end of the file.
+    mutating func next() throws -> UnsafeRawBufferPointer? {
+        while true {
+            let got = read(fd, buffer.baseAddress!, buffer.count)
+            if got < 0 { if errno == EINTR { continue }; throw StagingError.io(operation: "read", path: path, errno: errno) }
+            return got == 0 ? nil : UnsafeRawBufferPointer(rebasing: buffer[0..<got])
+        }
+    }
+}
