@@ -83,7 +83,10 @@ let package = Package(
 
         // MARK: Tests, against real servers started by scripts/services.sh.
         .target(name: "TestSupport", dependencies: ["PipelineCore"], path: "Tests/TestSupport"),
-        .testTarget(name: "PipelineCoreTests", dependencies: ["PipelineCore", "TestSupport"]),
+        .testTarget(
+            name: "PipelineCoreTests",
+            dependencies: ["PipelineCore", "TestSupport", .product(name: "Logging", package: "swift-log")]
+        ),
         .testTarget(name: "PipelineRedisTests", dependencies: ["PipelineRedis", "TestSupport"]),
         .testTarget(name: "PipelineHTTPTests", dependencies: ["PipelineHTTP", "TestSupport"]),
         .testTarget(name: "PipelineSFTPTests", dependencies: ["PipelineSFTP", "TestSupport"]),
