@@ -39,7 +39,14 @@ let package = Package(
             ]
         ),
         // MARK: Wrappers over one C library each.
-        .target(name: "PipelineRedis", dependencies: ["CHiredis", "PipelineCore"]),
+        .target(
+            name: "PipelineRedis",
+            dependencies: [
+                "CHiredis", "PipelineCore",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
         .target(name: "PipelineHTTP", dependencies: ["CCurl", "PipelineCore"]),
         .target(name: "PipelineSFTP", dependencies: ["CSSH2", "PipelineCore"]),
 

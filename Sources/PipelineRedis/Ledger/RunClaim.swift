@@ -1,0 +1,82 @@
+import Foundation
+import PipelineCore
+
+/// Thrown into the work of ``RunClaims/withClaim(_:run:_:)`` when its claim could not be renewed:
+/// another replica may own the run now, so this one must stop touching it.
+public struct ClaimLost: Error, CustomStringConvertible {
+    public var key: String
+    public var reason: String
+    public var description: String { "lost the claim \(key): \(reason)" }
+}
+
+/// Claims on runs (`SET etl:lock:<phase>:<run_id> <owner> NX PX <ttl>`), so that two replicas of
+/// a stage never work on the same run and a crashed replica's claim expires by itself.
+public struct RunClaims: Sendable {
+    public let redis: RedisClient
+    /// Who holds a claim: host, pid and a random tag, readable in `redis-cli GET`.
+    public let owner: String
+    /// How long a claim lives without renewal; renewed every third of it while work runs.
+    public let ttl: Duration
+
+    public init(redis: RedisClient, owner: String = RunClaims.defaultOwner(), ttl: Duration = .seconds(30)) {
+        precondition(ttl >= .milliseconds(30), "claim TTL too short to renew")
+        self.redis = redis
+        self.owner = owner
+        self.ttl = ttl
+    }
+
+    public static func defaultOwner() -> String {
+        "\(ProcessInfo.processInfo.hostName):\(ProcessInfo.processInfo.processIdentifier):\(String(UInt32.random(in: 0...UInt32.max), radix: 16))"
+    }
+
+    /// Runs `body` while holding the claim of `phase` on `run`, renewing it in the background.
+    ///
+    /// - Returns: `nil` without running `body` when another owner holds the claim.
+    /// - Throws: ``ClaimLost`` (and cancels `body`) when a renewal finds the claim gone or cannot
+    ///   reach Redis before the claim would expire; whatever `body` throws otherwise.
+    public func withClaim<T: Sendable>(
+        _ phase: Phase, run: RunID, _ body: @escaping @Sendable () async throws -> T
+    ) async throws -> T? {
+        let key = LedgerKey.lock(phase, run)
+        guard try await redis.claim(key, owner: owner, ttl: ttl) else { return nil }
+        do {
+            let result = try await withThrowingTaskGroup(of: T?.self) { group in
+                group.addTask { try await body() }
+                group.addTask { try await keepRenewing(key); return nil }
+                defer { group.cancelAll() }
+                while let value = try await group.next() {
+                    if let value { return value }
+                }
+                throw CancellationError()
+            }
+            _ = try? await redis.releaseClaim(key, owner: owner)
+            return result
+        } catch {
+            _ = try? await redis.releaseClaim(key, owner: owner)
+            throw error
+        }
+    }
+
+    /// Renews every `ttl / 3`. A failed renewal is retried until the claim would have expired.
+    private func keepRenewing(_ key: String) async throws -> Never {
+        let interval = ttl / 3
+        var lastRenewal = ContinuousClock.now
+        while true {
+            try await Task.sleep(for: interval)
+            do {
+                guard try await redis.renewClaim(key, owner: owner, ttl: ttl) else {
+                    throw ClaimLost(key: key, reason: "it expired or another owner holds it")
+                }
+                lastRenewal = .now
+            } catch let error as ClaimLost {
+                throw error
+            } catch is CancellationError {
+                throw CancellationError()
+            } catch {
+                if ContinuousClock.now - lastRenewal >= ttl - interval {
+                    throw ClaimLost(key: key, reason: "could not renew it before it expired: \(error)")
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,141 @@
+import Foundation
+import PipelineCore
+
+/// The run ledger of DESIGN.md §4 in Redis: hash `etl:run:<run_id>` per run and the sorted set
+/// `etl:runs` of run ids by start time.
+///
+/// Pub/sub delivers at most once, so every fact a signal carries is written here first; a stage
+/// that was down when a signal went out finds its work by scanning the ledger
+/// (``runs(readyFor:scanLimit:)``). Each update is one atomic Redis call touching only the
+/// fields of the phase that makes it.
+public struct RunLedger: Sendable {
+    public let redis: RedisClient
+
+    public init(redis: RedisClient) {
+        self.redis = redis
+    }
+
+    /// Registers a new run as `extracting`.
+    public func startRun(_ id: RunID, at date: Date = Date()) async throws -> RunRecord {
+        var record = RunRecord(id: id, status: .extracting, startedAt: id.startedAt)
+        record.phaseStartedAt[.extract] = date
+        record.updatedAt = date
+        _ = try await redis.hset(LedgerKey.run(id), record.fields)
+        _ = try await redis.zadd(LedgerKey.runs, score: id.startedAt.timeIntervalSince1970, member: id.rawValue)
+        return record
+    }
+
+    /// The run's record, or `nil` for an unknown id.
+    public func run(_ id: RunID) async throws -> RunRecord? {
+        let fields = try await redis.hgetall(LedgerKey.run(id))
+        return fields.isEmpty ? nil : RunRecord(fields: fields)
+    }
+
+    /// Marks `phase` as working on the run, clearing an earlier failure of the same run.
+    public func beginPhase(_ phase: Phase, run id: RunID, at date: Date = Date()) async throws {
+        let set = [
+            RunRecord.Field.status: phase.activeStatus.rawValue,
+            RunRecord.Field.startedAt(phase): Timestamp.format(date),
+            RunRecord.Field.updatedAt: Timestamp.format(date),
+        ]
+        try await update(id, set: set, delete: [RunRecord.Field.failedPhase, RunRecord.Field.error])
+    }
+
+    /// Records the extractor's resume point after a page is durably appended.
+    public func saveCheckpoint(run id: RunID, _ checkpoint: RunRecord.Checkpoint) async throws {
+        _ = try await redis.hset(LedgerKey.run(id), [
+            RunRecord.Field.checkpointSkip: String(checkpoint.skip),
+            RunRecord.Field.checkpointOffset: String(checkpoint.offset),
+        ])
+    }
+
+    /// Records `phase` as done with its files and counts, and returns the signal to publish.
+    /// Completing the extraction clears its checkpoint in the same step.
+    @discardableResult
+    public func completePhase(
+        _ phase: Phase, run id: RunID, files: [StagedFile], counts: [String: Int], at date: Date = Date()
+    ) async throws -> PhaseSignal {
+        let set = [
+            RunRecord.Field.status: phase.doneStatus.rawValue,
+            RunRecord.Field.finishedAt(phase): Timestamp.format(date),
+            RunRecord.Field.updatedAt: Timestamp.format(date),
+            RunRecord.Field.files(phase): JSONText.encode(files),
+            RunRecord.Field.counts(phase): JSONText.encode(counts),
+        ]
+        var delete = [RunRecord.Field.failedPhase, RunRecord.Field.error]
+        if phase == .extract { delete += [RunRecord.Field.checkpointSkip, RunRecord.Field.checkpointOffset] }
+        try await update(id, set: set, delete: delete)
+        return PhaseSignal(runID: id, phase: phase, status: phase.doneStatus, at: date, files: files, counts: counts)
+    }
+
+    /// Records the run as failed in `phase` with a human-readable error; returns the signal for
+    /// `channel:run_failed`. An extraction checkpoint is kept so the next cycle resumes from it.
+    @discardableResult
+    public func failPhase(_ phase: Phase, run id: RunID, error: String, at date: Date = Date()) async throws -> PhaseSignal {
+        try await update(id, set: [
+            RunRecord.Field.status: RunStatus.failed.rawValue,
+            RunRecord.Field.failedPhase: phase.rawValue,
+            RunRecord.Field.error: error,
+            RunRecord.Field.updatedAt: Timestamp.format(date),
+        ], delete: [])
+        return PhaseSignal(runID: id, phase: phase, status: .failed, at: date, error: error)
+    }
+
+    /// Run ids, newest first.
+    public func recentRuns(limit: Int = 100) async throws -> [RunID] {
+        try await redis.zrevrange(LedgerKey.runs, start: 0, stop: limit - 1).compactMap(RunID.init(parsing:))
+    }
+
+    /// Runs `phase` should work on, oldest first: those whose previous phase is done, and those
+    /// left in `phase`'s active status by a stage that died (its claim expires, so one replica
+    /// takes them over). Failed runs are left alone: a failure is final for the downstream
+    /// stages; only the extractor resumes a failed extraction, from its checkpoint.
+    /// Looks at the newest `scanLimit` runs in one server-side step.
+    public func runs(readyFor phase: Phase, scanLimit: Int = 1000) async throws -> [RunID] {
+        var statuses = [phase.activeStatus.rawValue]
+        if let previous = phase.previous { statuses.append(previous.doneStatus.rawValue) }
+        let reply = try await redis.eval(Self.scanScript, keys: [LedgerKey.runs], args: [String(scanLimit)] + statuses)
+        let ids = (reply.array ?? []).compactMap { $0.string.flatMap(RunID.init(parsing:)) }
+        return ids.reversed()
+    }
+
+    /// The newest run whose extraction did not finish (still `extracting`, or `failed` in
+    /// `extract`): the extractor resumes it from its checkpoint instead of starting a new run.
+    public func unfinishedExtraction(scanLimit: Int = 1000) async throws -> RunRecord? {
+        let reply = try await redis.eval(Self.scanScript, keys: [LedgerKey.runs], args: [String(scanLimit), RunStatus.extracting.rawValue, RunStatus.failed.rawValue])
+        for id in (reply.array ?? []).compactMap({ $0.string.flatMap(RunID.init(parsing:)) }) {
+            guard let record = try await run(id) else { continue }
+            if record.status == .extracting || record.failedPhase == .extract { return record }
+        }
+        return nil
+    }
+
+    /// `KEYS[1]` the sorted set; `ARGV[1]` how many of the newest runs to look at; the other
+    /// arguments are the statuses wanted. Returns matching ids, newest first.
+    static let scanScript = """
+        local ids = redis.call('ZREVRANGE', KEYS[1], 0, tonumber(ARGV[1]) - 1)
+        local wanted = {}
+        for i = 2, #ARGV do wanted[ARGV[i]] = true end
+        local out = {}
+        for _, id in ipairs(ids) do
+            local status = redis.call('HGET', 'etl:run:' .. id, 'status')
+            if status and wanted[status] then table.insert(out, id) end
+        end
+        return out
+        """
+
+    /// `HSET` some fields and `HDEL` others in one atomic step.
+    static let updateScript = """
+        local n = tonumber(ARGV[1])
+        for i = 2, 2 * n, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
+        for i = 2 * n + 2, #ARGV do redis.call('HDEL', KEYS[1], ARGV[i]) end
+        return n
+        """
+
+    private func update(_ id: RunID, set: [String: String], delete: [String]) async throws {
+        var args: [String] = [String(set.count)]
+        for (field, value) in set.sorted(by: { $0.key < $1.key }) { args += [field, value] }
+        args += delete
+        _ = try await redis.eval(Self.updateScript, keys: [LedgerKey.run(id)], args: args)
+    }
+}

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Runs every test: installs what is missing, builds once, starts the test servers on their own
+# ports (Redis 16379, SFTP 12222, all on 127.0.0.1), runs `swift test`, and stops the servers
+# again, whatever happened. Exits non-zero on any failure.
+#
+#   scripts/test.sh [extra swift test arguments, e.g. --filter PipelineRedisTests]
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+
+step() { printf '\n== %s\n' "$*"; }
+
+step "dependencies"
+scripts/install-deps.sh
+
+step "build (debug, with tests)"
+swift build --build-tests
+
+export REDIS_PORT="${TEST_REDIS_PORT:-16379}"
+export SFTP_PORT="${TEST_SFTP_PORT:-12222}"
+export TEST_REDIS_URL="redis://127.0.0.1:${REDIS_PORT}/0"
+export TEST_SFTP_PORT="$SFTP_PORT"
+
+step "test servers (redis :$REDIS_PORT, sftp :$SFTP_PORT)"
+trap 'step "stopping test servers"; scripts/services.sh stop || true' EXIT
+scripts/services.sh start
+
+step "swift test"
+swift test --skip-build "$@"
