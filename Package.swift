@@ -47,15 +47,28 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
-        .target(name: "PipelineHTTP", dependencies: ["CCurl", "PipelineCore"]),
+        .target(
+            name: "PipelineHTTP",
+            dependencies: ["CCurl", "PipelineCore", .product(name: "Logging", package: "swift-log")]
+        ),
         .target(name: "PipelineSFTP", dependencies: ["CSSH2", "PipelineCore"]),
 
         // MARK: The stages.
+        .target(
+            name: "ExtractorCore",
+            dependencies: [
+                "PipelineCore", "PipelineRedis", "PipelineHTTP",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
         .executableTarget(
             name: "Extractor",
             dependencies: [
-                "PipelineCore", "PipelineRedis", "PipelineHTTP",
+                "ExtractorCore", "PipelineCore", "PipelineRedis", "PipelineHTTP",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
         .executableTarget(

@@ -26,7 +26,7 @@ import Testing
         record.phaseFinishedAt[.extract] = Date(timeIntervalSince1970: 1_795_000_001)
         record.files[.extract] = [StagedFile(path: "runs/x/raw.jsonl", rows: 208, bytes: 1000, sha256: String(repeating: "a", count: 64))]
         record.counts[.transform] = ["valid": 200, "invalid": 8]
-        record.checkpoint = .init(skip: 100, offset: 5000)
+        record.checkpoint = .init(skip: 100, offset: 5000, total: 208)
         let fields = record.fields
         #expect(fields["status"] == "transformed")
         #expect(fields["extract_files"]?.contains("\"rows\":208") == true)

@@ -18,15 +18,18 @@ public struct RunRecord: Sendable, Equatable {
     public var files: [Phase: [StagedFile]] = [:]
     /// Named counts per phase (`extracted`; `valid`, `invalid`, `unknown_department`; `loaded`…).
     public var counts: [Phase: [String: Int]] = [:]
-    /// The extractor's resume point: the next `skip` and the durable byte offset of `raw.jsonl.part`.
+    /// The extractor's resume point: the next `skip`, the durable byte offset of `raw.jsonl.part`,
+    /// and the upstream's `total`, which must not change while the run pages through it.
     public var checkpoint: Checkpoint?
 
     public struct Checkpoint: Sendable, Equatable, Codable {
         public var skip: Int
         public var offset: Int
-        public init(skip: Int, offset: Int) {
+        public var total: Int
+        public init(skip: Int, offset: Int, total: Int) {
             self.skip = skip
             self.offset = offset
+            self.total = total
         }
     }
 
@@ -53,6 +56,7 @@ public struct RunRecord: Sendable, Equatable {
         if let checkpoint {
             f[Field.checkpointSkip] = String(checkpoint.skip)
             f[Field.checkpointOffset] = String(checkpoint.offset)
+            f[Field.checkpointTotal] = String(checkpoint.total)
         }
         return f
     }
@@ -73,8 +77,9 @@ public struct RunRecord: Sendable, Equatable {
             files[phase] = f[Field.files(phase)].flatMap { JSONText.decode([StagedFile].self, from: $0) }
             counts[phase] = f[Field.counts(phase)].flatMap { JSONText.decode([String: Int].self, from: $0) }
         }
-        if let skip = f[Field.checkpointSkip].flatMap(Int.init), let offset = f[Field.checkpointOffset].flatMap(Int.init) {
-            checkpoint = Checkpoint(skip: skip, offset: offset)
+        if let skip = f[Field.checkpointSkip].flatMap(Int.init), let offset = f[Field.checkpointOffset].flatMap(Int.init),
+           let total = f[Field.checkpointTotal].flatMap(Int.init) {
+            checkpoint = Checkpoint(skip: skip, offset: offset, total: total)
         }
     }
 
@@ -97,6 +102,8 @@ public struct RunRecord: Sendable, Equatable {
         public static let error = "error"
         public static let checkpointSkip = "checkpoint_skip"
         public static let checkpointOffset = "checkpoint_offset"
+        public static let checkpointTotal = "checkpoint_total"
+        public static let checkpointFields = [checkpointSkip, checkpointOffset, checkpointTotal]
         public static func startedAt(_ phase: Phase) -> String { "\(phase.rawValue)_started_at" }
         public static func finishedAt(_ phase: Phase) -> String { "\(phase.rawValue)_finished_at" }
         public static func files(_ phase: Phase) -> String { "\(phase.rawValue)_files" }

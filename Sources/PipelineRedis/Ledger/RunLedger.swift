@@ -46,6 +46,7 @@ public struct RunLedger: Sendable {
         _ = try await redis.hset(LedgerKey.run(id), [
             RunRecord.Field.checkpointSkip: String(checkpoint.skip),
             RunRecord.Field.checkpointOffset: String(checkpoint.offset),
+            RunRecord.Field.checkpointTotal: String(checkpoint.total),
         ])
     }
 
@@ -63,7 +64,7 @@ public struct RunLedger: Sendable {
             RunRecord.Field.counts(phase): JSONText.encode(counts),
         ]
         var delete = [RunRecord.Field.failedPhase, RunRecord.Field.error]
-        if phase == .extract { delete += [RunRecord.Field.checkpointSkip, RunRecord.Field.checkpointOffset] }
+        if phase == .extract { delete += RunRecord.Field.checkpointFields }
         try await update(id, set: set, delete: delete)
         return PhaseSignal(runID: id, phase: phase, status: phase.doneStatus, at: date, files: files, counts: counts)
     }

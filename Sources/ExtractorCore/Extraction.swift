@@ -1,0 +1,151 @@
+import Foundation
+import Logging
+import PipelineCore
+import PipelineHTTP
+import PipelineRedis
+
+/// One extraction cycle (DESIGN.md §2): resume the newest run whose extraction did not finish,
+/// or start a new one; page through the upstream, appending every page to `raw.jsonl.part` and
+/// checkpointing after each durable page; then commit the file, record the run as `extracted`
+/// and publish `channel:phase1_complete`.
+///
+/// Nothing is lost or duplicated whatever fails when: a page is appended only whole, the
+/// checkpoint (next `skip`, durable byte offset) is written after the fsync, and a resumed run
+/// truncates the file to the checkpoint's offset before fetching the checkpoint's `skip` again.
+public struct Extraction: Sendable {
+    let settings: ExtractorSettings
+    let fetcher: PageFetcher
+    let ledger: RunLedger
+    let claims: RunClaims
+    let publisher: SignalPublisher
+    let logger: Logger
+
+    public init(settings: ExtractorSettings, http: any HTTPClient, redis: RedisClient, logger: Logger,
+                sleep: @escaping PageFetcher.Sleep = { try await Task.sleep(for: $0) }) {
+        self.settings = settings
+        self.fetcher = PageFetcher(http: http, settings: settings, sleep: sleep)
+        self.ledger = RunLedger(redis: redis)
+        self.claims = RunClaims(redis: redis)
+        self.publisher = SignalPublisher(redis: redis)
+        self.logger = logger
+    }
+
+    public enum Outcome: Sendable, Equatable {
+        case extracted(RunID, StagedFile)
+        /// Another replica holds the run's claim.
+        case busy(RunID)
+    }
+
+    /// Runs one cycle. Throws ``ExtractionFailed`` (after recording the failure in the ledger and
+    /// publishing `channel:run_failed`) when the run cannot be extracted.
+    public func runCycle() async throws -> Outcome {
+        let resumable = try await ledger.unfinishedExtraction()
+        let id: RunID
+        if let resumable {
+            id = resumable.id
+        } else {
+            id = RunID()
+            _ = try await ledger.startRun(id)
+        }
+        var runLogger = logger
+        runLogger[metadataKey: "run_id"] = "\(id)"
+        let log = runLogger
+        let result = try await claims.withClaim(.extract, run: id) { [self] in
+            try await extract(id, resuming: resumable, logger: log)
+        }
+        guard let result else {
+            log.info("another extractor holds this run; skipping the cycle")
+            return .busy(id)
+        }
+        return .extracted(id, result)
+    }
+
+    private func extract(_ id: RunID, resuming record: RunRecord?, logger: Logger) async throws -> StagedFile {
+        try await ledger.beginPhase(.extract, run: id)
+        let path = settings.staging.layout.rawFile(id)
+        let started = ContinuousClock.now
+        do {
+            let (writer, checkpoint) = try openWriter(path: path, record: record, logger: logger)
+            var skip = checkpoint?.skip ?? 0
+            var total = checkpoint?.total
+            var pages = 0
+            repeat {
+                let fetched = try await fetcher.fetch(skip: skip, logger: logger)
+                let page = fetched.page
+                if let expected = total, page.total != expected {
+                    throw ExtractionFailed(run: id, reason: "upstream total changed from \(expected) to \(page.total) at skip=\(skip)")
+                }
+                total = page.total
+                if page.users.isEmpty && skip < page.total {
+                    throw ExtractionFailed(run: id, reason: "upstream returned an empty page at skip=\(skip) before total=\(page.total)")
+                }
+                for range in page.users {
+                    try Self.appendUser(fetched.body[range], to: writer)
+                }
+                let offset = try writer.checkpoint()
+                skip += page.users.count
+                pages += 1
+                try await ledger.saveCheckpoint(run: id, .init(skip: skip, offset: offset, total: page.total))
+                let pageCount = (page.total + settings.pageSize - 1) / settings.pageSize
+                logger.info("page \((skip - page.users.count) / settings.pageSize + 1)/\(pageCount)", metadata: [
+                    "skip": "\(skip - page.users.count)", "users": "\(page.users.count)", "bytes": "\(fetched.body.count)",
+                    "ms": "\(Int(fetched.elapsed.seconds * 1000))",
+                ])
+            } while skip < total!
+            let staged = try writer.commit()
+            let signal = try await ledger.completePhase(.extract, run: id, files: [staged], counts: ["extracted": staged.rows])
+            await publisher.publish(signal, on: .phase1Complete, logger: logger)
+            let seconds = (ContinuousClock.now - started).seconds
+            logger.info("extraction complete", metadata: [
+                "users": "\(staged.rows)", "pages": "\(pages)", "bytes": "\(staged.bytes)",
+                "seconds": "\(String(format: "%.2f", seconds))", "users_per_s": "\(Int(Double(staged.rows) / max(seconds, 0.001)))",
+                "sha256": "\(staged.sha256)",
+            ])
+            return staged
+        } catch is CancellationError {
+            logger.info("extraction interrupted; the next start resumes it from its checkpoint")
+            throw CancellationError()
+        } catch let lost as ClaimLost {
+            throw lost
+        } catch {
+            let failure = (error as? ExtractionFailed) ?? ExtractionFailed(run: id, reason: "\(error)")
+            logger.error("extraction failed", metadata: ["error": "\(failure.reason)"])
+            let signal = try await ledger.failPhase(.extract, run: id, error: failure.reason)
+            await publisher.publish(signal, on: .runFailed, logger: logger)
+            throw failure
+        }
+    }
+
+    /// A writer positioned at the run's checkpoint, or a fresh one when there is nothing to resume.
+    private func openWriter(path: String, record: RunRecord?, logger: Logger) throws -> (StagedFileWriter, RunRecord.Checkpoint?) {
+        guard let checkpoint = record?.checkpoint else {
+            return (try StagedFileWriter(path: path), nil)
+        }
+        do {
+            let writer = try StagedFileWriter.resume(path: path, at: checkpoint.offset)
+            logger.info("resuming from checkpoint", metadata: ["skip": "\(checkpoint.skip)", "offset": "\(checkpoint.offset)", "rows": "\(writer.lineCount)"])
+            return (writer, checkpoint)
+        } catch StagingError.missing {
+            logger.warning("checkpoint found but its staged file is gone; extracting the run from the start", metadata: ["path": "\(path).part"])
+            return (try StagedFileWriter(path: path), nil)
+        }
+    }
+
+    /// Appends one user object as received. Valid JSON has no raw newline inside a string, so a
+    /// newline within an element is whitespace between tokens: it becomes a space to keep one
+    /// object per line.
+    static func appendUser(_ bytes: ArraySlice<UInt8>, to writer: StagedFileWriter) throws {
+        if bytes.contains(0x0A) || bytes.contains(0x0D) {
+            try writer.appendLine(bytes.map { $0 == 0x0A || $0 == 0x0D ? 0x20 : $0 })
+        } else {
+            try writer.appendLine(bytes)
+        }
+    }
+}
+
+/// A run's extraction failed; the ledger records `reason` as the run's error.
+public struct ExtractionFailed: Error, CustomStringConvertible {
+    public var run: RunID
+    public var reason: String
+    public var description: String { "extraction of run \(run) failed: \(reason)" }
+}
