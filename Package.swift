@@ -47,10 +47,7 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
-        .target(
-            name: "PipelineHTTP",
-            dependencies: ["CCurl", "PipelineCore", .product(name: "Logging", package: "swift-log")]
-        ),
+        .target(name: "PipelineHTTP", dependencies: ["CCurl", "PipelineCore"]),
         .target(name: "PipelineSFTP", dependencies: ["CSSH2", "PipelineCore"]),
 
         // MARK: The stages.
