@@ -1,1 +1,0 @@
-// PipelineHTTP: placeholder replaced by the module's real files.
