@@ -104,7 +104,10 @@ let package = Package(
             name: "PipelineCoreTests",
             dependencies: ["PipelineCore", "TestSupport", .product(name: "Logging", package: "swift-log")]
         ),
-        .testTarget(name: "PipelineRedisTests", dependencies: ["PipelineRedis", "TestSupport"]),
+        .testTarget(
+            name: "PipelineRedisTests",
+            dependencies: ["PipelineRedis", "TestSupport", .product(name: "Logging", package: "swift-log")]
+        ),
         .testTarget(name: "PipelineHTTPTests", dependencies: ["PipelineHTTP", "TestSupport"]),
         .testTarget(name: "PipelineSFTPTests", dependencies: ["PipelineSFTP", "TestSupport"]),
     ]

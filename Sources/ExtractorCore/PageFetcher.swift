@@ -39,7 +39,7 @@ public struct PageFetcher: Sendable {
                 do {
                     let page = try UsersPage.parse(response.body)
                     return Fetched(page: page, body: response.body, attempts: attempt, elapsed: ContinuousClock.now - started)
-                } catch {
+                } catch let error as EnvelopeError {
                     throw MalformedPage(url: RedactedURL(url).description, reason: error.reason)
                 }
             }, classify: { error in

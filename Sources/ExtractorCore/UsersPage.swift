@@ -188,7 +188,9 @@ struct JSONScanner {
         _ = try consume(UInt8(ascii: "-"))
         guard digits() > 0 else { position = start; throw error("expected a value") }
         if try consume(UInt8(ascii: ".")) { guard digits() > 0 else { throw error("bad number") } }
-        if try consume(UInt8(ascii: "e")) || consume(UInt8(ascii: "E")) {
+        var exponent = try consume(UInt8(ascii: "e"))
+        if !exponent { exponent = try consume(UInt8(ascii: "E")) }
+        if exponent {
             if try !consume(UInt8(ascii: "+")) { _ = try consume(UInt8(ascii: "-")) }
             guard digits() > 0 else { throw error("bad number exponent") }
         }

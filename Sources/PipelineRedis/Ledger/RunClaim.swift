@@ -42,7 +42,7 @@ public struct RunClaims: Sendable {
         do {
             let result = try await withThrowingTaskGroup(of: T?.self) { group in
                 group.addTask { try await body() }
-                group.addTask { try await keepRenewing(key); return nil }
+                group.addTask { try await keepRenewing(key) }
                 defer { group.cancelAll() }
                 while let value = try await group.next() {
                     if let value { return value }

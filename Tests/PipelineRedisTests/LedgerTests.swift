@@ -1,0 +1,125 @@
+import Foundation
+import PipelineCore
+import PipelineRedis
+import Synchronization
+import Testing
+import TestSupport
+
+/// The run ledger, claims and the reconcile worker against the real test server, in their own
+/// database (1) so other suites' runs never show up in a scan.
+@Suite(.serialized) struct LedgerTests {
+    static let url = try! RedisURL(RedisTestServer.url.replacingOccurrences(of: #"/\d+$"#, with: "/1", options: .regularExpression), name: "TEST_REDIS_URL")
+
+    let redis = RedisClient(url: LedgerTests.url, connectTimeout: .seconds(2), commandTimeout: .seconds(5))
+    var ledger: RunLedger { RunLedger(redis: redis) }
+
+    init() async throws {
+        try await redis.flushdb()
+    }
+
+    static func file(_ name: String, rows: Int) -> StagedFile {
+        StagedFile(path: "runs/x/\(name)", rows: rows, bytes: rows * 10, sha256: String(repeating: "c", count: 64))
+    }
+
+    @Test func runMovesThroughThePhases() async throws {
+        let id = RunID()
+        _ = try await ledger.startRun(id)
+        #expect(try await ledger.run(id)?.status == .extracting)
+        #expect(try await redis.zscore(LedgerKey.runs, member: id.rawValue) == id.startedAt.timeIntervalSince1970)
+        #expect(try await ledger.runs(readyFor: .transform) == [])
+
+        try await ledger.saveCheckpoint(run: id, .init(skip: 100, offset: 4096, total: 208))
+        #expect(try await ledger.run(id)?.checkpoint == .init(skip: 100, offset: 4096, total: 208))
+
+        let signal = try await ledger.completePhase(.extract, run: id, files: [Self.file("raw.jsonl", rows: 208)], counts: ["extracted": 208])
+        #expect(signal.status == .extracted)
+        let extracted = try #require(try await ledger.run(id))
+        #expect(extracted.status == .extracted)
+        #expect(extracted.checkpoint == nil, "completing the extraction clears its checkpoint")
+        #expect(extracted.files[.extract] == [Self.file("raw.jsonl", rows: 208)])
+        #expect(extracted.counts[.extract] == ["extracted": 208])
+        #expect(extracted.phaseFinishedAt[.extract] != nil)
+        #expect(try await ledger.runs(readyFor: .transform) == [id])
+        #expect(try await ledger.runs(readyFor: .save) == [])
+
+        try await ledger.beginPhase(.transform, run: id)
+        #expect(try await ledger.runs(readyFor: .transform) == [id], "a run left transforming by a dead stage is picked up again")
+        try await ledger.completePhase(.transform, run: id, files: [], counts: ["valid": 200, "invalid": 8])
+        #expect(try await ledger.runs(readyFor: .transform) == [])
+        #expect(try await ledger.runs(readyFor: .save) == [id])
+        try await ledger.completePhase(.save, run: id, files: [], counts: ["loaded": 200])
+        #expect(try await ledger.run(id)?.status == .completed)
+        #expect(try await ledger.runs(readyFor: .save) == [])
+    }
+
+    @Test func failedRunsStayFailedDownstreamAndResumeInTheExtractor() async throws {
+        let old = RunID(startingAt: Date(timeIntervalSinceNow: -60))
+        let new = RunID()
+        _ = try await ledger.startRun(old)
+        _ = try await ledger.startRun(new)
+        try await ledger.completePhase(.extract, run: old, files: [], counts: [:])
+        let failure = try await ledger.failPhase(.transform, run: old, error: "raw.jsonl checksum mismatch")
+        #expect(failure.error == "raw.jsonl checksum mismatch")
+        let record = try #require(try await ledger.run(old))
+        #expect(record.status == .failed)
+        #expect(record.failedPhase == .transform)
+        #expect(record.error == "raw.jsonl checksum mismatch")
+        #expect(try await ledger.runs(readyFor: .transform) == [])
+
+        try await ledger.saveCheckpoint(run: new, .init(skip: 200, offset: 9000, total: 1000))
+        try await ledger.failPhase(.extract, run: new, error: "upstream down")
+        let unfinished = try #require(try await ledger.unfinishedExtraction())
+        #expect(unfinished.id == new)
+        #expect(unfinished.checkpoint == .init(skip: 200, offset: 9000, total: 1000), "a failed extraction keeps its checkpoint")
+        try await ledger.beginPhase(.extract, run: new)
+        let resumed = try #require(try await ledger.run(new))
+        #expect(resumed.status == .extracting)
+        #expect(resumed.error == nil && resumed.failedPhase == nil, "resuming clears the earlier failure")
+    }
+
+    @Test func readyRunsComeOldestFirst() async throws {
+        let ids = (0..<3).map { RunID(startingAt: Date(timeIntervalSinceNow: Double($0 - 10))) }
+        for id in ids.reversed() {
+            _ = try await ledger.startRun(id)
+            try await ledger.completePhase(.extract, run: id, files: [], counts: [:])
+        }
+        #expect(try await ledger.runs(readyFor: .transform) == ids)
+    }
+
+    @Test func exactlyOneOfTwoClaimantsWorks() async throws {
+        let id = RunID()
+        let first = RunClaims(redis: redis, owner: "a", ttl: .milliseconds(300))
+        let second = RunClaims(redis: redis, owner: "b", ttl: .milliseconds(300))
+        let runs = Atomic(0)
+        async let one = first.withClaim(.transform, run: id) { runs.add(1, ordering: .relaxed); try await Task.sleep(for: .milliseconds(900)); return "a" }
+        try await Task.sleep(for: .milliseconds(100))
+        // The first claim outlives its 300 ms TTL only because it is renewed.
+        try await Task.sleep(for: .milliseconds(500))
+        let two = try await second.withClaim(.transform, run: id) { runs.add(1, ordering: .relaxed); return "b" }
+        #expect(two == nil, "the claim is held, and renewed past its TTL, while the first works")
+        #expect(try await one == "a")
+        let bodies = runs.load(ordering: .relaxed)
+        #expect(bodies == 1)
+        #expect(try await redis.get(LedgerKey.lock(.transform, id)) == nil, "released when done")
+        #expect(try await second.withClaim(.transform, run: id) { "b" } == "b")
+    }
+
+    @Test func losingTheClaimCancelsTheWork() async throws {
+        let id = RunID()
+        let claims = RunClaims(redis: redis, owner: "a", ttl: .milliseconds(300))
+        let finished = Atomic(false)
+        let task = Task {
+            try await claims.withClaim(.save, run: id) {
+                try await Task.sleep(for: .seconds(5))
+                finished.store(true, ordering: .relaxed)
+            }
+        }
+        try await Task.sleep(for: .milliseconds(150))
+        _ = try await redis.set(LedgerKey.lock(.save, id), "intruder")
+        let error = await #expect(throws: ClaimLost.self) { try await task.value }
+        #expect(error?.description == "lost the claim etl:lock:save:\(id): it expired or another owner holds it")
+        let didFinish = finished.load(ordering: .relaxed)
+        #expect(!didFinish)
+        #expect(try await redis.getString(LedgerKey.lock(.save, id)) == "intruder", "someone else's claim is left alone")
+    }
+}

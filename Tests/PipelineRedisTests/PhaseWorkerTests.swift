@@ -1,0 +1,135 @@
+import Foundation
+import Logging
+import PipelineCore
+import PipelineRedis
+import Synchronization
+import Testing
+import TestSupport
+
+/// The reconcile worker every downstream stage runs, against the real test server (database 2).
+@Suite(.serialized) struct PhaseWorkerTests {
+    static let url = try! RedisURL(RedisTestServer.url.replacingOccurrences(of: #"/\d+$"#, with: "/2", options: .regularExpression), name: "TEST_REDIS_URL")
+
+    let redis = RedisClient(url: PhaseWorkerTests.url, connectTimeout: .seconds(2), commandTimeout: .seconds(5))
+    var ledger: RunLedger { RunLedger(redis: redis) }
+
+    init() async throws {
+        try await redis.flushdb()
+    }
+
+    /// Counts calls per run and returns a fixed output.
+    final class Recorder: Sendable {
+        let calls = Mutex<[RunID: Int]>([:])
+        func work(_ run: RunRecord) async throws -> PhaseOutput {
+            calls.withLock { $0[run.id, default: 0] += 1 }
+            try await Task.sleep(for: .milliseconds(50))
+            return PhaseOutput(files: [StagedFile(path: "users.jsonl", rows: 1, bytes: 2, sha256: "ab")], counts: ["valid": 1])
+        }
+    }
+
+    func worker(_ recorder: Recorder, interval: Duration = .seconds(60), fail: Bool = false) -> PhaseWorker {
+        PhaseWorker(phase: .transform, redis: redis, redisURL: Self.url, claims: RunClaims(redis: redis, ttl: .seconds(2)),
+                    reconcileInterval: interval, logger: Logger(label: "test")) { run, _ in
+            let output = try await recorder.work(run)
+            if fail { throw StageFailure(message: "row 3 is not JSON") }
+            return output
+        }
+    }
+
+    struct StageFailure: Error, CustomStringConvertible {
+        var message: String
+        var description: String { message }
+    }
+
+    func extractedRun(secondsAgo: Double = 0) async throws -> RunID {
+        let id = RunID(startingAt: Date(timeIntervalSinceNow: -secondsAgo))
+        _ = try await ledger.startRun(id)
+        try await ledger.completePhase(.extract, run: id, files: [], counts: ["extracted": 1])
+        return id
+    }
+
+    /// Polls until every run reaches `status`, for at most `limit`.
+    func waitFor(_ ids: [RunID], _ status: RunStatus, limit: Duration = .seconds(10)) async throws -> Bool {
+        let deadline = ContinuousClock.now + limit
+        while ContinuousClock.now < deadline {
+            var all = true
+            for id in ids where try await ledger.run(id)?.status != status { all = false }
+            if all { return true }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        return false
+    }
+
+    @Test func picksUpARunWhoseSignalItMissed() async throws {
+        let id = try await extractedRun()
+        let recorder = Recorder()
+        let subscriber = RedisSubscriber(url: Self.url, channels: [Channel.phase2Complete.rawValue])
+        defer { subscriber.close() }
+        var events = subscriber.events.makeAsyncIterator()
+        #expect(try await events.next() == .subscribed)
+
+        let task = Task { try await worker(recorder).run() }
+        defer { task.cancel() }
+        #expect(try await waitFor([id], .transformed))
+        #expect(recorder.calls.withLock { $0 } == [id: 1])
+        guard case .message(let channel, let payload)? = try await events.next() else {
+            Issue.record("no phase-2 signal")
+            return
+        }
+        #expect(channel == "channel:phase2_complete")
+        let signal = try PhaseSignal.decode(payload)
+        #expect(signal.runID == id)
+        #expect(signal.counts == ["valid": 1])
+        #expect(try await ledger.run(id)?.counts[.transform] == ["valid": 1])
+    }
+
+    @Test func wakesOnTheSignalWithoutWaitingForTheInterval() async throws {
+        let recorder = Recorder()
+        let task = Task { try await worker(recorder, interval: .seconds(3600)).run() }
+        defer { task.cancel() }
+        try await Task.sleep(for: .milliseconds(500))
+        let id = try await extractedRun()
+        _ = try await redis.publish(Channel.phase1Complete.rawValue, PhaseSignal(runID: id, phase: .extract, status: .extracted, at: Date()).json)
+        #expect(try await waitFor([id], .transformed, limit: .seconds(5)))
+    }
+
+    @Test func twoReplicasProcessEveryRunExactlyOnce() async throws {
+        let ids = try await (0..<6).asyncMap { try await extractedRun(secondsAgo: Double(10 - $0)) }
+        let recorder = Recorder()
+        let a = Task { try await worker(recorder, interval: .milliseconds(100)).run() }
+        let b = Task { try await worker(recorder, interval: .milliseconds(100)).run() }
+        defer { a.cancel(); b.cancel() }
+        #expect(try await waitFor(ids, .transformed))
+        try await Task.sleep(for: .milliseconds(300))
+        #expect(recorder.calls.withLock { $0 } == Dictionary(uniqueKeysWithValues: ids.map { ($0, 1) }))
+    }
+
+    @Test func aFailedRunIsRecordedAndAnnounced() async throws {
+        let id = try await extractedRun()
+        let subscriber = RedisSubscriber(url: Self.url, channels: [Channel.runFailed.rawValue])
+        defer { subscriber.close() }
+        var events = subscriber.events.makeAsyncIterator()
+        #expect(try await events.next() == .subscribed)
+        let task = Task { try await worker(Recorder(), fail: true).run() }
+        defer { task.cancel() }
+        #expect(try await waitFor([id], .failed))
+        let record = try #require(try await ledger.run(id))
+        #expect(record.failedPhase == .transform)
+        #expect(record.error == "row 3 is not JSON")
+        guard case .message(_, let payload)? = try await events.next() else {
+            Issue.record("no run_failed signal")
+            return
+        }
+        #expect(try PhaseSignal.decode(payload).error == "row 3 is not JSON")
+        try await Task.sleep(for: .milliseconds(200))
+        #expect(try await ledger.run(id)?.status == .failed, "a failed run is not retried downstream")
+    }
+}
+
+extension Sequence {
+    func asyncMap<T>(_ transform: (Element) async throws -> T) async rethrows -> [T] {
+        var out: [T] = []
+        for element in self { out.append(try await transform(element)) }
+        return out
+    }
+}
