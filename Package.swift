@@ -20,6 +20,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-configuration", from: "1.4.0", traits: []),
         .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
     ],
     targets: [
         // MARK: C libraries from Debian, each behind its own system-library target so that an
@@ -49,6 +50,15 @@ let package = Package(
         ),
         .target(name: "PipelineHTTP", dependencies: ["CCurl", "PipelineCore"]),
         .target(name: "PipelineSFTP", dependencies: ["CSSH2", "PipelineCore"]),
+
+        // MARK: SQLite through GRDB (the system libsqlite3): the schema the saver writes and the API reads.
+        .target(
+            name: "PipelineDatabase",
+            dependencies: [
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "GRDBSQLite", package: "GRDB.swift"),
+            ]
+        ),
 
         // MARK: The stages.
         .target(
@@ -110,5 +120,9 @@ let package = Package(
         ),
         .testTarget(name: "PipelineHTTPTests", dependencies: ["PipelineHTTP", "TestSupport"]),
         .testTarget(name: "PipelineSFTPTests", dependencies: ["PipelineSFTP", "TestSupport"]),
+        .testTarget(
+            name: "PipelineDatabaseTests",
+            dependencies: ["PipelineDatabase", "TestSupport", .product(name: "GRDB", package: "GRDB.swift")]
+        ),
     ]
 )

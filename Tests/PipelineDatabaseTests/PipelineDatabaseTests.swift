@@ -1,0 +1,40 @@
+import Foundation
+import GRDB
+import PipelineDatabase
+import Testing
+import TestSupport
+
+@Suite struct PipelineDatabaseTests {
+    @Test func writerCreatesEveryTableInWALMode() throws {
+        let dir = TemporaryDirectory()
+        let pool = try PipelineDatabase.openWriter(path: dir.file("database/data.db"))
+        try pool.read { (db: Database) throws in
+            for table in ["etl_runs", "raw_users", "users", "dlq_records", "etl_run_events"] {
+                #expect(try db.tableExists(table), "\(table) exists")
+            }
+            #expect(try String.fetchOne(db, sql: "PRAGMA journal_mode") == "wal")
+            #expect(try DatabaseSchema.isUpToDate(db))
+        }
+        // Migrating again is a no-op.
+        _ = try PipelineDatabase.openWriter(path: dir.file("database/data.db"))
+    }
+
+    @Test func readerOpensAfterTheWriterClosedAndCannotWrite() throws {
+        let dir = TemporaryDirectory()
+        let path = dir.file("data.db")
+        do {
+            let writer = try PipelineDatabase.openWriter(path: path)
+            try writer.write { db in
+                try db.execute(sql: "INSERT INTO etl_runs (run_id, status, started_at, updated_at) VALUES ('r', 'completed', 't', 't')")
+            }
+        }
+        #expect(FileManager.default.fileExists(atPath: path + "-wal"), "the WAL file persists for readers")
+        let reader = try PipelineDatabase.openReader(path: path)
+        let count = try reader.read { try Int.fetchOne($0, sql: "SELECT COUNT(*) FROM etl_runs") }
+        #expect(count == 1)
+        let error = #expect(throws: DatabaseError.self) {
+            try reader.write { try $0.execute(sql: "DELETE FROM etl_runs") }
+        }
+        #expect(error?.resultCode == .SQLITE_READONLY)
+    }
+}
