@@ -1,2 +1,0 @@
-// PipelineRedis: placeholder replaced by the module's real files.
-import PipelineCore
