@@ -1,0 +1,87 @@
+import PipelineRedis
+import Testing
+import TestSupport
+
+extension RedisServerTests {
+    @Suite struct PubSub {
+        @Test func subscriberReceivesExactBytesPublishedByAnotherConnection() async throws {
+            let channel = RedisTest.prefix() + "phase1_complete"
+            let other = RedisTest.prefix() + "other"
+            let subscriber = RedisSubscriber(url: RedisTest.url, channels: [channel, other])
+            defer { subscriber.close() }
+            let recorder = RedisEventRecorder(subscriber)
+            #expect(try await RedisTest.eventually { recorder.subscribedCount == 1 })
+
+            let publisher = RedisTest.client()
+            let payload: [UInt8] = Array(#"{"run_id":"20261122T101500Z-3f9a"}"#.utf8) + [0x00, 0x0D, 0x0A, 0xFF]
+            #expect(try await publisher.publish(channel, payload) == 1)
+            #expect(try await publisher.publish(other, "second") == 1)
+            #expect(try await publisher.publish(RedisTest.prefix() + "nobody", "lost") == 0)
+
+            #expect(try await RedisTest.eventually { recorder.messages.count == 2 })
+            let messages = recorder.messages
+            #expect(messages.map(\.channel) == [channel, other])
+            #expect(messages.first?.payload == payload)
+            #expect(messages.last?.payload == Array("second".utf8))
+            #expect(recorder.events.first == .subscribed)
+        }
+
+        @Test func closeEndsTheStreamPromptlyAndTheThread() async throws {
+            // Subscribers of earlier tests were closed; their threads may take a moment to exit.
+            try #require(try await RedisTest.eventually { RedisTest.subscriberThreadCount() == 0 })
+            let subscriber = RedisSubscriber(url: RedisTest.url, channels: [RedisTest.prefix()])
+            let recorder = RedisEventRecorder(subscriber)
+            #expect(try await RedisTest.eventually { recorder.subscribedCount == 1 })
+            #expect(RedisTest.subscriberThreadCount() == 1)
+
+            // The thread is blocked in a read with no timeout: only shutdown(2) wakes it.
+            let start = ContinuousClock.now
+            subscriber.close()
+            await recorder.task.value
+            #expect(ContinuousClock.now - start < .seconds(1))
+            #expect(recorder.finished)
+            #expect(recorder.error == nil)
+            #expect(try await RedisTest.eventually(within: .seconds(2)) { RedisTest.subscriberThreadCount() == 0 })
+        }
+
+        @Test func droppingAnUnconsumedSubscriberStopsItsThread() async throws {
+            // Subscribers of earlier tests were closed; their threads may take a moment to exit.
+            try #require(try await RedisTest.eventually { RedisTest.subscriberThreadCount() == 0 })
+            let channel = RedisTest.prefix()
+            let redis = RedisTest.client()
+            func subscribers() async throws -> Int? {
+                try await redis.send("PUBSUB", "NUMSUB", channel).array?.last?.int
+            }
+            do {
+                let subscriber = RedisSubscriber(url: RedisTest.url, channels: [channel])
+                #expect(subscriber.channels == [channel])
+                var count = 0
+                for _ in 0..<250 where count == 0 {
+                    count = try await subscribers() ?? 0
+                    try await Task.sleep(for: .milliseconds(20))
+                }
+                #expect(count == 1)
+                #expect(RedisTest.subscriberThreadCount() == 1)
+            }
+            #expect(try await RedisTest.eventually(within: .seconds(2)) { RedisTest.subscriberThreadCount() == 0 })
+            #expect(try await subscribers() == 0)
+        }
+
+        @Test func cancellingTheConsumerStopsTheSubscriber() async throws {
+            // Subscribers of earlier tests were closed; their threads may take a moment to exit.
+            try #require(try await RedisTest.eventually { RedisTest.subscriberThreadCount() == 0 })
+            let channel = RedisTest.prefix()
+            let subscriber = RedisSubscriber(url: RedisTest.url, channels: [channel])
+            let recorder = RedisEventRecorder(subscriber)
+            #expect(try await RedisTest.eventually { recorder.subscribedCount == 1 })
+
+            let start = ContinuousClock.now
+            recorder.task.cancel()
+            await recorder.task.value
+            #expect(ContinuousClock.now - start < .seconds(1))
+            #expect(try await RedisTest.eventually(within: .seconds(2)) { RedisTest.subscriberThreadCount() == 0 })
+            // The server saw the subscription go away.
+            #expect(try await RedisTest.client().publish(channel, "anyone?") == 0)
+        }
+    }
+}

@@ -1,0 +1,70 @@
+import Foundation
+
+/// The redis-server the tests talk to, and a way to restart it.
+///
+/// The URL comes from `TEST_REDIS_URL` (default `redis://127.0.0.1:16379/0`); start the server
+/// first with `REDIS_PORT=16379 scripts/redis.sh start`. ``restart()`` stops and starts it
+/// through the same script, so tests that restart it must not run beside other tests that use
+/// it (keep them in one `.serialized` suite).
+public enum RedisTestServer {
+    public static let defaultURL = "redis://127.0.0.1:16379/0"
+
+    /// `TEST_REDIS_URL` or the default.
+    public static var url: String {
+        ProcessInfo.processInfo.environment["TEST_REDIS_URL"] ?? defaultURL
+    }
+
+    /// The port in ``url`` (6379 when it has none), passed to the script as `REDIS_PORT`.
+    public static var port: Int {
+        URLComponents(string: url)?.port ?? 6379
+    }
+
+    /// The repository root, found from this file's path (`Tests/TestSupport/…`).
+    public static let repositoryRoot: URL = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+    /// Stops the server and starts it again on the same port and data directory (AOF keeps the data).
+    public static func restart() async throws {
+        try await script("stop")
+        try await script("start")
+    }
+
+    public static func stop() async throws { try await script("stop") }
+    public static func start() async throws { try await script("start") }
+
+    /// Runs `scripts/redis.sh <action>` without blocking a cooperative thread while it runs.
+    private static func script(_ action: String) async throws {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/bin/bash")
+        process.arguments = [repositoryRoot.appendingPathComponent("scripts/redis.sh").path, action]
+        process.environment = ProcessInfo.processInfo.environment.merging(["REDIS_PORT": String(port)]) { $1 }
+        // A file, not a pipe: reading a pipe to EOF would hang if anything the script starts kept it open.
+        let outputURL = FileManager.default.temporaryDirectory.appendingPathComponent("redis-sh-\(UUID().uuidString).log")
+        guard FileManager.default.createFile(atPath: outputURL.path, contents: nil) else {
+            throw ScriptFailed(action: action, status: -1, output: "cannot create \(outputURL.path)")
+        }
+        defer { try? FileManager.default.removeItem(at: outputURL) }
+        let output = try FileHandle(forWritingTo: outputURL)
+        defer { try? output.close() }
+        process.standardOutput = output
+        process.standardError = output
+        let status: Int32 = try await withCheckedThrowingContinuation { continuation in
+            process.terminationHandler = { continuation.resume(returning: $0.terminationStatus) }
+            do {
+                try process.run()
+            } catch {
+                process.terminationHandler = nil
+                continuation.resume(throwing: error)
+            }
+        }
+        let text = (try? String(contentsOf: outputURL, encoding: .utf8)) ?? ""
+        guard status == 0 else { throw ScriptFailed(action: action, status: status, output: text) }
+    }
+
+    public struct ScriptFailed: Error, CustomStringConvertible {
+        public var action: String
+        public var status: Int32
+        public var output: String
+        public var description: String { "scripts/redis.sh \(action) exited with \(status): \(output)" }
+    }
+}
