@@ -69,6 +69,12 @@ public struct SFTPTransferProgress: Sendable, Equatable {
     /// The size when known in advance (uploads; downloads of files whose size `stat` reported).
     public var totalBytes: Int64?
     public var elapsed: Duration
+
+    public init(bytesTransferred: Int64, totalBytes: Int64?, elapsed: Duration) {
+        self.bytesTransferred = bytesTransferred
+        self.totalBytes = totalBytes
+        self.elapsed = elapsed
+    }
 }
 
 /// A finished transfer.
