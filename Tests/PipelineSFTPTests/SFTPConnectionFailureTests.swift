@@ -64,19 +64,21 @@ struct SFTPConnectionFailureTests {
 
     @Test("a blocked connection does not stall other tasks on the cooperative pool")
     func blockingWorkStaysOffTheCooperativePool() async throws {
+        // Three connections hang in their handshakes for 5 s, more than the pool's threads
+        // (one per core). Were libssh2's blocking calls on the pool, a 200 ms sleep would last
+        // until the handshakes time out; the bound leaves room for a loaded machine.
         let listeners = try (0..<3).map { _ in try LoopbackListener() }
         let clock = ContinuousClock()
         try await withThrowingTaskGroup(of: Void.self) { group in
             for listener in listeners {
-                let configuration = server.configuration(port: listener.port, connectTimeout: .seconds(3))
+                let configuration = server.configuration(port: listener.port, connectTimeout: .seconds(5))
                 group.addTask { _ = try? await SFTPClient.connect(configuration) }
             }
-            // Three connections hang in their handshakes; a short sleep must still be short.
-            try await Task.sleep(for: .milliseconds(200))
+            try await Task.sleep(for: .milliseconds(300))
             let started = clock.now
             try await Task.sleep(for: .milliseconds(200))
             let slept = started.duration(to: clock.now)
-            #expect(slept < .milliseconds(700), "a 200 ms sleep took \(slept)")
+            #expect(slept < .milliseconds(2500), "a 200 ms sleep took \(slept)")
             try await group.waitForAll()
         }
         withExtendedLifetime(listeners) {}
