@@ -1,1 +1,0 @@
-// PipelineSFTP: placeholder replaced by the module's real files.

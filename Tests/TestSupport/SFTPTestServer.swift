@@ -1,0 +1,160 @@
+import Foundation
+import Synchronization
+
+/// The local OpenSSH SFTP server the SFTP tests run against (`scripts/sftp.sh`, see
+/// DESIGN.md §7), and where its files live on disk so tests can check uploads server-side.
+///
+/// Settings from the environment: `TEST_SFTP_PORT` (default 12222), `TEST_SFTP_USER`
+/// (default sftp_user). Keys come from the repository's `ssh_keys/` (scripts/gen-keys.sh).
+/// Only ever 127.0.0.1.
+public struct SFTPTestServer: Sendable {
+    public let host = "127.0.0.1"
+    public let port: Int
+    public let user: String
+    /// The repository root, found from this file's path.
+    public let repositoryRoot: String
+
+    public var keysDirectory: String { repositoryRoot + "/ssh_keys" }
+    public var privateKeyPath: String { keysDirectory + "/id_ed25519" }
+    public var publicKeyPath: String { keysDirectory + "/id_ed25519.pub" }
+    public var knownHostsPath: String { keysDirectory + "/known_hosts" }
+    public var hostPublicKeyPath: String { keysDirectory + "/ssh_host_ed25519_key.pub" }
+    /// The user's chroot on disk; SFTP's `/` for the user.
+    public var chrootPath: String { "/var/lib/etl-sftp/\(port)/\(user)" }
+    /// The chroot's `upload/` on disk: a remote `upload/x` is `uploadDirectoryOnDisk + "/x"`.
+    public var uploadDirectoryOnDisk: String { chrootPath + "/upload" }
+    /// The live authorized-keys file sshd reads at every login (outside the chroot).
+    public var authorizedKeysPath: String { "/var/lib/etl-sftp/\(port)/authorized_keys/\(user)" }
+    /// `host:port` as the client names it in errors.
+    public var endpoint: String { "\(host):\(port)" }
+
+    public init(environment: [String: String] = ProcessInfo.processInfo.environment, filePath: String = #filePath) {
+        self.init(
+            port: environment["TEST_SFTP_PORT"].flatMap { Int($0) } ?? 12222,
+            user: environment["TEST_SFTP_USER"].flatMap { $0.isEmpty ? nil : $0 } ?? "sftp_user",
+            filePath: filePath)
+    }
+
+    /// A server on another port (its own sshd, state and chroot), e.g. one a test may stop.
+    public init(port: Int, user: String = "sftp_user", filePath: String = #filePath) {
+        self.port = port
+        self.user = user
+        // <root>/Tests/TestSupport/SFTPTestServer.swift
+        repositoryRoot = URL(fileURLWithPath: filePath)
+            .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+    }
+
+    /// A known_hosts file at `path` listing this server's host key for `[127.0.0.1]:port`
+    /// (the repository's known_hosts only covers ports 2222 and 12222).
+    public func writeKnownHosts(to path: String) throws {
+        let key = try String(contentsOfFile: hostPublicKeyPath, encoding: .utf8).split(separator: " ")
+        try "[\(host)]:\(port) \(key[0]) \(key[1])\n".write(toFile: path, atomically: true, encoding: .utf8)
+    }
+
+    /// The server of this test run.
+    public static let current = SFTPTestServer()
+
+    /// Starts the server once per test process (idempotent: a running server is reused).
+    /// Every SFTP test calls this first.
+    public static func ensureRunning() throws {
+        try startOnce.get()
+    }
+
+    private static let startOnce: Result<Void, SFTPTestServerError> = Result { () throws(SFTPTestServerError) in
+        _ = try current.start()
+    }
+
+    /// `scripts/sftp.sh start`; returns the chroot path it prints.
+    @discardableResult
+    public func start() throws(SFTPTestServerError) -> String {
+        let result = try script("start")
+        return result.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    /// `scripts/sftp.sh stop`.
+    public func stop() throws(SFTPTestServerError) {
+        _ = try script("stop")
+    }
+
+    /// `scripts/sftp.sh status` exit code 0.
+    public func isRunning() -> Bool {
+        (try? script("status")) != nil
+    }
+
+    private func script(_ command: String) throws(SFTPTestServerError) -> String {
+        let output = SFTPTestProcess.run(
+            repositoryRoot + "/scripts/sftp.sh", [command],
+            environment: ["SFTP_PORT": String(port), "SFTP_USER": user])
+        guard output.status == 0 else {
+            throw SFTPTestServerError(
+                "scripts/sftp.sh \(command) (SFTP_PORT=\(port)) exited with \(output.status): \(output.stderr)")
+        }
+        return output.stdout
+    }
+
+    /// The sshd processes serving open sessions: every descendant of this server's listener
+    /// (from its pid file), found through /proc.
+    public func sessionProcessIDs() -> [Int32] {
+        let pidFile = repositoryRoot + "/.run/sshd-\(port)/sshd.pid"
+        guard let text = try? String(contentsOfFile: pidFile, encoding: .utf8),
+              let listener = Int32(text.trimmingCharacters(in: .whitespacesAndNewlines)) else { return [] }
+        var children: [Int32: [Int32]] = [:]
+        for entry in (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? [] {
+            guard let pid = Int32(entry),
+                  let stat = try? String(contentsOfFile: "/proc/\(entry)/stat", encoding: .utf8),
+                  let close = stat.lastIndex(of: ")") else { continue }
+            // "pid (comm) state ppid ...": the comm may contain spaces, so parse after ")".
+            let fields = stat[stat.index(after: close)...].split(separator: " ")
+            if fields.count > 1, let parent = Int32(fields[1]) { children[parent, default: []].append(pid) }
+        }
+        var result: [Int32] = []
+        var pending = children[listener] ?? []
+        while let pid = pending.popLast() {
+            result.append(pid)
+            pending += children[pid] ?? []
+        }
+        return result
+    }
+
+    /// Sends `signal` (e.g. SIGSTOP to make the server stop answering, SIGCONT to resume) to
+    /// every session process of this server, by pid.
+    public func signalSessions(_ signal: Int32) {
+        for pid in sessionProcessIDs() { kill(pid, signal) }
+    }
+
+    /// Lets `publicKeyLine` log in until ``revoke(publicKeyLine:)``: appended to the live
+    /// authorized-keys file, which sshd reads at each login.
+    public func authorize(publicKeyLine: String) throws(SFTPTestServerError) {
+        try Self.authorizedKeysLock.withLock { _ throws(SFTPTestServerError) in
+            let line = publicKeyLine.trimmingCharacters(in: .whitespacesAndNewlines) + "\n"
+            guard let handle = FileHandle(forWritingAtPath: authorizedKeysPath) else {
+                throw SFTPTestServerError("cannot open \(authorizedKeysPath) for appending")
+            }
+            defer { try? handle.close() }
+            do {
+                try handle.seekToEnd()
+                try handle.write(contentsOf: Data(line.utf8))
+            } catch {
+                throw SFTPTestServerError("cannot append to \(authorizedKeysPath): \(error)")
+            }
+        }
+    }
+
+    /// Removes a line added by ``authorize(publicKeyLine:)``.
+    public func revoke(publicKeyLine: String) {
+        Self.authorizedKeysLock.withLock { _ in
+            let wanted = publicKeyLine.trimmingCharacters(in: .whitespacesAndNewlines)
+            guard let text = try? String(contentsOfFile: authorizedKeysPath, encoding: .utf8) else { return }
+            let kept = text.split(separator: "\n").filter { $0.trimmingCharacters(in: .whitespaces) != wanted }
+            try? (kept.joined(separator: "\n") + "\n").write(toFile: authorizedKeysPath, atomically: true, encoding: .utf8)
+        }
+    }
+
+    private static let authorizedKeysLock = Mutex(())
+}
+
+/// A test-server helper failed; the message says which command and why.
+public struct SFTPTestServerError: Error, CustomStringConvertible, Sendable {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}

@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# Generates the SSH keys the pipeline's SFTP upload needs (DESIGN.md §7):
+#
+#   id_ed25519, id_ed25519.pub         the saver's client key pair (SFTP_KEY_PATH);
+#                                      passphrase from SFTP_KEY_PASSPHRASE (empty: none)
+#   ssh_host_ed25519_key, .pub         the SFTP server's host key (scripts/sftp.sh locally,
+#                                      mounted into the `sftp` container under compose)
+#   known_hosts                        that host key for every name the saver connects to:
+#                                      [127.0.0.1]:2222 (local run), [127.0.0.1]:12222 (tests),
+#                                      [127.0.0.1]:$SFTP_PORT when set to another port,
+#                                      sftp and [sftp]:22 (docker compose service `sftp`)
+#
+# Usage: scripts/gen-keys.sh [DIR]        (DIR defaults to ssh_keys/ in the repository root)
+#
+# Idempotent: existing keys are kept (regenerating the host key would make every known_hosts
+# copy a mismatch); known_hosts is rewritten from the current host key each time, so it can
+# never drift from it. ed25519 because libssh2 1.10 signs RSA keys with SHA-1, which
+# OpenSSH 9 refuses.
+set -euo pipefail
+
+repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+dir="${1:-$repo_root/ssh_keys}"
+passphrase="${SFTP_KEY_PASSPHRASE:-}"
+
+command -v ssh-keygen >/dev/null || { echo "gen-keys: ssh-keygen not found (apt-get install openssh-client)" >&2; exit 1; }
+
+mkdir -p "$dir"
+chmod 700 "$dir" 2>/dev/null || true
+# Private keys must not be readable by anyone else, or ssh/sshd refuse them.
+umask 077
+
+client="$dir/id_ed25519"
+host="$dir/ssh_host_ed25519_key"
+
+if [[ -f "$client" ]]; then
+    echo "gen-keys: keeping existing client key $client"
+else
+    ssh-keygen -q -t ed25519 -N "$passphrase" -C "etl-pipeline-saver" -f "$client"
+    echo "gen-keys: wrote client key $client${passphrase:+ (passphrase-protected)}"
+fi
+if [[ ! -f "$client.pub" ]]; then
+    # The private key alone survived (e.g. copied without its .pub): derive the public half.
+    ssh-keygen -y -P "$passphrase" -f "$client" > "$client.pub"
+    echo "gen-keys: rederived $client.pub"
+fi
+
+if [[ -f "$host" ]]; then
+    echo "gen-keys: keeping existing host key $host"
+else
+    ssh-keygen -q -t ed25519 -N "" -C "etl-sftp-host" -f "$host"
+    echo "gen-keys: wrote host key $host"
+fi
+if [[ ! -f "$host.pub" ]]; then
+    ssh-keygen -y -f "$host" > "$host.pub"
+    echo "gen-keys: rederived $host.pub"
+fi
+chmod 600 "$client" "$host"
+chmod 644 "$client.pub" "$host.pub"
+
+# known_hosts: "<pattern> <type> <base64>" per name, without the host key's comment.
+read -r key_type key_blob _ < "$host.pub"
+ports=(2222 12222)
+if [[ -n "${SFTP_PORT:-}" && "${SFTP_PORT}" != 2222 && "${SFTP_PORT}" != 12222 && "${SFTP_PORT}" != 22 ]]; then
+    ports+=("$SFTP_PORT")
+fi
+tmp="$(mktemp "$dir/.known_hosts.XXXXXX")"
+{
+    for port in "${ports[@]}"; do
+        echo "[127.0.0.1]:$port $key_type $key_blob"
+    done
+    echo "sftp $key_type $key_blob"
+    echo "[sftp]:22 $key_type $key_blob"
+} > "$tmp"
+chmod 644 "$tmp"
+mv -f "$tmp" "$dir/known_hosts"
+echo "gen-keys: wrote $dir/known_hosts (${#ports[@]} local ports, sftp, [sftp]:22)"
