@@ -23,17 +23,34 @@ public enum RedisTestServer {
     public static let repositoryRoot: URL = URL(fileURLWithPath: #filePath)
         .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
-    /// Stops the server and starts it again on the same port and data directory (AOF keeps the data).
-    public static func restart() async throws {
-        try await script("stop")
-        try await script("start")
+    /// The port of a second server for tests that stop or restart Redis, so that the shared
+    /// server stays up for every other suite running in parallel.
+    public static var privatePort: Int { port + 1 }
+
+    /// Runs `body` against a server of its own on ``privatePort``, stopped afterwards.
+    public static func withPrivateServer<T>(_ body: (_ url: String, _ port: Int) async throws -> T) async throws -> T {
+        try await start(port: privatePort)
+        do {
+            let result = try await body("redis://127.0.0.1:\(privatePort)/0", privatePort)
+            try await stop(port: privatePort)
+            return result
+        } catch {
+            try? await stop(port: privatePort)
+            throw error
+        }
     }
 
-    public static func stop() async throws { try await script("stop") }
-    public static func start() async throws { try await script("start") }
+    /// Stops the server and starts it again on the same port and data directory (AOF keeps the data).
+    public static func restart(port: Int = port) async throws {
+        try await script("stop", port: port)
+        try await script("start", port: port)
+    }
+
+    public static func stop(port: Int = port) async throws { try await script("stop", port: port) }
+    public static func start(port: Int = port) async throws { try await script("start", port: port) }
 
     /// Runs `scripts/redis.sh <action>` without blocking a cooperative thread while it runs.
-    private static func script(_ action: String) async throws {
+    private static func script(_ action: String, port: Int) async throws {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/bin/bash")
         process.arguments = [repositoryRoot.appendingPathComponent("scripts/redis.sh").path, action]
