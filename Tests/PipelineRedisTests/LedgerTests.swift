@@ -42,8 +42,10 @@ import TestSupport
         #expect(try await ledger.runs(readyFor: .transform) == [id])
         #expect(try await ledger.runs(readyFor: .save) == [])
 
-        try await ledger.beginPhase(.transform, run: id)
+        try await ledger.beginPhase(.transform, run: id, at: Date(timeIntervalSince1970: 1_795_000_000))
         #expect(try await ledger.runs(readyFor: .transform) == [id], "a run left transforming by a dead stage is picked up again")
+        try await ledger.beginPhase(.transform, run: id, at: Date(timeIntervalSince1970: 1_795_000_100))
+        #expect(try await ledger.run(id)?.phaseStartedAt[.transform] == Date(timeIntervalSince1970: 1_795_000_000), "a resumed phase keeps its first start")
         try await ledger.completePhase(.transform, run: id, files: [], counts: ["valid": 200, "invalid": 8])
         #expect(try await ledger.runs(readyFor: .transform) == [])
         #expect(try await ledger.runs(readyFor: .save) == [id])

@@ -32,13 +32,16 @@ public struct RunLedger: Sendable {
     }
 
     /// Marks `phase` as working on the run, clearing an earlier failure of the same run.
+    ///
+    /// The phase's start time is set only the first time: a phase resumed after a crash keeps
+    /// it, so anything derived from it (the transformer's `transformed_at`) is the same on
+    /// every attempt and a redone phase writes the same bytes.
     public func beginPhase(_ phase: Phase, run id: RunID, at date: Date = Date()) async throws {
-        let set = [
+        try await update(id, set: [
             RunRecord.Field.status: phase.activeStatus.rawValue,
-            RunRecord.Field.startedAt(phase): Timestamp.format(date),
             RunRecord.Field.updatedAt: Timestamp.format(date),
-        ]
-        try await update(id, set: set, delete: [RunRecord.Field.failedPhase, RunRecord.Field.error])
+        ], delete: [RunRecord.Field.failedPhase, RunRecord.Field.error])
+        _ = try await redis.send("HSETNX", LedgerKey.run(id), RunRecord.Field.startedAt(phase), Timestamp.format(date))
     }
 
     /// Records the extractor's resume point after a page is durably appended.
