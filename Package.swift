@@ -13,6 +13,7 @@ let package = Package(
         .executable(name: "Saver", targets: ["Saver"]),
         .executable(name: "API", targets: ["API"]),
         .executable(name: "SFTPBench", targets: ["SFTPBench"]),
+        .executable(name: "TransformBench", targets: ["TransformBench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
@@ -78,11 +79,23 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
+        .target(
+            name: "TransformerCore",
+            dependencies: [
+                "PipelineCore", "PipelineRedis",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            resources: [.copy("Resources/departments.csv")]
+        ),
         .executableTarget(
             name: "Transformer",
             dependencies: [
-                "PipelineCore", "PipelineRedis",
+                "TransformerCore", "PipelineCore", "PipelineRedis",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
         .executableTarget(
@@ -98,6 +111,14 @@ let package = Package(
                 "PipelineCore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
+        ),
+        .executableTarget(
+            name: "TransformBench",
+            dependencies: [
+                "PipelineCore", "PipelineRedis", "TransformerFixtures",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "Benchmarks/TransformBench"
         ),
         .executableTarget(
             name: "SFTPBench",
@@ -120,6 +141,14 @@ let package = Package(
         ),
         .testTarget(name: "PipelineHTTPTests", dependencies: ["PipelineHTTP", "TestSupport"]),
         .testTarget(name: "PipelineSFTPTests", dependencies: ["PipelineSFTP", "TestSupport"]),
+        .target(name: "TransformerFixtures", path: "Tests/TransformerFixtures"),
+        .testTarget(
+            name: "TransformerTests",
+            dependencies: [
+                "TransformerCore", "TransformerFixtures", "TestSupport", "PipelineCore", "PipelineRedis",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .testTarget(
             name: "PipelineDatabaseTests",
             dependencies: ["PipelineDatabase", "TestSupport", .product(name: "GRDB", package: "GRDB.swift")]

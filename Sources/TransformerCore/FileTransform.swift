@@ -1,0 +1,369 @@
+import Crypto
+import Dispatch
+import Foundation
+import Logging
+import PipelineCore
+import Synchronization
+
+/// Where a transform reads and writes.
+public struct TransformPaths: Sendable, Equatable {
+    public var raw: String
+    public var users: String
+    public var dlq: String
+    public var rawMasked: String
+
+    public init(raw: String, users: String, dlq: String, rawMasked: String) {
+        self.raw = raw
+        self.users = users
+        self.dlq = dlq
+        self.rawMasked = rawMasked
+    }
+
+    /// The files of `run` under a staging layout.
+    public init(layout: StagingLayout, run: RunID) {
+        self.init(raw: layout.rawFile(run), users: layout.usersFile(run), dlq: layout.dlqFile(run), rawMasked: layout.rawMaskedFile(run))
+    }
+}
+
+/// What one transform produced.
+public struct TransformSummary: Sendable, Equatable {
+    public var rows = 0
+    public var valid = 0
+    public var invalid = 0
+    /// Valid rows whose department the table lacks (their `department_code` is `UNKNOWN`).
+    public var unknownDepartment = 0
+    /// Rejections per rule, keyed `rule:<field>.<rule>`.
+    public var ruleCounts: [String: Int] = [:]
+    /// `users.jsonl`, `dlq.jsonl`, `raw.masked.jsonl`, in that order.
+    public var files: [StagedFile] = []
+    public var seconds: Double = 0
+
+    /// The ledger's `transform_counts` (docs/STAGING.md).
+    public var counts: [String: Int] {
+        var counts = ruleCounts
+        counts["valid"] = valid
+        counts["invalid"] = invalid
+        counts["unknown_department"] = unknownDepartment
+        return counts
+    }
+}
+
+/// A flag a running transform checks between batches; set from a task's cancellation handler.
+public final class CancellationFlag: Sendable {
+    private let flag = Atomic<Bool>(false)
+    public init() {}
+    public func cancel() { flag.store(true, ordering: .relaxed) }
+    public var isCancelled: Bool { flag.load(ordering: .relaxed) }
+}
+
+/// Turns one `raw.jsonl` into `users.jsonl`, `dlq.jsonl` and `raw.masked.jsonl` (docs/STAGING.md).
+///
+/// Streams: lines are read through one buffer and gathered into batches of about
+/// ``batchBytes``; up to ``workers`` batches are validated, masked and enriched at once on
+/// Dispatch's pool while this thread writes the finished ones out in line order, applying the
+/// one rule that needs the rows before it (a repeated `id`). Memory is bounded by the batches in
+/// flight and the writers' buffers, whatever the number of rows; only the set of ids seen grows
+/// (a bitmap: 1 bit per id up to 2^26).
+///
+/// Blocking and CPU-bound: call it from a thread of its own, not from a Swift task.
+public struct FileTransform: Sendable {
+    public var paths: TransformPaths
+    public var rules: TransformRules
+    public var context: TransformContext
+    /// Batches processed in parallel; 0 or 1 processes them on the calling thread.
+    public var workers: Int
+    public var batchBytes: Int
+    /// The expected number of rows, for the progress lines.
+    public var expectedRows: Int?
+    public var logger: Logger
+
+    public init(paths: TransformPaths, rules: TransformRules, context: TransformContext,
+                workers: Int = ProcessInfo.processInfo.activeProcessorCount, batchBytes: Int = 512 << 10,
+                expectedRows: Int? = nil, logger: Logger) {
+        self.paths = paths
+        self.rules = rules
+        self.context = context
+        self.workers = workers
+        self.batchBytes = batchBytes
+        self.expectedRows = expectedRows
+        self.logger = logger
+    }
+
+    /// Runs the transform; throws `CancellationError` when `cancellation` is set, leaving no
+    /// `.part` file behind.
+    public func run(cancellation: CancellationFlag? = nil) throws -> TransformSummary {
+        let started = ContinuousClock.now
+        let users = try StagedFileWriter(path: paths.users)
+        let dlq = try StagedFileWriter(path: paths.dlq)
+        let masked = try StagedFileWriter(path: paths.rawMasked)
+        var committed = false
+        defer {
+            if !committed {
+                users.abandon()
+                dlq.abandon()
+                masked.abandon()
+            }
+        }
+        var merger = Merger(users: users, dlq: dlq, masked: masked, context: context, expectedRows: expectedRows, logger: logger)
+        var reader = try JSONLReader(path: paths.raw)
+
+        let parallel = workers > 1
+        let maxInFlight = parallel ? workers * 2 : 1
+        var pool: [Batch] = []
+        var inFlight: [Batch] = []  // oldest first
+        var current: Batch?
+        defer {
+            // Never leave a worker writing into a batch after returning (an error path).
+            for batch in inFlight { batch.done.wait() }
+        }
+        func newBatch() -> Batch {
+            pool.popLast() ?? Batch(processor: RowProcessor(rules: rules, context: context), capacity: batchBytes)
+        }
+        func finishOldest() throws {
+            let batch = inFlight.removeFirst()
+            batch.done.wait()
+            try merger.merge(batch)
+            pool.append(batch)
+        }
+        func submit(_ batch: Batch) throws {
+            if cancellation?.isCancelled == true { throw CancellationError() }
+            if parallel {
+                inFlight.append(batch)
+                DispatchQueue.global().async { batch.process() }
+                if inFlight.count >= maxInFlight { try finishOldest() }
+            } else {
+                batch.process()
+                try merger.merge(batch)
+                pool.append(batch)
+            }
+        }
+
+        try reader.forEachLine { number, line in
+            let batch = current ?? newBatch()
+            if current == nil {
+                batch.start(at: number)
+                current = batch
+            }
+            batch.add(line)
+            if batch.byteCount >= batchBytes {
+                current = nil
+                try submit(batch)
+            }
+        }
+        if let batch = current {
+            current = nil
+            try submit(batch)
+        }
+        while !inFlight.isEmpty { try finishOldest() }
+        if cancellation?.isCancelled == true { throw CancellationError() }
+
+        var summary = merger.summary
+        summary.files = [try users.commit(), try dlq.commit(), try masked.commit()]
+        committed = true
+        summary.seconds = (ContinuousClock.now - started).seconds
+        merger.logSummary(summary)
+        return summary
+    }
+}
+
+/// A run of consecutive lines and what processing them produced. Handed between the reading
+/// thread and one worker at a time; the semaphore orders the hand-back.
+final class Batch: @unchecked Sendable {
+    private(set) var firstLine = 0
+    private var input: [UInt8] = []
+    private var ends: [Int] = []
+    var buffers = RowBuffers()
+    private var processor: RowProcessor
+    let done = DispatchSemaphore(value: 0)
+
+    init(processor: RowProcessor, capacity: Int) {
+        self.processor = processor
+        input.reserveCapacity(capacity + (capacity >> 2))
+    }
+
+    var byteCount: Int { input.count }
+
+    func start(at line: Int) {
+        firstLine = line
+        input.removeAll(keepingCapacity: true)
+        ends.removeAll(keepingCapacity: true)
+    }
+
+    func add(_ line: UnsafeRawBufferPointer) {
+        input.append(contentsOf: line)
+        ends.append(input.count)
+    }
+
+    /// Validates, masks and enriches every line, then signals ``done``.
+    func process() {
+        buffers.removeAll()
+        input.withUnsafeBytes { all in
+            var start = 0
+            for (k, end) in ends.enumerated() {
+                processor.process(line: firstLine + k, UnsafeRawBufferPointer(rebasing: all[start..<end]), into: &buffers)
+                start = end
+            }
+        }
+        done.signal()
+    }
+}
+
+/// Writes processed batches in line order: the duplicate-id rule, the DLQ lines, the counts,
+/// the progress lines and the unknown-department warnings.
+struct Merger {
+    let users: StagedFileWriter
+    let dlq: StagedFileWriter
+    let masked: StagedFileWriter
+    let context: TransformContext
+    let expectedRows: Int?
+    let logger: Logger
+    private(set) var summary = TransformSummary()
+    private var seen = IDSet()
+    private var scratch: [UInt8] = []
+    private var unknownNamesLogged: Set<String> = []
+    private let started = ContinuousClock.now
+    private var lastProgress = ContinuousClock.now
+    private let dlqRunID: [UInt8]
+    private let dlqTail: [UInt8]
+
+    /// Different unknown department names logged one by one; more are only counted.
+    static let unknownNamesLogLimit = 1000
+
+    init(users: StagedFileWriter, dlq: StagedFileWriter, masked: StagedFileWriter, context: TransformContext,
+         expectedRows: Int?, logger: Logger) {
+        self.users = users
+        self.dlq = dlq
+        self.masked = masked
+        self.context = context
+        self.expectedRows = expectedRows
+        self.logger = logger
+        var runID: [UInt8] = []
+        runID.append(",\"run_id\":")
+        runID.appendJSONString(context.runID)
+        runID.append(",\"reasons\":[")
+        dlqRunID = runID
+        var tail: [UInt8] = []
+        tail.append("\",\"transformed_at\":")
+        tail.appendJSONString(context.transformedAt)
+        tail.append(UInt8(ascii: "}"))
+        dlqTail = tail
+    }
+
+    mutating func merge(_ batch: Batch) throws {
+        let buffers = batch.buffers
+        try buffers.masked.withUnsafeBytes { maskedBytes in
+            try buffers.users.withUnsafeBytes { userBytes in
+                for result in buffers.results {
+                    let row = UnsafeRawBufferPointer(rebasing: maskedBytes[result.masked])
+                    try masked.appendLine(row)
+                    var failures = result.failures
+                    if result.id > 0 && !seen.insert(result.id) {
+                        failures.insert(RowFailure(field: "id", rule: "duplicate", message: "id \(result.id) appears on an earlier line"), at: 0)
+                    }
+                    summary.rows += 1
+                    if failures.isEmpty {
+                        summary.valid += 1
+                        try users.appendLine(UnsafeRawBufferPointer(rebasing: userBytes[result.user]))
+                        if let name = result.unknownDepartment { noteUnknownDepartment(name, line: result.line) }
+                    } else {
+                        summary.invalid += 1
+                        for failure in failures { summary.ruleCounts[failure.countKey, default: 0] += 1 }
+                        if let text = result.payloadText {
+                            try buffers.extra.withUnsafeBytes { extra in
+                                try writeDLQ(result, failures, payload: UnsafeRawBufferPointer(rebasing: extra[text]))
+                            }
+                        } else {
+                            try writeDLQ(result, failures, payload: row)
+                        }
+                    }
+                    if summary.rows % 10_000 == 0 { logProgress() }
+                }
+            }
+        }
+        if ContinuousClock.now - lastProgress >= .seconds(1) { logProgress() }
+    }
+
+    private mutating func writeDLQ(_ result: RowResult, _ failures: [RowFailure], payload: UnsafeRawBufferPointer) throws {
+        scratch.removeAll(keepingCapacity: true)
+        scratch.append("{\"line\":")
+        scratch.appendInt(result.line)
+        scratch.append(contentsOf: dlqRunID)
+        for (k, failure) in failures.enumerated() {
+            scratch.append(k == 0 ? "{\"field\":" : ",{\"field\":")
+            scratch.appendJSONString(failure.field)
+            scratch.append(",\"rule\":")
+            scratch.appendJSONString(failure.rule)
+            scratch.append(",\"message\":")
+            scratch.appendJSONString(failure.message)
+            scratch.append(UInt8(ascii: "}"))
+        }
+        scratch.append("],\"payload\":")
+        scratch.append(payload)
+        scratch.append(",\"record_hash\":\"")
+        RowProcessor.appendHex(result.hash, &scratch)
+        scratch.append(contentsOf: dlqTail)
+        try dlq.appendLine(scratch)
+    }
+
+    private mutating func noteUnknownDepartment(_ name: String, line: Int) {
+        summary.unknownDepartment += 1
+        guard unknownNamesLogged.count < Self.unknownNamesLogLimit, !unknownNamesLogged.contains(name) else { return }
+        unknownNamesLogged.insert(name)
+        logger.warning("department not in the departments table; its rows get department_code UNKNOWN", metadata: [
+            "department": "\(name)", "first_line": "\(line)",
+        ])
+        if unknownNamesLogged.count == Self.unknownNamesLogLimit {
+            logger.warning("\(Self.unknownNamesLogLimit) unknown department names logged; further ones are only counted")
+        }
+    }
+
+    private mutating func logProgress() {
+        let now = ContinuousClock.now
+        lastProgress = now
+        let seconds = (now - started).seconds
+        var metadata: Logger.Metadata = [
+            "rows": "\(summary.rows)", "valid": "\(summary.valid)", "invalid": "\(summary.invalid)",
+            "rows_per_s": "\(Int(Double(summary.rows) / max(seconds, 0.001)))",
+        ]
+        if let expectedRows, expectedRows > 0 {
+            metadata["of"] = "\(expectedRows)"
+            metadata["percent"] = "\(summary.rows * 100 / expectedRows)"
+        }
+        logger.info("transforming", metadata: metadata)
+    }
+
+    func logSummary(_ summary: TransformSummary) {
+        let rules = summary.ruleCounts.sorted { $0.key < $1.key }
+            .map { "\($0.key.dropFirst("rule:".count))=\($0.value)" }.joined(separator: ",")
+        let bytes = summary.files.reduce(0) { $0 + $1.bytes }
+        logger.info("transform summary", metadata: [
+            "rows": "\(summary.rows)", "valid": "\(summary.valid)", "invalid": "\(summary.invalid)",
+            "unknown_department": "\(summary.unknownDepartment)", "rejections": "\(rules.isEmpty ? "none" : rules)",
+            "seconds": "\(String(format: "%.2f", summary.seconds))",
+            "rows_per_s": "\(Int(Double(summary.rows) / max(summary.seconds, 0.001)))",
+            "bytes_written": "\(bytes)",
+        ])
+    }
+}
+
+/// The ids seen so far in a run: a bitmap for ids below 2^26 (8 MiB at most, 125 KiB for a
+/// million dense ids), a hash set above.
+struct IDSet {
+    private var bits: [UInt64] = []
+    private var large: Set<Int> = []
+    static let bitmapLimit = 1 << 26
+
+    /// Adds `id` (> 0); returns `false` when it was already there.
+    mutating func insert(_ id: Int) -> Bool {
+        guard id < Self.bitmapLimit else { return large.insert(id).inserted }
+        let word = id >> 6
+        if word >= bits.count {
+            let grown = min(max(word + 1, bits.count * 2, 1024), Self.bitmapLimit >> 6)
+            bits.append(contentsOf: repeatElement(0, count: grown - bits.count))
+        }
+        let mask: UInt64 = 1 << UInt64(id & 63)
+        if bits[word] & mask != 0 { return false }
+        bits[word] |= mask
+        return true
+    }
+}
