@@ -41,7 +41,13 @@ struct TransformerCommand: AsyncParsableCommand {
         }
         let group = ServiceGroup(configuration: .init(
             services: [.init(service: worker)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
-        try await group.run()
+        do {
+            try await group.run()
+        } catch is CancellationError {
+            // PhaseWorker's loop can end by rethrowing the cancellation that the graceful shutdown
+            // itself caused (its reconcile sleep); that is a clean stop, not a failure.
+        }
+        logger.info("stopped")
     }
 }
 
