@@ -31,6 +31,8 @@ struct Prepare: AsyncParsableCommand {
     @Option(help: "Rows to generate.") var rows = 1_000_000
     @Option(help: "Every N-th row is bad (cycling through the bad kinds); 0 for none.") var badEvery = 50
     @Option(help: "Generator seed.") var seed: UInt64 = 1
+    @Option(help: "Cycle through this many distinct users with fresh ids (fast, no bad rows) instead of generating every row.")
+    var distinct: Int?
     @Option(help: "The staging directory (DATA_DIR).") var dataDir: String
     @OptionGroup var redis: RedisOptions
 
@@ -40,7 +42,12 @@ struct Prepare: AsyncParsableCommand {
         try FileManager.default.createDirectory(atPath: layout.runDirectory(id), withIntermediateDirectories: true)
         let path = layout.rawFile(id)
         let started = ContinuousClock.now
-        let bad = try DummyUsers.writeFile(path: path, count: rows, seed: seed, badEvery: badEvery > 0 ? badEvery : nil)
+        var bad = 0
+        if let distinct {
+            try DummyUsers.writeRepeatingFile(path: path, count: rows, distinct: distinct, seed: seed)
+        } else {
+            bad = try DummyUsers.writeFile(path: path, count: rows, seed: seed, badEvery: badEvery > 0 ? badEvery : nil)
+        }
         let staged = try StagedFile.describe(path: path)
         FileHandle.standardError.write(Data("generated \(staged.rows) rows (\(bad) bad), \(staged.bytes) bytes in \(String(format: "%.1f", (ContinuousClock.now - started).seconds)) s: \(path)\n".utf8))
         let client = try redis.client()
