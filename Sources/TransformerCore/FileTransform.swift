@@ -58,12 +58,14 @@ public final class CancellationFlag: Sendable {
 
 /// Turns one `raw.jsonl` into `users.jsonl`, `dlq.jsonl` and `raw.masked.jsonl` (docs/STAGING.md).
 ///
-/// Streams: lines are read through one buffer and gathered into batches of about
-/// ``batchBytes``; up to ``workers`` batches are validated, masked and enriched at once on
-/// Dispatch's pool while this thread writes the finished ones out in line order, applying the
-/// one rule that needs the rows before it (a repeated `id`). Memory is bounded by the batches in
-/// flight and the writers' buffers, whatever the number of rows; only the set of ids seen grows
-/// (a bitmap: 1 bit per id up to 2^26).
+/// Streams, in a pipeline: this thread reads lines through one buffer into batches of about
+/// ``batchBytes``; up to `2 × workers` batches are validated, masked and enriched at once on
+/// Dispatch's pool; this thread takes them back in line order and applies the one rule that
+/// needs the rows before it (a repeated `id`); then each output file's own serial queue writes
+/// and hashes its part of the batch, while the kernel is asked to start writing the pages out
+/// as they accumulate (so the fsync at the end is short). Memory is bounded by a fixed pool of
+/// batches and the writers' buffers, whatever the number of rows; only the set of ids seen
+/// grows (a bitmap: 1 bit per id up to 2^26).
 ///
 /// Blocking and CPU-bound: call it from a thread of its own, not from a Swift task.
 public struct FileTransform: Sendable {
@@ -93,54 +95,75 @@ public struct FileTransform: Sendable {
     /// `.part` file behind.
     public func run(cancellation: CancellationFlag? = nil) throws -> TransformSummary {
         let started = ContinuousClock.now
-        let users = try StagedFileWriter(path: paths.users)
-        let dlq = try StagedFileWriter(path: paths.dlq)
-        let masked = try StagedFileWriter(path: paths.rawMasked)
+        let parallel = workers > 1
+        let users = try OutputFile(path: paths.users, queueLabel: parallel ? "transform.users" : nil)
+        let dlq = try OutputFile(path: paths.dlq, queueLabel: parallel ? "transform.dlq" : nil)
+        let masked = try OutputFile(path: paths.rawMasked, queueLabel: parallel ? "transform.raw-masked" : nil)
+        let outputs = [masked, users, dlq]
         var committed = false
         defer {
-            if !committed {
-                users.abandon()
-                dlq.abandon()
-                masked.abandon()
-            }
+            if !committed { for output in outputs { output.abandon() } }
         }
-        var merger = Merger(users: users, dlq: dlq, masked: masked, context: context, expectedRows: expectedRows, logger: logger)
+        var merger = Merger(context: context, expectedRows: expectedRows, logger: logger)
         var reader = try JSONLReader(path: paths.raw)
 
-        let parallel = workers > 1
+        // Batches being processed, oldest first; at most `maxInFlight`. The pool holds a few more,
+        // for the one being filled and those the output queues are still writing.
         let maxInFlight = parallel ? workers * 2 : 1
-        var pool: [Batch] = []
-        var inFlight: [Batch] = []  // oldest first
+        let pool = BatchPool(capacity: maxInFlight + 4) { [rules, context, batchBytes] in
+            Batch(processor: RowProcessor(rules: rules, context: context), capacity: batchBytes)
+        }
+        var inFlight: [Batch] = []
         var current: Batch?
         defer {
-            // Never leave a worker writing into a batch after returning (an error path).
-            for batch in inFlight { batch.done.wait() }
+            // On an error, never leave a worker writing into a batch after returning.
+            for batch in inFlight { batch.processed.wait() }
         }
-        func newBatch() -> Batch {
-            pool.popLast() ?? Batch(processor: RowProcessor(rules: rules, context: context), capacity: batchBytes)
+        func write(_ batch: Batch) throws {
+            merger.merge(batch)
+            if outputs.contains(where: \.hasFailed) {
+                // A write failed: stop reading; drain() throws its error.
+                pool.give(batch)
+                for output in outputs { try output.drain() }
+                throw CancellationError()
+            }
+            batch.pendingWrites.store(outputs.count, ordering: .sequentiallyConsistent)
+            let release: @Sendable () -> Void = {
+                if batch.pendingWrites.subtract(1, ordering: .sequentiallyConsistent).newValue == 0 { pool.give(batch) }
+            }
+            masked.submit({ try batch.writeMasked(to: $0) }, finally: release)
+            users.submit({ try batch.writeUsers(to: $0) }, finally: release)
+            dlq.submit({ try batch.writeDLQ(to: $0) }, finally: release)
         }
         func finishOldest() throws {
             let batch = inFlight.removeFirst()
-            batch.done.wait()
-            try merger.merge(batch)
-            pool.append(batch)
+            batch.processed.wait()
+            try write(batch)
         }
         func submit(_ batch: Batch) throws {
-            if cancellation?.isCancelled == true { throw CancellationError() }
+            if cancellation?.isCancelled == true {
+                pool.give(batch)
+                throw CancellationError()
+            }
             if parallel {
                 inFlight.append(batch)
-                DispatchQueue.global().async { batch.process() }
+                DispatchQueue.global().async {
+                    batch.process()
+                    batch.processed.signal()
+                }
                 if inFlight.count >= maxInFlight { try finishOldest() }
             } else {
                 batch.process()
-                try merger.merge(batch)
-                pool.append(batch)
+                try write(batch)
             }
         }
 
         try reader.forEachLine { number, line in
-            let batch = current ?? newBatch()
-            if current == nil {
+            let batch: Batch
+            if let current {
+                batch = current
+            } else {
+                batch = pool.take()
                 batch.start(at: number)
                 current = batch
             }
@@ -158,23 +181,67 @@ public struct FileTransform: Sendable {
         if cancellation?.isCancelled == true { throw CancellationError() }
 
         var summary = merger.summary
-        summary.files = [try users.commit(), try dlq.commit(), try masked.commit()]
+        let commitStarted = ContinuousClock.now
+        summary.files = try [users, dlq, masked].map { try $0.commit() }
         committed = true
         summary.seconds = (ContinuousClock.now - started).seconds
-        merger.logSummary(summary)
+        merger.logSummary(summary, commitSeconds: (ContinuousClock.now - commitStarted).seconds)
         return summary
     }
 }
 
-/// A run of consecutive lines and what processing them produced. Handed between the reading
-/// thread and one worker at a time; the semaphore orders the hand-back.
+/// Batches to reuse, handed between the reading thread and the output queues.
+final class BatchPool: @unchecked Sendable {
+    private let condition = NSCondition()
+    private var free: [Batch] = []
+    private var created = 0
+    private let capacity: Int
+    private let make: @Sendable () -> Batch
+
+    init(capacity: Int, make: @escaping @Sendable () -> Batch) {
+        self.capacity = capacity
+        self.make = make
+    }
+
+    /// A free batch; waits while all `capacity` of them are in use.
+    func take() -> Batch {
+        condition.lock()
+        defer { condition.unlock() }
+        while free.isEmpty {
+            if created < capacity {
+                created += 1
+                return make()
+            }
+            condition.wait()
+        }
+        return free.removeLast()
+    }
+
+    func give(_ batch: Batch) {
+        condition.lock()
+        free.append(batch)
+        condition.signal()
+        condition.unlock()
+    }
+}
+
+/// A run of consecutive lines and what became of them. It passes from the reading thread to one
+/// worker (``process()``, ordered by ``processed``), back to the reading thread (the merge),
+/// then to the three output queues at once, which only read it.
 final class Batch: @unchecked Sendable {
     private(set) var firstLine = 0
     private var input: [UInt8] = []
     private var ends: [Int] = []
     var buffers = RowBuffers()
     private var processor: RowProcessor
-    let done = DispatchSemaphore(value: 0)
+    let processed = DispatchSemaphore(value: 0)
+    /// Output queues still writing from this batch.
+    let pendingWrites = Atomic<Int>(0)
+    /// Set by the merge: the rows for users.jsonl (ranges of ``RowBuffers/users``) and the
+    /// finished dlq.jsonl lines.
+    var userLines: [Range<Int>] = []
+    var dlqBytes: [UInt8] = []
+    var dlqLines: [Range<Int>] = []
 
     init(processor: RowProcessor, capacity: Int) {
         self.processor = processor
@@ -194,9 +261,12 @@ final class Batch: @unchecked Sendable {
         ends.append(input.count)
     }
 
-    /// Validates, masks and enriches every line, then signals ``done``.
+    /// Validates, masks and enriches every line.
     func process() {
         buffers.removeAll()
+        userLines.removeAll(keepingCapacity: true)
+        dlqBytes.removeAll(keepingCapacity: true)
+        dlqLines.removeAll(keepingCapacity: true)
         input.withUnsafeBytes { all in
             var start = 0
             for (k, end) in ends.enumerated() {
@@ -204,22 +274,35 @@ final class Batch: @unchecked Sendable {
                 start = end
             }
         }
-        done.signal()
+    }
+
+    func writeMasked(to writer: StagedFileWriter) throws {
+        try buffers.masked.withUnsafeBytes { bytes in
+            for result in buffers.results { try writer.appendLine(UnsafeRawBufferPointer(rebasing: bytes[result.masked])) }
+        }
+    }
+
+    func writeUsers(to writer: StagedFileWriter) throws {
+        try buffers.users.withUnsafeBytes { bytes in
+            for range in userLines { try writer.appendLine(UnsafeRawBufferPointer(rebasing: bytes[range])) }
+        }
+    }
+
+    func writeDLQ(to writer: StagedFileWriter) throws {
+        try dlqBytes.withUnsafeBytes { bytes in
+            for range in dlqLines { try writer.appendLine(UnsafeRawBufferPointer(rebasing: bytes[range])) }
+        }
     }
 }
 
-/// Writes processed batches in line order: the duplicate-id rule, the DLQ lines, the counts,
+/// Decides each processed row in line order: the duplicate-id rule, the DLQ lines, the counts,
 /// the progress lines and the unknown-department warnings.
 struct Merger {
-    let users: StagedFileWriter
-    let dlq: StagedFileWriter
-    let masked: StagedFileWriter
     let context: TransformContext
     let expectedRows: Int?
     let logger: Logger
     private(set) var summary = TransformSummary()
     private var seen = IDSet()
-    private var scratch: [UInt8] = []
     private var unknownNamesLogged: Set<String> = []
     private let started = ContinuousClock.now
     private var lastProgress = ContinuousClock.now
@@ -229,11 +312,7 @@ struct Merger {
     /// Different unknown department names logged one by one; more are only counted.
     static let unknownNamesLogLimit = 1000
 
-    init(users: StagedFileWriter, dlq: StagedFileWriter, masked: StagedFileWriter, context: TransformContext,
-         expectedRows: Int?, logger: Logger) {
-        self.users = users
-        self.dlq = dlq
-        self.masked = masked
+    init(context: TransformContext, expectedRows: Int?, logger: Logger) {
         self.context = context
         self.expectedRows = expectedRows
         self.logger = logger
@@ -249,60 +328,51 @@ struct Merger {
         dlqTail = tail
     }
 
-    mutating func merge(_ batch: Batch) throws {
-        let buffers = batch.buffers
-        try buffers.masked.withUnsafeBytes { maskedBytes in
-            try buffers.users.withUnsafeBytes { userBytes in
-                for result in buffers.results {
-                    let row = UnsafeRawBufferPointer(rebasing: maskedBytes[result.masked])
-                    try masked.appendLine(row)
-                    var failures = result.failures
-                    if result.id > 0 && !seen.insert(result.id) {
-                        failures.insert(RowFailure(field: "id", rule: "duplicate", message: "id \(result.id) appears on an earlier line"), at: 0)
-                    }
-                    summary.rows += 1
-                    if failures.isEmpty {
-                        summary.valid += 1
-                        try users.appendLine(UnsafeRawBufferPointer(rebasing: userBytes[result.user]))
-                        if let name = result.unknownDepartment { noteUnknownDepartment(name, line: result.line) }
-                    } else {
-                        summary.invalid += 1
-                        for failure in failures { summary.ruleCounts[failure.countKey, default: 0] += 1 }
-                        if let text = result.payloadText {
-                            try buffers.extra.withUnsafeBytes { extra in
-                                try writeDLQ(result, failures, payload: UnsafeRawBufferPointer(rebasing: extra[text]))
-                            }
-                        } else {
-                            try writeDLQ(result, failures, payload: row)
-                        }
-                    }
-                    if summary.rows % 10_000 == 0 { logProgress() }
-                }
+    mutating func merge(_ batch: Batch) {
+        for result in batch.buffers.results {
+            var failures = result.failures
+            if result.id > 0 && !seen.insert(result.id) {
+                failures.insert(RowFailure(field: "id", rule: "duplicate", message: "id \(result.id) appears on an earlier line"), at: 0)
             }
+            summary.rows += 1
+            if failures.isEmpty {
+                summary.valid += 1
+                batch.userLines.append(result.user)
+                if let name = result.unknownDepartment { noteUnknownDepartment(name, line: result.line) }
+            } else {
+                summary.invalid += 1
+                for failure in failures { summary.ruleCounts[failure.countKey, default: 0] += 1 }
+                let start = batch.dlqBytes.count
+                if let text = result.payloadText {
+                    batch.buffers.extra.withUnsafeBytes { appendDLQ(result, failures, payload: UnsafeRawBufferPointer(rebasing: $0[text]), to: &batch.dlqBytes) }
+                } else {
+                    batch.buffers.masked.withUnsafeBytes { appendDLQ(result, failures, payload: UnsafeRawBufferPointer(rebasing: $0[result.masked]), to: &batch.dlqBytes) }
+                }
+                batch.dlqLines.append(start..<batch.dlqBytes.count)
+            }
+            if summary.rows % 10_000 == 0 { logProgress() }
         }
         if ContinuousClock.now - lastProgress >= .seconds(1) { logProgress() }
     }
 
-    private mutating func writeDLQ(_ result: RowResult, _ failures: [RowFailure], payload: UnsafeRawBufferPointer) throws {
-        scratch.removeAll(keepingCapacity: true)
-        scratch.append("{\"line\":")
-        scratch.appendInt(result.line)
-        scratch.append(contentsOf: dlqRunID)
+    private func appendDLQ(_ result: RowResult, _ failures: [RowFailure], payload: UnsafeRawBufferPointer, to out: inout [UInt8]) {
+        out.append("{\"line\":")
+        out.appendInt(result.line)
+        out.append(contentsOf: dlqRunID)
         for (k, failure) in failures.enumerated() {
-            scratch.append(k == 0 ? "{\"field\":" : ",{\"field\":")
-            scratch.appendJSONString(failure.field)
-            scratch.append(",\"rule\":")
-            scratch.appendJSONString(failure.rule)
-            scratch.append(",\"message\":")
-            scratch.appendJSONString(failure.message)
-            scratch.append(UInt8(ascii: "}"))
+            out.append(k == 0 ? "{\"field\":" : ",{\"field\":")
+            out.appendJSONString(failure.field)
+            out.append(",\"rule\":")
+            out.appendJSONString(failure.rule)
+            out.append(",\"message\":")
+            out.appendJSONString(failure.message)
+            out.append(UInt8(ascii: "}"))
         }
-        scratch.append("],\"payload\":")
-        scratch.append(payload)
-        scratch.append(",\"record_hash\":\"")
-        RowProcessor.appendHex(result.hash, &scratch)
-        scratch.append(contentsOf: dlqTail)
-        try dlq.appendLine(scratch)
+        out.append("],\"payload\":")
+        out.append(payload)
+        out.append(",\"record_hash\":\"")
+        RowProcessor.appendHex(result.hash, &out)
+        out.append(contentsOf: dlqTail)
     }
 
     private mutating func noteUnknownDepartment(_ name: String, line: Int) {
@@ -332,7 +402,7 @@ struct Merger {
         logger.info("transforming", metadata: metadata)
     }
 
-    func logSummary(_ summary: TransformSummary) {
+    func logSummary(_ summary: TransformSummary, commitSeconds: Double) {
         let rules = summary.ruleCounts.sorted { $0.key < $1.key }
             .map { "\($0.key.dropFirst("rule:".count))=\($0.value)" }.joined(separator: ",")
         let bytes = summary.files.reduce(0) { $0 + $1.bytes }
@@ -341,7 +411,7 @@ struct Merger {
             "unknown_department": "\(summary.unknownDepartment)", "rejections": "\(rules.isEmpty ? "none" : rules)",
             "seconds": "\(String(format: "%.2f", summary.seconds))",
             "rows_per_s": "\(Int(Double(summary.rows) / max(summary.seconds, 0.001)))",
-            "bytes_written": "\(bytes)",
+            "bytes_written": "\(bytes)", "commit_ms": "\(Int(commitSeconds * 1000))",
         ])
     }
 }

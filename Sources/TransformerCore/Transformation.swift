@@ -49,7 +49,7 @@ public struct Transformation: Sendable {
         let summary = try await onDedicatedThread(name: "transform") { cancellation in
             let started = ContinuousClock.now
             do {
-                try expected.verify()
+                try StagedFileCheck.verify(expected)
             } catch let error as StagingError {
                 throw TransformFailed("raw.jsonl does not match what the extractor recorded, so it was not transformed: \(error)")
             }
