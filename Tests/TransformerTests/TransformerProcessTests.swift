@@ -136,8 +136,8 @@ import Glibc
     }
 
     @Test func aTransformerKilledMidRunIsReplacedAndTheOutputsMatchAnUninterruptedRun() async throws {
-        // Large enough that the debug binary spends many seconds in the file (~50 MB in, ~80 MB out
-        // per output), so the kill lands mid-file.
+        // Large enough (~85 MB in, ~280 MB out) that the debug binary spends many seconds in the
+        // file, so the kill lands mid-file: after 8 MiB of raw.masked.jsonl.part, before the end.
         let id = try await stageRun(count: 60_000, repeating: true)
 
         // The reference: the run transformed without interruption.
