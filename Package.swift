@@ -121,5 +121,16 @@ let package = Package(
         .testTarget(name: "PipelineRedisTests", dependencies: ["PipelineRedis", "TestSupport"]),
         .testTarget(name: "PipelineHTTPTests", dependencies: ["PipelineHTTP", "TestSupport"]),
         .testTarget(name: "PipelineSFTPTests", dependencies: ["PipelineSFTP", "TestSupport"]),
+        .testTarget(
+            name: "DummyJSONFixtureTests",
+            dependencies: [
+                "DummyJSONFixture",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
     ]
 )
