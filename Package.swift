@@ -145,6 +145,13 @@ let package = Package(
         .testTarget(name: "PipelineHTTPTests", dependencies: ["PipelineHTTP", "TestSupport"]),
         .testTarget(name: "PipelineSFTPTests", dependencies: ["PipelineSFTP", "TestSupport"]),
         .testTarget(
+            name: "ExtractorTests",
+            dependencies: [
+                "ExtractorCore", "DummyJSONFixture", "PipelineCore", "PipelineRedis", "PipelineHTTP", "TestSupport",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .testTarget(
             name: "PipelineDatabaseTests",
             dependencies: ["PipelineDatabase", "TestSupport", .product(name: "GRDB", package: "GRDB.swift")]
         ),
