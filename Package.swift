@@ -133,7 +133,7 @@ let package = Package(
         ),
 
         // MARK: Tests, against real servers started by scripts/services.sh.
-        .target(name: "TestSupport", dependencies: ["PipelineCore"], path: "Tests/TestSupport"),
+        .target(name: "TestSupport", dependencies: ["PipelineCore", "PipelineRedis"], path: "Tests/TestSupport"),
         .testTarget(
             name: "PipelineCoreTests",
             dependencies: ["PipelineCore", "TestSupport", .product(name: "Logging", package: "swift-log")]

@@ -41,12 +41,7 @@ extension ExtractorSuites {
             #expect(record.files[.extract] == [staged])
             #expect(record.counts[.extract] == ["extracted": count])
 
-            guard case .message(_, let payload)? = try await events.next() else {
-                Issue.record("no phase-1 signal")
-                return
-            }
-            let signal = try PhaseSignal.decode(payload)
-            #expect(signal.runID == id)
+            let signal = try #require(try await nextSignal(&events, for: id), "no phase-1 signal")
             #expect(signal.phase == .extract)
             #expect(signal.files == record.files[.extract])
             #expect(signal.counts == ["extracted": count])
@@ -122,9 +117,7 @@ extension ExtractorSuites {
             #expect(record.error == failure?.reason)
             #expect(!FileManager.default.fileExists(atPath: StagingLayout(dataDirectory: dir.path).rawFile(id)), "no complete-looking raw.jsonl")
 
-            guard case .message(_, let payload)? = try await events.next() else { Issue.record("no run_failed signal"); return }
-            let signal = try PhaseSignal.decode(payload)
-            #expect(signal.runID == id)
+            let signal = try #require(try await nextSignal(&events, for: id), "no run_failed signal")
             #expect(signal.phase == .extract)
             #expect(signal.status == .failed)
 

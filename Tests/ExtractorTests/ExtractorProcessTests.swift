@@ -48,6 +48,29 @@ extension ExtractorSuites {
         #expect(log.contains(#"invalid PAGE_SIZE="lots": expected an integer in 1...1000"#), "\(log)")
     }
 
+    @Test func runsOnItsScheduleAndStopsGracefullyOnSIGTERM() async throws {
+        let dir = TemporaryDirectory()
+        try await FixtureServer.withRunning(try ExtractorTest.fixture(users: 208)) { _, port in
+            let env = ExtractorTest.environment(port: port, dataDir: dir.path, ["EXTRACT_INTERVAL_SECONDS": "1", "LOG_LEVEL": "info"])
+            let ledger = RunLedger(redis: try ExtractorTest.redis())
+            let process = try ExtractorTest.launch([], env: env, log: dir.file("extractor.log"))
+            defer { if process.isRunning { kill(process.processIdentifier, SIGKILL) } }
+            // A run at start-up, then one a second later: run ids carry the second they started.
+            #expect(try await ExtractorTest.eventually(limit: .seconds(30)) {
+                var extracted = 0
+                for id in try await ledger.recentRuns() where try await ledger.run(id)?.status == .extracted { extracted += 1 }
+                return extracted >= 2
+            })
+            kill(process.processIdentifier, SIGTERM)
+            #expect(try await ExtractorTest.wait(process, limit: .seconds(10)) == 0, "SIGTERM ends the schedule cleanly")
+            // A run caught mid-way is left for the next start to resume, never marked failed.
+            for id in try await ledger.recentRuns() {
+                let status = try await ledger.run(id)?.status
+                #expect(status == .extracted || status == .extracting, "\(id): \(String(describing: status))")
+            }
+        }
+    }
+
     @Test func aKilledRunResumesFromItsCheckpointAndEndsIdentical() async throws {
         let dir = TemporaryDirectory()
         let count = 20_000
