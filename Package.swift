@@ -13,6 +13,7 @@ let package = Package(
         .executable(name: "Saver", targets: ["Saver"]),
         .executable(name: "API", targets: ["API"]),
         .executable(name: "SFTPBench", targets: ["SFTPBench"]),
+        .executable(name: "SaverBench", targets: ["SaverBench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
@@ -119,6 +120,14 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Benchmarks/SFTPBench"
+        ),
+        .executableTarget(
+            name: "SaverBench",
+            dependencies: [
+                "SaverCore", "PipelineCore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "Benchmarks/SaverBench"
         ),
 
         // MARK: Tests, against real servers started by scripts/services.sh.
