@@ -44,8 +44,10 @@ public struct RunRecorder: Service {
     }
 
     public func run() async throws {
-        try await cancelWhenGracefulShutdown {
-            try await loop()
+        try await StopsCleanly.run {
+            try await cancelWhenGracefulShutdown {
+                try await loop()
+            }
         }
     }
 
@@ -141,5 +143,26 @@ public struct RunRecorder: Service {
             ])
         }
         return expired
+    }
+}
+
+/// A service that ends with the `CancellationError` of a graceful shutdown has stopped as asked;
+/// rethrowing it would make `ServiceGroup` report a failure (and the process exit non-zero).
+///
+/// `PhaseWorker.run()` (PipelineRedis) lets that error out when its timer task, rather than its
+/// subscriber task, is the first to end on shutdown, so the saver runs it through this too.
+struct StopsCleanly: Service {
+    let base: any Service
+
+    func run() async throws {
+        try await Self.run { try await base.run() }
+    }
+
+    static func run(_ body: () async throws -> Void) async throws {
+        do {
+            try await body()
+        } catch is CancellationError where Task.isShuttingDownGracefully || Task.isCancelled {
+            return
+        }
     }
 }

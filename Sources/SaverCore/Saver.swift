@@ -44,7 +44,7 @@ public struct Saver: Sendable {
 
     /// The worker and the recorder, to run side by side in a `ServiceGroup`.
     public func services(claims: RunClaims? = nil) -> [any Service] {
-        [phaseWorker(claims: claims), recorder()]
+        [StopsCleanly(base: phaseWorker(claims: claims)), recorder()]
     }
 
     public func phaseWorker(claims: RunClaims? = nil) -> PhaseWorker {

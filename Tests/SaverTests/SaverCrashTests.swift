@@ -61,6 +61,23 @@ extension SaverServerTests {
             #expect(second.output.contains("run saved"))
         }
 
+        @Test("SIGTERM stops an idle saver cleanly, with exit status 0, every time")
+        func sigtermExitsCleanly() async throws {
+            try #require(FileManager.default.isExecutableFile(atPath: Self.binary), "build it first: swift build --build-tests")
+            let h = try await SaverHarness()
+            for attempt in 1...5 {
+                let process = try SaverProcess(Self.binary, environment: h.processEnvironment(), log: h.directory.file("saver-term-\(attempt).log"))
+                defer { process.kill(SIGKILL) }
+                let ready = try await h.eventually(.seconds(20)) { process.output.contains("recorded runs") || process.output.contains("waiting for runs") }
+                try #require(ready, "\(process.output)")
+                try await Task.sleep(for: .milliseconds(200))
+                process.kill(SIGTERM)
+                #expect(await process.waitForExit(within: .seconds(15)))
+                #expect(process.terminationStatus == 0, "attempt \(attempt):\n\(process.output)")
+                #expect(process.output.contains("stopped"))
+            }
+        }
+
         @Test("a bad setting stops the saver at start-up with a message naming the variable")
         func badSettingStopsStartUp() async throws {
             try #require(FileManager.default.isExecutableFile(atPath: Self.binary), "build it first: swift build --build-tests")
