@@ -131,6 +131,24 @@ extension SaverServerTests {
             #expect(attributesAfter == attributes, "the files already on the server were skipped, not uploaded again")
         }
 
+        @Test("a remote file of the same size but other bytes is replaced, not skipped")
+        func differentRemoteFileIsReplaced() async throws {
+            let h = try await SaverHarness()
+            let run = try await h.stage(rows: 40)
+            let saver = try await h.saver()
+            _ = try await h.running(saver) { try await h.waitForLedger(run.id, .completed) }
+            let remote = h.remoteOnDisk + "/" + Saver.remoteNames(run.id).users
+            var bytes = try Data(contentsOf: URL(fileURLWithPath: remote))
+            bytes[10] = bytes[10] == UInt8(ascii: "x") ? UInt8(ascii: "y") : UInt8(ascii: "x")
+            try bytes.write(to: URL(fileURLWithPath: remote))
+            #expect(try sha256sum(remote) != run.usersFile.sha256)
+
+            _ = try await h.redis.hset(LedgerKey.run(run.id), field: RunRecord.Field.status, value: RunStatus.transformed.rawValue)
+            #expect(try await h.running(saver) { try await h.waitForLedger(run.id, .completed) }?.status == .completed)
+            #expect(try sha256sum(remote) == run.usersFile.sha256)
+            #expect(filesOnDisk(h.remoteOnDisk).count == 4)
+        }
+
         @Test("users keep inserted_at, move updated_at only when record_hash changes, and a late older run never overwrites them")
         func userUpserts() async throws {
             let h = try await SaverHarness()
