@@ -42,7 +42,7 @@ struct SaverCommand: AsyncParsableCommand {
             "redis": "\(settings.redisURL)", "data_dir": "\(settings.staging.dataDirectory)",
             "keep_runs": "\(settings.staging.keepRuns)", "db_path": "\(settings.databasePath)",
             "sftp": "\(settings.sftp)", "remote_dir": "\(settings.remoteDirectory)",
-            "reconcile_every_s": "\(settings.reconcileInterval.seconds)",
+            "reconcile_every_s": "\(settings.reconcileInterval.seconds)", "claim_ttl_s": "\(settings.claimTTL.seconds)",
         ])
         if let step = hooks.pauseAfter {
             logger.warning("test hook SAVER_TEST_PAUSE_AFTER is set: every save pauses after \(step.rawValue)")

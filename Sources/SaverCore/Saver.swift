@@ -43,13 +43,14 @@ public struct Saver: Sendable {
     }
 
     /// The worker and the recorder, to run side by side in a `ServiceGroup`.
-    public func services(claims: RunClaims? = nil) -> [any Service] {
-        [StopsCleanly(base: phaseWorker(claims: claims)), recorder()]
+    public func services() -> [any Service] {
+        [StopsCleanly(base: phaseWorker()), recorder()]
     }
 
-    public func phaseWorker(claims: RunClaims? = nil) -> PhaseWorker {
+    /// The reconcile/claim/signal loop of phase `save`, claiming runs for `CLAIM_TTL_SECONDS`.
+    public func phaseWorker() -> PhaseWorker {
         PhaseWorker(
-            phase: .save, redis: redis, redisURL: settings.redisURL, claims: claims,
+            phase: .save, redis: redis, redisURL: settings.redisURL, claims: RunClaims(redis: redis, ttl: settings.claimTTL),
             reconcileInterval: settings.reconcileInterval, logger: logger
         ) { [self] run, runLogger in
             try await save(run, logger: runLogger)

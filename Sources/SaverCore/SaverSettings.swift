@@ -18,12 +18,14 @@ public struct SaverSettings: Sendable {
     /// Retries of uploads on transient SFTP failures (`RETRY_*`).
     public var retry: RetryPolicy
     public var reconcileInterval: Duration
+    /// How long the claim on a run lives without renewal (`CLAIM_TTL_SECONDS`).
+    public var claimTTL: Duration
     public var log: LogSettings
 
     public init(
         redisURL: RedisURL, staging: StagingSettings, databasePath: String, sftp: SFTPConfiguration,
         remoteDirectory: String = "upload", retry: RetryPolicy = .default, reconcileInterval: Duration = .seconds(30),
-        log: LogSettings = LogSettings()
+        claimTTL: Duration = .seconds(30), log: LogSettings = LogSettings()
     ) {
         self.redisURL = redisURL
         self.staging = staging
@@ -32,6 +34,7 @@ public struct SaverSettings: Sendable {
         self.remoteDirectory = remoteDirectory
         self.retry = retry
         self.reconcileInterval = reconcileInterval
+        self.claimTTL = claimTTL
         self.log = log
     }
 
@@ -44,6 +47,7 @@ public struct SaverSettings: Sendable {
         remoteDirectory = try Self.remoteDirectory(env)
         retry = try RetryPolicy(from: env)
         reconcileInterval = try PipelineCore.reconcileInterval(from: env)
+        claimTTL = try PipelineCore.claimTTL(from: env)
         log = try LogSettings(from: env)
     }
 

@@ -44,8 +44,9 @@ extension SaverServerTests {
             #expect(await first.waitForExit(within: .seconds(10)))
             #expect(first.terminationReason == .uncaughtSignal)
 
-            // Its claim would expire after 30 s; a restart after that finds the run. Skip the wait.
-            _ = try await h.redis.del(LedgerKey.lock(.save, run.id))
+            // The killed process's claim (CLAIM_TTL_SECONDS=2) still holds the run; the restarted
+            // saver takes it over once the claim expires.
+            #expect(try await h.redis.exists(LedgerKey.lock(.save, run.id)))
             let second = try SaverProcess(Self.binary, environment: h.processEnvironment(), log: h.directory.file("saver-2.log"))
             defer { second.kill(SIGKILL) }
             let record = try await h.waitForLedger(run.id, .completed, limit: .seconds(60))
@@ -111,6 +112,7 @@ extension SaverHarness {
             "RETRY_BASE_DELAY_SECONDS": "0.2",
             "RETRY_MAX_DELAY_SECONDS": "1",
             "RECONCILE_INTERVAL_SECONDS": "0.5",
+            "CLAIM_TTL_SECONDS": "2",
             "LOG_LEVEL": "debug",
         ]
         environment.merge(extra) { $1 }

@@ -20,6 +20,7 @@ import TestSupport
         #expect(settings.staging.keepRuns == 5)
         #expect(settings.remoteDirectory == "upload")
         #expect(settings.reconcileInterval == .seconds(30))
+        #expect(settings.claimTTL == .seconds(30))
         #expect(settings.retry == RetryPolicy.default)
         #expect(settings.sftp.host == "127.0.0.1" && settings.sftp.port == 22 && settings.sftp.user == "sftp_user")
         #expect("\(settings.redisURL)".contains("127.0.0.1:6379"))
@@ -31,6 +32,7 @@ import TestSupport
         ("RETRY_MAX_RETRIES", "lots"),
         ("RETRY_BASE_DELAY_SECONDS", "-5"),
         ("RECONCILE_INTERVAL_SECONDS", "0"),
+        ("CLAIM_TTL_SECONDS", "forever"),
         ("LOG_LEVEL", "loud"),
         ("LOG_FORMAT", "xml"),
         ("SFTP_PORT", "70000"),

@@ -71,7 +71,7 @@ final class SaverHarness: Sendable {
         SaverSettings(
             redisURL: Self.redisURL, staging: StagingSettings(dataDirectory: dataDirectory, keepRuns: keepRuns),
             databasePath: databasePath ?? self.databasePath, sftp: sftpConfiguration(knownHosts: knownHosts),
-            remoteDirectory: remoteDirectory, retry: retry, reconcileInterval: reconcile)
+            remoteDirectory: remoteDirectory, retry: retry, reconcileInterval: reconcile, claimTTL: .seconds(5))
     }
 
     func saver(settings: SaverSettings? = nil, hooks: SaverHooks = .none) async throws -> Saver {
@@ -92,7 +92,7 @@ final class SaverHarness: Sendable {
 
     /// Runs the saver's worker and recorder until `body` returns.
     func running<T>(_ saver: Saver, _ body: () async throws -> T) async throws -> T {
-        let services = saver.services(claims: RunClaims(redis: redis, ttl: .seconds(5)))
+        let services = saver.services()
         let task = Task {
             try await withThrowingTaskGroup(of: Void.self) { group in
                 for service in services { group.addTask { try await service.run() } }
