@@ -131,7 +131,7 @@ public struct SaverStore: Sendable {
                 do {
                     try statement.execute(arguments: arguments(line, number))
                 } catch let error as DatabaseError {
-                    throw SaveFailure("\(label) line \(number) of run \(run) could not be stored: \(Self.explain(error, table: label))")
+                    throw SaveFailure("\(label) line \(number) of run \(run) could not be stored: \(Self.explain(error))")
                 }
                 rows += 1
             }
@@ -140,7 +140,7 @@ public struct SaverStore: Sendable {
         return Loaded(rows: rows, elapsed: started.duration(to: clock.now))
     }
 
-    private static func explain(_ error: DatabaseError, table: String) -> String {
+    private static func explain(_ error: DatabaseError) -> String {
         if error.resultCode == .SQLITE_MISMATCH { return "its id is not a positive integer" }
         if let message = error.message, message.contains("malformed JSON") { return "it is not valid JSON" }
         return error.message ?? "\(error)"
