@@ -13,6 +13,7 @@ let package = Package(
         .executable(name: "Saver", targets: ["Saver"]),
         .executable(name: "API", targets: ["API"]),
         .executable(name: "SFTPBench", targets: ["SFTPBench"]),
+        .executable(name: "SaverBench", targets: ["SaverBench"]),
         .executable(name: "DummyJSON", targets: ["DummyJSON"]),
     ],
     dependencies: [
@@ -88,11 +89,24 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        .target(
+            name: "SaverCore",
+            dependencies: [
+                "PipelineCore", "PipelineRedis", "PipelineSFTP", "PipelineDatabase",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
         .executableTarget(
             name: "Saver",
             dependencies: [
-                "PipelineCore", "PipelineRedis", "PipelineSFTP",
+                "SaverCore", "PipelineCore", "PipelineRedis", "PipelineSFTP", "PipelineDatabase",
+                .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
         .executableTarget(
@@ -109,6 +123,14 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Benchmarks/SFTPBench"
+        ),
+        .executableTarget(
+            name: "SaverBench",
+            dependencies: [
+                "SaverCore", "PipelineCore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "Benchmarks/SaverBench"
         ),
 
         // MARK: DummyJSON-compatible fixture server (stands in for https://dummyjson.com/users
@@ -164,6 +186,16 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
+        .testTarget(
+            name: "SaverTests",
+            dependencies: [
+                "SaverCore", "PipelineCore", "PipelineRedis", "PipelineSFTP", "PipelineDatabase", "TestSupport",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
     ]
