@@ -14,6 +14,8 @@ let package = Package(
         .executable(name: "API", targets: ["API"]),
         .executable(name: "SFTPBench", targets: ["SFTPBench"]),
         .executable(name: "TransformBench", targets: ["TransformBench"]),
+        .executable(name: "SaverBench", targets: ["SaverBench"]),
+        .executable(name: "DummyJSON", targets: ["DummyJSON"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
@@ -22,6 +24,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
     ],
     targets: [
         // MARK: C libraries from Debian, each behind its own system-library target so that an
@@ -98,11 +102,24 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
+        .target(
+            name: "SaverCore",
+            dependencies: [
+                "PipelineCore", "PipelineRedis", "PipelineSFTP", "PipelineDatabase",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
         .executableTarget(
             name: "Saver",
             dependencies: [
-                "PipelineCore", "PipelineRedis", "PipelineSFTP",
+                "SaverCore", "PipelineCore", "PipelineRedis", "PipelineSFTP", "PipelineDatabase",
+                .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
         .executableTarget(
@@ -128,9 +145,38 @@ let package = Package(
             ],
             path: "Benchmarks/SFTPBench"
         ),
+        .executableTarget(
+            name: "SaverBench",
+            dependencies: [
+                "SaverCore", "PipelineCore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "Benchmarks/SaverBench"
+        ),
+
+        // MARK: DummyJSON-compatible fixture server (stands in for https://dummyjson.com/users
+        // offline): deterministic user generation, bad rows and fault injection.
+        .target(
+            name: "DummyJSONFixture",
+            dependencies: [
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .executableTarget(
+            name: "DummyJSON",
+            dependencies: [
+                "DummyJSONFixture",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
 
         // MARK: Tests, against real servers started by scripts/services.sh.
-        .target(name: "TestSupport", dependencies: ["PipelineCore"], path: "Tests/TestSupport"),
+        .target(name: "TestSupport", dependencies: ["PipelineCore", "PipelineRedis"], path: "Tests/TestSupport"),
         .testTarget(
             name: "PipelineCoreTests",
             dependencies: ["PipelineCore", "TestSupport", .product(name: "Logging", package: "swift-log")]
@@ -150,8 +196,36 @@ let package = Package(
             ]
         ),
         .testTarget(
+            name: "ExtractorTests",
+            dependencies: [
+                "ExtractorCore", "DummyJSONFixture", "PipelineCore", "PipelineRedis", "PipelineHTTP", "TestSupport",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .testTarget(
             name: "PipelineDatabaseTests",
             dependencies: ["PipelineDatabase", "TestSupport", .product(name: "GRDB", package: "GRDB.swift")]
+        ),
+        .testTarget(
+            name: "DummyJSONFixtureTests",
+            dependencies: [
+                "DummyJSONFixture",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
+        .testTarget(
+            name: "SaverTests",
+            dependencies: [
+                "SaverCore", "PipelineCore", "PipelineRedis", "PipelineSFTP", "PipelineDatabase", "TestSupport",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
         ),
     ]
 )

@@ -41,13 +41,7 @@ struct TransformerCommand: AsyncParsableCommand {
         }
         let group = ServiceGroup(configuration: .init(
             services: [.init(service: worker)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
-        do {
-            try await group.run()
-        } catch is CancellationError {
-            // PhaseWorker's loop can end by rethrowing the cancellation that the graceful shutdown
-            // itself caused (its reconcile sleep); that is a clean stop, not a failure.
-        }
-        logger.info("stopped")
+        try await group.run()
     }
 }
 

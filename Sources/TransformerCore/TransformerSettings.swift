@@ -45,7 +45,7 @@ public struct TransformerSettings: Sendable {
         }
         rules = TransformRules(ageRange: ageMin...ageMax, departments: departments)
         reconcileInterval = try PipelineCore.reconcileInterval(from: env)
-        claimTTL = try env.seconds("CLAIM_TTL_SECONDS", default: 30, in: 0.1...3600)
+        claimTTL = try PipelineCore.claimTTL(from: env)
         log = try LogSettings(from: env)
     }
 }
