@@ -13,6 +13,7 @@ let package = Package(
         .executable(name: "Saver", targets: ["Saver"]),
         .executable(name: "API", targets: ["API"]),
         .executable(name: "SFTPBench", targets: ["SFTPBench"]),
+        .executable(name: "APISeed", targets: ["APISeed"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
@@ -21,6 +22,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
     ],
     targets: [
         // MARK: C libraries from Debian, each behind its own system-library target so that an
@@ -92,11 +94,24 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        // The read-only HTTP API: routes, queries and the OpenAPI document in a library the tests
+        // drive; the executable is a thin `@main` over it. Links SQLite only.
+        .target(
+            name: "APICore",
+            dependencies: [
+                "PipelineCore", "PipelineDatabase",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .executableTarget(
             name: "API",
             dependencies: [
-                "PipelineCore",
+                "APICore", "PipelineCore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .executableTarget(
@@ -107,9 +122,28 @@ let package = Package(
             ],
             path: "Benchmarks/SFTPBench"
         ),
+        // Writes a database of realistic runs for the API's benchmark and contract test.
+        .executableTarget(
+            name: "APISeed",
+            dependencies: [
+                "APITestData",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "Benchmarks/APISeed"
+        ),
 
         // MARK: Tests, against real servers started by scripts/services.sh.
         .target(name: "TestSupport", dependencies: ["PipelineCore"], path: "Tests/TestSupport"),
+        // Realistic runs, users, dead letters and events written through PipelineDatabase.openWriter,
+        // for the API's tests, contract test and benchmark.
+        .target(
+            name: "APITestData",
+            dependencies: [
+                "PipelineCore", "PipelineDatabase",
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ],
+            path: "Tests/APITestData"
+        ),
         .testTarget(
             name: "PipelineCoreTests",
             dependencies: ["PipelineCore", "TestSupport", .product(name: "Logging", package: "swift-log")]
@@ -123,6 +157,15 @@ let package = Package(
         .testTarget(
             name: "PipelineDatabaseTests",
             dependencies: ["PipelineDatabase", "TestSupport", .product(name: "GRDB", package: "GRDB.swift")]
+        ),
+        .testTarget(
+            name: "APITests",
+            dependencies: [
+                "APICore", "APITestData", "PipelineDatabase", "TestSupport",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+            ]
         ),
     ]
 )
