@@ -69,9 +69,10 @@ curl -fsS "http://127.0.0.1:$port/health" | grep -q '"database":"ready"' || { sa
 
 say "schemathesis $version against http://127.0.0.1:$port/openapi.json ($max_examples examples per operation)"
 status=0
-timeout "$time_limit" "$venv/bin/schemathesis" run "http://127.0.0.1:$port/openapi.json" \
+# Run from the scratch folder: schemathesis keeps a cache (.schemathesis/) in its working directory.
+(cd "$work" && timeout "$time_limit" "$venv/bin/schemathesis" run "http://127.0.0.1:$port/openapi.json" \
   --checks all --max-examples "$max_examples" --seed 1 --workers 2 --request-timeout 10 \
-  --report junit --report-junit-path "$work/junit.xml" || status=$?
+  --report junit --report-junit-path "$work/junit.xml") || status=$?
 if [ "$status" -ne 0 ]; then
   [ "$status" -eq 124 ] && say "schemathesis did not finish within ${time_limit}s"
   say "API log (warnings and errors):"; cat "$work/api.log" >&2
