@@ -26,19 +26,19 @@ public struct RunResource: Sendable, Equatable {
         extracted, valid, invalid, loaded, unknown_department, staged_files, remote_files
         """
 
+    /// Columns by position, in the order of ``columns`` (a lookup by name costs a case-insensitive
+    /// search per column and row).
     init(row: Row) {
-        runID = row["run_id"]
-        status = row["status"]
-        failedPhase = row["failed_phase"]
-        error = row["error"]
-        startedAt = row["started_at"]
-        finishedAt = row["finished_at"]
-        durationMS = row["duration_ms"]
-        counts = Counts(
-            extracted: row["extracted"], valid: row["valid"], invalid: row["invalid"],
-            loaded: row["loaded"], unknownDepartment: row["unknown_department"])
-        stagedFiles = FileEntry.list(fromJSON: row["staged_files"])
-        remoteFiles = FileEntry.list(fromJSON: row["remote_files"])
+        runID = row[0]
+        status = row[1]
+        failedPhase = row[2]
+        error = row[3]
+        startedAt = row[4]
+        finishedAt = row[5]
+        durationMS = row[6]
+        counts = Counts(extracted: row[7], valid: row[8], invalid: row[9], loaded: row[10], unknownDepartment: row[11])
+        stagedFiles = FileEntry.list(fromJSON: row[12])
+        remoteFiles = FileEntry.list(fromJSON: row[13])
     }
 
     public var json: JSONValue {
@@ -83,8 +83,12 @@ public struct FileEntry: Sendable, Equatable {
         }
     }
 
+    /// The last component of a path (`/data/runs/<id>/users.jsonl` → `users.jsonl`).
     private static func baseName(_ path: String) -> String {
-        path.split(separator: "/", omittingEmptySubsequences: true).last.map(String.init) ?? path
+        var utf8 = Substring(path).utf8
+        while utf8.last == UInt8(ascii: "/") { utf8 = utf8.dropLast() }
+        guard let slash = utf8.lastIndex(of: UInt8(ascii: "/")) else { return String(Substring(utf8)) }
+        return String(Substring(utf8[utf8.index(after: slash)...]))
     }
 
     public var json: JSONValue {
@@ -117,23 +121,24 @@ public struct UserResource: Sendable, Equatable {
         bmi, bmi_category, birth_date, record_hash, payload, inserted_at, updated_at
         """
 
+    /// Columns by position, in the order of ``columns``.
     init(row: Row) {
-        id = row["id"]
-        runID = row["run_id"]
-        fullName = row["full_name"]
-        email = row["email"]
-        emailDomain = row["email_domain"]
-        age = row["age"]
-        ageGroup = row["age_group"]
-        department = row["department"]
-        departmentCode = row["department_code"]
-        bmi = row["bmi"]
-        bmiCategory = row["bmi_category"]
-        birthDate = row["birth_date"]
-        recordHash = row["record_hash"]
-        insertedAt = row["inserted_at"]
-        updatedAt = row["updated_at"]
-        payload = PayloadColumn.read(row["payload"])
+        id = row[0]
+        runID = row[1]
+        fullName = row[2]
+        email = row[3]
+        emailDomain = row[4]
+        age = row[5]
+        ageGroup = row[6]
+        department = row[7]
+        departmentCode = row[8]
+        bmi = row[9]
+        bmiCategory = row[10]
+        birthDate = row[11]
+        recordHash = row[12]
+        payload = PayloadColumn.read(row[13])
+        insertedAt = row[14]
+        updatedAt = row[15]
     }
 
     public var json: JSONValue {
@@ -175,17 +180,18 @@ public struct DLQResource: Sendable, Equatable {
 
     static let columns = "run_id, line, reasons, payload, inserted_at"
 
+    /// Columns by position, in the order of ``columns``.
     init(row: Row) {
-        runID = row["run_id"]
-        line = row["line"]
-        let reasonsText: String? = row["reasons"]
+        runID = row[0]
+        line = row[1]
+        let reasonsText: String? = row[2]
         reasons = ((reasonsText.flatMap { try? JSONParser.parse($0) })?.arrayValue ?? []).map { item in
             Reason(
                 field: item["field"]?.stringValue ?? "", rule: item["rule"]?.stringValue ?? "",
                 message: item["message"]?.stringValue ?? "")
         }
-        payload = PayloadColumn.read(row["payload"])
-        insertedAt = row["inserted_at"]
+        payload = PayloadColumn.read(row[3])
+        insertedAt = row[4]
     }
 
     public var json: JSONValue {
@@ -210,13 +216,14 @@ public struct EventResource: Sendable, Equatable {
 
     static let columns = "id, run_id, at, stage, event, detail"
 
+    /// Columns by position, in the order of ``columns``.
     init(row: Row) {
-        id = row["id"]
-        runID = row["run_id"]
-        at = row["at"]
-        stage = row["stage"]
-        event = row["event"]
-        detail = row["detail"]
+        id = row[0]
+        runID = row[1]
+        at = row[2]
+        stage = row[3]
+        event = row[4]
+        detail = row[5]
     }
 
     public var json: JSONValue {
