@@ -13,6 +13,8 @@ let package = Package(
         .executable(name: "Saver", targets: ["Saver"]),
         .executable(name: "API", targets: ["API"]),
         .executable(name: "SFTPBench", targets: ["SFTPBench"]),
+        .executable(name: "SaverBench", targets: ["SaverBench"]),
+        .executable(name: "DummyJSON", targets: ["DummyJSON"]),
         .executable(name: "APISeed", targets: ["APISeed"]),
     ],
     dependencies: [
@@ -23,6 +25,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
     ],
     targets: [
         // MARK: C libraries from Debian, each behind its own system-library target so that an
@@ -87,11 +90,24 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        .target(
+            name: "SaverCore",
+            dependencies: [
+                "PipelineCore", "PipelineRedis", "PipelineSFTP", "PipelineDatabase",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
         .executableTarget(
             name: "Saver",
             dependencies: [
-                "PipelineCore", "PipelineRedis", "PipelineSFTP",
+                "SaverCore", "PipelineCore", "PipelineRedis", "PipelineSFTP", "PipelineDatabase",
+                .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
         // The read-only HTTP API: routes, queries and the OpenAPI document in a library the tests
@@ -122,6 +138,36 @@ let package = Package(
             ],
             path: "Benchmarks/SFTPBench"
         ),
+        .executableTarget(
+            name: "SaverBench",
+            dependencies: [
+                "SaverCore", "PipelineCore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "Benchmarks/SaverBench"
+        ),
+
+        // MARK: DummyJSON-compatible fixture server (stands in for https://dummyjson.com/users
+        // offline): deterministic user generation, bad rows and fault injection.
+        .target(
+            name: "DummyJSONFixture",
+            dependencies: [
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .executableTarget(
+            name: "DummyJSON",
+            dependencies: [
+                "DummyJSONFixture",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+
         // Writes a database of realistic runs for the API's benchmark and contract test.
         .executableTarget(
             name: "APISeed",
@@ -133,13 +179,13 @@ let package = Package(
         ),
 
         // MARK: Tests, against real servers started by scripts/services.sh.
-        .target(name: "TestSupport", dependencies: ["PipelineCore"], path: "Tests/TestSupport"),
-        // Realistic runs, users, dead letters and events written through PipelineDatabase.openWriter,
-        // for the API's tests, contract test and benchmark.
+        .target(name: "TestSupport", dependencies: ["PipelineCore", "PipelineRedis"], path: "Tests/TestSupport"),
+        // Realistic runs, users, dead letters and events, written into a database by the saver's
+        // own transactions (SaverCore), for the API's tests, contract test and benchmark.
         .target(
             name: "APITestData",
             dependencies: [
-                "PipelineCore", "PipelineDatabase",
+                "PipelineCore", "PipelineDatabase", "SaverCore",
                 .product(name: "GRDB", package: "GRDB.swift"),
             ],
             path: "Tests/APITestData"
@@ -155,8 +201,36 @@ let package = Package(
         .testTarget(name: "PipelineHTTPTests", dependencies: ["PipelineHTTP", "TestSupport"]),
         .testTarget(name: "PipelineSFTPTests", dependencies: ["PipelineSFTP", "TestSupport"]),
         .testTarget(
+            name: "ExtractorTests",
+            dependencies: [
+                "ExtractorCore", "DummyJSONFixture", "PipelineCore", "PipelineRedis", "PipelineHTTP", "TestSupport",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .testTarget(
             name: "PipelineDatabaseTests",
             dependencies: ["PipelineDatabase", "TestSupport", .product(name: "GRDB", package: "GRDB.swift")]
+        ),
+        .testTarget(
+            name: "DummyJSONFixtureTests",
+            dependencies: [
+                "DummyJSONFixture",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
+        .testTarget(
+            name: "SaverTests",
+            dependencies: [
+                "SaverCore", "PipelineCore", "PipelineRedis", "PipelineSFTP", "PipelineDatabase", "TestSupport",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
         ),
         .testTarget(
             name: "APITests",

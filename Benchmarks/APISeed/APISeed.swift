@@ -3,9 +3,9 @@ import ArgumentParser
 import Foundation
 
 /// Writes a database of realistic runs (users, dead letters, events) for the API's benchmark and
-/// contract test, the way the saver writes one (see `SampleDatabase`).
+/// contract test, with the saver's own transactions (see `SampleDatabase`).
 @main
-struct APISeed: ParsableCommand {
+struct APISeed: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "APISeed",
         abstract: "Write sample pipeline runs into an SQLite database for the API to serve."
@@ -26,14 +26,14 @@ struct APISeed: ParsableCommand {
     @Flag(help: "Remove an existing database (and its -wal/-shm files) first.")
     var replace = false
 
-    func run() throws {
+    func run() async throws {
         if replace {
             for suffix in ["", "-wal", "-shm"] where FileManager.default.fileExists(atPath: database + suffix) {
                 try FileManager.default.removeItem(atPath: database + suffix)
             }
         }
         let started = Date()
-        let written = try SampleDatabase.write(runCount: runs, usersPerRun: usersPerRun, seed: seed, to: database)
+        let written = try await SampleDatabase.write(runCount: runs, usersPerRun: usersPerRun, seed: seed, to: database)
         let seconds = Date().timeIntervalSince(started)
         print("APISeed: wrote \(written.count) runs (\(usersPerRun) users each, 3 dead letters each) to \(database) in \(String(format: "%.1f", seconds)) s")
     }

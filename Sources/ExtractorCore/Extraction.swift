@@ -25,7 +25,7 @@ public struct Extraction: Sendable {
         self.settings = settings
         self.fetcher = PageFetcher(http: http, settings: settings, sleep: sleep)
         self.ledger = RunLedger(redis: redis)
-        self.claims = RunClaims(redis: redis)
+        self.claims = RunClaims(redis: redis, ttl: settings.claimTTL)
         self.publisher = SignalPublisher(redis: redis)
         self.logger = logger
     }
@@ -50,14 +50,38 @@ public struct Extraction: Sendable {
         var runLogger = logger
         runLogger[metadataKey: "run_id"] = "\(id)"
         let log = runLogger
-        let result = try await claims.withClaim(.extract, run: id) { [self] in
-            try await extract(id, resuming: resumable, logger: log)
+        // A claim still held is either a live replica at work or one that died (its claim
+        // expires within the TTL): wait up to twice the TTL before leaving the run to it, so a
+        // restarted extractor resumes its own crashed run instead of skipping a whole cycle.
+        let deadline = ContinuousClock.now + claims.ttl * 2
+        var waited = false
+        while true {
+            let result = try await claims.withClaim(.extract, run: id) { [self] () async throws -> StagedFile? in
+                // Re-read under the claim: whoever held it may have finished or moved the run on.
+                guard let current = try await ledger.run(id), current.status == .extracting || current.failedPhase == .extract else {
+                    return nil
+                }
+                return try await extract(id, resuming: current, logger: log)
+            }
+            switch result {
+            case .some(.some(let staged)):
+                return .extracted(id, staged)
+            case .some(.none):
+                log.info("the run was extracted by another extractor meanwhile")
+                return .busy(id)
+            case .none:
+                guard ContinuousClock.now < deadline else {
+                    log.info("another extractor holds this run; leaving it this cycle")
+                    return .busy(id)
+                }
+                if !waited {
+                    log.info("the run is claimed by another extractor, or by one that died; waiting for the claim to expire",
+                             metadata: ["ttl_s": "\(claims.ttl.seconds)"])
+                    waited = true
+                }
+                try await Task.sleep(for: claims.ttl / 6)
+            }
         }
-        guard let result else {
-            log.info("another extractor holds this run; skipping the cycle")
-            return .busy(id)
-        }
-        return .extracted(id, result)
     }
 
     private func extract(_ id: RunID, resuming record: RunRecord?, logger: Logger) async throws -> StagedFile {

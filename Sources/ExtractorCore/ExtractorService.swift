@@ -17,19 +17,21 @@ public struct ExtractorService: Service {
     }
 
     public func run() async throws {
-        try await cancelWhenGracefulShutdown {
+        await cancelWhenGracefulShutdown {
+            defer { logger.info("stopped") }
             while !Task.isCancelled {
                 let started = ContinuousClock.now
                 do {
                     _ = try await extraction.runCycle()
                 } catch is CancellationError {
-                    return
+                    break
                 } catch {
                     logger.error("cycle failed; the next one resumes the run", metadata: ["error": "\(error)"])
                 }
                 let next = started + interval
                 logger.info("next extraction", metadata: ["in_s": "\(Int((next - .now).seconds))"])
-                try await Task.sleep(until: next, clock: .continuous)
+                // Shutdown cancels the wait: that is a clean stop, not a failure.
+                guard (try? await Task.sleep(until: next, clock: .continuous)) != nil else { break }
             }
         }
     }

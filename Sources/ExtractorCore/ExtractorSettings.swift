@@ -11,6 +11,7 @@ public struct ExtractorSettings: Sendable {
     public var httpTimeout: Duration
     public var interval: Duration
     public var retry: RetryPolicy
+    public var claimTTL: Duration
     public var staging: StagingSettings
     public var log: LogSettings
 
@@ -21,6 +22,7 @@ public struct ExtractorSettings: Sendable {
         httpTimeout = try env.seconds("HTTP_TIMEOUT_SECONDS", default: 10, in: 0.1...600)
         interval = try env.seconds("EXTRACT_INTERVAL_SECONDS", default: 86400, in: 1...31_536_000)
         retry = try RetryPolicy(from: env)
+        claimTTL = try PipelineCore.claimTTL(from: env)
         staging = try StagingSettings(from: env)
         log = try LogSettings(from: env)
     }

@@ -18,7 +18,7 @@ public indirect enum SampleJSON: Sendable, Equatable, ExpressibleByStringLiteral
     public init(arrayLiteral elements: SampleJSON...) { self = .array(elements) }
     public init(nilLiteral: ()) { self = .null }
 
-    public static func == (lhs: SampleJSON, rhs: SampleJSON) -> Bool { JSONText(lhs).text == JSONText(rhs).text }
+    public static func == (lhs: SampleJSON, rhs: SampleJSON) -> Bool { JSONLine(lhs).text == JSONLine(rhs).text }
 
     public subscript(key: String) -> SampleJSON? {
         members?.first(where: { $0.0 == key })?.1
@@ -65,7 +65,7 @@ public indirect enum SampleJSON: Sendable, Equatable, ExpressibleByStringLiteral
 }
 
 /// Compact JSON text of a ``SampleJSON``, as the stages write each JSONL line.
-public struct JSONText {
+public struct JSONLine {
     public let text: String
 
     public init(_ value: SampleJSON) {

@@ -107,12 +107,16 @@ public struct SampleRunGenerator {
         let failedPhase = failure(index)
         let extractedAt = startedAt.addingTimeInterval(4.25)
         let transformedAt = startedAt.addingTimeInterval(5.5)
-        var events = [SampleRun.Event(at: startedAt, stage: "extractor", event: "started", detail: nil)]
+        // Events as the saver records them (SaverCore's RunHistory and Saver): per phase `started`
+        // and `completed` with its counts, or `failed` with the error; the saver's transactions
+        // and uploads in between.
+        var events = [SampleRun.Event(at: startedAt, stage: "extract", event: "started", detail: nil)]
 
         if failedPhase == .extract {
-            events.append(.init(at: startedAt.addingTimeInterval(2), stage: "extractor", event: "failed", detail: "HTTP 503 after 3 retries"))
+            let error = "upstream answered HTTP 503 after 3 retries"
+            events.append(.init(at: startedAt.addingTimeInterval(2), stage: "extract", event: "failed", detail: error))
             return SampleRun(
-                runID: runID, status: .failed, failedPhase: .extract, error: "upstream answered HTTP 503 after 3 retries",
+                runID: runID, status: .failed, failedPhase: .extract, error: error,
                 startedAt: startedAt, finishedAt: startedAt.addingTimeInterval(2), counts: .init(),
                 rawMaskedLines: [], userLines: [], dlqLines: [], stagedFiles: [], remoteFiles: [], events: events)
         }
@@ -125,47 +129,47 @@ public struct SampleRunGenerator {
         var unknown = 0
         for id in 1...usersPerRun {
             let user = upstreamUser(id: id, runIndex: index)
-            let raw = JSONText(user).text
+            let raw = JSONLine(user).text
             rawLines.append(raw)
             let masked = Self.mask(user)
-            maskedLines.append(JSONText(masked).text)
+            maskedLines.append(JSONLine(masked).text)
             let department = user["company"]?["department"]?.string ?? ""
             let code = Self.departments.first(where: { $0.name == department })?.code ?? "UNKNOWN"
             if code == "UNKNOWN" { unknown += 1 }
-            userLines.append(JSONText(enrich(masked, line: rawLines.count, runID: runID, code: code, raw: raw, extractedAt: extractedAt, transformedAt: transformedAt)).text)
+            userLines.append(JSONLine(enrich(masked, line: rawLines.count, runID: runID, code: code, raw: raw, extractedAt: extractedAt, transformedAt: transformedAt)).text)
         }
         var bad = upstreamUser(id: usersPerRun + 1, runIndex: index)
         bad = bad.setting("email", "not-an-email").setting("age", .number(71))
-        rawLines.append(JSONText(bad).text)
-        maskedLines.append(JSONText(Self.mask(bad)).text)
-        dlqLines.append(JSONText(dlq(line: rawLines.count, runID: runID, raw: rawLines.last!, transformedAt: transformedAt, payload: Self.mask(bad), reasons: [
+        rawLines.append(JSONLine(bad).text)
+        maskedLines.append(JSONLine(Self.mask(bad)).text)
+        dlqLines.append(JSONLine(dlq(line: rawLines.count, runID: runID, raw: rawLines.last!, transformedAt: transformedAt, payload: Self.mask(bad), reasons: [
             ("email", "email_format", "\"not-an-email\" is not a valid email address"),
             ("age", "range", "71 is outside 18...65"),
         ])).text)
         let noDepartment = upstreamUser(id: usersPerRun + 2, runIndex: index).setting("company", ["name": "Ghost LLC"])
-        rawLines.append(JSONText(noDepartment).text)
-        maskedLines.append(JSONText(Self.mask(noDepartment)).text)
-        dlqLines.append(JSONText(dlq(line: rawLines.count, runID: runID, raw: rawLines.last!, transformedAt: transformedAt, payload: Self.mask(noDepartment), reasons: [
+        rawLines.append(JSONLine(noDepartment).text)
+        maskedLines.append(JSONLine(Self.mask(noDepartment)).text)
+        dlqLines.append(JSONLine(dlq(line: rawLines.count, runID: runID, raw: rawLines.last!, transformedAt: transformedAt, payload: Self.mask(noDepartment), reasons: [
             ("company.department", "required", "company.department is missing"),
         ])).text)
         let notJSON = "{\"id\": \(usersPerRun + 3), \"firstName\": \"Trunc"
         rawLines.append(notJSON)
-        maskedLines.append(JSONText(.string(notJSON)).text)
-        dlqLines.append(JSONText(dlq(line: rawLines.count, runID: runID, raw: notJSON, transformedAt: transformedAt, payload: .string(notJSON), reasons: [
+        maskedLines.append(JSONLine(.string(notJSON)).text)
+        dlqLines.append(JSONLine(dlq(line: rawLines.count, runID: runID, raw: notJSON, transformedAt: transformedAt, payload: .string(notJSON), reasons: [
             ("row", "not_object", "the line is not a JSON object"),
         ])).text)
 
         let directory = "/data/runs/\(runID)"
         let raw = Self.describe("\(directory)/raw.jsonl", rawLines)
-        events.append(.init(at: startedAt.addingTimeInterval(1.5), stage: "extractor", event: "page_fetched", detail: "skip=0 rows=\(rawLines.count)"))
-        events.append(.init(at: extractedAt, stage: "extractor", event: "extracted", detail: "rows=\(rawLines.count)"))
+        events.append(.init(at: extractedAt, stage: "extract", event: "completed", detail: "extracted=\(rawLines.count)"))
         // Same instant as the previous event: the API orders ties by insertion.
-        events.append(.init(at: extractedAt, stage: "transformer", event: "started", detail: nil))
+        events.append(.init(at: extractedAt, stage: "transform", event: "started", detail: nil))
         var counts = SampleRun.Counts(extracted: rawLines.count)
         if failedPhase == .transform {
-            events.append(.init(at: transformedAt, stage: "transformer", event: "failed", detail: "disk full"))
+            let error = "writing users.jsonl.part: No space left on device"
+            events.append(.init(at: transformedAt, stage: "transform", event: "failed", detail: error))
             return SampleRun(
-                runID: runID, status: .failed, failedPhase: .transform, error: "writing users.jsonl.part: No space left on device",
+                runID: runID, status: .failed, failedPhase: .transform, error: error,
                 startedAt: startedAt, finishedAt: transformedAt, counts: counts, rawMaskedLines: [], userLines: [], dlqLines: [],
                 stagedFiles: [raw], remoteFiles: [], events: events)
         }
@@ -175,29 +179,42 @@ public struct SampleRunGenerator {
         let users = Self.describe("\(directory)/users.jsonl", userLines)
         let dead = Self.describe("\(directory)/dlq.jsonl", dlqLines)
         let masked = Self.describe("\(directory)/raw.masked.jsonl", maskedLines)
-        events.append(.init(at: transformedAt, stage: "transformer", event: "transformed", detail: "valid=\(userLines.count) invalid=\(dlqLines.count)"))
+        events.append(.init(
+            at: transformedAt, stage: "transform", event: "completed",
+            detail: "invalid=\(dlqLines.count) unknown_department=\(unknown) valid=\(userLines.count)"))
         let saveStart = transformedAt.addingTimeInterval(0.75)
-        events.append(.init(at: saveStart, stage: "saver", event: "started", detail: nil))
-        counts.loaded = userLines.count
+        events.append(.init(at: saveStart, stage: "save", event: "started", detail: nil))
+        for (offset, (table, rows)) in [("raw_users", maskedLines.count), ("users", userLines.count), ("dlq_records", dlqLines.count)].enumerated() {
+            events.append(.init(at: saveStart.addingTimeInterval(0.125 * Double(offset + 1)), stage: "save", event: "\(table) written", detail: "rows=\(rows)"))
+        }
         let finishedAt = saveStart.addingTimeInterval(Double(index % 5) + 1.125)
         if failedPhase == .save {
-            events.append(.init(at: finishedAt, stage: "saver", event: "failed", detail: "SFTP host key mismatch"))
+            // The rows are in (each table is its own transaction); the upload failed.
+            let error = "SFTP host key for 127.0.0.1:2222 does not match known_hosts"
+            events.append(.init(at: finishedAt, stage: "save", event: "failed", detail: error))
             return SampleRun(
-                runID: runID, status: .failed, failedPhase: .save, error: "SFTP host key for 127.0.0.1:2222 does not match known_hosts",
+                runID: runID, status: .failed, failedPhase: .save, error: error,
                 startedAt: startedAt, finishedAt: finishedAt, counts: counts, rawMaskedLines: maskedLines, userLines: userLines,
                 dlqLines: dlqLines, stagedFiles: [raw, users, dead, masked], remoteFiles: [], events: events)
         }
         let remote = [("raw", masked), ("users", users), ("dlq", dead)].map { suffix, file in
             SampleRun.RemoteFile(name: "\(runID)_\(suffix).jsonl", rows: file.rows, bytes: file.bytes, sha256: file.sha256)
         }
-        let manifest = JSONText([
+        let manifest = JSONLine([
             "run_id": .string(runID.rawValue), "status": "completed", "started_at": .string(Timestamp.format(startedAt)),
             "files": .array(remote.map { ["name": .string($0.name), "rows": .number($0.rows), "bytes": .number($0.bytes), "sha256": .string($0.sha256)] }),
         ]).text
         let manifestFile = SampleRun.RemoteFile(
             name: "\(runID)_manifest.json", rows: 1, bytes: manifest.utf8.count + 1, sha256: SHA256Digest.hex(of: Array((manifest + "\n").utf8)))
-        events.append(.init(at: finishedAt.addingTimeInterval(-0.5), stage: "saver", event: "loaded", detail: "users=\(userLines.count) dlq=\(dlqLines.count)"))
-        events.append(.init(at: finishedAt, stage: "saver", event: "completed", detail: nil))
+        counts.loaded = userLines.count
+        for file in remote + [manifestFile] {
+            events.append(.init(
+                at: finishedAt.addingTimeInterval(-0.25), stage: "save", event: "uploaded",
+                detail: "upload/\(file.name) bytes=\(file.bytes) sha256=\(file.sha256)"))
+        }
+        events.append(.init(
+            at: finishedAt, stage: "save", event: "completed",
+            detail: "dlq=\(dlqLines.count) loaded=\(userLines.count) raw=\(maskedLines.count)"))
         return SampleRun(
             runID: runID, status: .completed, failedPhase: nil, error: nil, startedAt: startedAt, finishedAt: finishedAt,
             counts: counts, rawMaskedLines: maskedLines, userLines: userLines, dlqLines: dlqLines,

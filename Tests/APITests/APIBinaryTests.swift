@@ -26,7 +26,7 @@ import Glibc
         #expect(text(before).contains(#""database":"not_ready""#))
         #expect(try await get(port: port, "/etl_runs").status == .serviceUnavailable)
 
-        try SampleDatabase.write(runCount: 4, to: databasePath)
+        try await SampleDatabase.write(runCount: 4, to: databasePath)
         let runs = try await get(port: port, "/etl_runs")
         #expect(runs.status == .ok)
         #expect(runs.headers[HTTPField.Name("X-Total-Count")!] == "4")

@@ -10,17 +10,17 @@ import Testing
 import TestSupport
 
 /// A database of sample runs in a temporary directory, written once per test through
-/// `SampleDatabase` (the saver's transactions; see that type for swapping in the saver's loader).
+/// `SampleDatabase`, that is by the saver's own `SaverStore` transactions.
 final class SampleFixture: Sendable {
     let directory = TemporaryDirectory("api-test")
     let databasePath: String
     let runs: [SampleRun]
 
     /// 14 runs, 12 users each: runs 3 and 13 fail in transform, run 7 in save.
-    init(runCount: Int = 14, usersPerRun: Int = 12, write: Bool = true) throws {
+    init(runCount: Int = 14, usersPerRun: Int = 12, write: Bool = true) async throws {
         databasePath = directory.file("database/data.db")
         if write {
-            runs = try SampleDatabase.write(runCount: runCount, usersPerRun: usersPerRun, to: databasePath)
+            runs = try await SampleDatabase.write(runCount: runCount, usersPerRun: usersPerRun, to: databasePath)
         } else {
             runs = SampleRunGenerator(usersPerRun: usersPerRun).runs(count: runCount)
         }

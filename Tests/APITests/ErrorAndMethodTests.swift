@@ -13,7 +13,7 @@ import TestSupport
     ]
 
     @Test func unknownPathsAre404InTheErrorShape() async throws {
-        let fixture = try SampleFixture(runCount: 1)
+        let fixture = try await SampleFixture(runCount: 1)
         try await fixture.app().test(.router) { client in
             for path in ["/", "/nope", "/etl_runs/x/y/z", "/users/1/extra", "/etl_run", "/openapi.yaml", "/Users"] {
                 let response = try await client.execute(uri: path, method: .get)
@@ -27,7 +27,7 @@ import TestSupport
     }
 
     @Test func otherMethodsOnKnownPathsAre405WithAllow() async throws {
-        let fixture = try SampleFixture(runCount: 1)
+        let fixture = try await SampleFixture(runCount: 1)
         let methods: [HTTPRequest.Method] = [.post, .put, .patch, .delete, .options, .trace, HTTPRequest.Method("PURGE")!]
         try await fixture.app().test(.router) { client in
             for path in Self.knownPaths {
@@ -45,7 +45,7 @@ import TestSupport
     }
 
     @Test func headAnswersLikeGetWithoutABody() async throws {
-        let fixture = try SampleFixture(runCount: 3)
+        let fixture = try await SampleFixture(runCount: 3)
         try await fixture.app().test(.router) { client in
             for path in Self.knownPaths.filter({ !$0.contains("3f9a") }) + ["/etl_runs/\(fixture.runs[0].runID)"] {
                 let get = try await client.execute(uri: path, method: .get)
@@ -62,7 +62,7 @@ import TestSupport
     }
 
     @Test func everyRequestIsLoggedWithMethodPathStatusAndDuration() async throws {
-        let fixture = try SampleFixture(runCount: 1)
+        let fixture = try await SampleFixture(runCount: 1)
         let logs = LogCapture()
         try await fixture.app(logs: logs).test(.router) { client in
             _ = try await client.execute(uri: "/etl_runs?limit=2", method: .get)

@@ -11,7 +11,7 @@ import TestSupport
 
 @Suite struct HealthTests {
     @Test func servesHealthBeforeTheDatabaseExistsAndDataAsSoonAsItDoes() async throws {
-        let fixture = try SampleFixture(runCount: 3, write: false)
+        let fixture = try await SampleFixture(runCount: 3, write: false)
         try await fixture.app().test(.router) { client in
             let health = try await client.execute(uri: "/health", method: .get)
             #expect(health.status == .ok)
@@ -32,7 +32,7 @@ import TestSupport
             #expect(!FileManager.default.fileExists(atPath: (fixture.databasePath as NSString).deletingLastPathComponent), "nor its folder")
 
             // The saver creates the database: the same server serves it from the next request on.
-            try SampleDatabase.write(fixture.runs, to: fixture.databasePath)
+            try await SampleDatabase.write(fixture.runs, to: fixture.databasePath)
             let ready = try await client.execute(uri: "/health", method: .get).object
             #expect(ready.string("database") == "ready")
             #expect(ready.isNull("detail"))
@@ -81,7 +81,7 @@ import TestSupport
     }
 
     @Test func theDatabaseFileIsNeverWritten() async throws {
-        let fixture = try SampleFixture()
+        let fixture = try await SampleFixture()
         let files = [fixture.databasePath, fixture.databasePath + "-wal"]
         func snapshot() throws -> [String] {
             try files.map { path in
@@ -103,7 +103,7 @@ import TestSupport
     }
 
     @Test func theReaderCannotWriteEvenIfAskedTo() async throws {
-        let fixture = try SampleFixture(runCount: 1)
+        let fixture = try await SampleFixture(runCount: 1)
         let reader = LazyReader(path: fixture.databasePath)
         let error = await #expect(throws: DatabaseError.self) {
             try await reader.read { db in try db.execute(sql: "DELETE FROM etl_runs") }

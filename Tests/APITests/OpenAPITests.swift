@@ -10,7 +10,7 @@ import Testing
 /// (scripts/contract-test.sh runs schemathesis against the real binary for the same promise.)
 @Suite struct OpenAPITests {
     @Test func theDocumentIsServedAndListsExactlyTheRoutes() async throws {
-        let fixture = try SampleFixture(runCount: 1)
+        let fixture = try await SampleFixture(runCount: 1)
         try await fixture.app().test(.router) { client in
             let response = try await client.execute(uri: "/openapi.json", method: .get)
             #expect(response.status == .ok)
@@ -33,7 +33,7 @@ import Testing
     }
 
     @Test func everyAnswerMatchesItsDocumentedSchema() async throws {
-        let fixture = try SampleFixture()
+        let fixture = try await SampleFixture()
         let run = fixture.runs[0].runID.rawValue
         let failed = fixture.runs[3].runID.rawValue
         let requests: [(uri: String, template: String)] = [

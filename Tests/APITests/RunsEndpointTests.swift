@@ -13,7 +13,7 @@ import Testing
     ]
 
     @Test func listsRunsNewestFirstWithEveryField() async throws {
-        let fixture = try SampleFixture()
+        let fixture = try await SampleFixture()
         try await fixture.app().test(.router) { client in
             let response = try await client.execute(uri: "/etl_runs", method: .get)
             #expect(response.status == .ok)
@@ -35,7 +35,7 @@ import Testing
     }
 
     @Test func aCompletedRunShowsWhatTheSaverRecorded() async throws {
-        let fixture = try SampleFixture()
+        let fixture = try await SampleFixture()
         let sample = fixture.runs[0]
         try #require(sample.status == .completed)
         try await fixture.app().test(.router) { client in
@@ -60,7 +60,7 @@ import Testing
     }
 
     @Test func failedRunsNameThePhaseAndTheError() async throws {
-        let fixture = try SampleFixture()
+        let fixture = try await SampleFixture()
         try await fixture.app().test(.router) { client in
             let transform = fixture.runs[3]
             let run = try await client.execute(uri: "/etl_runs/\(transform.runID)", method: .get).object
@@ -76,7 +76,7 @@ import Testing
     }
 
     @Test func paginatesWithLimitAndOffset() async throws {
-        let fixture = try SampleFixture()
+        let fixture = try await SampleFixture()
         let expected = fixture.runsNewestFirst.map(\.runID.rawValue)
         try await fixture.app().test(.router) { client in
             var seen: [String] = []
@@ -96,7 +96,7 @@ import Testing
     }
 
     @Test func theDefaultPageIsFifty() async throws {
-        let fixture = try SampleFixture(runCount: 60, usersPerRun: 2)
+        let fixture = try await SampleFixture(runCount: 60, usersPerRun: 2)
         try await fixture.app().test(.router) { client in
             let response = try await client.execute(uri: "/etl_runs", method: .get)
             #expect(try response.array.count == 50)
@@ -111,7 +111,7 @@ import Testing
         ("status=COMPLETED", "status"), ("limit=10&offset=x", "offset"),
     ])
     func rejectsBadParametersNamingThem(query: String, parameter: String) async throws {
-        let fixture = try SampleFixture(runCount: 2)
+        let fixture = try await SampleFixture(runCount: 2)
         try await fixture.app().test(.router) { client in
             for path in ["/etl_runs", "/etl_runs/\(fixture.runs[0].runID)/dlq"] where parameter != "status" || path == "/etl_runs" {
                 let response = try await client.execute(uri: "\(path)?\(query)", method: .get)
@@ -124,7 +124,7 @@ import Testing
     }
 
     @Test func filtersByStatus() async throws {
-        let fixture = try SampleFixture()
+        let fixture = try await SampleFixture()
         try await fixture.app().test(.router) { client in
             for status in RunStatus.allCases {
                 let expected = fixture.runsNewestFirst.filter { $0.status == status }.map(\.runID.rawValue)
@@ -140,7 +140,7 @@ import Testing
     }
 
     @Test func unknownRunsAre404() async throws {
-        let fixture = try SampleFixture(runCount: 2)
+        let fixture = try await SampleFixture(runCount: 2)
         try await fixture.app().test(.router) { client in
             for path in ["/etl_runs/20990101T000000Z-ffff", "/etl_runs/nope/dlq", "/etl_runs/nope/events"] {
                 let response = try await client.execute(uri: path, method: .get)
@@ -153,7 +153,7 @@ import Testing
     }
 
     @Test func deadLettersCarryEveryReasonAndAMaskedPayload() async throws {
-        let fixture = try SampleFixture()
+        let fixture = try await SampleFixture()
         let run = fixture.runs[0]
         try await fixture.app().test(.router) { client in
             let response = try await client.execute(uri: "/etl_runs/\(run.runID)/dlq", method: .get)
@@ -187,7 +187,7 @@ import Testing
     }
 
     @Test func eventsComeInTheOrderTheyHappened() async throws {
-        let fixture = try SampleFixture()
+        let fixture = try await SampleFixture()
         let run = fixture.runs[0]
         try await fixture.app().test(.router) { client in
             let response = try await client.execute(uri: "/etl_runs/\(run.runID)/events", method: .get)

@@ -13,7 +13,7 @@ import Testing
     ]
 
     @Test func listsUsersByIdWithTheirLatestRun() async throws {
-        let fixture = try SampleFixture()
+        let fixture = try await SampleFixture()
         let expected = fixture.expectedUsers
         try await fixture.app().test(.router) { client in
             let response = try await client.execute(uri: "/users", method: .get)
@@ -37,7 +37,7 @@ import Testing
     }
 
     @Test func noPasswordAndOnlyMaskedSecretsLeaveTheAPI() async throws {
-        let fixture = try SampleFixture()
+        let fixture = try await SampleFixture()
         try await fixture.app().test(.router) { client in
             var bodies: [Any] = []
             bodies.append(try await client.execute(uri: "/users?limit=500", method: .get).json)
@@ -61,7 +61,7 @@ import Testing
     }
 
     @Test func filtersByDepartmentAndRun() async throws {
-        let fixture = try SampleFixture()
+        let fixture = try await SampleFixture()
         let expected = fixture.expectedUsers
         try await fixture.app().test(.router) { client in
             let department = "Research and Development"
@@ -92,7 +92,7 @@ import Testing
         ("offset=ten", "offset"),
     ])
     func rejectsBadFilters(query: String, parameter: String) async throws {
-        let fixture = try SampleFixture(runCount: 1)
+        let fixture = try await SampleFixture(runCount: 1)
         try await fixture.app().test(.router) { client in
             let detail = try expectError(try await client.execute(uri: "/users?\(query)", method: .get), .badRequest)
             #expect(detail?.string("parameter") == parameter)
@@ -100,7 +100,7 @@ import Testing
     }
 
     @Test func oneUserById() async throws {
-        let fixture = try SampleFixture()
+        let fixture = try await SampleFixture()
         try await fixture.app().test(.router) { client in
             let user = try await client.execute(uri: "/users/7", method: .get)
             #expect(user.status == .ok)

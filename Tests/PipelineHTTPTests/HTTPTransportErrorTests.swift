@@ -22,7 +22,8 @@ import TestSupport
         #expect(endpoint.description == "127.0.0.1:\(server.port)")
         #expect(phase == .total)
         #expect(limit == .milliseconds(500))
-        #expect(elapsed >= .milliseconds(450) && elapsed < .seconds(3))
+        // Generous upper bound: it proves the call ends instead of hanging, on however busy a machine.
+        #expect(elapsed >= .milliseconds(450) && elapsed < .seconds(20))
         #expect(failure.retryDecision == .retry(retryAfter: nil))
         #expect(failure.description.contains("timed out waiting for 127.0.0.1:\(server.port)"))
         #expect(failure.description.contains("total timeout of 500 ms"))
@@ -31,7 +32,7 @@ import TestSupport
 
     @Test func connectTimeoutOnASaturatedListener() async throws {
         let listener = try HTTPSaturatedListener()
-        let client = CurlHTTPClient(configuration: HTTPClientConfiguration(connectTimeout: .milliseconds(300), totalTimeout: .seconds(5)))
+        let client = CurlHTTPClient(configuration: HTTPClientConfiguration(connectTimeout: .milliseconds(300), totalTimeout: .seconds(60)))
 
         let (error, elapsed) = await measure { await expectHTTPError { try await client.get(listener.baseURL + "/users") } }
 
@@ -43,7 +44,7 @@ import TestSupport
         #expect(endpoint.port == Int(listener.port))
         #expect(phase == .connect)
         #expect(limit == .milliseconds(300))
-        #expect(elapsed < .seconds(3))
+        #expect(elapsed < .seconds(30), "ended by the connect timeout, long before the 60 s total one")
         #expect(failure.retryDecision == .retry(retryAfter: nil))
         #expect(failure.description.contains("timed out connecting to 127.0.0.1:\(listener.port)"))
         #expect(failure.description.contains("connect timeout of 300 ms"))

@@ -90,13 +90,12 @@ import TestSupport
 
     @Test func exactlyOneOfTwoClaimantsWorks() async throws {
         let id = RunID()
-        let first = RunClaims(redis: redis, owner: "a", ttl: .milliseconds(300))
-        let second = RunClaims(redis: redis, owner: "b", ttl: .milliseconds(300))
+        let first = RunClaims(redis: redis, owner: "a", ttl: .seconds(3))
+        let second = RunClaims(redis: redis, owner: "b", ttl: .seconds(3))
         let runs = Atomic(0)
-        async let one = first.withClaim(.transform, run: id) { runs.add(1, ordering: .relaxed); try await Task.sleep(for: .milliseconds(900)); return "a" }
-        try await Task.sleep(for: .milliseconds(100))
-        // The first claim outlives its 300 ms TTL only because it is renewed.
-        try await Task.sleep(for: .milliseconds(500))
+        async let one = first.withClaim(.transform, run: id) { runs.add(1, ordering: .relaxed); try await Task.sleep(for: .seconds(8)); return "a" }
+        // The first claim outlives its 3 s TTL only because it is renewed.
+        try await Task.sleep(for: .milliseconds(4500))
         let two = try await second.withClaim(.transform, run: id) { runs.add(1, ordering: .relaxed); return "b" }
         #expect(two == nil, "the claim is held, and renewed past its TTL, while the first works")
         #expect(try await one == "a")

@@ -72,13 +72,8 @@ import TestSupport
         defer { task.cancel() }
         #expect(try await waitFor([id], .transformed))
         #expect(recorder.calls.withLock { $0 } == [id: 1])
-        guard case .message(let channel, let payload)? = try await events.next() else {
-            Issue.record("no phase-2 signal")
-            return
-        }
-        #expect(channel == "channel:phase2_complete")
-        let signal = try PhaseSignal.decode(payload)
-        #expect(signal.runID == id)
+        let signal = try #require(try await nextSignal(&events, for: id), "no phase-2 signal")
+        #expect(signal.phase == .transform)
         #expect(signal.counts == ["valid": 1])
         #expect(try await ledger.run(id)?.counts[.transform] == ["valid": 1])
     }
@@ -116,11 +111,8 @@ import TestSupport
         let record = try #require(try await ledger.run(id))
         #expect(record.failedPhase == .transform)
         #expect(record.error == "row 3 is not JSON")
-        guard case .message(_, let payload)? = try await events.next() else {
-            Issue.record("no run_failed signal")
-            return
-        }
-        #expect(try PhaseSignal.decode(payload).error == "row 3 is not JSON")
+        let signal = try #require(try await nextSignal(&events, for: id), "no run_failed signal")
+        #expect(signal.error == "row 3 is not JSON")
         try await Task.sleep(for: .milliseconds(200))
         #expect(try await ledger.run(id)?.status == .failed, "a failed run is not retried downstream")
     }

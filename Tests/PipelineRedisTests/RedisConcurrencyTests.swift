@@ -8,9 +8,9 @@ extension RedisServerTests {
             let prefix = RedisTest.prefix()
             // More blocked connections than the cooperative pool has threads: if hiredis ran
             // on the pool, nothing else (Task.sleep included) could run until they returned.
-            let blockers = (0..<4).map { _ in RedisTest.client(commandTimeout: .seconds(10)) }
+            let blockers = (0..<4).map { _ in RedisTest.client(commandTimeout: .seconds(90)) }
             let blocked = blockers.enumerated().map { index, client in
-                Task { try await client.send("BLPOP", "\(prefix)list\(index)", 5) }
+                Task { try await client.send("BLPOP", "\(prefix)list\(index)", 60) }
             }
             // Wait until the server holds all of them blocked.
             let waker = RedisTest.client()
@@ -37,7 +37,8 @@ extension RedisServerTests {
                 }
                 return try await group.reduce(into: [Int]()) { $0.append($1) }
             }
-            #expect(try await sleptFor < .milliseconds(1500))
+            // Blocked calls last up to 60 s: a starved pool would hold the sleep that long.
+            #expect(try await sleptFor < .seconds(15))
             #expect(values.sorted() == Array(1...200))
             #expect(try await redis.getString(counter) == "200")
 

@@ -30,7 +30,7 @@ extension RedisServerTests {
             let elapsed = ContinuousClock.now - start
             #expect(error.kind == .timedOut)
             #expect(error.description == "redis 127.0.0.1:\(listener.port): GET: timed out after 0.5 s")
-            #expect(elapsed >= .milliseconds(400) && elapsed < .seconds(3))
+            #expect(elapsed >= .milliseconds(400) && elapsed < .seconds(20))
             withExtendedLifetime(listener) {}
         }
 
@@ -59,7 +59,7 @@ extension RedisServerTests {
             let start = ContinuousClock.now
             subscriber.close()
             await recorder.task.value
-            #expect(ContinuousClock.now - start < .seconds(1))
+            #expect(ContinuousClock.now - start < .seconds(10))
             #expect(recorder.error == nil)
         }
     }

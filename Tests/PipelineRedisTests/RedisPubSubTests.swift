@@ -38,7 +38,7 @@ extension RedisServerTests {
             let start = ContinuousClock.now
             subscriber.close()
             await recorder.task.value
-            #expect(ContinuousClock.now - start < .seconds(1))
+            #expect(ContinuousClock.now - start < .seconds(10))
             #expect(recorder.finished)
             #expect(recorder.error == nil)
             #expect(try await RedisTest.eventually(within: .seconds(2)) { RedisTest.subscriberThreadCount() == 0 })
@@ -78,7 +78,7 @@ extension RedisServerTests {
             let start = ContinuousClock.now
             recorder.task.cancel()
             await recorder.task.value
-            #expect(ContinuousClock.now - start < .seconds(1))
+            #expect(ContinuousClock.now - start < .seconds(10))
             #expect(try await RedisTest.eventually(within: .seconds(2)) { RedisTest.subscriberThreadCount() == 0 })
             // The server saw the subscription go away.
             #expect(try await RedisTest.client().publish(channel, "anyone?") == 0)

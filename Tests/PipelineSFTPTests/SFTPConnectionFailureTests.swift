@@ -58,27 +58,27 @@ struct SFTPConnectionFailureTests {
         #expect(error.description.contains("timed out"))
         #expect(error.isTransient)
         #expect(elapsed >= .seconds(1))
-        #expect(elapsed < .seconds(6), "took \(elapsed)")
+        #expect(elapsed < .seconds(20), "took \(elapsed)")
         withExtendedLifetime(listener) {}
     }
 
     @Test("a blocked connection does not stall other tasks on the cooperative pool")
     func blockingWorkStaysOffTheCooperativePool() async throws {
-        // Three connections hang in their handshakes for 5 s, more than the pool's threads
+        // Three connections hang in their handshakes for 20 s, more than the pool's threads
         // (one per core). Were libssh2's blocking calls on the pool, a 200 ms sleep would last
-        // until the handshakes time out; the bound leaves room for a loaded machine.
+        // until the handshakes time out; the bound, half that, leaves room for a loaded machine.
         let listeners = try (0..<3).map { _ in try LoopbackListener() }
         let clock = ContinuousClock()
         try await withThrowingTaskGroup(of: Void.self) { group in
             for listener in listeners {
-                let configuration = server.configuration(port: listener.port, connectTimeout: .seconds(5))
+                let configuration = server.configuration(port: listener.port, connectTimeout: .seconds(20))
                 group.addTask { _ = try? await SFTPClient.connect(configuration) }
             }
             try await Task.sleep(for: .milliseconds(300))
             let started = clock.now
             try await Task.sleep(for: .milliseconds(200))
             let slept = started.duration(to: clock.now)
-            #expect(slept < .milliseconds(2500), "a 200 ms sleep took \(slept)")
+            #expect(slept < .seconds(10), "a 200 ms sleep took \(slept)")
             try await group.waitForAll()
         }
         withExtendedLifetime(listeners) {}
@@ -150,12 +150,12 @@ extension SFTPDroppedSessionTests {
         #expect(error.kind == .timeout)
         #expect(error.description.contains("no answer from the server within 2.0 seconds"))
         #expect(error.isTransient)
-        #expect(elapsed < .seconds(8), "took \(elapsed)")
+        #expect(elapsed < .seconds(20), "took \(elapsed)")
 
         // Closing a client whose server stopped answering does not hang either.
         let closeStarted = clock.now
         await client.close()
-        #expect(closeStarted.duration(to: clock.now) < .seconds(3))
+        #expect(closeStarted.duration(to: clock.now) < .seconds(10))
     }
 }
 

@@ -58,3 +58,9 @@ public struct StagingSettings: Sendable, Equatable {
 public func reconcileInterval(from env: Environment) throws -> Duration {
     try env.seconds("RECONCILE_INTERVAL_SECONDS", default: 30, in: 0.05...86400)
 }
+
+/// How long a stage's claim on a run lives without renewal (`CLAIM_TTL_SECONDS`, default 30):
+/// also how long a crashed stage's run waits before another process takes it over.
+public func claimTTL(from env: Environment) throws -> Duration {
+    try env.seconds("CLAIM_TTL_SECONDS", default: 30, in: 0.1...3600)
+}

@@ -53,7 +53,12 @@ public struct PhaseWorker: Service {
 
     public func run() async throws {
         try await cancelWhenGracefulShutdown {
-            try await runLoop()
+            do {
+                try await runLoop()
+            } catch is CancellationError {
+                // Shutdown cancels the loop: a clean stop, not a failure.
+            }
+            logger.info("stopped")
         }
     }
 

@@ -1,0 +1,200 @@
+import Foundation
+
+/// The faults the fixture injects into `/users` requests. Set at start (flags or `FIXTURE_*`
+/// variables) and changed at run time through `PUT`/`PATCH /_fixture/faults`.
+///
+/// "Request n" is the n-th `/users` or `/users/{id}` request since start or the last
+/// `POST /_fixture/reset`, counting from 1, whatever its outcome. When several faults hit the
+/// same request the first that applies wins: `down`, then `rateLimit`, then `failEvery`, then
+/// `malformedRequests`, then `truncateRequests`. `delayMs` comes on top of any of them.
+public struct FaultSettings: Sendable, Equatable {
+    /// Every `failEvery`-th request answers 503 (0: off).
+    public var failEvery: Int
+    /// At most `rateLimit` requests per window of `rateWindowSeconds`; the others answer 429
+    /// with `Retry-After: retryAfterSeconds` (0: off). Fixed windows, opened by the first request
+    /// after the previous window ended; a refused request does not use up the window.
+    public var rateLimit: Int
+    public var rateWindowSeconds: Double
+    public var retryAfterSeconds: Int
+    /// Milliseconds added before every `/users` response.
+    public var delayMs: Int
+    /// These request numbers get a response cut off mid-body: the full `Content-Length`, half
+    /// the bytes, then the connection is closed.
+    public var truncateRequests: [Int]
+    /// These request numbers get a complete 200 response whose body is the first half of the
+    /// JSON text (invalid JSON).
+    public var malformedRequests: [Int]
+    /// After this many requests (so from request n+1 on) the data set has `totalChangeBy` more
+    /// users: `total` grows and the new users can be paged to (nil: off).
+    public var totalChangeAfter: Int?
+    public var totalChangeBy: Int
+    /// Every `/users` request answers 503 (an upstream outage).
+    public var down: Bool
+
+    public init(
+        failEvery: Int = 0,
+        rateLimit: Int = 0,
+        rateWindowSeconds: Double = 10,
+        retryAfterSeconds: Int = 10,
+        delayMs: Int = 0,
+        truncateRequests: [Int] = [],
+        malformedRequests: [Int] = [],
+        totalChangeAfter: Int? = nil,
+        totalChangeBy: Int = 5,
+        down: Bool = false
+    ) {
+        self.failEvery = failEvery
+        self.rateLimit = rateLimit
+        self.rateWindowSeconds = rateWindowSeconds
+        self.retryAfterSeconds = retryAfterSeconds
+        self.delayMs = delayMs
+        self.truncateRequests = truncateRequests
+        self.malformedRequests = malformedRequests
+        self.totalChangeAfter = totalChangeAfter
+        self.totalChangeBy = totalChangeBy
+        self.down = down
+    }
+
+    /// No fault at all.
+    public static let none = FaultSettings()
+
+    public func validate() throws {
+        func nonNegative(_ name: String, _ value: Int) throws {
+            if value < 0 { throw FixtureConfigurationError("\(name) must not be negative, got \(value)") }
+        }
+        try nonNegative("failEvery", failEvery)
+        try nonNegative("rateLimit", rateLimit)
+        try nonNegative("retryAfterSeconds", retryAfterSeconds)
+        try nonNegative("delayMs", delayMs)
+        try nonNegative("totalChangeBy", totalChangeBy)
+        if let after = totalChangeAfter { try nonNegative("totalChangeAfter", after) }
+        guard rateWindowSeconds.isFinite, rateWindowSeconds > 0 else {
+            throw FixtureConfigurationError("rateWindowSeconds must be a positive number, got \(rateWindowSeconds)")
+        }
+        if let bad = truncateRequests.first(where: { $0 < 1 }) {
+            throw FixtureConfigurationError("truncateRequests holds request numbers from 1, got \(bad)")
+        }
+        if let bad = malformedRequests.first(where: { $0 < 1 }) {
+            throw FixtureConfigurationError("malformedRequests holds request numbers from 1, got \(bad)")
+        }
+    }
+
+    /// The same settings with the keys of a JSON object replaced (a `PATCH`); unknown keys and
+    /// values of the wrong type are errors. `"totalChangeAfter": null` turns that fault off.
+    public func applying(json: Data) throws -> FaultSettings {
+        let patch: FaultPatch
+        do {
+            patch = try JSONDecoder().decode(FaultPatch.self, from: json)
+        } catch let error as FixtureConfigurationError {
+            throw error
+        } catch {
+            throw FixtureConfigurationError("invalid fault settings: \(FaultSettings.describe(error))")
+        }
+        var settings = self
+        patch.apply(to: &settings)
+        try settings.validate()
+        return settings
+    }
+
+    static func describe(_ error: any Error) -> String {
+        switch error {
+        case DecodingError.typeMismatch(_, let context), DecodingError.valueNotFound(_, let context):
+            let path = context.codingPath.map(\.stringValue).joined(separator: ".")
+            return path.isEmpty ? context.debugDescription : "'\(path)': \(context.debugDescription)"
+        case DecodingError.dataCorrupted(let context):
+            return context.debugDescription
+        default:
+            return "\(error)"
+        }
+    }
+}
+
+extension FaultSettings: Codable {
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case failEvery, rateLimit, rateWindowSeconds, retryAfterSeconds, delayMs
+        case truncateRequests, malformedRequests, totalChangeAfter, totalChangeBy, down
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let patch = try FaultPatch(from: decoder)
+        var settings = FaultSettings()
+        patch.apply(to: &settings)
+        self = settings
+    }
+
+    /// Every key, `totalChangeAfter` as `null` when off.
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(failEvery, forKey: .failEvery)
+        try c.encode(rateLimit, forKey: .rateLimit)
+        try c.encode(rateWindowSeconds, forKey: .rateWindowSeconds)
+        try c.encode(retryAfterSeconds, forKey: .retryAfterSeconds)
+        try c.encode(delayMs, forKey: .delayMs)
+        try c.encode(truncateRequests, forKey: .truncateRequests)
+        try c.encode(malformedRequests, forKey: .malformedRequests)
+        if let after = totalChangeAfter {
+            try c.encode(after, forKey: .totalChangeAfter)
+        } else {
+            try c.encodeNil(forKey: .totalChangeAfter)
+        }
+        try c.encode(totalChangeBy, forKey: .totalChangeBy)
+        try c.encode(down, forKey: .down)
+    }
+}
+
+/// The keys present in a JSON object of fault settings.
+struct FaultPatch: Decodable {
+    struct AnyKey: CodingKey {
+        let stringValue: String
+        init(stringValue: String) { self.stringValue = stringValue }
+        var intValue: Int? { nil }
+        init?(intValue: Int) { nil }
+    }
+
+    var failEvery: Int?
+    var rateLimit: Int?
+    var rateWindowSeconds: Double?
+    var retryAfterSeconds: Int?
+    var delayMs: Int?
+    var truncateRequests: [Int]?
+    var malformedRequests: [Int]?
+    var totalChangeAfter: Int??
+    var totalChangeBy: Int?
+    var down: Bool?
+
+    init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: AnyKey.self)
+        let known = Set(FaultSettings.CodingKeys.allCases.map(\.stringValue))
+        if let unknown = c.allKeys.map(\.stringValue).sorted().first(where: { !known.contains($0) }) {
+            throw FixtureConfigurationError(
+                "unknown fault setting '\(unknown)' (known: \(FaultSettings.CodingKeys.allCases.map(\.stringValue).joined(separator: ", ")))"
+            )
+        }
+        func key(_ k: FaultSettings.CodingKeys) -> AnyKey { AnyKey(stringValue: k.stringValue) }
+        failEvery = try c.decodeIfPresent(Int.self, forKey: key(.failEvery))
+        rateLimit = try c.decodeIfPresent(Int.self, forKey: key(.rateLimit))
+        rateWindowSeconds = try c.decodeIfPresent(Double.self, forKey: key(.rateWindowSeconds))
+        retryAfterSeconds = try c.decodeIfPresent(Int.self, forKey: key(.retryAfterSeconds))
+        delayMs = try c.decodeIfPresent(Int.self, forKey: key(.delayMs))
+        truncateRequests = try c.decodeIfPresent([Int].self, forKey: key(.truncateRequests))
+        malformedRequests = try c.decodeIfPresent([Int].self, forKey: key(.malformedRequests))
+        if c.contains(key(.totalChangeAfter)) {
+            totalChangeAfter = .some(try c.decodeNil(forKey: key(.totalChangeAfter)) ? nil : c.decode(Int.self, forKey: key(.totalChangeAfter)))
+        }
+        totalChangeBy = try c.decodeIfPresent(Int.self, forKey: key(.totalChangeBy))
+        down = try c.decodeIfPresent(Bool.self, forKey: key(.down))
+    }
+
+    func apply(to s: inout FaultSettings) {
+        if let failEvery { s.failEvery = failEvery }
+        if let rateLimit { s.rateLimit = rateLimit }
+        if let rateWindowSeconds { s.rateWindowSeconds = rateWindowSeconds }
+        if let retryAfterSeconds { s.retryAfterSeconds = retryAfterSeconds }
+        if let delayMs { s.delayMs = delayMs }
+        if let truncateRequests { s.truncateRequests = truncateRequests }
+        if let malformedRequests { s.malformedRequests = malformedRequests }
+        if let totalChangeAfter { s.totalChangeAfter = totalChangeAfter }
+        if let totalChangeBy { s.totalChangeBy = totalChangeBy }
+        if let down { s.down = down }
+    }
+}

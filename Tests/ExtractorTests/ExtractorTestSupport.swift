@@ -1,0 +1,126 @@
+import DummyJSONFixture
+import ExtractorCore
+import Foundation
+import Logging
+import PipelineCore
+import PipelineHTTP
+import PipelineRedis
+import Synchronization
+import Testing
+import TestSupport
+
+/// Every extractor suite shares Redis database 5 and flushes it per test, so they run one at a time.
+@Suite(.serialized) struct ExtractorSuites {}
+
+/// Shared set-up for the extractor's tests: Redis database 5 (no other suite scans it), a
+/// staging directory per test, and the fixture upstream on an ephemeral 127.0.0.1 port.
+enum ExtractorTest {
+    static let redisURL = RedisTestServer.url.replacingOccurrences(of: #"/\d+$"#, with: "/5", options: .regularExpression)
+
+    static func redis() throws -> RedisClient {
+        RedisClient(url: try RedisURL(redisURL), connectTimeout: .seconds(2), commandTimeout: .seconds(5))
+    }
+
+    /// The environment a test extractor runs with: fast retries unless overridden.
+    static func environment(port: Int, dataDir: String, _ overrides: [String: String] = [:]) -> [String: String] {
+        [
+            "REDIS_URL": redisURL,
+            "DUMMYJSON_URL": "http://127.0.0.1:\(port)/users",
+            "PAGE_SIZE": "100",
+            "HTTP_TIMEOUT_SECONDS": "5",
+            "RETRY_MAX_RETRIES": "3",
+            "RETRY_BASE_DELAY_SECONDS": "0.02",
+            "RETRY_MULTIPLIER": "3",
+            "RETRY_MAX_DELAY_SECONDS": "2",
+            "DATA_DIR": dataDir,
+            "LOG_LEVEL": "warning",
+        ].merging(overrides) { _, new in new }
+    }
+
+    static func fixture(users: Int, badFraction: Double = 0, faults: FaultSettings = .none) throws -> FixtureConfiguration {
+        var configuration = try FixtureConfiguration(environment: [:])
+        configuration.host = "127.0.0.1"
+        configuration.port = 0
+        configuration.users = users
+        configuration.badFraction = badFraction
+        configuration.faults = faults
+        configuration.logLevel = .error
+        return configuration
+    }
+
+    /// What raw.jsonl must hold: every user the fixture serves, as served, one per line.
+    static func expectedRaw(_ users: FixtureUsers) -> [UInt8] {
+        var bytes: [UInt8] = []
+        for index in 0..<users.count {
+            bytes += users.userBytes(at: index)
+            bytes.append(0x0A)
+        }
+        return bytes
+    }
+
+    static func readFile(_ path: String) throws -> [UInt8] {
+        Array(try Data(contentsOf: URL(fileURLWithPath: path)))
+    }
+
+    /// Records the waits the retry loop takes, and really waits (the fixture's rate window must pass).
+    final class Sleeps: Sendable {
+        let waits = Mutex<[Duration]>([])
+        var recorded: [Duration] { waits.withLock { $0 } }
+        func sleep(_ duration: Duration) async throws {
+            waits.withLock { $0.append(duration) }
+            try await Task.sleep(for: duration)
+        }
+    }
+
+    static func extraction(_ env: [String: String], sleeps: Sleeps = Sleeps()) throws -> (Extraction, RunLedger) {
+        let settings = try ExtractorSettings(from: Environment(env))
+        let redis = try redis()
+        let http = CurlHTTPClient(configuration: HTTPClientConfiguration(connectTimeout: .seconds(2), totalTimeout: settings.httpTimeout))
+        var logger = Logger(label: "extractor-test")
+        logger.logLevel = .warning
+        return (Extraction(settings: settings, http: http, redis: redis, logger: logger, sleep: { try await sleeps.sleep($0) }),
+                RunLedger(redis: redis))
+    }
+
+    /// The `Extractor` executable built beside the tests.
+    static var binary: String { "\(repositoryRoot)/.build/debug/Extractor" }
+
+    /// Starts the real extractor as a child process with `env`; its output goes to `log`.
+    static func launch(_ arguments: [String], env: [String: String], log: String) throws -> Process {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: binary)
+        process.arguments = arguments
+        process.environment = ProcessInfo.processInfo.environment.merging(env) { _, new in new }
+        _ = FileManager.default.createFile(atPath: log, contents: nil)
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
+        process.standardOutput = handle
+        process.standardError = handle
+        try process.run()
+        return process
+    }
+
+    /// Waits for `process` to exit, at most `limit`; kills it and records an issue otherwise.
+    static func wait(_ process: Process, limit: Duration) async throws -> Int32 {
+        let deadline = ContinuousClock.now + limit
+        while process.isRunning {
+            if ContinuousClock.now > deadline {
+                kill(process.processIdentifier, SIGKILL)
+                Issue.record("process \(process.processIdentifier) did not exit within \(limit)")
+                break
+            }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        process.waitUntilExit()
+        return process.terminationStatus
+    }
+
+    /// Polls `condition` every 20 ms for at most `limit`.
+    static func eventually(limit: Duration = .seconds(20), _ condition: () async throws -> Bool) async throws -> Bool {
+        let deadline = ContinuousClock.now + limit
+        while ContinuousClock.now < deadline {
+            if try await condition() { return true }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        return false
+    }
+}
