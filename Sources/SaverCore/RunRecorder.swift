@@ -148,9 +148,6 @@ public struct RunRecorder: Service {
 
 /// A service that ends with the `CancellationError` of a graceful shutdown has stopped as asked;
 /// rethrowing it would make `ServiceGroup` report a failure (and the process exit non-zero).
-///
-/// `PhaseWorker.run()` (PipelineRedis) lets that error out when its timer task, rather than its
-/// subscriber task, is the first to end on shutdown, so the saver runs it through this too.
 struct StopsCleanly: Service {
     let base: any Service
 

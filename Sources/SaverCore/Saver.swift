@@ -44,7 +44,7 @@ public struct Saver: Sendable {
 
     /// The worker and the recorder, to run side by side in a `ServiceGroup`.
     public func services() -> [any Service] {
-        [StopsCleanly(base: phaseWorker()), recorder()]
+        [phaseWorker(), recorder()]
     }
 
     /// The reconcile/claim/signal loop of phase `save`, claiming runs for `CLAIM_TTL_SECONDS`.
