@@ -70,7 +70,7 @@ import Testing
     }
 
     @Test func retryAfterIsConfigurable() async throws {
-        let config = FixtureConfiguration(faults: FaultSettings(rateLimit: 1, retryAfterSeconds: 3))
+        let config = FixtureConfiguration(faults: FaultSettings(rateLimit: 1, rateWindowSeconds: 600, retryAfterSeconds: 3))
         try await withRouterFixture(config) { _, client in
             _ = try await client.get("/users")
             let limited = try await client.get("/users")
