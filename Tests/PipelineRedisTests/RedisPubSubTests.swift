@@ -27,12 +27,12 @@ extension RedisServerTests {
         }
 
         @Test func closeEndsTheStreamPromptlyAndTheThread() async throws {
-            // Subscribers of earlier tests were closed; their threads may take a moment to exit.
-            try #require(try await RedisTest.eventually { RedisTest.subscriberThreadCount() == 0 })
+            let before = RedisTest.subscriberThreads()
             let subscriber = RedisSubscriber(url: RedisTest.url, channels: [RedisTest.prefix()])
+            let threads = try await RedisTest.subscriberThreads(startedSince: before)
             let recorder = RedisEventRecorder(subscriber)
             #expect(try await RedisTest.eventually { recorder.subscribedCount == 1 })
-            #expect(RedisTest.subscriberThreadCount() == 1)
+            #expect(threads.count == 1)
 
             // The thread is blocked in a read with no timeout: only shutdown(2) wakes it.
             let start = ContinuousClock.now
@@ -41,19 +41,20 @@ extension RedisServerTests {
             #expect(ContinuousClock.now - start < .seconds(10))
             #expect(recorder.finished)
             #expect(recorder.error == nil)
-            #expect(try await RedisTest.eventually(within: .seconds(2)) { RedisTest.subscriberThreadCount() == 0 })
+            #expect(try await RedisTest.eventually(within: .seconds(2)) { RedisTest.subscriberThreads().isDisjoint(with: threads) })
         }
 
         @Test func droppingAnUnconsumedSubscriberStopsItsThread() async throws {
-            // Subscribers of earlier tests were closed; their threads may take a moment to exit.
-            try #require(try await RedisTest.eventually { RedisTest.subscriberThreadCount() == 0 })
             let channel = RedisTest.prefix()
             let redis = RedisTest.client()
             func subscribers() async throws -> Int? {
                 try await redis.send("PUBSUB", "NUMSUB", channel).array?.last?.int
             }
+            let before = RedisTest.subscriberThreads()
+            var threads: Set<String> = []
             do {
                 let subscriber = RedisSubscriber(url: RedisTest.url, channels: [channel])
+                threads = try await RedisTest.subscriberThreads(startedSince: before)
                 #expect(subscriber.channels == [channel])
                 var count = 0
                 for _ in 0..<250 where count == 0 {
@@ -61,17 +62,18 @@ extension RedisServerTests {
                     try await Task.sleep(for: .milliseconds(20))
                 }
                 #expect(count == 1)
-                #expect(RedisTest.subscriberThreadCount() == 1)
+                #expect(threads.count == 1)
             }
-            #expect(try await RedisTest.eventually(within: .seconds(2)) { RedisTest.subscriberThreadCount() == 0 })
+            #expect(try await RedisTest.eventually(within: .seconds(2)) { RedisTest.subscriberThreads().isDisjoint(with: threads) })
             #expect(try await subscribers() == 0)
         }
 
         @Test func cancellingTheConsumerStopsTheSubscriber() async throws {
-            // Subscribers of earlier tests were closed; their threads may take a moment to exit.
-            try #require(try await RedisTest.eventually { RedisTest.subscriberThreadCount() == 0 })
             let channel = RedisTest.prefix()
+            let before = RedisTest.subscriberThreads()
             let subscriber = RedisSubscriber(url: RedisTest.url, channels: [channel])
+            let threads = try await RedisTest.subscriberThreads(startedSince: before)
+            #expect(!threads.isEmpty)
             let recorder = RedisEventRecorder(subscriber)
             #expect(try await RedisTest.eventually { recorder.subscribedCount == 1 })
 
@@ -79,7 +81,7 @@ extension RedisServerTests {
             recorder.task.cancel()
             await recorder.task.value
             #expect(ContinuousClock.now - start < .seconds(10))
-            #expect(try await RedisTest.eventually(within: .seconds(2)) { RedisTest.subscriberThreadCount() == 0 })
+            #expect(try await RedisTest.eventually(within: .seconds(2)) { RedisTest.subscriberThreads().isDisjoint(with: threads) })
             // The server saw the subscription go away.
             #expect(try await RedisTest.client().publish(channel, "anyone?") == 0)
         }

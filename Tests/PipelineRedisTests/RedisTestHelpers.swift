@@ -35,13 +35,28 @@ enum RedisTest {
     /// A reconnect schedule fast enough for a restart within a test: 50 ms doubling to 500 ms, 30 tries.
     static let fastReconnect = RetryPolicy(maxRetries: 30, baseDelay: .milliseconds(50), multiplier: 2, maxDelay: .milliseconds(500), jitter: 0.1)
 
-    /// How many live threads are named `redis-subscribe` (from `/proc/self/task/*/comm`).
-    static func subscriberThreadCount() -> Int {
+    /// The kernel ids of the live threads named `redis-subscribe` (from `/proc/self/task/*/comm`).
+    /// Suites of other targets (the saver's phase worker, the extractor's tests) run subscribers
+    /// at the same time, so a test looks at the threads that appeared with its own subscriber,
+    /// never at the total.
+    static func subscriberThreads() -> Set<String> {
         let tasks = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/task")) ?? []
-        return tasks.count { task in
+        return Set(tasks.filter { task in
             (try? String(contentsOfFile: "/proc/self/task/\(task)/comm", encoding: .utf8))?
                 .trimmingCharacters(in: .whitespacesAndNewlines) == "redis-subscribe"
+        })
+    }
+
+    /// The `redis-subscribe` threads started since `before` was taken, once there is one (the
+    /// thread names itself as it starts); empty if none appears within 10 s. Taken right after
+    /// creating a subscriber, so that another suite's subscriber is unlikely to start meanwhile.
+    static func subscriberThreads(startedSince before: Set<String>) async throws -> Set<String> {
+        var started: Set<String> = []
+        _ = try await eventually {
+            started = subscriberThreads().subtracting(before)
+            return !started.isEmpty
         }
+        return started
     }
 
     /// Polls `condition` every 20 ms until it holds or `timeout` passes; returns whether it held.
