@@ -83,14 +83,16 @@ import TestSupport
     @Test func theDatabaseFileIsNeverWritten() async throws {
         let fixture = try await SampleFixture()
         let files = [fixture.databasePath, fixture.databasePath + "-wal"]
-        func snapshot() throws -> [String] {
-            try files.map { path in
+        func snapshot() async throws -> [String] {
+            var lines: [String] = []
+            for path in files {
                 let attributes = try FileManager.default.attributesOfItem(atPath: path)
                 let modified = (attributes[.modificationDate] as? Date)?.timeIntervalSince1970 ?? -1
-                return "\(path) \(attributes[.size] ?? -1) \(modified) \(try sha256sum(path))"
+                lines.append("\(path) \(attributes[.size] ?? -1) \(modified) \(try await sha256sum(path))")
             }
+            return lines
         }
-        let before = try snapshot()
+        let before = try await snapshot()
         // Let a coarse file-system clock tick, so a write would show in the mtime.
         try await Task.sleep(for: .milliseconds(1100))
         try await fixture.app().test(.router) { client in
@@ -99,7 +101,7 @@ import TestSupport
                 #expect(response.status != .internalServerError, "\(method) \(path)")
             }
         }
-        #expect(try snapshot() == before, "mtime, size and SHA-256 of the database and its WAL are unchanged")
+        #expect(try await snapshot() == before, "mtime, size and SHA-256 of the database and its WAL are unchanged")
     }
 
     @Test func theReaderCannotWriteEvenIfAskedTo() async throws {

@@ -80,7 +80,7 @@ import Glibc
         let files = try #require(record.files[.transform])
         #expect(files.map(\.path) == outputs(id))
         for file in files {
-            #expect(try sha256sum(file.path) == file.sha256)
+            #expect(try await sha256sum(file.path) == file.sha256)
             #expect(try StagedFile.describe(path: file.path) == file)
         }
         let counts = try #require(record.counts[.transform])
@@ -147,7 +147,7 @@ import Glibc
         defer { uninterrupted.killNow() }
         #expect(try await eventually(within: .seconds(400)) { try await status(id) == .transformed }, logs(uninterrupted))
         await uninterrupted.stop()
-        let reference = try outputs(id).map(sha256sum)
+        let reference = try await checksums(outputs(id))
         let referenceRecord = try #require(try await ledger.run(id))
 
         // Redo the phase: back to `extracted`, outputs gone (transform_started_at stays, as for any redo).
@@ -172,7 +172,7 @@ import Glibc
         defer { replacement.killNow() }
         #expect(try await eventually(within: .seconds(400)) { try await status(id) == .transformed }, logs(replacement))
         await replacement.stop()
-        #expect(try outputs(id).map(sha256sum) == reference)
+        #expect(try await checksums(outputs(id)) == reference)
         let record = try #require(try await ledger.run(id))
         #expect(record.files[.transform] == referenceRecord.files[.transform])
         #expect(record.counts[.transform] == referenceRecord.counts[.transform])
@@ -259,4 +259,11 @@ final class SignalCollector: Sendable {
         subscriber.close()
         task.cancel()
     }
+}
+
+/// SHA-256 of each file, in order.
+private func checksums(_ paths: [String]) async throws -> [String] {
+    var sums: [String] = []
+    for path in paths { sums.append(try await sha256sum(path)) }
+    return sums
 }
