@@ -13,7 +13,9 @@ let package = Package(
         .executable(name: "Saver", targets: ["Saver"]),
         .executable(name: "API", targets: ["API"]),
         .executable(name: "SFTPBench", targets: ["SFTPBench"]),
+        .executable(name: "SaverBench", targets: ["SaverBench"]),
         .executable(name: "DummyJSON", targets: ["DummyJSON"]),
+        .executable(name: "APISeed", targets: ["APISeed"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
@@ -88,18 +90,44 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        .target(
+            name: "SaverCore",
+            dependencies: [
+                "PipelineCore", "PipelineRedis", "PipelineSFTP", "PipelineDatabase",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
         .executableTarget(
             name: "Saver",
             dependencies: [
-                "PipelineCore", "PipelineRedis", "PipelineSFTP",
+                "SaverCore", "PipelineCore", "PipelineRedis", "PipelineSFTP", "PipelineDatabase",
+                .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        // The read-only HTTP API: routes, queries and the OpenAPI document in a library the tests
+        // drive; the executable is a thin `@main` over it. Links SQLite only.
+        .target(
+            name: "APICore",
+            dependencies: [
+                "PipelineCore", "PipelineDatabase",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .executableTarget(
             name: "API",
             dependencies: [
-                "PipelineCore",
+                "APICore", "PipelineCore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .executableTarget(
@@ -109,6 +137,14 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Benchmarks/SFTPBench"
+        ),
+        .executableTarget(
+            name: "SaverBench",
+            dependencies: [
+                "SaverCore", "PipelineCore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "Benchmarks/SaverBench"
         ),
 
         // MARK: DummyJSON-compatible fixture server (stands in for https://dummyjson.com/users
@@ -132,8 +168,28 @@ let package = Package(
             ]
         ),
 
+        // Writes a database of realistic runs for the API's benchmark and contract test.
+        .executableTarget(
+            name: "APISeed",
+            dependencies: [
+                "APITestData",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "Benchmarks/APISeed"
+        ),
+
         // MARK: Tests, against real servers started by scripts/services.sh.
         .target(name: "TestSupport", dependencies: ["PipelineCore", "PipelineRedis"], path: "Tests/TestSupport"),
+        // Realistic runs, users, dead letters and events, written into a database by the saver's
+        // own transactions (SaverCore), for the API's tests, contract test and benchmark.
+        .target(
+            name: "APITestData",
+            dependencies: [
+                "PipelineCore", "PipelineDatabase", "SaverCore",
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ],
+            path: "Tests/APITestData"
+        ),
         .testTarget(
             name: "PipelineCoreTests",
             dependencies: ["PipelineCore", "TestSupport", .product(name: "Logging", package: "swift-log")]
@@ -164,6 +220,25 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
+        .testTarget(
+            name: "SaverTests",
+            dependencies: [
+                "SaverCore", "PipelineCore", "PipelineRedis", "PipelineSFTP", "PipelineDatabase", "TestSupport",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
+        .testTarget(
+            name: "APITests",
+            dependencies: [
+                "APICore", "APITestData", "PipelineDatabase", "TestSupport",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
             ]
         ),
     ]

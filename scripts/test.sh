@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Runs every test: installs what is missing, checks the container description (no Docker engine
 # needed: scripts/check-compose.sh, scripts/container-contract.py), builds once, starts the test
-# servers on their own ports (Redis 16379, SFTP 12222, all on 127.0.0.1), runs `swift test`, and
-# stops the servers again, whatever happened. Exits non-zero on any failure.
+# servers on their own ports (Redis 16379, SFTP 12222, all on 127.0.0.1), runs `swift test` and
+# then the API's contract test (scripts/contract-test.sh), and stops the servers again, whatever
+# happened. Exits non-zero on any failure.
 #
 #   scripts/test.sh [extra swift test arguments, e.g. --filter PipelineRedisTests]
 set -euo pipefail
@@ -36,3 +37,10 @@ scripts/services.sh start
 
 step "swift test"
 swift test --skip-build "$@"
+
+# The API's contract: the real binary against its own OpenAPI document with schemathesis
+# (installs it from PyPI into .run/ on first use; bounded examples and time). SKIP_CONTRACT_TEST=1 skips it.
+if [ "${SKIP_CONTRACT_TEST:-0}" != "1" ]; then
+  step "API contract test (schemathesis)"
+  scripts/contract-test.sh
+fi

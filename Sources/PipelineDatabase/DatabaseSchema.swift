@@ -94,6 +94,15 @@ public enum DatabaseSchema {
             }
             try db.create(index: "etl_run_events_by_run", on: "etl_run_events", columns: ["run_id", "at"])
         }
+        migrator.registerMigration("v2: users.last_seen_run_id") { db in
+            // The newest run that carried the user, changed or not. `run_id` stays the run of the
+            // last change (the record_hash moved), so it cannot tell whether a late save of an
+            // older run is older than the user's current state; this column can, and the saver
+            // refuses such overwrites. NULL on rows written before v2: read as `run_id`.
+            try db.alter(table: "users") { t in
+                t.add(column: "last_seen_run_id", .text)
+            }
+        }
         return migrator
     }
 

@@ -1,0 +1,40 @@
+import APICore
+import ArgumentParser
+import Hummingbird
+import Logging
+import PipelineCore
+
+/// The API stage: a read-only HTTP API over the database the saver writes (DESIGN.md §8).
+@main
+struct APICommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "API",
+        abstract: "Serve the run ledger and loaded users read-only over HTTP.",
+        discussion: """
+            Settings come from environment variables (see .env.example): API_HOST, API_PORT, DB_PATH, \
+            LOG_LEVEL, LOG_FORMAT. The database is opened read-only when a request first needs it; until \
+            the saver has created it, /health reports it not ready and data endpoints answer 503. \
+            SIGTERM or SIGINT stops the server gracefully.
+            """
+    )
+
+    func run() async throws {
+        let settings: APISettings
+        do {
+            settings = try APISettings(from: PipelineCore.Environment())
+        } catch {
+            throw StartupError("api: \(error)")
+        }
+        PipelineLogging.bootstrap(stage: "api", settings: settings.log)
+        let logger = Logger(label: "api")
+        logger.info("starting", metadata: ["host": "\(settings.host)", "port": "\(settings.port)", "db_path": "\(settings.databasePath)"])
+        let app = APIServer.application(settings: settings, logger: logger)
+        try await app.runService(gracefulShutdownSignals: [.sigterm, .sigint])
+    }
+}
+
+/// A failure reported as one line on stderr with exit code 1, without ArgumentParser's usage text.
+struct StartupError: Error, CustomStringConvertible {
+    var description: String
+    init(_ message: String) { description = message }
+}

@@ -1,0 +1,95 @@
+import GRDB
+import HTTPTypes
+import Hummingbird
+import Logging
+
+/// The API's endpoints (DESIGN.md §8), each a read of the database through ``LazyReader``.
+///
+/// Parameters are validated before the database is touched, so a bad request is a 400 even
+/// while the database is not ready (503 then for valid requests).
+public struct APIRoutes: Sendable {
+    public let database: LazyReader
+
+    public init(database: LazyReader) {
+        self.database = database
+    }
+
+    public func register<Context: RequestContext>(on router: Router<Context>) {
+        router.get("/health") { _, _ in try await health() }
+        router.get("/openapi.json") { _, _ in JSONResponse.make(bytes: OpenAPIDocument.bytes) }
+        router.get("/etl_runs") { request, _ in try await runs(request) }
+        router.get("/etl_runs/:run_id") { _, context in try await run(context.parameters.require("run_id")) }
+        router.get("/etl_runs/:run_id/dlq") { request, context in try await deadLetters(request, context.parameters.require("run_id")) }
+        router.get("/etl_runs/:run_id/events") { _, context in try await events(context.parameters.require("run_id")) }
+        router.get("/users") { request, _ in try await users(request) }
+        router.get("/users/:id") { _, context in try await user(context.parameters.require("id")) }
+    }
+
+    /// Always 200 while the process serves: `database` is `ready`, or `not_ready` with the reason
+    /// (no file yet, or no tables yet). The data endpoints answer 503 until it is ready.
+    func health() async throws -> Response {
+        do {
+            _ = try await database.pool()
+            return JSONResponse.make(["status": "ok", "database": "ready", "detail": nil])
+        } catch let error as DatabaseNotReady {
+            return JSONResponse.make(["status": "ok", "database": "not_ready", "detail": .string(error.reason)])
+        }
+    }
+
+    func runs(_ request: Request) async throws -> Response {
+        let query = QueryParameters(query: request.uri.query)
+        let page = try query.pagination()
+        let status = try query.runStatus()
+        let result = try await database.read { db in try Queries.runs(db, status: status, page: page) }
+        return list(result.items.map(\.json), total: result.total)
+    }
+
+    func run(_ rawID: String) async throws -> Response {
+        let id = PathParameter.decode(rawID)
+        guard let run = try await database.read({ db in try Queries.run(db, id: id) }) else {
+            throw APIError.notFound("run", "run_id", .string(id))
+        }
+        return JSONResponse.make(run.json)
+    }
+
+    func deadLetters(_ request: Request, _ rawID: String) async throws -> Response {
+        let id = PathParameter.decode(rawID)
+        let page = try QueryParameters(query: request.uri.query).pagination()
+        guard let result = try await database.read({ db in try Queries.deadLetters(db, runID: id, page: page) }) else {
+            throw APIError.notFound("run", "run_id", .string(id))
+        }
+        return list(result.items.map(\.json), total: result.total)
+    }
+
+    func events(_ rawID: String) async throws -> Response {
+        let id = PathParameter.decode(rawID)
+        guard let events = try await database.read({ db in try Queries.events(db, runID: id) }) else {
+            throw APIError.notFound("run", "run_id", .string(id))
+        }
+        return JSONResponse.make(.array(events.map(\.json)))
+    }
+
+    func users(_ request: Request) async throws -> Response {
+        let query = QueryParameters(query: request.uri.query)
+        let page = try query.pagination()
+        let department = try query.filter("department")
+        let runID = try query.filter("run_id")
+        let result = try await database.read { db in try Queries.users(db, department: department, runID: runID, page: page) }
+        return list(result.items.map(\.json), total: result.total)
+    }
+
+    func user(_ rawID: String) async throws -> Response {
+        let text = PathParameter.decode(rawID)
+        guard let id = Int64(text) else {
+            throw APIError.badParameter("id", in: "path", value: text, expected: "an integer")
+        }
+        guard let user = try await database.read({ db in try Queries.user(db, id: id) }) else {
+            throw APIError.notFound("user", "id", .number(String(id)))
+        }
+        return JSONResponse.make(user.json)
+    }
+
+    private func list(_ items: [JSONValue], total: Int) -> Response {
+        JSONResponse.make(.array(items), headers: [HTTPField.Name("X-Total-Count")!: String(total)])
+    }
+}

@@ -1,0 +1,242 @@
+import GRDB
+
+/// One row of `etl_runs` as the API shows it.
+public struct RunResource: Sendable, Equatable {
+    public var runID: String
+    public var status: String
+    public var failedPhase: String?
+    public var error: String?
+    public var startedAt: String
+    public var finishedAt: String?
+    public var durationMS: Int?
+    public var counts: Counts
+    public var stagedFiles: [FileEntry]
+    public var remoteFiles: [FileEntry]
+
+    public struct Counts: Sendable, Equatable {
+        public var extracted: Int?
+        public var valid: Int?
+        public var invalid: Int?
+        public var loaded: Int?
+        public var unknownDepartment: Int?
+    }
+
+    static let columns = """
+        run_id, status, failed_phase, error, started_at, finished_at, duration_ms,
+        extracted, valid, invalid, loaded, unknown_department, staged_files, remote_files
+        """
+
+    /// Columns by position, in the order of ``columns`` (a lookup by name costs a case-insensitive
+    /// search per column and row).
+    init(row: Row) {
+        runID = row[0]
+        status = row[1]
+        failedPhase = row[2]
+        error = row[3]
+        startedAt = row[4]
+        finishedAt = row[5]
+        durationMS = row[6]
+        counts = Counts(extracted: row[7], valid: row[8], invalid: row[9], loaded: row[10], unknownDepartment: row[11])
+        stagedFiles = FileEntry.list(fromJSON: row[12])
+        remoteFiles = FileEntry.list(fromJSON: row[13])
+    }
+
+    public var json: JSONValue {
+        [
+            "run_id": .string(runID),
+            "status": .string(status),
+            "failed_phase": .string(failedPhase),
+            "error": .string(error),
+            "started_at": .string(startedAt),
+            "finished_at": .string(finishedAt),
+            "duration_ms": .int(durationMS),
+            "counts": [
+                "extracted": .int(counts.extracted),
+                "valid": .int(counts.valid),
+                "invalid": .int(counts.invalid),
+                "loaded": .int(counts.loaded),
+                "unknown_department": .int(counts.unknownDepartment),
+            ],
+            "staged_files": .array(stagedFiles.map(\.json)),
+            "remote_files": .array(remoteFiles.map(\.json)),
+        ]
+    }
+}
+
+/// A staged or uploaded file of a run: its name (never the staging path it had on the stage's
+/// volume), rows, size and SHA-256.
+public struct FileEntry: Sendable, Equatable {
+    public var name: String
+    public var rows: Int?
+    public var bytes: Int?
+    public var sha256: String?
+
+    /// Reads the `staged_files`/`remote_files` JSON column: an array of `{path|name, rows, bytes,
+    /// sha256}`. Entries without a name are skipped, and unreadable text reads as no files.
+    static func list(fromJSON text: String?) -> [FileEntry] {
+        guard let text, let items = (try? JSONParser.parse(text))?.arrayValue else { return [] }
+        return items.compactMap { item in
+            guard let name = item["name"]?.stringValue ?? item["path"]?.stringValue.map(baseName), !name.isEmpty else {
+                return nil
+            }
+            return FileEntry(name: name, rows: item["rows"]?.intValue, bytes: item["bytes"]?.intValue, sha256: item["sha256"]?.stringValue)
+        }
+    }
+
+    /// The last component of a path (`/data/runs/<id>/users.jsonl` → `users.jsonl`).
+    private static func baseName(_ path: String) -> String {
+        var utf8 = Substring(path).utf8
+        while utf8.last == UInt8(ascii: "/") { utf8 = utf8.dropLast() }
+        guard let slash = utf8.lastIndex(of: UInt8(ascii: "/")) else { return String(Substring(utf8)) }
+        return String(Substring(utf8[utf8.index(after: slash)...]))
+    }
+
+    public var json: JSONValue {
+        ["name": .string(name), "rows": .int(rows), "bytes": .int(bytes), "sha256": .string(sha256)]
+    }
+}
+
+/// One row of `users`: the latest enriched state of a user.
+public struct UserResource: Sendable, Equatable {
+    public var id: Int
+    public var runID: String
+    public var fullName: String
+    public var email: String
+    public var emailDomain: String
+    public var age: Int
+    public var ageGroup: String
+    public var department: String
+    public var departmentCode: String
+    public var bmi: Double?
+    public var bmiCategory: String?
+    public var birthDate: String?
+    public var recordHash: String
+    public var insertedAt: String
+    public var updatedAt: String
+    /// The enriched row as in users.jsonl, after ``SecretScrubber``.
+    public var payload: JSONValue
+
+    static let columns = """
+        id, run_id, full_name, email, email_domain, age, age_group, department, department_code,
+        bmi, bmi_category, birth_date, record_hash, payload, inserted_at, updated_at
+        """
+
+    /// Columns by position, in the order of ``columns``.
+    init(row: Row) {
+        id = row[0]
+        runID = row[1]
+        fullName = row[2]
+        email = row[3]
+        emailDomain = row[4]
+        age = row[5]
+        ageGroup = row[6]
+        department = row[7]
+        departmentCode = row[8]
+        bmi = row[9]
+        bmiCategory = row[10]
+        birthDate = row[11]
+        recordHash = row[12]
+        payload = PayloadColumn.read(row[13])
+        insertedAt = row[14]
+        updatedAt = row[15]
+    }
+
+    public var json: JSONValue {
+        [
+            "id": .int(id),
+            "run_id": .string(runID),
+            "full_name": .string(fullName),
+            "email": .string(email),
+            "email_domain": .string(emailDomain),
+            "age": .int(age),
+            "age_group": .string(ageGroup),
+            "department": .string(department),
+            "department_code": .string(departmentCode),
+            "bmi": .double(bmi),
+            "bmi_category": .string(bmiCategory),
+            "birth_date": .string(birthDate),
+            "record_hash": .string(recordHash),
+            "inserted_at": .string(insertedAt),
+            "updated_at": .string(updatedAt),
+            "payload": payload,
+        ]
+    }
+}
+
+/// One row of `dlq_records`: a rejected row with every reason.
+public struct DLQResource: Sendable, Equatable {
+    public var runID: String
+    public var line: Int
+    public var reasons: [Reason]
+    /// The masked row (after ``SecretScrubber``), or the line's text as a string when it was not JSON.
+    public var payload: JSONValue
+    public var insertedAt: String
+
+    public struct Reason: Sendable, Equatable {
+        public var field: String
+        public var rule: String
+        public var message: String
+    }
+
+    static let columns = "run_id, line, reasons, payload, inserted_at"
+
+    /// Columns by position, in the order of ``columns``.
+    init(row: Row) {
+        runID = row[0]
+        line = row[1]
+        let reasonsText: String? = row[2]
+        reasons = ((reasonsText.flatMap { try? JSONParser.parse($0) })?.arrayValue ?? []).map { item in
+            Reason(
+                field: item["field"]?.stringValue ?? "", rule: item["rule"]?.stringValue ?? "",
+                message: item["message"]?.stringValue ?? "")
+        }
+        payload = PayloadColumn.read(row[3])
+        insertedAt = row[4]
+    }
+
+    public var json: JSONValue {
+        [
+            "run_id": .string(runID),
+            "line": .int(line),
+            "reasons": .array(reasons.map { ["field": .string($0.field), "rule": .string($0.rule), "message": .string($0.message)] }),
+            "payload": payload,
+            "inserted_at": .string(insertedAt),
+        ]
+    }
+}
+
+/// One row of `etl_run_events`.
+public struct EventResource: Sendable, Equatable {
+    public var id: Int
+    public var runID: String
+    public var at: String
+    public var stage: String
+    public var event: String
+    public var detail: String?
+
+    static let columns = "id, run_id, at, stage, event, detail"
+
+    /// Columns by position, in the order of ``columns``.
+    init(row: Row) {
+        id = row[0]
+        runID = row[1]
+        at = row[2]
+        stage = row[3]
+        event = row[4]
+        detail = row[5]
+    }
+
+    public var json: JSONValue {
+        ["id": .int(id), "run_id": .string(runID), "at": .string(at), "stage": .string(stage), "event": .string(event), "detail": .string(detail)]
+    }
+}
+
+/// The JSON payload columns: parsed, then scrubbed of secrets. Text that does not parse (which
+/// the saver never writes: a line that was not JSON is stored as a JSON string) reads as `null`
+/// rather than failing the whole page, and is never passed through, since it could not be scrubbed.
+enum PayloadColumn {
+    static func read(_ text: String?) -> JSONValue {
+        guard let text, let value = try? JSONParser.parse(text) else { return .null }
+        return SecretScrubber.scrub(value)
+    }
+}

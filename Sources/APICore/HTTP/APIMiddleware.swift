@@ -1,0 +1,76 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+
+/// The paths the API serves, as the router matches them (empty segments ignored, as
+/// Hummingbird's trie does), so a method check can tell a known path from an unknown one.
+public enum APIPaths {
+    /// Path templates; `{…}` matches any one segment.
+    public static let templates = [
+        "/etl_runs", "/etl_runs/{run_id}", "/etl_runs/{run_id}/dlq", "/etl_runs/{run_id}/events",
+        "/users", "/users/{id}", "/health", "/openapi.json",
+    ]
+
+    private static let split: [[Substring]] = templates.map { $0.split(separator: "/") }
+
+    public static func isKnown(_ path: String) -> Bool {
+        let segments = path.split(separator: "/")
+        return split.contains { template in
+            template.count == segments.count
+                && zip(template, segments).allSatisfy { pattern, segment in pattern.hasPrefix("{") || pattern == segment }
+        }
+    }
+}
+
+/// Wraps every request, matched or not:
+///
+/// - answers 405 with `Allow: GET, HEAD` for any other method on a known path (Hummingbird's
+///   router alone answers those 404);
+/// - turns every error into the JSON error shape (``APIError``): 404 for unknown paths, 500 for
+///   anything unexpected, whose details go to the log and not to the client;
+/// - strips the body of HEAD responses, errors included;
+/// - logs one line per request: method, path, status and duration in milliseconds.
+public struct APIMiddleware<Context: RequestContext>: RouterMiddleware {
+    let logger: Logger
+
+    public init(logger: Logger) {
+        self.logger = logger
+    }
+
+    public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        let started = ContinuousClock.now
+        let path = request.uri.path
+        var response: Response
+        if request.method != .get, request.method != .head, APIPaths.isKnown(path) {
+            response = APIError.methodNotAllowed(request.method, path: path).response
+        } else {
+            do {
+                response = try await next(request, context)
+            } catch let error as APIError {
+                response = error.response
+            } catch let error as DatabaseNotReady {
+                response = APIError.databaseNotReady(error.reason).response
+            } catch let error as HTTPError where error.status == .notFound {
+                response = APIError.unknownPath(path).response
+            } catch let error as any HTTPResponseError {
+                response = APIError(error.status, error.status.reasonPhrase.lowercased()).response
+            } catch {
+                logger.error("request failed", metadata: ["method": "\(request.method.rawValue)", "path": "\(path)", "error": "\(error)"])
+                response = APIError.internalError.response
+            }
+        }
+        if request.method == .head {
+            response = response.createHeadResponse()
+        }
+        let elapsed = ContinuousClock.now - started
+        let milliseconds = Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15
+        logger.info("request", metadata: [
+            "method": "\(request.method.rawValue)",
+            "path": "\(request.uri.query.map { "\(path)?\($0)" } ?? path)",
+            "status": .stringConvertible(response.status.code),
+            "duration_ms": .stringConvertible((milliseconds * 100).rounded() / 100),
+        ])
+        return response
+    }
+}

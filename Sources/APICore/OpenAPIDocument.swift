@@ -1,0 +1,308 @@
+import PipelineCore
+
+/// The OpenAPI 3.1 document served at `GET /openapi.json`, written by hand.
+///
+/// It describes exactly the routes of ``APIRoutes``: their parameters with the limits
+/// ``QueryParameters`` enforces, the shapes of the resources in `Resources.swift`, the
+/// `X-Total-Count` header of lists and the error shape of ``APIError``. The tests check that
+/// every documented path is routed and every route documented; the contract test
+/// (scripts/contract-test.sh) runs schemathesis against a live server with it.
+public enum OpenAPIDocument {
+    public static let json: JSONValue = [
+        "openapi": "3.1.0",
+        "info": [
+            "title": "etl-pipeline API",
+            "version": "1.0.0",
+            "description": """
+                Read-only access to the ETL pipeline's run ledger and loaded users (SQLite, written by the saver). \
+                Every endpoint also answers HEAD; any other method on these paths answers 405 with `Allow: GET, HEAD`. \
+                Until the saver has created the database, data endpoints answer 503 and /health reports `"database": "not_ready"`.
+                """,
+        ],
+        "paths": [
+            "/etl_runs": [
+                "get": operation(
+                    id: "listRuns", summary: "Runs, newest first (by started_at)",
+                    parameters: [ref("parameters", "limit"), ref("parameters", "offset"), ref("parameters", "status")],
+                    ok: listResponse("Runs, newest first", item: "Run"), errors: ["400", "503"]),
+            ],
+            "/etl_runs/{run_id}": [
+                "get": operation(
+                    id: "getRun", summary: "One run",
+                    parameters: [ref("parameters", "runIDPath")],
+                    ok: objectResponse("The run", schema: "Run"), errors: ["404", "503"]),
+            ],
+            "/etl_runs/{run_id}/dlq": [
+                "get": operation(
+                    id: "listRunDeadLetters", summary: "A run's rejected rows with every reason, by line",
+                    parameters: [ref("parameters", "runIDPath"), ref("parameters", "limit"), ref("parameters", "offset")],
+                    ok: listResponse("Rejected rows, by line in raw.jsonl", item: "DeadLetter"), errors: ["400", "404", "503"]),
+            ],
+            "/etl_runs/{run_id}/events": [
+                "get": operation(
+                    id: "listRunEvents", summary: "What happened to a run, stage by stage, in order",
+                    parameters: [ref("parameters", "runIDPath")],
+                    ok: [
+                        "description": "Events, oldest first",
+                        "content": ["application/json": ["schema": ["type": "array", "items": ref("schemas", "Event")]]],
+                    ],
+                    errors: ["404", "503"]),
+            ],
+            "/users": [
+                "get": operation(
+                    id: "listUsers", summary: "Users (the latest enriched state of each), by id",
+                    parameters: [
+                        ref("parameters", "limit"), ref("parameters", "offset"),
+                        [
+                            "name": "department", "in": "query", "required": false,
+                            "description": "Only users of this department (exact name, as in company.department)",
+                            "schema": ["type": "string", "minLength": 1],
+                        ],
+                        [
+                            "name": "run_id", "in": "query", "required": false,
+                            "description": "Only users whose latest change came from this run",
+                            "schema": ["type": "string", "minLength": 1],
+                        ],
+                    ],
+                    ok: listResponse("Users, by id", item: "User"), errors: ["400", "503"]),
+            ],
+            "/users/{id}": [
+                "get": operation(
+                    id: "getUser", summary: "One user",
+                    parameters: [
+                        [
+                            "name": "id", "in": "path", "required": true, "description": "The user's upstream id",
+                            "schema": ["type": "integer", "format": "int64"],
+                        ],
+                    ],
+                    ok: objectResponse("The user", schema: "User"), errors: ["400", "404", "503"]),
+            ],
+            "/health": [
+                "get": [
+                    "operationId": "health",
+                    "summary": "Liveness, and whether the database is ready",
+                    "description": """
+                        Always 200 while the process serves, so a container health check passes before the first run. \
+                        `database` is `ready` once the saver has created the database and its tables, `not_ready` before \
+                        (with the reason in `detail`); the data endpoints answer 503 until then.
+                        """,
+                    "responses": [
+                        "200": objectResponse("The API is up", schema: "Health"),
+                    ],
+                ],
+            ],
+            "/openapi.json": [
+                "get": [
+                    "operationId": "openAPI",
+                    "summary": "This document",
+                    "responses": [
+                        "200": ["description": "The OpenAPI 3.1 document", "content": ["application/json": ["schema": ["type": "object"]]]],
+                    ],
+                ],
+            ],
+        ],
+        "components": [
+            "parameters": [
+                "limit": [
+                    "name": "limit", "in": "query", "required": false, "description": "Page size",
+                    "schema": ["type": "integer", "minimum": 1, "maximum": .int(Pagination.maximumLimit), "default": .int(Pagination.defaultLimit)],
+                ],
+                "offset": [
+                    "name": "offset", "in": "query", "required": false, "description": "Rows to skip",
+                    "schema": ["type": "integer", "format": "int64", "minimum": 0, "default": 0],
+                ],
+                "status": [
+                    "name": "status", "in": "query", "required": false, "description": "Only runs with this status",
+                    "schema": ["type": "string", "enum": .array(RunStatus.allCases.map { .string($0.rawValue) })],
+                ],
+                "runIDPath": [
+                    "name": "run_id", "in": "path", "required": true,
+                    "description": "A run id, e.g. 20261122T101500Z-3f9a (UTC start time, a dash, 4 hex digits)",
+                    "schema": ["type": "string"],
+                ],
+            ],
+            "headers": [
+                "X-Total-Count": [
+                    "description": "How many rows match the filters in all, whatever the page",
+                    "required": true,
+                    "schema": ["type": "integer", "minimum": 0],
+                ],
+            ],
+            "responses": [
+                "400": errorResponse("A parameter cannot be used; `detail` names it (parameter, in, value, expected)"),
+                "404": errorResponse("No such run or user; `detail` holds the id asked for"),
+                "503": errorResponse("The database is not ready yet (the saver has not created it); `detail.reason` says why"),
+            ],
+            "schemas": [
+                "Error": [
+                    "type": "object",
+                    "description": """
+                        Every error: 400 bad parameter, 404 unknown id or path, 405 method not allowed (with `Allow: GET, HEAD`), \
+                        500 internal error, 503 database not ready.
+                        """,
+                    "required": ["error", "detail"],
+                    "additionalProperties": false,
+                    "properties": [
+                        "error": ["type": "string", "description": "What went wrong, in words"],
+                        "detail": ["description": "Details for programs: an object (which parameter, which id) or null"],
+                    ],
+                ],
+                "Run": [
+                    "type": "object",
+                    "required": [
+                        "run_id", "status", "failed_phase", "error", "started_at", "finished_at", "duration_ms", "counts",
+                        "staged_files", "remote_files",
+                    ],
+                    "additionalProperties": false,
+                    "properties": [
+                        "run_id": ["type": "string"],
+                        "status": ["type": "string", "enum": .array(RunStatus.allCases.map { .string($0.rawValue) })],
+                        "failed_phase": ["type": ["string", "null"], "description": "extract, transform or save when status is failed"],
+                        "error": ["type": ["string", "null"], "description": "Why the run failed"],
+                        "started_at": ["type": "string", "description": "ISO 8601 UTC"],
+                        "finished_at": ["type": ["string", "null"], "description": "ISO 8601 UTC"],
+                        "duration_ms": ["type": ["integer", "null"]],
+                        "counts": ref("schemas", "RunCounts"),
+                        "staged_files": ["type": "array", "items": ref("schemas", "File"), "description": "Files the run staged"],
+                        "remote_files": ["type": "array", "items": ref("schemas", "File"), "description": "Files uploaded over SFTP"],
+                    ],
+                ],
+                "RunCounts": [
+                    "type": "object",
+                    "required": ["extracted", "valid", "invalid", "loaded", "unknown_department"],
+                    "additionalProperties": false,
+                    "properties": [
+                        "extracted": nullableCount("Rows extracted from the upstream"),
+                        "valid": nullableCount("Rows that passed validation"),
+                        "invalid": nullableCount("Rows sent to the dead-letter queue"),
+                        "loaded": nullableCount("Users written to the database"),
+                        "unknown_department": nullableCount("Valid rows whose department is not in the lookup table"),
+                    ],
+                ],
+                "File": [
+                    "type": "object",
+                    "required": ["name", "rows", "bytes", "sha256"],
+                    "additionalProperties": false,
+                    "properties": [
+                        "name": ["type": "string", "description": "File name, without the staging directory"],
+                        "rows": ["type": ["integer", "null"]],
+                        "bytes": ["type": ["integer", "null"]],
+                        "sha256": ["type": ["string", "null"], "description": "Lower-case hex SHA-256 of the file"],
+                    ],
+                ],
+                "User": [
+                    "type": "object",
+                    "required": [
+                        "id", "run_id", "full_name", "email", "email_domain", "age", "age_group", "department", "department_code",
+                        "bmi", "bmi_category", "birth_date", "record_hash", "inserted_at", "updated_at", "payload",
+                    ],
+                    "additionalProperties": false,
+                    "properties": [
+                        "id": ["type": "integer"],
+                        "run_id": ["type": "string", "description": "The run of the user's latest change"],
+                        "full_name": ["type": "string"],
+                        "email": ["type": "string"],
+                        "email_domain": ["type": "string"],
+                        "age": ["type": "integer"],
+                        "age_group": ["type": "string"],
+                        "department": ["type": "string"],
+                        "department_code": ["type": "string", "description": "UNKNOWN when the department is not in the lookup table"],
+                        "bmi": ["type": ["number", "null"]],
+                        "bmi_category": ["type": ["string", "null"]],
+                        "birth_date": ["type": ["string", "null"], "description": "YYYY-MM-DD"],
+                        "record_hash": ["type": "string", "description": "SHA-256 of the raw line"],
+                        "inserted_at": ["type": "string"],
+                        "updated_at": ["type": "string", "description": "Moves only when the user's data changed"],
+                        "payload": [
+                            "type": "object",
+                            "description": "The enriched row as in users.jsonl: secrets masked to their last 4 characters, no password",
+                        ],
+                    ],
+                ],
+                "DeadLetter": [
+                    "type": "object",
+                    "required": ["run_id", "line", "reasons", "payload", "inserted_at"],
+                    "additionalProperties": false,
+                    "properties": [
+                        "run_id": ["type": "string"],
+                        "line": ["type": "integer", "description": "1-based line in the run's raw.jsonl"],
+                        "reasons": ["type": "array", "items": ref("schemas", "Reason")],
+                        "payload": ["description": "The masked row, or the line's text as a string when it was not JSON"],
+                        "inserted_at": ["type": "string"],
+                    ],
+                ],
+                "Reason": [
+                    "type": "object",
+                    "required": ["field", "rule", "message"],
+                    "additionalProperties": false,
+                    "properties": [
+                        "field": ["type": "string", "description": "e.g. email, age, company.department"],
+                        "rule": ["type": "string", "description": "e.g. required, email_format, range"],
+                        "message": ["type": "string"],
+                    ],
+                ],
+                "Event": [
+                    "type": "object",
+                    "required": ["id", "run_id", "at", "stage", "event", "detail"],
+                    "additionalProperties": false,
+                    "properties": [
+                        "id": ["type": "integer"],
+                        "run_id": ["type": "string"],
+                        "at": ["type": "string", "description": "ISO 8601 UTC"],
+                        "stage": ["type": "string", "description": "The phase: extract, transform or save"],
+                        "event": ["type": "string", "description": "e.g. started, completed, failed, users written, uploaded"],
+                        "detail": ["type": ["string", "null"]],
+                    ],
+                ],
+                "Health": [
+                    "type": "object",
+                    "required": ["status", "database", "detail"],
+                    "additionalProperties": false,
+                    "properties": [
+                        "status": ["type": "string", "enum": ["ok"]],
+                        "database": ["type": "string", "enum": ["ready", "not_ready"]],
+                        "detail": ["type": ["string", "null"], "description": "Why the database is not ready"],
+                    ],
+                ],
+            ],
+        ],
+    ]
+
+    /// The document as served, encoded once.
+    public static let bytes: [UInt8] = JSONWriter.bytes(json)
+
+    private static func ref(_ section: String, _ name: String) -> JSONValue {
+        ["$ref": .string("#/components/\(section)/\(name)")]
+    }
+
+    private static func operation(id: String, summary: String, parameters: [JSONValue], ok: JSONValue, errors: [String]) -> JSONValue {
+        var responses = [JSONMember("200", ok)]
+        for code in errors { responses.append(JSONMember(code, ref("responses", code))) }
+        return [
+            "operationId": .string(id),
+            "summary": .string(summary),
+            "parameters": .array(parameters),
+            "responses": .object(responses),
+        ]
+    }
+
+    private static func listResponse(_ description: String, item: String) -> JSONValue {
+        [
+            "description": .string(description),
+            "headers": ["X-Total-Count": ref("headers", "X-Total-Count")],
+            "content": ["application/json": ["schema": ["type": "array", "items": ref("schemas", item)]]],
+        ]
+    }
+
+    private static func objectResponse(_ description: String, schema: String) -> JSONValue {
+        ["description": .string(description), "content": ["application/json": ["schema": ref("schemas", schema)]]]
+    }
+
+    private static func errorResponse(_ description: String) -> JSONValue {
+        ["description": .string(description), "content": ["application/json": ["schema": ref("schemas", "Error")]]]
+    }
+
+    private static func nullableCount(_ description: String) -> JSONValue {
+        ["type": ["integer", "null"], "minimum": 0, "description": .string(description)]
+    }
+}

@@ -1,0 +1,63 @@
+import Foundation
+import PipelineCore
+
+/// How a ledger record reads as an `etl_runs` row and `etl_run_events`.
+public enum RunHistory {
+    /// What the ledger says happened to the run, oldest first: each phase's start and
+    /// completion (with its counts), and the failure if the run failed.
+    public static func events(of record: RunRecord) -> [RunEvent] {
+        var events: [RunEvent] = []
+        for phase in Phase.allCases {
+            if let started = record.phaseStartedAt[phase] {
+                events.append(RunEvent(at: Timestamp.format(started), stage: phase.rawValue, event: "started"))
+            }
+            if let finished = record.phaseFinishedAt[phase], !(record.status == .failed && record.failedPhase == phase) {
+                events.append(RunEvent(at: Timestamp.format(finished), stage: phase.rawValue, event: "completed",
+                                       detail: describe(record.counts[phase] ?? [:])))
+            }
+        }
+        if record.status == .failed {
+            events.append(RunEvent(at: Timestamp.format(record.updatedAt ?? Date()), stage: record.failedPhase?.rawValue ?? "unknown",
+                                   event: "failed", detail: record.error))
+        }
+        return events.sorted { $0.at < $1.at }
+    }
+
+    /// The row of a run that is not (or not yet) completed, mirrored from the ledger: its
+    /// status, failure, counts so far and staged files. `updated_at` is the ledger's, so a
+    /// later scan can tell whether the row is stale.
+    public static func row(mirroring record: RunRecord) -> RunRow {
+        let updated = record.updatedAt ?? record.startedAt
+        let failed = record.status == .failed
+        return RunRow(
+            runID: record.id.rawValue,
+            status: record.status.rawValue,
+            failedPhase: failed ? (record.failedPhase?.rawValue ?? "unknown") : nil,
+            error: failed ? (record.error ?? "no error recorded") : nil,
+            startedAt: Timestamp.format(record.startedAt),
+            finishedAt: failed ? Timestamp.format(updated) : nil,
+            durationMs: failed ? milliseconds(from: record.startedAt, to: updated) : nil,
+            extracted: record.counts[.extract]?["extracted"],
+            valid: record.counts[.transform]?["valid"],
+            invalid: record.counts[.transform]?["invalid"],
+            loaded: nil,
+            unknownDepartment: record.counts[.transform]?["unknown_department"],
+            stagedFiles: JSONText.encode(stagedFiles(of: record)),
+            remoteFiles: "[]",
+            updatedAt: Timestamp.format(updated))
+    }
+
+    /// The files the extractor and the transformer recorded, as they recorded them.
+    public static func stagedFiles(of record: RunRecord) -> [StagedFile] {
+        (record.files[.extract] ?? []) + (record.files[.transform] ?? [])
+    }
+
+    static func milliseconds(from start: Date, to end: Date) -> Int {
+        max(0, Int((end.timeIntervalSince(start) * 1000).rounded()))
+    }
+
+    /// `a=1 b=2`, keys sorted.
+    static func describe(_ counts: [String: Int]) -> String? {
+        counts.isEmpty ? nil : counts.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
+    }
+}

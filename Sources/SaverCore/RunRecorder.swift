@@ -1,0 +1,165 @@
+import Foundation
+import Logging
+import PipelineCore
+import PipelineRedis
+import ServiceLifecycle
+
+/// Keeps `etl_runs` showing every run ever started, and prunes old staging.
+///
+/// The saver writes a run's `completed` row itself, last, once its rows are in. Every other run
+/// — failed in any phase, or still on its way — is mirrored here from the ledger: status,
+/// failing phase and error, counts so far, staged files, and its events. A mirrored row is
+/// rewritten only when the ledger's `updated_at` moved, and never replaces a `completed` row.
+///
+/// Wakes on every pipeline channel (`channel:run_failed` above all), on start-up, after each
+/// (re)subscription and every `RECONCILE_INTERVAL_SECONDS`: like the phase worker, it treats
+/// signals as wake-up calls and reads what to do from the ledger, so a missed signal costs at
+/// most one interval.
+///
+/// After each scan it deletes the staging directories of completed runs beyond the newest
+/// `STAGING_KEEP_RUNS` (raw files hold secrets); directories of runs that are not completed,
+/// or unknown to the ledger, are left alone.
+public struct RunRecorder: Service {
+    let redisURL: RedisURL
+    let ledger: RunLedger
+    let store: SaverStore
+    let layout: StagingLayout
+    let keepRuns: Int
+    let interval: Duration
+    let scanLimit: Int
+    let logger: Logger
+
+    public init(
+        redis: RedisClient, redisURL: RedisURL, store: SaverStore, layout: StagingLayout, keepRuns: Int,
+        interval: Duration, scanLimit: Int = 1000, logger: Logger
+    ) {
+        self.redisURL = redisURL
+        self.ledger = RunLedger(redis: redis)
+        self.store = store
+        self.layout = layout
+        self.keepRuns = keepRuns
+        self.interval = interval
+        self.scanLimit = scanLimit
+        self.logger = logger
+    }
+
+    public func run() async throws {
+        try await StopsCleanly.run {
+            try await cancelWhenGracefulShutdown {
+                try await loop()
+            }
+        }
+    }
+
+    private func loop() async throws {
+        let (wakeups, wake) = AsyncStream.makeStream(of: String.self, bufferingPolicy: .bufferingNewest(1))
+        wake.yield("start-up")
+        let channels = Channel.allCases.map(\.rawValue)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask {
+                let subscriber = RedisSubscriber(url: redisURL, channels: channels)
+                defer { subscriber.close() }
+                for try await event in subscriber.events {
+                    switch event {
+                    case .subscribed: wake.yield("subscribed")
+                    case .message(let channel, _): wake.yield(channel)
+                    case .reconnecting: break  // the phase worker's subscriber logs the same outage
+                    }
+                }
+            }
+            group.addTask {
+                while true {
+                    try await Task.sleep(for: interval)
+                    wake.yield("reconcile")
+                }
+            }
+            group.addTask {
+                for await reason in wakeups {
+                    try Task.checkCancellation()
+                    await sync(reason: reason)
+                }
+            }
+            defer { group.cancelAll(); wake.finish() }
+            try await group.next()
+        }
+    }
+
+    /// One pass: mirror the ledger into `etl_runs`, then prune staging. Errors are logged; the
+    /// next wake-up tries again.
+    public func sync(reason: String = "manual") async {
+        do {
+            let written = try await recordRuns()
+            if written > 0 { logger.debug("recorded runs from the ledger", metadata: ["rows": "\(written)", "reason": "\(reason)"]) }
+        } catch is CancellationError {
+            return
+        } catch {
+            logger.warning("could not record runs from the ledger; retrying at the next wake-up", metadata: ["error": "\(error)"])
+        }
+        do {
+            _ = try await pruneStaging()
+        } catch is CancellationError {
+            return
+        } catch {
+            logger.warning("could not prune staging; retrying at the next wake-up", metadata: ["error": "\(error)"])
+        }
+    }
+
+    /// Writes a row for every run in the newest `scanLimit` of the ledger that is not completed
+    /// and whose row is missing or stale; returns how many rows were written.
+    public func recordRuns() async throws -> Int {
+        let ids = try await ledger.recentRuns(limit: scanLimit)
+        let rows = try await store.runStates(ids)
+        var pending: [(RunRow, [RunEvent])] = []
+        for id in ids {
+            if rows[id]?.status == RunStatus.completed.rawValue { continue }
+            guard let record = try await ledger.run(id), record.status != .completed else { continue }
+            let row = RunHistory.row(mirroring: record)
+            if let existing = rows[id], existing.status == row.status, existing.updatedAt == row.updatedAt { continue }
+            pending.append((row, RunHistory.events(of: record)))
+            if record.status == .failed {
+                logger.info("recording a failed run", metadata: [
+                    "run_id": "\(id)", "failed_phase": "\(row.failedPhase ?? "-")", "error": "\(row.error ?? "-")",
+                ])
+            }
+        }
+        return try await store.writeRuns(pending, overwriteCompleted: false)
+    }
+
+    /// Deletes the staging of completed runs older than the newest `keepRuns` completed ones;
+    /// returns the runs whose staging was deleted.
+    public func pruneStaging() async throws -> [RunID] {
+        let layout = self.layout
+        let staged = try await BlockingIO.run { try layout.stagedRuns() }
+        var completed: [RunID] = []
+        for id in staged.reversed() {  // newest first
+            let status = try await ledger.redis.hget(LedgerKey.run(id), field: RunRecord.Field.status)
+            if status == RunStatus.completed.rawValue { completed.append(id) }
+        }
+        let expired = Array(completed.dropFirst(keepRuns))
+        for id in expired {
+            try await BlockingIO.run { try layout.removeRun(id) }
+            logger.info("deleted the staging of a completed run", metadata: [
+                "run_id": "\(id)", "keep_runs": "\(keepRuns)", "directory": "\(layout.runDirectory(id))",
+            ])
+        }
+        return expired
+    }
+}
+
+/// A service that ends with the `CancellationError` of a graceful shutdown has stopped as asked;
+/// rethrowing it would make `ServiceGroup` report a failure (and the process exit non-zero).
+struct StopsCleanly: Service {
+    let base: any Service
+
+    func run() async throws {
+        try await Self.run { try await base.run() }
+    }
+
+    static func run(_ body: () async throws -> Void) async throws {
+        do {
+            try await body()
+        } catch is CancellationError where Task.isShuttingDownGracefully || Task.isCancelled {
+            return
+        }
+    }
+}

@@ -1,0 +1,150 @@
+import Foundation
+import PipelineCore
+import PipelineRedis
+import PipelineSFTP
+
+/// Everything the saver reads from the environment (see `.env.example`).
+///
+/// A value that cannot be used throws a ``ConfigurationError`` naming the variable, so the
+/// process stops at start-up instead of failing its first run.
+public struct SaverSettings: Sendable {
+    public var redisURL: RedisURL
+    public var staging: StagingSettings
+    /// The SQLite file the saver writes (`DB_PATH`).
+    public var databasePath: String
+    public var sftp: SFTPConfiguration
+    /// Where each run's files go on the server (`SFTP_REMOTE_DIR`), relative to the login directory.
+    public var remoteDirectory: String
+    /// Retries of uploads on transient SFTP failures (`RETRY_*`).
+    public var retry: RetryPolicy
+    public var reconcileInterval: Duration
+    /// How long the claim on a run lives without renewal (`CLAIM_TTL_SECONDS`).
+    public var claimTTL: Duration
+    public var log: LogSettings
+
+    public init(
+        redisURL: RedisURL, staging: StagingSettings, databasePath: String, sftp: SFTPConfiguration,
+        remoteDirectory: String = "upload", retry: RetryPolicy = .default, reconcileInterval: Duration = .seconds(30),
+        claimTTL: Duration = .seconds(30), log: LogSettings = LogSettings()
+    ) {
+        self.redisURL = redisURL
+        self.staging = staging
+        self.databasePath = databasePath
+        self.sftp = sftp
+        self.remoteDirectory = remoteDirectory
+        self.retry = retry
+        self.reconcileInterval = reconcileInterval
+        self.claimTTL = claimTTL
+        self.log = log
+    }
+
+    public init(environment variables: [String: String] = ProcessInfo.processInfo.environment) throws {
+        let env = Environment(variables)
+        redisURL = try RedisURL(from: env)
+        staging = try StagingSettings(from: env)
+        databasePath = try Self.databasePath(env)
+        sftp = try Self.sftpConfiguration(variables)
+        remoteDirectory = try Self.remoteDirectory(env)
+        retry = try RetryPolicy(from: env)
+        reconcileInterval = try PipelineCore.reconcileInterval(from: env)
+        claimTTL = try PipelineCore.claimTTL(from: env)
+        log = try LogSettings(from: env)
+    }
+
+    static func databasePath(_ env: Environment) throws -> String {
+        let path = env.string("DB_PATH", default: "./database/data.db")
+        if path.hasSuffix("/") || path.contains("\0") {
+            throw ConfigurationError(variable: "DB_PATH", value: path, expected: "a path to a file (its folder is created when missing)")
+        }
+        return path
+    }
+
+    /// `SFTP_*` through ``SFTPConfiguration/fromEnvironment(_:)``, plus a check that the key and
+    /// known_hosts files can be read: a missing key is a setting to fix, not a run to fail.
+    static func sftpConfiguration(_ variables: [String: String]) throws -> SFTPConfiguration {
+        let configuration: SFTPConfiguration
+        do {
+            configuration = try SFTPConfiguration.fromEnvironment(variables)
+        } catch let error as SFTPError {
+            // Its detail names the variable ("SFTP_PORT must be a port number…").
+            throw SaverStartupError(error.detail)
+        }
+        try requireReadableFile(configuration.privateKeyPath, variable: "SFTP_KEY_PATH",
+                                expected: "a readable private key file (scripts/gen-keys.sh makes one)")
+        try requireReadableFile(configuration.knownHostsPath, variable: "SFTP_KNOWN_HOSTS",
+                                expected: "a readable known_hosts file listing the server's host key (scripts/gen-keys.sh makes one)")
+        return configuration
+    }
+
+    private static func requireReadableFile(_ path: String, variable: String, expected: String) throws {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), !isDirectory.boolValue,
+              FileManager.default.isReadableFile(atPath: path)
+        else {
+            throw ConfigurationError(variable: variable, value: path, expected: expected)
+        }
+    }
+
+    static func remoteDirectory(_ env: Environment) throws -> String {
+        let raw = env.string("SFTP_REMOTE_DIR", default: "upload").trimmingCharacters(in: .whitespaces)
+        var trimmed = Substring(raw)
+        while trimmed.count > 1 && trimmed.hasSuffix("/") { trimmed = trimmed.dropLast() }
+        let path = String(trimmed)
+        let components = path.split(separator: "/", omittingEmptySubsequences: true)
+        if path.isEmpty || components.contains("..") || path.contains(where: { $0.isNewline || $0 == "\0" }) {
+            throw ConfigurationError(variable: "SFTP_REMOTE_DIR", value: raw, expected: "a directory path on the server without '..' (e.g. upload)")
+        }
+        return path
+    }
+}
+
+/// A start-up failure whose message already names the variable.
+public struct SaverStartupError: Error, CustomStringConvertible, Sendable {
+    public var description: String
+    public init(_ description: String) { self.description = description }
+}
+
+/// Test-only behaviour, off unless set; never listed in `.env.example`.
+///
+/// `SAVER_TEST_PAUSE_AFTER=raw|users|dlq|upload` makes the saver log
+/// `test hook: pausing after <step>` and sleep after committing that step, so a test can kill
+/// it in a known window (the crash-recovery test kills it between the users and the DLQ
+/// transactions). The progress callback lets in-process tests act in the middle of an upload.
+public struct SaverHooks: Sendable {
+    public var pauseAfter: SaveStep?
+    public var pauseDuration: Duration
+    /// Called on the SFTP connection's thread about once per MiB of each upload.
+    public var uploadProgress: (@Sendable (_ remotePath: String, _ progress: SFTPTransferProgress) -> Void)?
+
+    public init(
+        pauseAfter: SaveStep? = nil, pauseDuration: Duration = .seconds(3600),
+        uploadProgress: (@Sendable (_ remotePath: String, _ progress: SFTPTransferProgress) -> Void)? = nil
+    ) {
+        self.pauseAfter = pauseAfter
+        self.pauseDuration = pauseDuration
+        self.uploadProgress = uploadProgress
+    }
+
+    public static let none = SaverHooks()
+
+    /// Reads `SAVER_TEST_PAUSE_AFTER`.
+    public init(environment: [String: String]) throws {
+        self.init()
+        let env = Environment(environment)
+        if env.raw("SAVER_TEST_PAUSE_AFTER") != nil {
+            pauseAfter = try env.choice("SAVER_TEST_PAUSE_AFTER", default: SaveStep.raw)
+        }
+    }
+}
+
+/// The steps of saving one run, in order.
+public enum SaveStep: String, Sendable, CaseIterable {
+    /// The `raw_users` transaction.
+    case raw
+    /// The `users` transaction.
+    case users
+    /// The `dlq_records` transaction.
+    case dlq
+    /// The four uploads.
+    case upload
+}

@@ -1,0 +1,286 @@
+import Foundation
+import GRDB
+import PipelineCore
+
+/// The saver's writes to SQLite (DESIGN.md §6), one transaction per staged file.
+///
+/// Each method is one transaction, all-or-nothing and idempotent per run: `raw_users`,
+/// `dlq_records` and a run's events are deleted and inserted again; `users` are upserted;
+/// the run row is upserted. Rows are inserted through one prepared statement per transaction
+/// (Codable per-row inserts are about 2× slower); SQLite's JSON functions pick the columns out
+/// of each line, so a line is parsed once, in C.
+///
+/// GRDB's async `write` runs on its own writer queue, so no call here blocks Swift's
+/// cooperative threads; the staged file is read inside the transaction, on that queue.
+public struct SaverStore: Sendable {
+    public let database: DatabasePool
+
+    public init(database: DatabasePool) {
+        self.database = database
+    }
+
+    /// What one loading transaction did.
+    public struct Loaded: Sendable, Equatable {
+        /// Lines read and written.
+        public var rows: Int
+        /// From the start of the transaction to its commit.
+        public var elapsed: Duration
+
+        public var rowsPerSecond: Int {
+            elapsed.seconds > 0 ? Int(Double(rows) / elapsed.seconds) : rows
+        }
+    }
+
+    // MARK: raw_users
+
+    static let deleteRawSQL = "DELETE FROM raw_users WHERE run_id = ?"
+    /// `?1` the line, `?2` the run, `?3` its line number, `?4` inserted_at. `user_id` is the row's
+    /// `id` when that is a positive integer, else NULL (a rejected row may have none).
+    static let insertRawSQL = """
+        INSERT INTO raw_users (run_id, line, user_id, payload, inserted_at)
+        VALUES (?2, ?3,
+                CASE WHEN json_type(?1, '$.id') = 'integer' AND json_extract(?1, '$.id') > 0
+                     THEN json_extract(?1, '$.id') END,
+                ?1, ?4)
+        """
+
+    /// Replaces the run's `raw_users` with the lines of `raw.masked.jsonl`.
+    public func replaceRawRows(run: RunID, from path: String, insertedAt: String) async throws -> Loaded {
+        try await load(path: path, label: "raw.masked.jsonl", delete: Self.deleteRawSQL, insert: Self.insertRawSQL, run: run) {
+            line, number in [line, run.rawValue, number, insertedAt]
+        }
+    }
+
+    // MARK: dlq_records
+
+    static let deleteDLQSQL = "DELETE FROM dlq_records WHERE run_id = ?"
+    /// `->` keeps JSON as JSON text: a payload that is a string (a raw line that was not JSON)
+    /// stays a quoted JSON string.
+    static let insertDLQSQL = """
+        INSERT INTO dlq_records (run_id, line, reasons, payload, inserted_at)
+        VALUES (?2, ?1 ->> '$.line', ?1 -> '$.reasons', ?1 -> '$.payload', ?3)
+        """
+
+    /// Replaces the run's `dlq_records` with the lines of `dlq.jsonl`.
+    public func replaceDLQRows(run: RunID, from path: String, insertedAt: String) async throws -> Loaded {
+        try await load(path: path, label: "dlq.jsonl", delete: Self.deleteDLQSQL, insert: Self.insertDLQSQL, run: run) {
+            line, _ in [line, run.rawValue, insertedAt]
+        }
+    }
+
+    // MARK: users
+
+    /// Columns that hold a user's state: replaced only when the record_hash changed.
+    static let userStateColumns = [
+        "run_id", "full_name", "email", "email_domain", "age", "age_group", "department", "department_code",
+        "bmi", "bmi_category", "birth_date", "record_hash", "payload", "updated_at",
+    ]
+
+    /// `?1` the line, `?2` the run, `?3` the time of the save.
+    ///
+    /// - A new id is inserted with `inserted_at = updated_at = ?3`.
+    /// - A known id whose `record_hash` changed gets the new state and `updated_at`; one whose
+    ///   hash did not change keeps its state, `run_id` (the run of the last change) and
+    ///   `updated_at`. `inserted_at` is never touched.
+    /// - Nothing happens when the row was last seen by a newer run than this one: a late save
+    ///   of an older run never overwrites newer state. Run ids sort by start time.
+    ///
+    /// An `id` that is not a positive integer becomes the text `'not a positive integer'`,
+    /// which the INTEGER PRIMARY KEY refuses (SQLITE_MISMATCH) instead of assigning a rowid.
+    static let upsertUserSQL: String = {
+        let assignments = userStateColumns.map { column in
+            "\(column) = CASE WHEN users.record_hash IS excluded.record_hash THEN users.\(column) ELSE excluded.\(column) END"
+        } + ["last_seen_run_id = excluded.last_seen_run_id"]
+        return """
+            INSERT INTO users (id, run_id, full_name, email, email_domain, age, age_group, department, department_code,
+                               bmi, bmi_category, birth_date, record_hash, payload, inserted_at, updated_at, last_seen_run_id)
+            VALUES (CASE WHEN json_type(?1, '$.id') = 'integer' AND json_extract(?1, '$.id') > 0
+                         THEN json_extract(?1, '$.id') ELSE 'not a positive integer' END,
+                    ?2, ?1 ->> '$.full_name', ?1 ->> '$.email', ?1 ->> '$.email_domain', ?1 ->> '$.age',
+                    ?1 ->> '$.age_group', ?1 ->> '$.company.department', ?1 ->> '$.department_code',
+                    ?1 ->> '$.bmi', ?1 ->> '$.bmi_category', ?1 ->> '$.birth_date', ?1 ->> '$.record_hash',
+                    ?1, ?3, ?3, ?2)
+            ON CONFLICT (id) DO UPDATE SET
+                \(assignments.joined(separator: ",\n    "))
+            WHERE excluded.last_seen_run_id >= COALESCE(users.last_seen_run_id, users.run_id)
+            """
+    }()
+
+    /// Upserts the lines of `users.jsonl` by id.
+    public func upsertUsers(run: RunID, from path: String, at timestamp: String) async throws -> Loaded {
+        try await load(path: path, label: "users.jsonl", delete: nil, insert: Self.upsertUserSQL, run: run) {
+            line, _ in [line, run.rawValue, timestamp]
+        }
+    }
+
+    /// One transaction: optionally delete the run's rows, then run `insert` for every line of
+    /// the file through one prepared statement.
+    private func load(
+        path: String, label: String, delete: String?, insert: String, run: RunID,
+        arguments: @escaping @Sendable (_ line: String, _ number: Int) -> StatementArguments
+    ) async throws -> Loaded {
+        let clock = ContinuousClock()
+        let started = clock.now
+        let rows = try await database.write { db -> Int in
+            if let delete { try db.execute(sql: delete, arguments: [run.rawValue]) }
+            let statement = try db.makeStatement(sql: insert)
+            var reader = try JSONLReader(path: path)
+            var rows = 0
+            try reader.forEachLine { number, bytes in
+                let line = String(decoding: bytes, as: UTF8.self)
+                do {
+                    try statement.execute(arguments: arguments(line, number))
+                } catch let error as DatabaseError {
+                    throw SaveFailure("\(label) line \(number) of run \(run) could not be stored: \(Self.explain(error))")
+                }
+                rows += 1
+            }
+            return rows
+        }
+        return Loaded(rows: rows, elapsed: started.duration(to: clock.now))
+    }
+
+    private static func explain(_ error: DatabaseError) -> String {
+        if error.resultCode == .SQLITE_MISMATCH { return "its id is not a positive integer" }
+        if let message = error.message, message.contains("malformed JSON") { return "it is not valid JSON" }
+        return error.message ?? "\(error)"
+    }
+
+    // MARK: etl_runs and etl_run_events
+
+    /// Writes a run's row and replaces its events, in one transaction.
+    ///
+    /// - Parameter overwriteCompleted: `true` for the saver finishing the run; `false` when
+    ///   mirroring the ledger, which must never turn a `completed` row (whose rows are in) back
+    ///   into an earlier status.
+    /// - Returns: whether the row was written.
+    @discardableResult
+    public func writeRun(_ row: RunRow, events: [RunEvent], overwriteCompleted: Bool) async throws -> Bool {
+        try await writeRuns([(row, events)], overwriteCompleted: overwriteCompleted) == 1
+    }
+
+    /// ``writeRun(_:events:overwriteCompleted:)`` for many runs in one transaction; returns how
+    /// many rows were written.
+    public func writeRuns(_ runs: [(RunRow, [RunEvent])], overwriteCompleted: Bool) async throws -> Int {
+        guard !runs.isEmpty else { return 0 }
+        return try await database.write { db -> Int in
+            let upsert = try db.makeStatement(sql: overwriteCompleted ? Self.upsertRunSQL : Self.upsertRunSQL + Self.keepCompletedSQL)
+            let deleteEvents = try db.makeStatement(sql: "DELETE FROM etl_run_events WHERE run_id = ?")
+            let insertEvent = try db.makeStatement(sql: "INSERT INTO etl_run_events (run_id, at, stage, event, detail) VALUES (?, ?, ?, ?, ?)")
+            var written = 0
+            for (row, events) in runs {
+                try upsert.execute(arguments: row.arguments)
+                guard db.changesCount > 0 else { continue }
+                written += 1
+                try deleteEvents.execute(arguments: [row.runID])
+                for event in events {
+                    try insertEvent.execute(arguments: [row.runID, event.at, event.stage, event.event, event.detail])
+                }
+            }
+            return written
+        }
+    }
+
+    static let upsertRunSQL = """
+        INSERT INTO etl_runs (run_id, status, failed_phase, error, started_at, finished_at, duration_ms, extracted, valid,
+                              invalid, loaded, unknown_department, staged_files, remote_files, updated_at)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+        ON CONFLICT (run_id) DO UPDATE SET
+            status = excluded.status, failed_phase = excluded.failed_phase, error = excluded.error,
+            started_at = excluded.started_at, finished_at = excluded.finished_at, duration_ms = excluded.duration_ms,
+            extracted = excluded.extracted, valid = excluded.valid, invalid = excluded.invalid, loaded = excluded.loaded,
+            unknown_department = excluded.unknown_department, staged_files = excluded.staged_files,
+            remote_files = excluded.remote_files, updated_at = excluded.updated_at
+        """
+    static let keepCompletedSQL = "\nWHERE etl_runs.status <> 'completed'"
+
+    /// The status and `updated_at` of the rows of `ids` that exist.
+    public func runStates(_ ids: [RunID]) async throws -> [RunID: (status: String, updatedAt: String)] {
+        guard !ids.isEmpty else { return [:] }
+        return try await database.read { db in
+            var states: [RunID: (status: String, updatedAt: String)] = [:]
+            for chunk in stride(from: 0, to: ids.count, by: 500).map({ Array(ids[$0..<min($0 + 500, ids.count)]) }) {
+                let marks = Array(repeating: "?", count: chunk.count).joined(separator: ",")
+                let rows = try Row.fetchAll(db, sql: "SELECT run_id, status, updated_at FROM etl_runs WHERE run_id IN (\(marks))",
+                                            arguments: StatementArguments(chunk.map(\.rawValue)))
+                for row in rows {
+                    if let id = RunID(parsing: row["run_id"] as String) {
+                        states[id] = (row["status"], row["updated_at"])
+                    }
+                }
+            }
+            return states
+        }
+    }
+
+    /// How many users rows carry `run` as the run of their last change.
+    public func usersChanged(by run: RunID) async throws -> Int {
+        try await database.read { db in
+            try Int.fetchOne(db, sql: "SELECT count(*) FROM users WHERE run_id = ?", arguments: [run.rawValue]) ?? 0
+        }
+    }
+}
+
+/// One `etl_runs` row.
+public struct RunRow: Sendable, Equatable {
+    public var runID: String
+    public var status: String
+    public var failedPhase: String?
+    public var error: String?
+    public var startedAt: String
+    public var finishedAt: String?
+    public var durationMs: Int?
+    public var extracted: Int?
+    public var valid: Int?
+    public var invalid: Int?
+    public var loaded: Int?
+    public var unknownDepartment: Int?
+    /// JSON array of `{path, rows, bytes, sha256}`.
+    public var stagedFiles: String
+    public var remoteFiles: String
+    public var updatedAt: String
+
+    public init(
+        runID: String, status: String, failedPhase: String? = nil, error: String? = nil, startedAt: String,
+        finishedAt: String? = nil, durationMs: Int? = nil, extracted: Int? = nil, valid: Int? = nil, invalid: Int? = nil,
+        loaded: Int? = nil, unknownDepartment: Int? = nil, stagedFiles: String = "[]", remoteFiles: String = "[]",
+        updatedAt: String
+    ) {
+        self.runID = runID
+        self.status = status
+        self.failedPhase = failedPhase
+        self.error = error
+        self.startedAt = startedAt
+        self.finishedAt = finishedAt
+        self.durationMs = durationMs
+        self.extracted = extracted
+        self.valid = valid
+        self.invalid = invalid
+        self.loaded = loaded
+        self.unknownDepartment = unknownDepartment
+        self.stagedFiles = stagedFiles
+        self.remoteFiles = remoteFiles
+        self.updatedAt = updatedAt
+    }
+
+    var arguments: StatementArguments {
+        [runID, status, failedPhase, error, startedAt, finishedAt, durationMs, extracted, valid, invalid, loaded,
+         unknownDepartment, stagedFiles, remoteFiles, updatedAt]
+    }
+}
+
+/// One `etl_run_events` row (without its id).
+public struct RunEvent: Sendable, Equatable {
+    public var at: String
+    /// The phase: `extract`, `transform` or `save`.
+    public var stage: String
+    public var event: String
+    public var detail: String?
+
+    public init(at: String, stage: String, event: String, detail: String? = nil) {
+        self.at = at
+        self.stage = stage
+        self.event = event
+        self.detail = detail
+    }
+}

@@ -1,0 +1,129 @@
+import APICore
+import APITestData
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import Testing
+
+@Suite struct UsersEndpointTests {
+    static let userKeys: Set<String> = [
+        "id", "run_id", "full_name", "email", "email_domain", "age", "age_group", "department", "department_code", "bmi",
+        "bmi_category", "birth_date", "record_hash", "inserted_at", "updated_at", "payload",
+    ]
+
+    @Test func listsUsersByIdWithTheirLatestRun() async throws {
+        let fixture = try await SampleFixture()
+        let expected = fixture.expectedUsers
+        try await fixture.app().test(.router) { client in
+            let response = try await client.execute(uri: "/users", method: .get)
+            #expect(response.status == .ok)
+            #expect(response.totalCount == 12)
+            let users = try response.array
+            #expect(users.map { $0.int("id")! } == Array(1...12))
+            for user in users {
+                #expect(Set(user.keys) == Self.userKeys)
+                let id = user.int("id")!
+                #expect(user.string("run_id") == expected[id]?.runID, "user \(id) was last changed by that run")
+                #expect(user.string("record_hash") == expected[id]?.recordHash)
+                #expect(user.string("email_domain") == "x.dummyjson.com")
+                #expect(user.object("payload")?.int("id") == id)
+                #expect(user.object("payload")?.string("full_name") == user.string("full_name"), "the payload is the enriched row")
+            }
+            #expect(Set(users.compactMap { $0.string("run_id") }).count > 1, "later runs changed some users and left others")
+            let unknown = try #require(users.first { $0.int("id") == 11 })
+            #expect(unknown.string("department_code") == "UNKNOWN")
+        }
+    }
+
+    @Test func noPasswordAndOnlyMaskedSecretsLeaveTheAPI() async throws {
+        let fixture = try await SampleFixture()
+        try await fixture.app().test(.router) { client in
+            var bodies: [Any] = []
+            bodies.append(try await client.execute(uri: "/users?limit=500", method: .get).json)
+            bodies.append(try await client.execute(uri: "/users/1", method: .get).json)
+            for run in fixture.runs {
+                bodies.append(try await client.execute(uri: "/etl_runs/\(run.runID)/dlq?limit=500", method: .get).json)
+            }
+            for body in bodies {
+                #expect(!allKeys(body).contains { $0.lowercased().contains("password") })
+                let text = String(decoding: try JSONSerialization.data(withJSONObject: body, options: [.fragmentsAllowed]), as: UTF8.self)
+                #expect(!text.contains("pass1") && !text.contains("900-590-0") && !text.contains("92897606554"), "no password or unmasked secret")
+            }
+            let user = try await client.execute(uri: "/users/2", method: .get).object
+            let payload = try #require(user.object("payload"))
+            #expect(payload.string("ssn") == "*******-002")
+            #expect(payload.string("ein") == "***-002")
+            #expect(payload.object("bank")?.string("iban") == "********************0002")
+            #expect(payload.object("crypto")?.string("wallet")?.hasSuffix("0002") == true)
+            #expect(payload.object("crypto")?.string("wallet")?.dropLast(4).allSatisfy { $0 == "*" } == true)
+        }
+    }
+
+    @Test func filtersByDepartmentAndRun() async throws {
+        let fixture = try await SampleFixture()
+        let expected = fixture.expectedUsers
+        try await fixture.app().test(.router) { client in
+            let department = "Research and Development"
+            let ids = expected.filter { $0.value.department == department }.keys.sorted()
+            for encoded in ["Research%20and%20Development", "Research+and+Development"] {
+                let response = try await client.execute(uri: "/users?department=\(encoded)", method: .get)
+                #expect(try response.array.map { $0.int("id")! } == ids)
+                #expect(response.totalCount == ids.count)
+            }
+            let lastRun = fixture.runs.last { !$0.userLines.isEmpty }!.runID.rawValue
+            let changed = expected.filter { $0.value.runID == lastRun }.keys.sorted()
+            #expect(!changed.isEmpty)
+            let byRun = try await client.execute(uri: "/users?run_id=\(lastRun)", method: .get)
+            #expect(try byRun.array.map { $0.int("id")! } == changed)
+            let both = try await client.execute(uri: "/users?run_id=\(lastRun)&department=\(GeneratorDepartment.of(changed[0]))", method: .get)
+            #expect(try both.array.map { $0.int("id")! } == changed.filter { expected[$0]?.department == expected[changed[0]]?.department })
+            let none = try await client.execute(uri: "/users?department=Nowhere", method: .get)
+            #expect(try none.array.isEmpty)
+            #expect(none.totalCount == 0)
+            let page = try await client.execute(uri: "/users?limit=5&offset=10", method: .get)
+            #expect(try page.array.map { $0.int("id")! } == [11, 12])
+            #expect(page.totalCount == 12)
+        }
+    }
+
+    @Test(arguments: [
+        ("department=", "department"), ("run_id=", "run_id"), ("limit=0", "limit"), ("limit=501", "limit"), ("offset=-5", "offset"),
+        ("offset=ten", "offset"),
+    ])
+    func rejectsBadFilters(query: String, parameter: String) async throws {
+        let fixture = try await SampleFixture(runCount: 1)
+        try await fixture.app().test(.router) { client in
+            let detail = try expectError(try await client.execute(uri: "/users?\(query)", method: .get), .badRequest)
+            #expect(detail?.string("parameter") == parameter)
+        }
+    }
+
+    @Test func oneUserById() async throws {
+        let fixture = try await SampleFixture()
+        try await fixture.app().test(.router) { client in
+            let user = try await client.execute(uri: "/users/7", method: .get)
+            #expect(user.status == .ok)
+            let listed = try await client.execute(uri: "/users?offset=6&limit=1", method: .get).body
+            #expect(String(buffer: listed) == "[\(String(buffer: user.body))]", "the same object as in the list")
+
+            for missing in ["/users/999", "/users/0", "/users/-3"] {
+                let detail = try expectError(try await client.execute(uri: missing, method: .get), .notFound)
+                #expect(detail?["id"] is Int)
+            }
+            for bad in ["/users/abc", "/users/1.5", "/users/99999999999999999999"] {
+                let detail = try expectError(try await client.execute(uri: bad, method: .get), .badRequest)
+                #expect(detail?.string("parameter") == "id")
+                #expect(detail?.string("in") == "path")
+            }
+        }
+    }
+}
+
+/// The department the generator gives a user id, URL-encoded for a query.
+enum GeneratorDepartment {
+    static func of(_ id: Int) -> String {
+        let name = id % 11 == 0 ? SampleRunGenerator.unknownDepartment : SampleRunGenerator.departments[id % SampleRunGenerator.departments.count].name
+        return name.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? name
+    }
+}

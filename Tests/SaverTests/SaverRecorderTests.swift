@@ -1,0 +1,85 @@
+import Foundation
+import PipelineCore
+import PipelineRedis
+import SaverCore
+import Testing
+import TestSupport
+
+extension SaverServerTests {
+    @Suite("Saver: every run in etl_runs") struct Recorder {
+        @Test("a run failed in the extractor shows in etl_runs as failed, with phase extract and its error")
+        func extractorFailure() async throws {
+            let h = try await SaverHarness()
+            let saver = try await h.saver(settings: h.settings(reconcile: .seconds(3600)))
+            let message = "page at skip=200 failed: HTTP 503 from https://dummyjson.com/users after 4 attempts"
+            let db = try await h.running(saver) { () async throws -> DatabaseSnapshot in
+                // Let the recorder subscribe (pub/sub channels span databases, so another suite may
+                // listen too) and do its start-up scan; the interval is an hour, so only the
+                // signal can bring the row in quickly.
+                #expect(try await h.eventually { (try await h.redis.send("PUBSUB", "NUMSUB", Channel.runFailed.rawValue).array?.last?.int ?? 0) >= 1 })
+                try await Task.sleep(for: .milliseconds(500))
+                let id = RunID.test()
+                _ = try await h.ledger.startRun(id)
+                let signal = try await h.ledger.failPhase(.extract, run: id, error: message)
+                _ = try await h.redis.publish(Channel.runFailed.rawValue, signal.json)
+
+                let db = try DatabaseSnapshot(path: h.databasePath)
+                #expect(try await h.eventually(.seconds(10)) { try db.run(id) != nil })
+                let row = try #require(try db.run(id))
+                #expect(row["status"] as String == "failed")
+                #expect(row["failed_phase"] as String == "extract")
+                #expect(row["error"] as String == message)
+                #expect(row["started_at"] as String == Timestamp.format(id.startedAt))
+                #expect(row["finished_at"] as String? != nil)
+                let events = try db.events(id).map { "\($0["stage"] as String) \($0["event"] as String)" }
+                #expect(events == ["extract started", "extract failed"])
+                #expect(try db.events(id).last?["detail"] as String? == message)
+                return db
+            }
+            #expect(try db.count("etl_runs") == 1)
+        }
+
+        @Test("runs that failed or moved on without a signal are recorded by the reconcile scan, and stale rows refreshed")
+        func reconcileScan() async throws {
+            let h = try await SaverHarness()
+            let saver = try await h.saver()
+            let recorder = saver.recorder()
+            let transformFailed = RunID.test(secondsAgo: 30)
+            _ = try await h.ledger.startRun(transformFailed)
+            try await h.ledger.completePhase(.extract, run: transformFailed, files: [], counts: ["extracted": 7])
+            try await h.ledger.beginPhase(.transform, run: transformFailed)
+            try await h.ledger.failPhase(.transform, run: transformFailed, error: "raw.jsonl is missing")
+            let resumed = RunID.test(secondsAgo: 20)
+            _ = try await h.ledger.startRun(resumed)
+            try await h.ledger.failPhase(.extract, run: resumed, error: "timeout")
+
+            #expect(try await recorder.recordRuns() == 2)
+            let db = try DatabaseSnapshot(path: h.databasePath)
+            #expect(try db.run(transformFailed)?["failed_phase"] as String? == "transform")
+            #expect(try db.run(transformFailed)?["extracted"] as Int? == 7)
+            #expect(try db.run(resumed)?["status"] as String? == "failed")
+            #expect(try await recorder.recordRuns() == 0, "rows that are up to date are not rewritten")
+
+            // The extractor resumes the failed run: its row is stale and gets refreshed.
+            try await Task.sleep(for: .milliseconds(5))
+            try await h.ledger.beginPhase(.extract, run: resumed)
+            #expect(try await recorder.recordRuns() == 1)
+            let row = try #require(try db.run(resumed))
+            #expect(row["status"] as String == "extracting")
+            #expect(row["failed_phase"] as String? == nil)
+            #expect(row["error"] as String? == nil)
+        }
+
+        @Test("a completed row is never turned back by the ledger mirror")
+        func completedRowsStay() async throws {
+            let h = try await SaverHarness()
+            let run = try await h.stage(rows: 10)
+            let saver = try await h.saver()
+            _ = try await h.running(saver) { try await h.waitForLedger(run.id, .completed) }
+            // The ledger moves back (an operator re-queues the run): the row keeps `completed`.
+            _ = try await h.redis.hset(LedgerKey.run(run.id), [RunRecord.Field.status: "transformed", RunRecord.Field.updatedAt: Timestamp.format(Date())])
+            #expect(try await saver.recorder().recordRuns() == 0)
+            #expect(try DatabaseSnapshot(path: h.databasePath).run(run.id)?["status"] as String? == "completed")
+        }
+    }
+}

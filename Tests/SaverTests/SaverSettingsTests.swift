@@ -1,0 +1,74 @@
+import Foundation
+import PipelineCore
+import SaverCore
+import Testing
+import TestSupport
+
+@Suite("Saver settings") struct SaverSettingsTests {
+    let keys = SFTPTestServer.current
+
+    /// The variables that point at real key files; everything else default.
+    var base: [String: String] {
+        ["SFTP_KEY_PATH": keys.privateKeyPath, "SFTP_KNOWN_HOSTS": keys.knownHostsPath]
+    }
+
+    @Test("defaults follow .env.example")
+    func defaults() throws {
+        let settings = try SaverSettings(environment: base)
+        #expect(settings.databasePath == "./database/data.db")
+        #expect(settings.staging.dataDirectory == "./data")
+        #expect(settings.staging.keepRuns == 5)
+        #expect(settings.remoteDirectory == "upload")
+        #expect(settings.reconcileInterval == .seconds(30))
+        #expect(settings.claimTTL == .seconds(30))
+        #expect(settings.retry == RetryPolicy.default)
+        #expect(settings.sftp.host == "127.0.0.1" && settings.sftp.port == 22 && settings.sftp.user == "sftp_user")
+        #expect("\(settings.redisURL)".contains("127.0.0.1:6379"))
+    }
+
+    @Test("a bad value stops start-up with a message naming the variable", arguments: [
+        ("REDIS_URL", "http://nope"),
+        ("STAGING_KEEP_RUNS", "-1"),
+        ("RETRY_MAX_RETRIES", "lots"),
+        ("RETRY_BASE_DELAY_SECONDS", "-5"),
+        ("RECONCILE_INTERVAL_SECONDS", "0"),
+        ("CLAIM_TTL_SECONDS", "forever"),
+        ("LOG_LEVEL", "loud"),
+        ("LOG_FORMAT", "xml"),
+        ("SFTP_PORT", "70000"),
+        ("SFTP_USER", "two words"),
+        ("SFTP_KEY_PATH", "/nonexistent/id_ed25519"),
+        ("SFTP_KNOWN_HOSTS", "/nonexistent/known_hosts"),
+        ("SFTP_REMOTE_DIR", "../escape"),
+        ("DB_PATH", "database/"),
+    ])
+    func badValue(variable: String, value: String) throws {
+        var environment = base
+        environment[variable] = value
+        do {
+            _ = try SaverSettings(environment: environment)
+            Issue.record("\(variable)=\(value) was accepted")
+        } catch {
+            #expect("\(error)".contains(variable), "\(error)")
+        }
+    }
+
+    @Test("SFTP_REMOTE_DIR is trimmed of trailing slashes; the test-only pause hook reads its own variable")
+    func remoteDirectoryAndHooks() throws {
+        var environment = base
+        environment["SFTP_REMOTE_DIR"] = "upload/runs/"
+        #expect(try SaverSettings(environment: environment).remoteDirectory == "upload/runs")
+        #expect(try SaverHooks(environment: [:]).pauseAfter == nil)
+        #expect(try SaverHooks(environment: ["SAVER_TEST_PAUSE_AFTER": "users"]).pauseAfter == .users)
+        #expect(throws: ConfigurationError.self) { try SaverHooks(environment: ["SAVER_TEST_PAUSE_AFTER": "forever"]) }
+    }
+
+    @Test("the test-only hook is not a setting users see")
+    func hookIsNotInEnvExample() throws {
+        let example = try String(contentsOfFile: repositoryRoot + "/.env.example", encoding: .utf8)
+        #expect(!example.contains("SAVER_TEST"))
+        for variable in ["DB_PATH", "DATA_DIR", "STAGING_KEEP_RUNS", "SFTP_REMOTE_DIR", "RECONCILE_INTERVAL_SECONDS"] {
+            #expect(example.contains("\(variable)="))
+        }
+    }
+}

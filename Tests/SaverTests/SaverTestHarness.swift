@@ -1,0 +1,207 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+import GRDB
+import Logging
+import PipelineCore
+import PipelineDatabase
+import PipelineRedis
+import PipelineSFTP
+import SaverCore
+import Testing
+import TestSupport
+
+/// Every test that uses the ledger in Redis database 4: nested here so `.serialized` keeps a
+/// test's phase worker from picking up another test's runs. The time limit turns a hang into
+/// a failure.
+@Suite(.serialized, .timeLimit(.minutes(5))) struct SaverServerTests {}
+
+/// One test's world: a temporary staging directory and SQLite file, the ledger in Redis
+/// database 4 (flushed), and a remote directory of its own on an SFTP test server.
+final class SaverHarness: Sendable {
+    /// The test server's URL with database 4.
+    static let redisURLText: String = {
+        let text = RedisTestServer.url.replacingOccurrences(of: #"/\d+$"#, with: "/4", options: .regularExpression)
+        return text.hasSuffix("/4") ? text : text + "/4"
+    }()
+    static let redisURL = try! RedisURL(redisURLText, name: "TEST_REDIS_URL")
+
+    let directory = TemporaryDirectory("saver-test")
+    let redis = RedisClient(url: SaverHarness.redisURL, connectTimeout: .seconds(2), commandTimeout: .seconds(5))
+    let server: SFTPTestServer
+    /// `upload/saver-test-…` on the server.
+    let remoteDirectory: String
+    let knownHostsPath: String
+
+    var ledger: RunLedger { RunLedger(redis: redis) }
+    var dataDirectory: String { directory.file("data") }
+    var layout: StagingLayout { StagingLayout(dataDirectory: dataDirectory) }
+    var databasePath: String { directory.file("database/data.db") }
+    /// Where `remoteDirectory` is on disk.
+    var remoteOnDisk: String { server.chrootPath + "/" + remoteDirectory }
+
+    init(server: SFTPTestServer = .current) async throws {
+        self.server = server
+        if server.port == SFTPTestServer.current.port { try server.ensureAvailable() }
+        remoteDirectory = "upload/saver-test-\(UUID().uuidString.prefix(8).lowercased())"
+        knownHostsPath = directory.file("known_hosts")
+        try server.writeKnownHosts(to: knownHostsPath)
+        try await redis.flushdb()
+    }
+
+    deinit {
+        try? FileManager.default.removeItem(atPath: remoteOnDisk)
+        redis.close()
+    }
+
+    /// A fast retry schedule for tests.
+    static let fastRetry = RetryPolicy(maxRetries: 2, baseDelay: .milliseconds(100), multiplier: 2, maxDelay: .seconds(1), jitter: 0.1)
+
+    func sftpConfiguration(knownHosts: String? = nil, ioTimeout: Duration = .seconds(10)) -> SFTPConfiguration {
+        SFTPConfiguration(
+            host: server.host, port: server.port, user: server.user, privateKeyPath: server.privateKeyPath,
+            knownHostsPath: knownHosts ?? knownHostsPath, connectTimeout: .seconds(5), ioTimeout: ioTimeout)
+    }
+
+    func settings(
+        databasePath: String? = nil, retry: RetryPolicy = SaverHarness.fastRetry, keepRuns: Int = 5,
+        knownHosts: String? = nil, reconcile: Duration = .milliseconds(300)
+    ) -> SaverSettings {
+        SaverSettings(
+            redisURL: Self.redisURL, staging: StagingSettings(dataDirectory: dataDirectory, keepRuns: keepRuns),
+            databasePath: databasePath ?? self.databasePath, sftp: sftpConfiguration(knownHosts: knownHosts),
+            remoteDirectory: remoteDirectory, retry: retry, reconcileInterval: reconcile, claimTTL: .seconds(5))
+    }
+
+    func saver(settings: SaverSettings? = nil, hooks: SaverHooks = .none) async throws -> Saver {
+        let settings = settings ?? self.settings()
+        let database = try await Saver.openDatabase(path: settings.databasePath)
+        return Saver(settings: settings, database: database, redis: redis, logger: Logger(label: "saver-test"), hooks: hooks)
+    }
+
+    /// Stages a transformed run.
+    func stage(
+        _ id: RunID = .test(), rows: Int = 50, invalidEvery: Int = 10, idOffset: Int = 0, variant: String = "a",
+        notJSONLine: Int? = 3, register: Bool = true
+    ) async throws -> StagedRunFixture {
+        try await StagedRunFixture.stage(
+            id, layout: layout, ledger: register ? ledger : nil, rows: rows, invalidEvery: invalidEvery,
+            idOffset: idOffset, variant: variant, notJSONLine: notJSONLine)
+    }
+
+    /// Runs the saver's worker and recorder until `body` returns.
+    func running<T>(_ saver: Saver, _ body: () async throws -> T) async throws -> T {
+        let services = saver.services()
+        let task = Task {
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for service in services { group.addTask { try await service.run() } }
+                try await group.waitForAll()
+            }
+        }
+        defer { task.cancel() }
+        let result = try await body()
+        task.cancel()
+        _ = await task.result
+        return result
+    }
+
+    /// Polls the ledger until the run has `status` (or failed), for at most `limit`.
+    func waitForLedger(_ id: RunID, _ status: RunStatus, limit: Duration = .seconds(60)) async throws -> RunRecord? {
+        let deadline = ContinuousClock.now + limit
+        while ContinuousClock.now < deadline {
+            if let record = try await ledger.run(id), record.status == status { return record }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        return try await ledger.run(id)
+    }
+
+    /// Polls until `condition` holds, for at most `limit`; returns whether it held.
+    func eventually(_ limit: Duration = .seconds(30), _ condition: () async throws -> Bool) async throws -> Bool {
+        let deadline = ContinuousClock.now + limit
+        while ContinuousClock.now < deadline {
+            if try await condition() { return true }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        return try await condition()
+    }
+}
+
+/// Read-only views of a database file, for assertions.
+struct DatabaseSnapshot {
+    let pool: DatabasePool
+
+    init(path: String) throws {
+        pool = try PipelineDatabase.openReader(path: path)
+    }
+
+    func count(_ table: String, run: RunID? = nil) throws -> Int {
+        try pool.read { db in
+            if let run {
+                return try Int.fetchOne(db, sql: "SELECT count(*) FROM \(table) WHERE run_id = ?", arguments: [run.rawValue]) ?? 0
+            }
+            return try Int.fetchOne(db, sql: "SELECT count(*) FROM \(table)") ?? 0
+        }
+    }
+
+    func run(_ id: RunID) throws -> Row? {
+        try pool.read { db in try Row.fetchOne(db, sql: "SELECT * FROM etl_runs WHERE run_id = ?", arguments: [id.rawValue]) }
+    }
+
+    func user(_ id: Int) throws -> Row? {
+        try pool.read { db in try Row.fetchOne(db, sql: "SELECT * FROM users WHERE id = ?", arguments: [id]) }
+    }
+
+    func events(_ id: RunID) throws -> [Row] {
+        try pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM etl_run_events WHERE run_id = ? ORDER BY id", arguments: [id.rawValue])
+        }
+    }
+
+    /// Every row of `table` as text, sorted, leaving out `excluding` columns.
+    func dump(_ table: String, excluding: Set<String> = []) throws -> [String] {
+        try pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM \(table)").map { row in
+                row.columnNames.filter { !excluding.contains($0) }.map { "\($0)=\(row[$0] as DatabaseValue)" }.joined(separator: " | ")
+            }.sorted()
+        }
+    }
+
+    /// Every table that matters, with the columns that depend on when a save ran left out.
+    func contents() throws -> [String: [String]] {
+        [
+            "raw_users": try dump("raw_users"),
+            "users": try dump("users"),
+            "dlq_records": try dump("dlq_records"),
+            "etl_runs": try dump("etl_runs", excluding: ["finished_at", "duration_ms", "updated_at"]),
+            "etl_run_events": try dump("etl_run_events", excluding: ["id", "at"]),
+        ]
+    }
+}
+
+/// The files in a directory on disk (the server's view of a remote directory), by name.
+func filesOnDisk(_ path: String) -> [String] {
+    ((try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []).sorted()
+}
+
+extension SFTPTestServer {
+    /// Uses the server when something already answers on its port (possibly started from
+    /// another checkout's `.run`), else starts it with `scripts/sftp.sh`.
+    func ensureAvailable() throws {
+        if Self.answers(port: port) { return }
+        try start()
+    }
+
+    static func answers(port: Int) -> Bool {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        return withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        } == 0
+    }
+}
