@@ -13,6 +13,7 @@ let package = Package(
         .executable(name: "Saver", targets: ["Saver"]),
         .executable(name: "API", targets: ["API"]),
         .executable(name: "SFTPBench", targets: ["SFTPBench"]),
+        .executable(name: "TransformBench", targets: ["TransformBench"]),
         .executable(name: "SaverBench", targets: ["SaverBench"]),
         .executable(name: "DummyJSON", targets: ["DummyJSON"]),
         .executable(name: "APISeed", targets: ["APISeed"]),
@@ -83,11 +84,23 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
+        .target(
+            name: "TransformerCore",
+            dependencies: [
+                "PipelineCore", "PipelineRedis",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            resources: [.copy("Resources/departments.csv")]
+        ),
         .executableTarget(
             name: "Transformer",
             dependencies: [
-                "PipelineCore", "PipelineRedis",
+                "TransformerCore", "PipelineCore", "PipelineRedis",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
         .target(
@@ -129,6 +142,14 @@ let package = Package(
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
             ]
+        ),
+        .executableTarget(
+            name: "TransformBench",
+            dependencies: [
+                "PipelineCore", "PipelineRedis", "TransformerFixtures",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "Benchmarks/TransformBench"
         ),
         .executableTarget(
             name: "SFTPBench",
@@ -200,6 +221,14 @@ let package = Package(
         ),
         .testTarget(name: "PipelineHTTPTests", dependencies: ["PipelineHTTP", "TestSupport"]),
         .testTarget(name: "PipelineSFTPTests", dependencies: ["PipelineSFTP", "TestSupport"]),
+        .target(name: "TransformerFixtures", path: "Tests/TransformerFixtures"),
+        .testTarget(
+            name: "TransformerTests",
+            dependencies: [
+                "TransformerCore", "TransformerFixtures", "TestSupport", "PipelineCore", "PipelineRedis",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .testTarget(
             name: "ExtractorTests",
             dependencies: [

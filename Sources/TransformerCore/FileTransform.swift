@@ -1,0 +1,439 @@
+import Crypto
+import Dispatch
+import Foundation
+import Logging
+import PipelineCore
+import Synchronization
+
+/// Where a transform reads and writes.
+public struct TransformPaths: Sendable, Equatable {
+    public var raw: String
+    public var users: String
+    public var dlq: String
+    public var rawMasked: String
+
+    public init(raw: String, users: String, dlq: String, rawMasked: String) {
+        self.raw = raw
+        self.users = users
+        self.dlq = dlq
+        self.rawMasked = rawMasked
+    }
+
+    /// The files of `run` under a staging layout.
+    public init(layout: StagingLayout, run: RunID) {
+        self.init(raw: layout.rawFile(run), users: layout.usersFile(run), dlq: layout.dlqFile(run), rawMasked: layout.rawMaskedFile(run))
+    }
+}
+
+/// What one transform produced.
+public struct TransformSummary: Sendable, Equatable {
+    public var rows = 0
+    public var valid = 0
+    public var invalid = 0
+    /// Valid rows whose department the table lacks (their `department_code` is `UNKNOWN`).
+    public var unknownDepartment = 0
+    /// Rejections per rule, keyed `rule:<field>.<rule>`.
+    public var ruleCounts: [String: Int] = [:]
+    /// `users.jsonl`, `dlq.jsonl`, `raw.masked.jsonl`, in that order.
+    public var files: [StagedFile] = []
+    public var seconds: Double = 0
+
+    /// The ledger's `transform_counts` (docs/STAGING.md).
+    public var counts: [String: Int] {
+        var counts = ruleCounts
+        counts["valid"] = valid
+        counts["invalid"] = invalid
+        counts["unknown_department"] = unknownDepartment
+        return counts
+    }
+}
+
+/// A flag a running transform checks between batches; set from a task's cancellation handler.
+public final class CancellationFlag: Sendable {
+    private let flag = Atomic<Bool>(false)
+    public init() {}
+    public func cancel() { flag.store(true, ordering: .relaxed) }
+    public var isCancelled: Bool { flag.load(ordering: .relaxed) }
+}
+
+/// Turns one `raw.jsonl` into `users.jsonl`, `dlq.jsonl` and `raw.masked.jsonl` (docs/STAGING.md).
+///
+/// Streams, in a pipeline: this thread reads lines through one buffer into batches of about
+/// ``batchBytes``; up to `2 × workers` batches are validated, masked and enriched at once on
+/// Dispatch's pool; this thread takes them back in line order and applies the one rule that
+/// needs the rows before it (a repeated `id`); then each output file's own serial queue writes
+/// and hashes its part of the batch, while the kernel is asked to start writing the pages out
+/// as they accumulate (so the fsync at the end is short). Memory is bounded by a fixed pool of
+/// batches and the writers' buffers, whatever the number of rows; only the set of ids seen
+/// grows (a bitmap: 1 bit per id up to 2^26).
+///
+/// Blocking and CPU-bound: call it from a thread of its own, not from a Swift task.
+public struct FileTransform: Sendable {
+    public var paths: TransformPaths
+    public var rules: TransformRules
+    public var context: TransformContext
+    /// Batches processed in parallel; 0 or 1 processes them on the calling thread.
+    public var workers: Int
+    public var batchBytes: Int
+    /// The expected number of rows, for the progress lines.
+    public var expectedRows: Int?
+    public var logger: Logger
+
+    public init(paths: TransformPaths, rules: TransformRules, context: TransformContext,
+                workers: Int = ProcessInfo.processInfo.activeProcessorCount, batchBytes: Int = 512 << 10,
+                expectedRows: Int? = nil, logger: Logger) {
+        self.paths = paths
+        self.rules = rules
+        self.context = context
+        self.workers = workers
+        self.batchBytes = batchBytes
+        self.expectedRows = expectedRows
+        self.logger = logger
+    }
+
+    /// Runs the transform; throws `CancellationError` when `cancellation` is set, leaving no
+    /// `.part` file behind.
+    public func run(cancellation: CancellationFlag? = nil) throws -> TransformSummary {
+        let started = ContinuousClock.now
+        let parallel = workers > 1
+        let users = try OutputFile(path: paths.users, queueLabel: parallel ? "transform.users" : nil)
+        let dlq = try OutputFile(path: paths.dlq, queueLabel: parallel ? "transform.dlq" : nil)
+        let masked = try OutputFile(path: paths.rawMasked, queueLabel: parallel ? "transform.raw-masked" : nil)
+        let outputs = [masked, users, dlq]
+        var committed = false
+        defer {
+            if !committed { for output in outputs { output.abandon() } }
+        }
+        var merger = Merger(context: context, expectedRows: expectedRows, logger: logger)
+        var reader = try JSONLReader(path: paths.raw)
+
+        // Batches being processed, oldest first; at most `maxInFlight`. The pool holds a few more,
+        // for the one being filled and those the output queues are still writing.
+        let maxInFlight = parallel ? workers * 2 : 1
+        let pool = BatchPool(capacity: maxInFlight + 4) { [rules, context, batchBytes] in
+            Batch(processor: RowProcessor(rules: rules, context: context), capacity: batchBytes)
+        }
+        var inFlight: [Batch] = []
+        var current: Batch?
+        defer {
+            // On an error, never leave a worker writing into a batch after returning.
+            for batch in inFlight { batch.processed.wait() }
+        }
+        func write(_ batch: Batch) throws {
+            merger.merge(batch)
+            if outputs.contains(where: \.hasFailed) {
+                // A write failed: stop reading; drain() throws its error.
+                pool.give(batch)
+                for output in outputs { try output.drain() }
+                throw CancellationError()
+            }
+            batch.pendingWrites.store(outputs.count, ordering: .sequentiallyConsistent)
+            let release: @Sendable () -> Void = {
+                if batch.pendingWrites.subtract(1, ordering: .sequentiallyConsistent).newValue == 0 { pool.give(batch) }
+            }
+            masked.submit({ try batch.writeMasked(to: $0) }, finally: release)
+            users.submit({ try batch.writeUsers(to: $0) }, finally: release)
+            dlq.submit({ try batch.writeDLQ(to: $0) }, finally: release)
+        }
+        func finishOldest() throws {
+            let batch = inFlight.removeFirst()
+            batch.processed.wait()
+            try write(batch)
+        }
+        func submit(_ batch: Batch) throws {
+            if cancellation?.isCancelled == true {
+                pool.give(batch)
+                throw CancellationError()
+            }
+            if parallel {
+                inFlight.append(batch)
+                DispatchQueue.global().async {
+                    batch.process()
+                    batch.processed.signal()
+                }
+                if inFlight.count >= maxInFlight { try finishOldest() }
+            } else {
+                batch.process()
+                try write(batch)
+            }
+        }
+
+        try reader.forEachLine { number, line in
+            let batch: Batch
+            if let current {
+                batch = current
+            } else {
+                batch = pool.take()
+                batch.start(at: number)
+                current = batch
+            }
+            batch.add(line)
+            if batch.byteCount >= batchBytes {
+                current = nil
+                try submit(batch)
+            }
+        }
+        if let batch = current {
+            current = nil
+            try submit(batch)
+        }
+        while !inFlight.isEmpty { try finishOldest() }
+        if cancellation?.isCancelled == true { throw CancellationError() }
+
+        var summary = merger.summary
+        let commitStarted = ContinuousClock.now
+        summary.files = try [users, dlq, masked].map { try $0.commit() }
+        committed = true
+        summary.seconds = (ContinuousClock.now - started).seconds
+        merger.logSummary(summary, commitSeconds: (ContinuousClock.now - commitStarted).seconds)
+        return summary
+    }
+}
+
+/// Batches to reuse, handed between the reading thread and the output queues.
+final class BatchPool: @unchecked Sendable {
+    private let condition = NSCondition()
+    private var free: [Batch] = []
+    private var created = 0
+    private let capacity: Int
+    private let make: @Sendable () -> Batch
+
+    init(capacity: Int, make: @escaping @Sendable () -> Batch) {
+        self.capacity = capacity
+        self.make = make
+    }
+
+    /// A free batch; waits while all `capacity` of them are in use.
+    func take() -> Batch {
+        condition.lock()
+        defer { condition.unlock() }
+        while free.isEmpty {
+            if created < capacity {
+                created += 1
+                return make()
+            }
+            condition.wait()
+        }
+        return free.removeLast()
+    }
+
+    func give(_ batch: Batch) {
+        condition.lock()
+        free.append(batch)
+        condition.signal()
+        condition.unlock()
+    }
+}
+
+/// A run of consecutive lines and what became of them. It passes from the reading thread to one
+/// worker (``process()``, ordered by ``processed``), back to the reading thread (the merge),
+/// then to the three output queues at once, which only read it.
+final class Batch: @unchecked Sendable {
+    private(set) var firstLine = 0
+    private var input: [UInt8] = []
+    private var ends: [Int] = []
+    var buffers = RowBuffers()
+    private var processor: RowProcessor
+    let processed = DispatchSemaphore(value: 0)
+    /// Output queues still writing from this batch.
+    let pendingWrites = Atomic<Int>(0)
+    /// Set by the merge: the rows for users.jsonl (ranges of ``RowBuffers/users``) and the
+    /// finished dlq.jsonl lines.
+    var userLines: [Range<Int>] = []
+    var dlqBytes: [UInt8] = []
+    var dlqLines: [Range<Int>] = []
+
+    init(processor: RowProcessor, capacity: Int) {
+        self.processor = processor
+        input.reserveCapacity(capacity + (capacity >> 2))
+    }
+
+    var byteCount: Int { input.count }
+
+    func start(at line: Int) {
+        firstLine = line
+        input.removeAll(keepingCapacity: true)
+        ends.removeAll(keepingCapacity: true)
+    }
+
+    func add(_ line: UnsafeRawBufferPointer) {
+        input.append(contentsOf: line)
+        ends.append(input.count)
+    }
+
+    /// Validates, masks and enriches every line.
+    func process() {
+        buffers.removeAll()
+        userLines.removeAll(keepingCapacity: true)
+        dlqBytes.removeAll(keepingCapacity: true)
+        dlqLines.removeAll(keepingCapacity: true)
+        input.withUnsafeBytes { all in
+            var start = 0
+            for (k, end) in ends.enumerated() {
+                processor.process(line: firstLine + k, UnsafeRawBufferPointer(rebasing: all[start..<end]), into: &buffers)
+                start = end
+            }
+        }
+    }
+
+    func writeMasked(to writer: StagedFileWriter) throws {
+        try buffers.masked.withUnsafeBytes { bytes in
+            for result in buffers.results { try writer.appendLine(UnsafeRawBufferPointer(rebasing: bytes[result.masked])) }
+        }
+    }
+
+    func writeUsers(to writer: StagedFileWriter) throws {
+        try buffers.users.withUnsafeBytes { bytes in
+            for range in userLines { try writer.appendLine(UnsafeRawBufferPointer(rebasing: bytes[range])) }
+        }
+    }
+
+    func writeDLQ(to writer: StagedFileWriter) throws {
+        try dlqBytes.withUnsafeBytes { bytes in
+            for range in dlqLines { try writer.appendLine(UnsafeRawBufferPointer(rebasing: bytes[range])) }
+        }
+    }
+}
+
+/// Decides each processed row in line order: the duplicate-id rule, the DLQ lines, the counts,
+/// the progress lines and the unknown-department warnings.
+struct Merger {
+    let context: TransformContext
+    let expectedRows: Int?
+    let logger: Logger
+    private(set) var summary = TransformSummary()
+    private var seen = IDSet()
+    private var unknownNamesLogged: Set<String> = []
+    private let started = ContinuousClock.now
+    private var lastProgress = ContinuousClock.now
+    private let dlqRunID: [UInt8]
+    private let dlqTail: [UInt8]
+
+    /// Different unknown department names logged one by one; more are only counted.
+    static let unknownNamesLogLimit = 1000
+
+    init(context: TransformContext, expectedRows: Int?, logger: Logger) {
+        self.context = context
+        self.expectedRows = expectedRows
+        self.logger = logger
+        var runID: [UInt8] = []
+        runID.append(",\"run_id\":")
+        runID.appendJSONString(context.runID)
+        runID.append(",\"reasons\":[")
+        dlqRunID = runID
+        var tail: [UInt8] = []
+        tail.append("\",\"transformed_at\":")
+        tail.appendJSONString(context.transformedAt)
+        tail.append(UInt8(ascii: "}"))
+        dlqTail = tail
+    }
+
+    mutating func merge(_ batch: Batch) {
+        for result in batch.buffers.results {
+            var failures = result.failures
+            if result.id > 0 && !seen.insert(result.id) {
+                failures.insert(RowFailure(field: "id", rule: "duplicate", message: "id \(result.id) appears on an earlier line"), at: 0)
+            }
+            summary.rows += 1
+            if failures.isEmpty {
+                summary.valid += 1
+                batch.userLines.append(result.user)
+                if let name = result.unknownDepartment { noteUnknownDepartment(name, line: result.line) }
+            } else {
+                summary.invalid += 1
+                for failure in failures { summary.ruleCounts[failure.countKey, default: 0] += 1 }
+                let start = batch.dlqBytes.count
+                if let text = result.payloadText {
+                    batch.buffers.extra.withUnsafeBytes { appendDLQ(result, failures, payload: UnsafeRawBufferPointer(rebasing: $0[text]), to: &batch.dlqBytes) }
+                } else {
+                    batch.buffers.masked.withUnsafeBytes { appendDLQ(result, failures, payload: UnsafeRawBufferPointer(rebasing: $0[result.masked]), to: &batch.dlqBytes) }
+                }
+                batch.dlqLines.append(start..<batch.dlqBytes.count)
+            }
+            if summary.rows % 10_000 == 0 { logProgress() }
+        }
+        if ContinuousClock.now - lastProgress >= .seconds(1) { logProgress() }
+    }
+
+    private func appendDLQ(_ result: RowResult, _ failures: [RowFailure], payload: UnsafeRawBufferPointer, to out: inout [UInt8]) {
+        out.append("{\"line\":")
+        out.appendInt(result.line)
+        out.append(contentsOf: dlqRunID)
+        for (k, failure) in failures.enumerated() {
+            out.append(k == 0 ? "{\"field\":" : ",{\"field\":")
+            out.appendJSONString(failure.field)
+            out.append(",\"rule\":")
+            out.appendJSONString(failure.rule)
+            out.append(",\"message\":")
+            out.appendJSONString(failure.message)
+            out.append(UInt8(ascii: "}"))
+        }
+        out.append("],\"payload\":")
+        out.append(payload)
+        out.append(",\"record_hash\":\"")
+        RowProcessor.appendHex(result.hash, &out)
+        out.append(contentsOf: dlqTail)
+    }
+
+    private mutating func noteUnknownDepartment(_ name: String, line: Int) {
+        summary.unknownDepartment += 1
+        guard unknownNamesLogged.count < Self.unknownNamesLogLimit, !unknownNamesLogged.contains(name) else { return }
+        unknownNamesLogged.insert(name)
+        logger.warning("department not in the departments table; its rows get department_code UNKNOWN", metadata: [
+            "department": "\(name)", "first_line": "\(line)",
+        ])
+        if unknownNamesLogged.count == Self.unknownNamesLogLimit {
+            logger.warning("\(Self.unknownNamesLogLimit) unknown department names logged; further ones are only counted")
+        }
+    }
+
+    private mutating func logProgress() {
+        let now = ContinuousClock.now
+        lastProgress = now
+        let seconds = (now - started).seconds
+        var metadata: Logger.Metadata = [
+            "rows": "\(summary.rows)", "valid": "\(summary.valid)", "invalid": "\(summary.invalid)",
+            "rows_per_s": "\(Int(Double(summary.rows) / max(seconds, 0.001)))",
+        ]
+        if let expectedRows, expectedRows > 0 {
+            metadata["of"] = "\(expectedRows)"
+            metadata["percent"] = "\(summary.rows * 100 / expectedRows)"
+        }
+        logger.info("transforming", metadata: metadata)
+    }
+
+    func logSummary(_ summary: TransformSummary, commitSeconds: Double) {
+        let rules = summary.ruleCounts.sorted { $0.key < $1.key }
+            .map { "\($0.key.dropFirst("rule:".count))=\($0.value)" }.joined(separator: ",")
+        let bytes = summary.files.reduce(0) { $0 + $1.bytes }
+        logger.info("transform summary", metadata: [
+            "rows": "\(summary.rows)", "valid": "\(summary.valid)", "invalid": "\(summary.invalid)",
+            "unknown_department": "\(summary.unknownDepartment)", "rejections": "\(rules.isEmpty ? "none" : rules)",
+            "seconds": "\(String(format: "%.2f", summary.seconds))",
+            "rows_per_s": "\(Int(Double(summary.rows) / max(summary.seconds, 0.001)))",
+            "bytes_written": "\(bytes)", "commit_ms": "\(Int(commitSeconds * 1000))",
+        ])
+    }
+}
+
+/// The ids seen so far in a run: a bitmap for ids below 2^26 (8 MiB at most, 125 KiB for a
+/// million dense ids), a hash set above.
+struct IDSet {
+    private var bits: [UInt64] = []
+    private var large: Set<Int> = []
+    static let bitmapLimit = 1 << 26
+
+    /// Adds `id` (> 0); returns `false` when it was already there.
+    mutating func insert(_ id: Int) -> Bool {
+        guard id < Self.bitmapLimit else { return large.insert(id).inserted }
+        let word = id >> 6
+        if word >= bits.count {
+            let grown = min(max(word + 1, bits.count * 2, 1024), Self.bitmapLimit >> 6)
+            bits.append(contentsOf: repeatElement(0, count: grown - bits.count))
+        }
+        let mask: UInt64 = 1 << UInt64(id & 63)
+        if bits[word] & mask != 0 { return false }
+        bits[word] |= mask
+        return true
+    }
+}

@@ -1,0 +1,119 @@
+/// Compact JSON written into a byte buffer.
+extension Array where Element == UInt8 {
+    @inline(__always)
+    mutating func append(_ bytes: UnsafeRawBufferPointer) {
+        append(contentsOf: bytes)
+    }
+
+    @inline(__always)
+    mutating func append(_ text: StaticString) {
+        append(contentsOf: UnsafeRawBufferPointer(start: text.utf8Start, count: text.utf8CodeUnitCount))
+    }
+
+    /// Appends a decimal integer.
+    mutating func appendInt(_ value: Int) {
+        if value < 0 {
+            append(UInt8(ascii: "-"))
+            appendUInt(value.magnitude)
+        } else {
+            appendUInt(UInt(value))
+        }
+    }
+
+    private mutating func appendUInt(_ value: UInt) {
+        if value < 10 {
+            append(UInt8(ascii: "0") + UInt8(value))
+            return
+        }
+        var digits: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8,
+                     UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) =
+            (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+        var count = 0
+        var rest = value
+        Swift.withUnsafeMutableBytes(of: &digits) { buffer in
+            while rest > 0 {
+                buffer[19 - count] = UInt8(ascii: "0") + UInt8(rest % 10)
+                rest /= 10
+                count += 1
+            }
+            append(contentsOf: UnsafeRawBufferPointer(rebasing: buffer[(20 - count)...]))
+        }
+    }
+
+    /// Appends `text` as a JSON string: quotes, backslashes and control characters escaped,
+    /// everything else (non-ASCII included) as UTF-8.
+    mutating func appendJSONString(_ text: String) {
+        var text = text
+        text.withUTF8 { appendJSONString(utf8: UnsafeRawBufferPointer($0)) }
+    }
+
+    /// Appends valid UTF-8 bytes as a JSON string.
+    mutating func appendJSONString(utf8 bytes: UnsafeRawBufferPointer) {
+        append(UInt8(ascii: "\""))
+        var runStart = 0
+        for (i, c) in bytes.enumerated() where c < 0x20 || c == UInt8(ascii: "\"") || c == UInt8(ascii: "\\") {
+            append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[runStart..<i]))
+            appendEscape(c)
+            runStart = i + 1
+        }
+        append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[runStart...]))
+        append(UInt8(ascii: "\""))
+    }
+
+    /// Appends arbitrary bytes (a line that is not JSON) as a JSON string holding their text;
+    /// bytes that are not UTF-8 become U+FFFD.
+    mutating func appendJSONString(text bytes: UnsafeRawBufferPointer) {
+        appendJSONString(String(decoding: bytes, as: UTF8.self))
+    }
+
+    private mutating func appendEscape(_ c: UInt8) {
+        append(UInt8(ascii: "\\"))
+        switch c {
+        case UInt8(ascii: "\""): append(UInt8(ascii: "\""))
+        case UInt8(ascii: "\\"): append(UInt8(ascii: "\\"))
+        case 0x08: append(UInt8(ascii: "b"))
+        case 0x0C: append(UInt8(ascii: "f"))
+        case 0x0A: append(UInt8(ascii: "n"))
+        case 0x0D: append(UInt8(ascii: "r"))
+        case 0x09: append(UInt8(ascii: "t"))
+        default:
+            let hex: [UInt8] = Array("0123456789abcdef".utf8)
+            append(contentsOf: [UInt8(ascii: "u"), UInt8(ascii: "0"), UInt8(ascii: "0"), hex[Int(c >> 4)], hex[Int(c & 0xF)]])
+        }
+    }
+
+    /// Appends the subtree at `index` as compact JSON: byte for byte when the line had no
+    /// whitespace outside strings, else re-serialised without it. Strings and numbers keep
+    /// their exact text.
+    mutating func appendCompact(_ tape: JSONTape, _ index: Int, in bytes: UnsafeRawBufferPointer) {
+        if tape.isCompact {
+            append(contentsOf: tape.text(index, in: bytes))
+            return
+        }
+        let node = tape.nodes[index]
+        switch node.kind {
+        case .object:
+            append(UInt8(ascii: "{"))
+            var first = true
+            tape.forEachMember(of: index) { key, value in
+                if !first { append(UInt8(ascii: ",")) }
+                first = false
+                append(contentsOf: tape.text(key, in: bytes))
+                append(UInt8(ascii: ":"))
+                appendCompact(tape, value, in: bytes)
+            }
+            append(UInt8(ascii: "}"))
+        case .array:
+            append(UInt8(ascii: "["))
+            var element = index + 1
+            for k in 0..<Int(node.count) {
+                if k > 0 { append(UInt8(ascii: ",")) }
+                appendCompact(tape, element, in: bytes)
+                element = Int(tape.nodes[element].next)
+            }
+            append(UInt8(ascii: "]"))
+        default:
+            append(contentsOf: tape.text(index, in: bytes))
+        }
+    }
+}

@@ -1,0 +1,174 @@
+import Crypto
+import Dispatch
+import Foundation
+import PipelineCore
+import Synchronization
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// One output file being written: a ``StagedFileWriter`` (buffered, hashed, `.part` then
+/// rename) driven from a serial queue of its own, so that the three outputs are written and
+/// hashed in parallel with each other and with the reading thread.
+///
+/// Without a queue, work runs on the caller's thread. The first error is kept and reported by
+/// ``finish()``; work submitted after it is skipped.
+final class OutputFile: @unchecked Sendable {
+    let writer: StagedFileWriter
+    private let queue: DispatchQueue?
+    private let failure = Mutex<(any Error)?>(nil)
+    private let writeBehind: WriteBehind?
+
+    init(path: String, queueLabel: String?) throws {
+        writer = try StagedFileWriter(path: path)
+        queue = queueLabel.map { DispatchQueue(label: $0) }
+        writeBehind = WriteBehind(path: writer.partPath)
+    }
+
+    /// Whether some work failed (``drain()`` throws its error).
+    var hasFailed: Bool { failure.withLock { $0 != nil } }
+
+    /// Runs `work` with the writer after all earlier work (skipped once something failed), then
+    /// `finally` in any case.
+    func submit(_ work: @escaping @Sendable (StagedFileWriter) throws -> Void, finally: @escaping @Sendable () -> Void = {}) {
+        let body: @Sendable () -> Void = { [self] in
+            defer { finally() }
+            guard !hasFailed else { return }
+            do {
+                try work(writer)
+                writeBehind?.advance(to: writer.byteCount)
+            } catch {
+                failure.withLock { $0 = $0 ?? error }
+            }
+        }
+        if let queue { queue.async(execute: body) } else { body() }
+    }
+
+    /// Waits for the submitted work; throws the first error it met.
+    func drain() throws {
+        queue?.sync {}
+        if let error = failure.withLock({ $0 }) { throw error }
+    }
+
+    /// Drains, then flushes, fsyncs and renames the file.
+    func commit() throws -> StagedFile {
+        try drain()
+        writeBehind?.close()
+        return try writer.commit()
+    }
+
+    /// Drains and removes the `.part`.
+    func abandon() {
+        queue?.sync {}
+        writeBehind?.close()
+        writer.abandon()
+    }
+}
+
+/// Starts the kernel writing a growing file's pages to disk every few MiB (`sync_file_range`
+/// with `SYNC_FILE_RANGE_WRITE`, which does not wait), so that the fsync at commit finds little
+/// left to write and disk time overlaps the transform instead of following it. Linux only; a
+/// no-op where the call is missing.
+final class WriteBehind: @unchecked Sendable {
+    private typealias SyncFileRange = @convention(c) (Int32, Int64, Int64, UInt32) -> Int32
+    private static let syncFileRange: SyncFileRange? = {
+        #if os(Linux)
+        guard let symbol = dlsym(dlopen(nil, RTLD_NOW), "sync_file_range") else { return nil }
+        return unsafeBitCast(symbol, to: SyncFileRange.self)
+        #else
+        return nil
+        #endif
+    }()
+    /// `SYNC_FILE_RANGE_WRITE`.
+    private static let startWrite: UInt32 = 2
+    static let step = 8 << 20
+
+    private var fd: Int32
+    private var started = 0
+
+    init?(path: String) {
+        guard Self.syncFileRange != nil else { return nil }
+        fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+    }
+
+    /// `bytes` have been appended (some may still be in the writer's buffer).
+    func advance(to bytes: Int) {
+        guard fd >= 0, bytes - started >= 2 * Self.step, let call = Self.syncFileRange else { return }
+        let end = bytes - Self.step
+        _ = call(fd, Int64(started), Int64(end - started), Self.startWrite)
+        started = end
+    }
+
+    func close() {
+        if fd >= 0 { closeDescriptor(fd) }
+        fd = -1
+    }
+
+    deinit { close() }
+}
+
+/// Checks a staged file against what the ledger recorded, like `StagedFile.verify()` (same
+/// errors), reading it once in large chunks and counting newlines eight bytes at a time.
+enum StagedFileCheck {
+    static func verify(_ expected: StagedFile) throws {
+        let actual = try describe(path: expected.path)
+        let path = expected.path
+        if actual.bytes != expected.bytes { throw StagingError.corrupt(path: path, reason: "\(actual.bytes) bytes, expected \(expected.bytes)") }
+        if actual.rows != expected.rows { throw StagingError.corrupt(path: path, reason: "\(actual.rows) rows, expected \(expected.rows)") }
+        if actual.sha256 != expected.sha256 { throw StagingError.corrupt(path: path, reason: "SHA-256 \(actual.sha256), expected \(expected.sha256)") }
+    }
+
+    static func describe(path: String) throws -> StagedFile {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw errno == ENOENT ? StagingError.missing(path: path) : StagingError.io(operation: "open", path: path, errno: errno) }
+        defer { closeDescriptor(fd) }
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 4 << 20, alignment: 64)
+        defer { buffer.deallocate() }
+        var hasher = SHA256()
+        var rows = 0
+        var bytes = 0
+        while true {
+            let got = read(fd, buffer.baseAddress!, buffer.count)
+            if got < 0 {
+                if errno == EINTR { continue }
+                throw StagingError.io(operation: "read", path: path, errno: errno)
+            }
+            if got == 0 { break }
+            let chunk = UnsafeRawBufferPointer(rebasing: buffer[0..<got])
+            hasher.update(bufferPointer: chunk)
+            rows += countNewlines(chunk)
+            bytes += got
+        }
+        return StagedFile(path: path, rows: rows, bytes: bytes, sha256: SHA256Digest.hex(hasher.finalize()))
+    }
+
+    /// The number of `\n` bytes.
+    static func countNewlines(_ bytes: UnsafeRawBufferPointer) -> Int {
+        guard let base = bytes.baseAddress else { return 0 }
+        let n = bytes.count
+        var count = 0
+        var i = 0
+        let low7: UInt64 = 0x7F7F_7F7F_7F7F_7F7F
+        let newlines: UInt64 = 0x0A0A_0A0A_0A0A_0A0A
+        while n - i >= 8 {
+            // A byte of x is zero exactly where the input has a newline; t has its high bit set there.
+            let x = base.loadUnaligned(fromByteOffset: i, as: UInt64.self) ^ newlines
+            let t = ~(((x & low7) &+ low7) | x | low7)
+            count += t.nonzeroBitCount
+            i += 8
+        }
+        while i < n {
+            if bytes[i] == 0x0A { count += 1 }
+            i += 1
+        }
+        return count
+    }
+}
+
+/// `close(2)`, callable where a method named `close` hides it.
+private func closeDescriptor(_ fd: Int32) {
+    _ = close(fd)
+}

@@ -1,0 +1,535 @@
+import Crypto
+import Foundation
+
+/// One reason a row was rejected, as `dlq.jsonl` lists it.
+public struct RowFailure: Sendable, Equatable, CustomStringConvertible {
+    /// `row`, `id`, `firstName`, `lastName`, `email`, `age` or `company.department`.
+    public var field: String
+    /// `not_object`, `positive_integer`, `duplicate`, `required`, `email_format`, `integer` or `range`.
+    public var rule: String
+    public var message: String
+
+    public init(field: String, rule: String, message: String) {
+        self.field = field
+        self.rule = rule
+        self.message = message
+    }
+
+    /// The key of this rule's count in the ledger (`rule:email.email_format`).
+    public var countKey: String { "rule:\(field).\(rule)" }
+    public var description: String { "\(field).\(rule): \(message)" }
+}
+
+/// The facts about a run that every output row repeats.
+public struct TransformContext: Sendable, Equatable {
+    public var runID: String
+    /// The ledger's `extract_finished_at`, as stored (`nil` writes `null`).
+    public var extractedAt: String?
+    /// The ledger's `transform_started_at`, as stored: the same on every attempt.
+    public var transformedAt: String
+
+    public init(runID: String, extractedAt: String?, transformedAt: String) {
+        self.runID = runID
+        self.extractedAt = extractedAt
+        self.transformedAt = transformedAt
+    }
+}
+
+/// What processing one row produced, pointing into its batch's buffers.
+struct RowResult {
+    var line: Int
+    /// The row's id when it is a positive integer, else 0: what the duplicate check looks at.
+    var id: Int
+    /// The row for `raw.masked.jsonl`, in ``RowBuffers/masked``.
+    var masked: Range<Int>
+    /// The finished `users.jsonl` line in ``RowBuffers/users``; empty when the row failed a rule.
+    var user: Range<Int>
+    /// The line's text as a JSON string in ``RowBuffers/extra``, for a DLQ payload of a row that
+    /// is valid JSON but not an object; `nil` when the masked row is the payload.
+    var payloadText: Range<Int>?
+    var failures: [RowFailure]
+    /// The department of a valid row that the table lacks (trimmed).
+    var unknownDepartment: String?
+    var hash: SHA256.Digest
+}
+
+/// The output buffers of one batch of rows.
+struct RowBuffers {
+    var masked: [UInt8] = []
+    var users: [UInt8] = []
+    var extra: [UInt8] = []
+    var results: [RowResult] = []
+
+    mutating func removeAll() {
+        masked.removeAll(keepingCapacity: true)
+        users.removeAll(keepingCapacity: true)
+        extra.removeAll(keepingCapacity: true)
+        results.removeAll(keepingCapacity: true)
+    }
+}
+
+/// Validates, masks and enriches rows (DESIGN.md §5, docs/STAGING.md). Holds a reusable parse
+/// tape, so each thread needs its own; everything it writes depends only on the row, the rules
+/// and the context, which is what lets batches be processed in parallel. The one rule that
+/// spans rows (a repeated `id`) is applied afterwards, in line order, by the caller.
+struct RowProcessor {
+    let rules: TransformRules
+    let context: TransformContext
+    private var tape = JSONTape()
+    /// `,"run_id":"…","extracted_at":…,"transformed_at":"…","record_hash":"`
+    private let userTail: [UInt8]
+
+    init(rules: TransformRules, context: TransformContext) {
+        self.rules = rules
+        self.context = context
+        var tail: [UInt8] = []
+        tail.append(",\"run_id\":")
+        tail.appendJSONString(context.runID)
+        tail.append(",\"extracted_at\":")
+        if let extractedAt = context.extractedAt { tail.appendJSONString(extractedAt) } else { tail.append("null") }
+        tail.append(",\"transformed_at\":")
+        tail.appendJSONString(context.transformedAt)
+        tail.append(",\"record_hash\":\"")
+        self.userTail = tail
+    }
+
+    /// The top-level members a rule or a mask looks at (tape indices of their values; -1 when absent).
+    private struct Fields {
+        var id = -1, firstName = -1, lastName = -1, email = -1, age = -1, birthDate = -1
+        var height = -1, weight = -1, company = -1
+    }
+
+    private enum TopKey {
+        case other, id, firstName, lastName, email, age, birthDate, height, weight, company
+        case password, ssn, ein, bank, crypto
+    }
+
+    mutating func process(line number: Int, _ bytes: UnsafeRawBufferPointer, into out: inout RowBuffers) {
+        var hasher = SHA256()
+        hasher.update(bufferPointer: bytes)
+        let hash = hasher.finalize()
+        let maskedStart = out.masked.count
+        do {
+            try tape.parse(bytes)
+        } catch {
+            out.masked.appendJSONString(text: bytes)
+            out.results.append(RowResult(
+                line: number, id: 0, masked: maskedStart..<out.masked.count, user: 0..<0, payloadText: nil,
+                failures: [RowFailure(field: "row", rule: "not_object", message: "the line is not JSON: \(error)")],
+                unknownDepartment: nil, hash: hash))
+            return
+        }
+        guard tape.root.kind == .object else {
+            out.masked.append(bytes)
+            let payloadStart = out.extra.count
+            out.extra.appendJSONString(text: bytes)
+            out.results.append(RowResult(
+                line: number, id: 0, masked: maskedStart..<out.masked.count, user: 0..<0, payloadText: payloadStart..<out.extra.count,
+                failures: [RowFailure(field: "row", rule: "not_object", message: "the line is JSON \(Self.kindName(tape.root.kind)), not an object")],
+                unknownDepartment: nil, hash: hash))
+            return
+        }
+        let fields = writeMasked(bytes, into: &out.masked)
+        let masked = maskedStart..<out.masked.count
+
+        var failures: [RowFailure] = []
+        let id = checkID(fields.id, bytes, &failures)
+        checkName(fields.firstName, "firstName", bytes, &failures)
+        checkName(fields.lastName, "lastName", bytes, &failures)
+        let email = checkEmail(fields.email, bytes, &failures)
+        let age = checkAge(fields.age, bytes, &failures)
+        let department = checkDepartment(fields.company, bytes, &failures)
+
+        guard failures.isEmpty, let email, let age, let department else {
+            out.results.append(RowResult(line: number, id: id, masked: masked, user: 0..<0, payloadText: nil,
+                                         failures: failures, unknownDepartment: nil, hash: hash))
+            return
+        }
+        let userStart = out.users.count
+        // The masked row without its closing brace, then the enrichment keys.
+        out.users.append(contentsOf: out.masked[masked.lowerBound ..< masked.upperBound - 1])
+        let unknown = writeEnrichment(line: number, fields: fields, email: email, age: age, department: department,
+                                      hash: hash, bytes, into: &out.users)
+        out.results.append(RowResult(line: number, id: id, masked: masked, user: userStart..<out.users.count, payloadText: nil,
+                                     failures: [], unknownDepartment: unknown, hash: hash))
+    }
+
+    // MARK: Masking
+
+    /// Writes the object compactly with `password` dropped and the secrets masked, and notes
+    /// where the fields the rules need are (the last of a repeated key wins, as in most parsers).
+    private func writeMasked(_ bytes: UnsafeRawBufferPointer, into out: inout [UInt8]) -> Fields {
+        var fields = Fields()
+        out.append(UInt8(ascii: "{"))
+        var first = true
+        tape.forEachMember(of: 0) { key, value in
+            let name = topKey(key, bytes)
+            if name == .password { return }
+            if !first { out.append(UInt8(ascii: ",")) }
+            first = false
+            switch name {
+            case .ssn, .ein:
+                appendKey(key, bytes, &out)
+                appendSecret(value, bytes, &out)
+                return
+            case .bank where tape.nodes[value].kind == .object:
+                appendKey(key, bytes, &out)
+                appendObject(value, secrets: ["cardNumber", "iban"], bytes, &out)
+                return
+            case .crypto where tape.nodes[value].kind == .object:
+                appendKey(key, bytes, &out)
+                appendObject(value, secrets: ["wallet"], bytes, &out)
+                return
+            case .id: fields.id = value
+            case .firstName: fields.firstName = value
+            case .lastName: fields.lastName = value
+            case .email: fields.email = value
+            case .age: fields.age = value
+            case .birthDate: fields.birthDate = value
+            case .height: fields.height = value
+            case .weight: fields.weight = value
+            case .company: fields.company = value
+            default: break
+            }
+            appendMember(key, value, bytes, &out)
+        }
+        out.append(UInt8(ascii: "}"))
+        return fields
+    }
+
+    /// A nested object with the members named in `secrets` masked.
+    private func appendObject(_ object: Int, secrets: [StaticString], _ bytes: UnsafeRawBufferPointer, _ out: inout [UInt8]) {
+        out.append(UInt8(ascii: "{"))
+        var first = true
+        tape.forEachMember(of: object) { key, value in
+            if !first { out.append(UInt8(ascii: ",")) }
+            first = false
+            if secrets.contains(where: { tape.keyEquals(key, $0, in: bytes) }) {
+                appendKey(key, bytes, &out)
+                appendSecret(value, bytes, &out)
+            } else {
+                appendMember(key, value, bytes, &out)
+            }
+        }
+        out.append(UInt8(ascii: "}"))
+    }
+
+    @inline(__always)
+    private func appendKey(_ key: Int, _ bytes: UnsafeRawBufferPointer, _ out: inout [UInt8]) {
+        out.append(tape.text(key, in: bytes))
+        out.append(UInt8(ascii: ":"))
+    }
+
+    @inline(__always)
+    private func appendMember(_ key: Int, _ value: Int, _ bytes: UnsafeRawBufferPointer, _ out: inout [UInt8]) {
+        if tape.isCompact {
+            // `"key":value` is one contiguous span of a compact line.
+            out.append(UnsafeRawBufferPointer(rebasing: bytes[Int(tape.nodes[key].start) ..< Int(tape.nodes[value].end)]))
+        } else {
+            appendKey(key, bytes, &out)
+            out.appendCompact(tape, value, in: bytes)
+        }
+    }
+
+    /// `"************2404"`: the same number of characters, all but the last four masked.
+    private func appendSecret(_ value: Int, _ bytes: UnsafeRawBufferPointer, _ out: inout [UInt8]) {
+        let node = tape.nodes[value]
+        guard node.kind == .string else {
+            out.append(SecretMask.nonString)
+            return
+        }
+        let raw = tape.content(value, in: bytes)
+        if !node.flag && !raw.contains(where: { $0 >= 0x80 }) {
+            // Plain ASCII: characters are bytes, and the kept tail needs no escaping.
+            out.append(UInt8(ascii: "\""))
+            let kept = raw.count > 4 ? 4 : 0
+            out.append(contentsOf: repeatElement(UInt8(ascii: "*"), count: raw.count - kept))
+            out.append(UnsafeRawBufferPointer(rebasing: raw[(raw.count - kept)...]))
+            out.append(UInt8(ascii: "\""))
+        } else {
+            out.appendJSONString(SecretMask.mask(tape.decodedString(value, in: bytes)))
+        }
+    }
+
+    private func topKey(_ key: Int, _ bytes: UnsafeRawBufferPointer) -> TopKey {
+        if tape.nodes[key].flag { return Self.topKey(named: tape.decodedString(key, in: bytes)) }
+        let raw = tape.content(key, in: bytes)
+        @inline(__always) func eq(_ name: StaticString) -> Bool {
+            memcmp(raw.baseAddress!, name.utf8Start, name.utf8CodeUnitCount) == 0
+        }
+        switch raw.count {
+        case 2: return eq("id") ? .id : .other
+        case 3: return eq("age") ? .age : eq("ssn") ? .ssn : eq("ein") ? .ein : .other
+        case 4: return eq("bank") ? .bank : .other
+        case 5: return eq("email") ? .email : .other
+        case 6: return eq("height") ? .height : eq("weight") ? .weight : eq("crypto") ? .crypto : .other
+        case 7: return eq("company") ? .company : .other
+        case 8: return eq("lastName") ? .lastName : eq("password") ? .password : .other
+        case 9: return eq("firstName") ? .firstName : eq("birthDate") ? .birthDate : .other
+        default: return .other
+        }
+    }
+
+    private static func topKey(named name: String) -> TopKey {
+        switch name {
+        case "id": .id
+        case "firstName": .firstName
+        case "lastName": .lastName
+        case "email": .email
+        case "age": .age
+        case "birthDate": .birthDate
+        case "height": .height
+        case "weight": .weight
+        case "company": .company
+        case "password": .password
+        case "ssn": .ssn
+        case "ein": .ein
+        case "bank": .bank
+        case "crypto": .crypto
+        default: .other
+        }
+    }
+
+    // MARK: Rules
+
+    private func checkID(_ value: Int, _ bytes: UnsafeRawBufferPointer, _ failures: inout [RowFailure]) -> Int {
+        guard value >= 0 else {
+            failures.append(RowFailure(field: "id", rule: "positive_integer", message: "id is missing"))
+            return 0
+        }
+        if let id = tape.intValue(value, in: bytes), id > 0 { return id }
+        failures.append(RowFailure(field: "id", rule: "positive_integer", message: "id must be a positive integer, got \(preview(value, bytes))"))
+        return 0
+    }
+
+    private func checkName(_ value: Int, _ field: String, _ bytes: UnsafeRawBufferPointer, _ failures: inout [RowFailure]) {
+        guard value >= 0 else {
+            failures.append(RowFailure(field: field, rule: "required", message: "\(field) is missing"))
+            return
+        }
+        guard tape.nodes[value].kind == .string else {
+            failures.append(RowFailure(field: field, rule: "required", message: "\(field) must be a string, got \(preview(value, bytes))"))
+            return
+        }
+        if isBlank(value, bytes) {
+            failures.append(RowFailure(field: field, rule: "required", message: "\(field) is empty"))
+        }
+    }
+
+    /// The address as UTF-8 when it passes.
+    private func checkEmail(_ value: Int, _ bytes: UnsafeRawBufferPointer, _ failures: inout [RowFailure]) -> [UInt8]? {
+        guard value >= 0 else {
+            failures.append(RowFailure(field: "email", rule: "required", message: "email is missing"))
+            return nil
+        }
+        guard tape.nodes[value].kind == .string else {
+            failures.append(RowFailure(field: "email", rule: "required", message: "email must be a string, got \(preview(value, bytes))"))
+            return nil
+        }
+        if isBlank(value, bytes) {
+            failures.append(RowFailure(field: "email", rule: "required", message: "email is empty"))
+            return nil
+        }
+        let address = tape.decodedBytes(value, in: bytes)
+        guard address.withUnsafeBytes({ FieldRules.isValidEmail($0) }) else {
+            failures.append(RowFailure(field: "email", rule: "email_format", message: "email \(preview(value, bytes)) is not a valid address"))
+            return nil
+        }
+        return address
+    }
+
+    private func checkAge(_ value: Int, _ bytes: UnsafeRawBufferPointer, _ failures: inout [RowFailure]) -> Int? {
+        guard value >= 0 else {
+            failures.append(RowFailure(field: "age", rule: "integer", message: "age is missing"))
+            return nil
+        }
+        guard let age = tape.intValue(value, in: bytes) else {
+            failures.append(RowFailure(field: "age", rule: "integer", message: "age must be an integer, got \(preview(value, bytes))"))
+            return nil
+        }
+        guard rules.ageRange.contains(age) else {
+            failures.append(RowFailure(field: "age", rule: "range",
+                                       message: "age \(age) is outside \(rules.ageRange.lowerBound)...\(rules.ageRange.upperBound)"))
+            return nil
+        }
+        return age
+    }
+
+    /// The tape index of a usable `company.department`.
+    private func checkDepartment(_ company: Int, _ bytes: UnsafeRawBufferPointer, _ failures: inout [RowFailure]) -> Int? {
+        let field = "company.department"
+        guard company >= 0, tape.nodes[company].kind == .object,
+              let value = tape.member("department", of: company, in: bytes) else {
+            failures.append(RowFailure(field: field, rule: "required", message: "company.department is missing"))
+            return nil
+        }
+        guard tape.nodes[value].kind == .string else {
+            failures.append(RowFailure(field: field, rule: "required", message: "company.department must be a string, got \(preview(value, bytes))"))
+            return nil
+        }
+        if isBlank(value, bytes) {
+            failures.append(RowFailure(field: field, rule: "required", message: "company.department is empty"))
+            return nil
+        }
+        return value
+    }
+
+    /// Whether a string node is empty or only whitespace.
+    private func isBlank(_ value: Int, _ bytes: UnsafeRawBufferPointer) -> Bool {
+        let raw = tape.content(value, in: bytes)
+        if raw.isEmpty { return true }
+        if !tape.nodes[value].flag, raw[0] != 0x20, raw[0] < 0x80 { return false }
+        return tape.decodedString(value, in: bytes).trimmingCharacters(in: .whitespacesAndNewlines).isEmpty
+    }
+
+    /// A short description of a value for a message: its JSON text (cut at 60 bytes) or its kind.
+    private func preview(_ value: Int, _ bytes: UnsafeRawBufferPointer) -> String {
+        let node = tape.nodes[value]
+        switch node.kind {
+        case .object: return "an object"
+        case .array: return "an array"
+        default:
+            let text = tape.text(value, in: bytes)
+            if text.count <= 60 { return String(decoding: text, as: UTF8.self) }
+            return String(decoding: UnsafeRawBufferPointer(rebasing: text[0..<60]), as: UTF8.self) + "…"
+        }
+    }
+
+    static func kindName(_ kind: JSONTape.Kind) -> String {
+        switch kind {
+        case .null: "null"
+        case .bool: "true or false"
+        case .number: "number"
+        case .string: "string"
+        case .array: "array"
+        case .object: "object"
+        }
+    }
+
+    // MARK: Enrichment
+
+    /// Writes the enrichment keys and the closing brace of a `users.jsonl` line; returns the
+    /// department name when the table lacks it.
+    private func writeEnrichment(
+        line: Int, fields: Fields, email: [UInt8], age: Int, department: Int,
+        hash: SHA256.Digest, _ bytes: UnsafeRawBufferPointer, into out: inout [UInt8]
+    ) -> String? {
+        out.append(",\"full_name\":")
+        appendFullName(fields.firstName, fields.lastName, bytes, &out)
+
+        out.append(",\"email_domain\":\"")
+        let at = email.lastIndex(of: UInt8(ascii: "@"))!
+        for c in email[(at + 1)...] {
+            out.append(c &- UInt8(ascii: "A") < 26 ? c | 0x20 : c)
+        }
+        out.append(UInt8(ascii: "\""))
+
+        out.append(",\"age_group\":\"")
+        out.append(FieldRules.ageGroup(age))
+        out.append(UInt8(ascii: "\""))
+
+        out.append(",\"department_code\":")
+        var unknown: String?
+        let raw = tape.content(department, in: bytes)
+        let code = tape.nodes[department].flag
+            ? rules.departments.code(for: tape.decodedString(department, in: bytes))
+            : rules.departments.code(forUTF8: raw)
+        if let code {
+            out.appendJSONString(code)
+        } else {
+            out.append("\"UNKNOWN\"")
+            unknown = tape.decodedString(department, in: bytes).trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+
+        let height = fields.height >= 0 ? tape.doubleValue(fields.height, in: bytes) : nil
+        let weight = fields.weight >= 0 ? tape.doubleValue(fields.weight, in: bytes) : nil
+        if let tenths = FieldRules.bmiTenths(heightCm: height, weightKg: weight) {
+            out.append(",\"bmi\":")
+            out.appendInt(tenths / 10)
+            out.append(UInt8(ascii: "."))
+            out.append(UInt8(ascii: "0") + UInt8(tenths % 10))
+            out.append(",\"bmi_category\":\"")
+            out.append(FieldRules.bmiCategory(tenths: tenths))
+            out.append(UInt8(ascii: "\""))
+        } else {
+            out.append(",\"bmi\":null,\"bmi_category\":null")
+        }
+
+        out.append(",\"birth_date\":")
+        if let date = birthDate(fields.birthDate, bytes) {
+            out.append(UInt8(ascii: "\""))
+            appendPadded(date.year, 4, &out)
+            out.append(UInt8(ascii: "-"))
+            appendPadded(date.month, 2, &out)
+            out.append(UInt8(ascii: "-"))
+            appendPadded(date.day, 2, &out)
+            out.append(UInt8(ascii: "\""))
+        } else {
+            out.append("null")
+        }
+
+        out.append(",\"line\":")
+        out.appendInt(line)
+        out.append(contentsOf: userTail)
+        Self.appendHex(hash, &out)
+        out.append("\"}")
+        return unknown
+    }
+
+    private func birthDate(_ value: Int, _ bytes: UnsafeRawBufferPointer) -> (year: Int, month: Int, day: Int)? {
+        guard value >= 0, tape.nodes[value].kind == .string else { return nil }
+        if tape.nodes[value].flag {
+            return tape.decodedBytes(value, in: bytes).withUnsafeBytes { FieldRules.normalizedBirthDate($0) }
+        }
+        return FieldRules.normalizedBirthDate(tape.content(value, in: bytes))
+    }
+
+    /// `firstName + " " + lastName`, trimmed. Copied straight from the line when neither has
+    /// escapes and the ends are plain ASCII; decoded and re-escaped otherwise.
+    private func appendFullName(_ first: Int, _ last: Int, _ bytes: UnsafeRawBufferPointer, _ out: inout [UInt8]) {
+        if !tape.nodes[first].flag && !tape.nodes[last].flag {
+            let a = tape.content(first, in: bytes)
+            let b = tape.content(last, in: bytes)
+            var start = 0
+            while start < a.count && a[start] == 0x20 { start += 1 }
+            var end = b.count
+            while end > 0 && b[end - 1] == 0x20 { end -= 1 }
+            if start < a.count, a[start] < 0x80, end > 0, b[end - 1] < 0x80 {
+                out.append(UInt8(ascii: "\""))
+                out.append(UnsafeRawBufferPointer(rebasing: a[start...]))
+                out.append(UInt8(ascii: " "))
+                out.append(UnsafeRawBufferPointer(rebasing: b[..<end]))
+                out.append(UInt8(ascii: "\""))
+                return
+            }
+        }
+        let name = tape.decodedString(first, in: bytes) + " " + tape.decodedString(last, in: bytes)
+        out.appendJSONString(name.trimmingCharacters(in: .whitespacesAndNewlines))
+    }
+
+    private func appendPadded(_ value: Int, _ width: Int, _ out: inout [UInt8]) {
+        var divisor = 1
+        for _ in 1..<width { divisor *= 10 }
+        if value >= divisor * 10 {
+            out.appendInt(value)
+            return
+        }
+        var rest = value
+        while divisor > 0 {
+            out.append(UInt8(ascii: "0") + UInt8(rest / divisor))
+            rest %= divisor
+            divisor /= 10
+        }
+    }
+
+    static func appendHex(_ digest: SHA256.Digest, _ out: inout [UInt8]) {
+        digest.withUnsafeBytes { raw in
+            for byte in raw {
+                out.append(hexDigits[Int(byte >> 4)])
+                out.append(hexDigits[Int(byte & 0x0F)])
+            }
+        }
+    }
+
+    private static let hexDigits: [UInt8] = Array("0123456789abcdef".utf8)
+}

@@ -1,0 +1,90 @@
+import Foundation
+import Logging
+import PipelineCore
+import PipelineRedis
+
+/// The transformer's phase work for one claimed run (the `work` of ``PhaseWorker``): check the
+/// staged `raw.jsonl` against the ledger, then transform it into `users.jsonl`, `dlq.jsonl` and
+/// `raw.masked.jsonl`.
+public struct Transformation: Sendable {
+    public let rules: TransformRules
+    public let layout: StagingLayout
+    public let redis: RedisClient
+    /// Batches processed in parallel (see ``FileTransform/workers``).
+    public var workers: Int
+
+    public init(rules: TransformRules, layout: StagingLayout, redis: RedisClient,
+                workers: Int = ProcessInfo.processInfo.activeProcessorCount) {
+        self.rules = rules
+        self.layout = layout
+        self.redis = redis
+        self.workers = workers
+    }
+
+    /// Transforms `run`; throws ``TransformFailed`` when the run cannot be transformed (the
+    /// caller records it as failed), `CancellationError` when cancelled.
+    public func work(_ run: RunRecord, logger: Logger) async throws -> PhaseOutput {
+        // `run` was read before the phase began; the times every row repeats are read back as
+        // stored, so that every attempt writes them identically.
+        let fields = try await redis.hgetall(LedgerKey.run(run.id))
+        guard let record = RunRecord(fields: fields) else { throw TransformFailed("the ledger has no record of the run") }
+        guard let transformedAt = fields[RunRecord.Field.startedAt(.transform)] else {
+            throw TransformFailed("the ledger has no \(RunRecord.Field.startedAt(.transform)) for the run")
+        }
+        let extractedAt = fields[RunRecord.Field.finishedAt(.extract)]
+        let extractFiles = record.files[.extract] ?? []
+        guard let recorded = extractFiles.first(where: { $0.path.hasSuffix("/raw.jsonl") || $0.path == "raw.jsonl" }) ?? extractFiles.first else {
+            throw TransformFailed("the ledger records no raw.jsonl for the run (\(RunRecord.Field.files(.extract)) is empty)")
+        }
+        let paths = TransformPaths(layout: layout, run: run.id)
+        // The ledger's path is the extractor's view of the volume; the facts are checked against ours.
+        let expected = StagedFile(path: paths.raw, rows: recorded.rows, bytes: recorded.bytes, sha256: recorded.sha256)
+        let transform = FileTransform(
+            paths: paths, rules: rules,
+            context: TransformContext(runID: run.id.rawValue, extractedAt: extractedAt, transformedAt: transformedAt),
+            workers: workers, expectedRows: recorded.rows, logger: logger)
+        logger.info("transforming run", metadata: [
+            "raw": "\(paths.raw)", "rows": "\(recorded.rows)", "bytes": "\(recorded.bytes)", "transformed_at": "\(transformedAt)",
+        ])
+        let summary = try await onDedicatedThread(name: "transform") { cancellation in
+            let started = ContinuousClock.now
+            do {
+                try StagedFileCheck.verify(expected)
+            } catch let error as StagingError {
+                throw TransformFailed("raw.jsonl does not match what the extractor recorded, so it was not transformed: \(error)")
+            }
+            logger.info("raw.jsonl matches the ledger", metadata: [
+                "rows": "\(expected.rows)", "sha256": "\(expected.sha256)", "ms": "\(Int((ContinuousClock.now - started).seconds * 1000))",
+            ])
+            if cancellation.isCancelled { throw CancellationError() }
+            return try transform.run(cancellation: cancellation)
+        }
+        return PhaseOutput(files: summary.files, counts: summary.counts)
+    }
+}
+
+/// A run that cannot be transformed; the ledger records ``reason`` as the run's error.
+public struct TransformFailed: Error, CustomStringConvertible {
+    public var reason: String
+    public init(_ reason: String) { self.reason = reason }
+    public var description: String { reason }
+}
+
+/// Runs blocking, CPU-bound `body` on a thread of its own, so the cooperative pool (two threads
+/// on a two-core machine) keeps serving the claim renewal and the subscriber. Cancelling the
+/// task sets the flag `body` checks.
+func onDedicatedThread<T: Sendable>(name: String, _ body: @escaping @Sendable (CancellationFlag) throws -> T) async throws -> T {
+    let flag = CancellationFlag()
+    return try await withTaskCancellationHandler {
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
+            let thread = Thread {
+                continuation.resume(with: Result { try body(flag) })
+            }
+            thread.name = name
+            thread.stackSize = 8 << 20
+            thread.start()
+        }
+    } onCancel: {
+        flag.cancel()
+    }
+}

@@ -1,0 +1,51 @@
+import PipelineCore
+import PipelineRedis
+
+/// What a row is checked against (DESIGN.md §5).
+public struct TransformRules: Sendable, Equatable {
+    /// `AGE_MIN...AGE_MAX`.
+    public var ageRange: ClosedRange<Int>
+    public var departments: DepartmentTable
+
+    public init(ageRange: ClosedRange<Int> = 18...65, departments: DepartmentTable) {
+        self.ageRange = ageRange
+        self.departments = departments
+    }
+}
+
+/// Everything the transformer reads from the environment (see `.env.example`).
+public struct TransformerSettings: Sendable {
+    public var redisURL: RedisURL
+    public var staging: StagingSettings
+    public var rules: TransformRules
+    /// `DEPARTMENTS_CSV`, or the path of the bundled table when it is unset.
+    public var departmentsSource: String
+    public var reconcileInterval: Duration
+    /// How long a claim on a run outlives a transformer that died holding it (`CLAIM_TTL_SECONDS`,
+    /// default 30): the wait before another replica takes the run over.
+    public var claimTTL: Duration
+    public var log: LogSettings
+
+    public init(from env: Environment) throws {
+        redisURL = try RedisURL(from: env)
+        staging = try StagingSettings(from: env)
+        let ageMin = try env.int("AGE_MIN", default: 18, in: 0...200)
+        let ageMax = try env.int("AGE_MAX", default: 65, in: 0...200)
+        guard ageMin <= ageMax else {
+            throw ConfigurationError(variable: "AGE_MAX", value: env.raw("AGE_MAX") ?? String(ageMax),
+                                     expected: "an integer at least AGE_MIN (\(ageMin))")
+        }
+        let departments: DepartmentTable
+        if let path = env.raw("DEPARTMENTS_CSV") {
+            departments = try DepartmentTable.load(path: path)
+            departmentsSource = path
+        } else {
+            departments = try DepartmentTable.bundled()
+            departmentsSource = DepartmentTable.bundledPath() ?? "bundled"
+        }
+        rules = TransformRules(ageRange: ageMin...ageMax, departments: departments)
+        reconcileInterval = try PipelineCore.reconcileInterval(from: env)
+        claimTTL = try PipelineCore.claimTTL(from: env)
+        log = try LogSettings(from: env)
+    }
+}

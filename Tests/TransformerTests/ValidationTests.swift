@@ -1,0 +1,228 @@
+import Crypto
+import Foundation
+import Testing
+import TestSupport
+import TransformerCore
+import TransformerFixtures
+
+/// Each kind of bad row lands in `dlq.jsonl` with the rules it breaks, and never stops the run.
+@Suite struct ValidationTests {
+    struct Case: Sendable, CustomTestStringConvertible {
+        var name: String
+        /// The bad line; it is line 2 of raw.jsonl, between two valid users (ids 1 and 3).
+        var line: String
+        var rules: [String]
+        var testDescription: String { name }
+
+        init(_ name: String, _ rules: [String], _ change: (inout FixtureJSON) -> Void) {
+            var user = DummyUsers.user(1)
+            change(&user)
+            self.name = name
+            self.line = user.text
+            self.rules = rules
+        }
+
+        init(_ name: String, _ rules: [String], line: String) {
+            self.name = name
+            self.line = line
+            self.rules = rules
+        }
+    }
+
+    static let cases: [Case] = [
+        // The kinds of bad row the fixture upstream serves.
+        Case("bad email", ["email.email_format"], line: DummyUsers.badLine(.badEmail, index: 1)),
+        Case("age below AGE_MIN", ["age.range"]) { $0.set("age", .int(17)) },
+        Case("age above AGE_MAX", ["age.range"]) { $0.set("age", .int(66)) },
+        Case("empty firstName", ["firstName.required"], line: DummyUsers.badLine(.emptyFirstName, index: 1)),
+        Case("empty department", ["company.department.required"], line: DummyUsers.badLine(.emptyDepartment, index: 1)),
+        Case("id not an integer", ["id.positive_integer"], line: DummyUsers.badLine(.idNotInteger, index: 1)),
+        Case("duplicate id", ["id.duplicate"]) { $0.set("id", .int(1)) },
+        Case("missing field", ["lastName.required"], line: DummyUsers.badLine(.missingField, index: 1)),
+        Case("wrong type", ["age.integer"], line: DummyUsers.badLine(.wrongType, index: 1)),
+        Case("not JSON", ["row.not_object"], line: DummyUsers.badLine(.notJSON, index: 1)),
+        Case("not an object", ["row.not_object"], line: DummyUsers.badLine(.notObject, index: 1)),
+        // Edges of each rule.
+        Case("id zero", ["id.positive_integer"]) { $0.set("id", .int(0)) },
+        Case("id negative", ["id.positive_integer"]) { $0.set("id", .int(-2)) },
+        Case("id fractional", ["id.positive_integer"]) { $0.set("id", .number("2.5")) },
+        Case("id with exponent", ["id.positive_integer"]) { $0.set("id", .number("2e0")) },
+        Case("id too large for an integer", ["id.positive_integer"]) { $0.set("id", .number("99999999999999999999")) },
+        Case("id missing", ["id.positive_integer"]) { $0.remove("id") },
+        Case("id null", ["id.positive_integer"]) { $0.set("id", .null) },
+        Case("firstName blank", ["firstName.required"]) { $0.set("firstName", .string("  \t ")) },
+        Case("firstName a number", ["firstName.required"]) { $0.set("firstName", .int(7)) },
+        Case("lastName empty", ["lastName.required"]) { $0.set("lastName", .string("")) },
+        Case("lastName null", ["lastName.required"]) { $0.set("lastName", .null) },
+        Case("email missing", ["email.required"]) { $0.remove("email") },
+        Case("email empty", ["email.required"]) { $0.set("email", .string("")) },
+        Case("email not a string", ["email.required"]) { $0.set("email", .bool(true)) },
+        Case("email without a domain dot", ["email.email_format"]) { $0.set("email", .string("emily@localhost")) },
+        Case("email with two @", ["email.email_format"]) { $0.set("email", .string("a@b@example.com")) },
+        Case("email with a space", ["email.email_format"]) { $0.set("email", .string("emily johnson@example.com")) },
+        Case("email with a double dot", ["email.email_format"]) { $0.set("email", .string("emily..j@example.com")) },
+        Case("age missing", ["age.integer"]) { $0.remove("age") },
+        Case("age fractional", ["age.integer"]) { $0.set("age", .number("30.5")) },
+        Case("age null", ["age.integer"]) { $0.set("age", .null) },
+        Case("company missing", ["company.department.required"]) { $0.remove("company") },
+        Case("company not an object", ["company.department.required"]) { $0.set("company", .string("Acme")) },
+        Case("department missing", ["company.department.required"]) { $0.remove("company.department") },
+        Case("department blank", ["company.department.required"]) { $0.set("company.department", .string("   ")) },
+        Case("department a number", ["company.department.required"]) { $0.set("company.department", .int(4)) },
+        Case("empty line", ["row.not_object"], line: ""),
+        Case("truncated object", ["row.not_object"], line: #"{"id":2,"firstName":"Emily""#),
+        Case("trailing garbage", ["row.not_object"], line: DummyUsers.user(1).text + "x"),
+        Case("JSON string", ["row.not_object"], line: #""just a string""#),
+        Case("JSON number", ["row.not_object"], line: "42"),
+        Case("JSON null", ["row.not_object"], line: "null"),
+    ]
+
+    @Test(arguments: cases)
+    func aBadRowLandsInTheDLQWithItsRules(_ c: Case) throws {
+        let run = TransformRun()
+        let summary = try run.run([DummyUsers.user(0).text, c.line, DummyUsers.user(2).text])
+        let dlq = try run.dlq
+        #expect(dlq.count == 1)
+        let row = try #require(dlq.first)
+        #expect(row["line"] as? Int == 2)
+        #expect(row.rules == c.rules)
+        for reason in (row["reasons"] as? [[String: Any]]) ?? [] {
+            #expect(!((reason["message"] as? String) ?? "").isEmpty)
+        }
+        #expect(row["run_id"] as? String == TransformRun.context.runID)
+        #expect(row["transformed_at"] as? String == TransformRun.context.transformedAt)
+        #expect(row["record_hash"] as? String == SHA256.hash(data: Data(c.line.utf8)).map { String(format: "%02x", $0) }.joined())
+        // One bad row never stops the run: the valid rows around it are in users.jsonl.
+        #expect(try run.users.map { $0["id"] as? Int } == [1, 3])
+        #expect(summary.valid == 2)
+        #expect(summary.invalid == 1)
+        #expect(summary.rows == 3)
+        #expect(try run.masked.count == 3)
+        for rule in c.rules { #expect(summary.counts["rule:\(rule)"] == 1) }
+    }
+
+    @Test func aRowWithThreeFaultsListsAllThree() throws {
+        var user = DummyUsers.user(4)
+        user.set("firstName", .string(""))
+        user.set("email", .string("emily.johnson.example.com"))
+        user.set("age", .int(99))
+        let run = TransformRun()
+        let summary = try run.run([user.text])
+        let row = try #require(try run.dlq.first)
+        #expect(row.rules == ["firstName.required", "email.email_format", "age.range"])
+        #expect(summary.counts == ["valid": 0, "invalid": 1, "unknown_department": 0,
+                                   "rule:firstName.required": 1, "rule:email.email_format": 1, "rule:age.range": 1])
+    }
+
+    @Test func everyRuleInTheDocumentedOrder() throws {
+        let run = TransformRun()
+        try run.run([#"{"id":"x","firstName":"","lastName":null,"email":"nope","age":"old","company":{}}"#])
+        #expect(try run.dlq.first?.rules == [
+            "id.positive_integer", "firstName.required", "lastName.required", "email.email_format", "age.integer",
+            "company.department.required",
+        ])
+    }
+
+    @Test func aDuplicateAlsoCarriesItsOtherFaults() throws {
+        var duplicate = DummyUsers.user(0)
+        duplicate.set("age", .int(12))
+        let run = TransformRun()
+        try run.run([DummyUsers.user(0).text, duplicate.text])
+        #expect(try run.dlq.first?.rules == ["id.duplicate", "age.range"])
+        #expect(try run.users.count == 1)
+    }
+
+    @Test func anIDIsADuplicateEvenWhenItsFirstRowWasRejected() throws {
+        var first = DummyUsers.user(0)
+        first.set("email", .string("bad"))
+        let run = TransformRun()
+        try run.run([first.text, DummyUsers.user(0).text])
+        #expect(try run.dlq.map(\.rules) == [["email.email_format"], ["id.duplicate"]])
+    }
+
+    @Test func duplicatesAreFoundAcrossBatchesAndThreads() throws {
+        // Small batches, several workers: the duplicate's first occurrence is in an earlier batch.
+        let lines = (0..<400).map { DummyUsers.user($0).text } + (0..<5).map { DummyUsers.user($0 * 50).text }
+        let run = TransformRun()
+        let summary = try run.run(lines, workers: 4, batchBytes: 4096)
+        #expect(summary.valid == 400)
+        #expect(try run.dlq.map { $0["line"] as? Int } == [401, 402, 403, 404, 405])
+        #expect(summary.counts["rule:id.duplicate"] == 5)
+    }
+
+    @Test func largeIDsAreCheckedForDuplicatesToo() throws {
+        var a = DummyUsers.user(0)
+        a.set("id", .number("9007199254740993"))
+        var b = DummyUsers.user(1)
+        b.set("id", .number("9007199254740993"))
+        let run = TransformRun()
+        try run.run([a.text, b.text])
+        #expect(try run.dlq.first?.rules == ["id.duplicate"])
+        #expect(try run.lines(run.paths.users).first?.hasPrefix(#"{"id":9007199254740993,"#) == true)
+    }
+
+    @Test func aLineThatIsNotJSONKeepsItsText() throws {
+        let text = #"{"id": 7, "firstName": "Broken \ row" <- not JSON"#
+        let run = TransformRun()
+        try run.run([text])
+        let row = try #require(try run.dlq.first)
+        #expect(row["payload"] as? String == text)
+        let message = try #require((row["reasons"] as? [[String: Any]])?.first?["message"] as? String)
+        #expect(message.hasPrefix("the line is not JSON"))
+        // raw.masked.jsonl holds it as a JSON string, so every line of that file parses.
+        let masked = try #require(try run.masked.first)
+        #expect(try JSONSerialization.jsonObject(with: Data(masked.utf8), options: [.fragmentsAllowed]) as? String == text)
+    }
+
+    @Test func invalidUTF8IsNotJSONAndItsTextIsRepaired() throws {
+        let bytes: [UInt8] = Array(#"{"id":1,"firstName":""#.utf8) + [0xFF, 0xC3] + Array(#""}"#.utf8)
+        let run = TransformRun()
+        try run.runBytes([bytes])
+        let row = try #require(try run.dlq.first)
+        #expect(row.rules == ["row.not_object"])
+        #expect(row["payload"] as? String == "{\"id\":1,\"firstName\":\"\u{FFFD}\u{FFFD}\"}")
+    }
+
+    @Test func aJSONLineThatIsNotAnObjectIsKeptAsItWas() throws {
+        let text = #"[1, "two", {"three": 3}]"#
+        let run = TransformRun()
+        try run.run([text])
+        #expect(try run.masked == [text])
+        let row = try #require(try run.dlq.first)
+        #expect(row["payload"] as? String == text)
+        #expect(row.rules == ["row.not_object"])
+    }
+
+    @Test func theDLQRowHasTheDocumentedKeysInOrderAndAMaskedPayload() throws {
+        var user = DummyUsers.user(3)
+        user.set("age", .int(80))
+        let run = TransformRun()
+        try run.run([user.text])
+        let line = try #require(try run.lines(run.paths.dlq).first)
+        #expect(try orderedKeys(line) == ["line", "run_id", "reasons", "payload", "record_hash", "transformed_at"])
+        let payload = try #require(try run.dlq.first?["payload"] as? [String: Any])
+        #expect(payload["password"] == nil)
+        #expect(payload["ssn"] as? String != user.string("ssn"))
+        #expect((payload["ssn"] as? String)?.hasSuffix(String(user.string("ssn")!.suffix(4))) == true)
+        #expect(payload["age"] as? Int == 80)
+    }
+
+    @Test func ageLimitsComeFromTheRules() throws {
+        var young = DummyUsers.user(0)
+        young.set("age", .int(16))
+        let run = TransformRun()
+        let rules = TransformRules(ageRange: 16...16, departments: TransformRun.rules.departments)
+        let summary = try run.run([young.text, DummyUsers.user(1).text], rules: rules)
+        #expect(summary.valid == 1)
+        #expect(try run.users.first?["age_group"] as? String == "<18")
+        #expect(try run.dlq.first?.rules == ["age.range"])
+    }
+
+    @Test func anEmptyFileGivesEmptyOutputs() throws {
+        let run = TransformRun()
+        let summary = try run.run([])
+        #expect(summary.rows == 0)
+        #expect(summary.files.map(\.rows) == [0, 0, 0])
+        #expect(summary.files.map(\.bytes) == [0, 0, 0])
+    }
+}
