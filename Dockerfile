@@ -37,14 +37,15 @@ ARG PRODUCTS="Extractor Transformer Saver API DummyJSON"
 # --static-swift-stdlib: the Swift runtime and Foundation are linked in, so the runtime image
 # needs no Swift toolchain, only the Debian C libraries. Resource bundles (*.resources, e.g. the
 # transformer's departments table) are looked up next to the executable, so they go along.
+# (`|| exit 1`: a for loop's status is only its last command's.)
 RUN --mount=type=cache,target=/src/.build \
     for product in ${PRODUCTS}; do \
-      swift build -c release --static-swift-stdlib --product "${product}"; \
+      swift build -c release --static-swift-stdlib --product "${product}" || exit 1; \
     done \
  && bin="$(swift build -c release --static-swift-stdlib --show-bin-path)" \
  && mkdir -p /out \
  && for product in ${PRODUCTS}; do \
-      install -m 0755 "${bin}/${product}" /out/ && strip "/out/${product}"; \
+      install -m 0755 "${bin}/${product}" /out/ && strip "/out/${product}" || exit 1; \
     done \
  && for bundle in "${bin}"/*.resources; do \
       if [ -d "${bundle}" ]; then cp -R "${bundle}" /out/; fi; \
