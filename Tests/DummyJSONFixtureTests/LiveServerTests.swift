@@ -62,6 +62,10 @@ import Testing
         let stdout = Pipe()
         process.standardOutput = stdout
         process.standardError = FileHandle.nullDevice
+        // The exit status arrives through the termination handler, set before the process starts:
+        // waitUntilExit() would block a thread of the cooperative pool.
+        let (exits, exit) = AsyncStream.makeStream(of: Int32.self)
+        process.terminationHandler = { exit.yield($0.terminationStatus); exit.finish() }
         try process.run()
         defer { if process.isRunning { process.terminate() } }
 
@@ -78,23 +82,26 @@ import Testing
         #expect(try JSON.parse(try await rawRequest(port: port, path: "/users/2").body) == (try JSON.parse(local.userBytes(at: 1))))
 
         process.terminate()  // SIGTERM: graceful shutdown
-        let status = await Task.detached { () -> Int32 in
-            process.waitUntilExit()
-            return process.terminationStatus
-        }.value
+        var statuses = exits.makeAsyncIterator()
+        let status = await statuses.next()
         #expect(status == 0)
     }
 
-    /// Reads up to the first newline, off the cooperative pool.
+    /// Reads up to the first newline, off the cooperative pool: on a thread of its own, since
+    /// a detached task would still block one of the pool's threads while the read waits.
     static func firstLine(of handle: FileHandle) async throws -> String {
-        try await Task.detached {
-            var bytes: [UInt8] = []
-            while true {
-                let chunk = handle.readData(ofLength: 1)
-                guard let byte = chunk.first else { throw RawHTTPError(description: "stdout closed before a line: \(bytes)") }
-                if byte == 0x0A { return String(decoding: bytes, as: UTF8.self) }
-                bytes.append(byte)
-            }
-        }.value
+        try await withCheckedThrowingContinuation { continuation in
+            Thread {
+                continuation.resume(with: Result {
+                    var bytes: [UInt8] = []
+                    while true {
+                        let chunk = handle.readData(ofLength: 1)
+                        guard let byte = chunk.first else { throw RawHTTPError(description: "stdout closed before a line: \(bytes)") }
+                        if byte == 0x0A { return String(decoding: bytes, as: UTF8.self) }
+                        bytes.append(byte)
+                    }
+                })
+            }.start()
+        }
     }
 }

@@ -31,7 +31,7 @@ extension ExtractorSuites {
             let path = StagingLayout(dataDirectory: dir.path).rawFile(id)
             #expect(try ExtractorTest.readFile(path) == ExtractorTest.expectedRaw(server.users), "byte-identical to what the fixture served")
             #expect(staged.rows == count)
-            #expect(staged.sha256 == (try sha256sum(path)))
+            #expect(staged.sha256 == (try await sha256sum(path)))
             #expect(!FileManager.default.fileExists(atPath: path + ".part"))
             #expect(server.controller.stats().requests == (count + 99) / 100)
 

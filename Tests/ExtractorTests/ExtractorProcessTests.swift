@@ -90,7 +90,7 @@ extension ExtractorSuites {
             }
             #expect(midway)
             kill(first.processIdentifier, SIGKILL)
-            first.waitUntilExit()
+            _ = try await ExtractorTest.wait(first, limit: .seconds(30))
             let id = try #require(runID)
             let layout = StagingLayout(dataDirectory: dir.path)
             #expect(!FileManager.default.fileExists(atPath: layout.rawFile(id)), "a killed run leaves no complete-looking file")

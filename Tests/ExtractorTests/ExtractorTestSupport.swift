@@ -110,7 +110,8 @@ enum ExtractorTest {
             }
             try await Task.sleep(for: .milliseconds(20))
         }
-        process.waitUntilExit()
+        // After SIGKILL: poll until it is reaped, rather than block a pool thread in waitUntilExit().
+        while process.isRunning { try await Task.sleep(for: .milliseconds(20)) }
         return process.terminationStatus
     }
 

@@ -4,7 +4,7 @@ import TestSupport
 import Testing
 
 @Suite struct StagingTests {
-    @Test func writesThroughPartThenRenames() throws {
+    @Test func writesThroughPartThenRenames() async throws {
         let dir = TemporaryDirectory()
         let path = dir.file("runs/r1/raw.jsonl")
         let writer = try StagedFileWriter(path: path)
@@ -18,11 +18,11 @@ import Testing
         #expect(try String(contentsOfFile: path, encoding: .utf8) == "{\"id\":1}\n{\"id\":2}\n")
         #expect(staged.rows == 2)
         #expect(staged.bytes == 18)
-        #expect(staged.sha256 == (try sha256sum(path)))
+        #expect(staged.sha256 == (try await sha256sum(path)))
         #expect(try StagedFile.describe(path: path) == staged)
     }
 
-    @Test func resumedWriterProducesTheSameFileAsAnUninterruptedOne() throws {
+    @Test func resumedWriterProducesTheSameFileAsAnUninterruptedOne() async throws {
         let dir = TemporaryDirectory()
         let lines = (1...5000).map { #"{"id":\#($0),"name":"user \#($0)"}"# }
 
@@ -46,7 +46,7 @@ import Testing
         let staged = try resumed.commit()
         #expect(staged.sha256 == expected.sha256)
         #expect(staged.rows == 5000)
-        #expect(try sha256sum(path) == (try sha256sum(dir.file("whole.jsonl"))))
+        #expect(try await sha256sum(path) == (try await sha256sum(dir.file("whole.jsonl"))))
     }
 
     @Test func resumeFailsClearlyWhenThePartIsShorterThanTheCheckpoint() throws {

@@ -31,7 +31,7 @@ import TestSupport
     }
 
     @Test func connectTimeoutOnASaturatedListener() async throws {
-        let listener = try HTTPSaturatedListener()
+        let listener = try await HTTPSaturatedListener()
         let client = CurlHTTPClient(configuration: HTTPClientConfiguration(connectTimeout: .milliseconds(300), totalTimeout: .seconds(60)))
 
         let (error, elapsed) = await measure { await expectHTTPError { try await client.get(listener.baseURL + "/users") } }

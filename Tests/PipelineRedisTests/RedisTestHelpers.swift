@@ -35,15 +35,6 @@ enum RedisTest {
     /// A reconnect schedule fast enough for a restart within a test: 50 ms doubling to 500 ms, 30 tries.
     static let fastReconnect = RetryPolicy(maxRetries: 30, baseDelay: .milliseconds(50), multiplier: 2, maxDelay: .milliseconds(500), jitter: 0.1)
 
-    /// How many live threads are named `redis-subscribe` (from `/proc/self/task/*/comm`).
-    static func subscriberThreadCount() -> Int {
-        let tasks = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/task")) ?? []
-        return tasks.count { task in
-            (try? String(contentsOfFile: "/proc/self/task/\(task)/comm", encoding: .utf8))?
-                .trimmingCharacters(in: .whitespacesAndNewlines) == "redis-subscribe"
-        }
-    }
-
     /// Polls `condition` every 20 ms until it holds or `timeout` passes; returns whether it held.
     static func eventually(within timeout: Duration = .seconds(10), _ condition: () -> Bool) async throws -> Bool {
         let deadline = ContinuousClock.now + timeout

@@ -9,8 +9,8 @@ import Testing
 struct SFTPAuthenticationTests {
     let server = SFTPTestServer.current
 
-    init() throws {
-        try SFTPTestServer.ensureRunning()
+    init() async throws {
+        try await SFTPTestServer.ensureRunning()
     }
 
     @Test("a key that is not authorized is refused, naming the user and the key path")
@@ -18,7 +18,7 @@ struct SFTPAuthenticationTests {
         let local = try SFTPTestFiles.makeTemporaryDirectory()
         defer { removeTree(local) }
         let key = local + "/stranger_ed25519"
-        try SFTPTestFiles.generateKey(key)
+        try await SFTPTestFiles.generateKey(key)
 
         let error = try #require(await sftpError {
             _ = try await SFTPClient.connect(server.configuration(privateKeyPath: key))
@@ -50,7 +50,7 @@ struct SFTPAuthenticationTests {
         defer { removeTree(local); removeTree(onDisk) }
         let key = local + "/protected_ed25519"
         let passphrase = "correct horse battery staple"
-        let publicKey = try SFTPTestFiles.generateKey(key, passphrase: passphrase, comment: "sftp-test-passphrase")
+        let publicKey = try await SFTPTestFiles.generateKey(key, passphrase: passphrase, comment: "sftp-test-passphrase")
         try server.authorize(publicKeyLine: publicKey)
         defer { server.revoke(publicKeyLine: publicKey) }
         try Data("{\"id\":7}\n".utf8).write(to: URL(fileURLWithPath: local + "/users.jsonl"))

@@ -94,34 +94,35 @@ struct SFTPDroppedSessionTests {
     func droppedSession() async throws {
         let local = try SFTPTestFiles.makeTemporaryDirectory()
         defer { removeTree(local) }
-        try server.start()
-        defer { try? server.stop() }
-        let knownHosts = local + "/known_hosts"
-        try server.writeKnownHosts(to: knownHosts)
+        // Stopped at the end whatever happens, as a `defer` would (which cannot await).
+        try await server.whileRunning {
+            let knownHosts = local + "/known_hosts"
+            try server.writeKnownHosts(to: knownHosts)
 
-        let client = try await SFTPClient.connect(server.configuration(knownHostsPath: knownHosts, ioTimeout: .seconds(5)))
-        #expect(try await client.stat("upload")?.isDirectory == true)
-        try server.stop()
+            let client = try await SFTPClient.connect(server.configuration(knownHostsPath: knownHosts, ioTimeout: .seconds(5)))
+            #expect(try await client.stat("upload")?.isDirectory == true)
+            try await server.stop()
 
-        let error = try #require(await sftpError { _ = try await client.stat("upload") })
-        #expect(error.kind == .connectionLost)
-        #expect(error.description.contains("SFTP stat of \"upload\" on \(server.endpoint) failed"))
-        #expect(error.isTransient)
-        let libssh2Code = try #require(error.libssh2Code)
-        #expect(libssh2Code < 0)
+            let error = try #require(await sftpError { _ = try await client.stat("upload") })
+            #expect(error.kind == .connectionLost)
+            #expect(error.description.contains("SFTP stat of \"upload\" on \(server.endpoint) failed"))
+            #expect(error.isTransient)
+            let libssh2Code = try #require(error.libssh2Code)
+            #expect(libssh2Code < 0)
 
-        // The session is not reused: later calls fail at once with the same, transient, cause.
-        let again = try #require(await sftpError { try await client.mkdirs("upload/x") })
-        #expect(again.kind == .connectionLost)
-        #expect(again.operation == "mkdirs")
-        #expect(again.description.contains("earlier failure"))
-        await client.close()
+            // The session is not reused: later calls fail at once with the same, transient, cause.
+            let again = try #require(await sftpError { try await client.mkdirs("upload/x") })
+            #expect(again.kind == .connectionLost)
+            #expect(again.operation == "mkdirs")
+            #expect(again.description.contains("earlier failure"))
+            await client.close()
 
-        // Once the server is back, a new connection works.
-        try server.start()
-        let fresh = try await SFTPClient.connect(server.configuration(knownHostsPath: knownHosts))
-        #expect(try await fresh.stat("upload")?.isDirectory == true)
-        await fresh.close()
+            // Once the server is back, a new connection works.
+            try await server.start()
+            let fresh = try await SFTPClient.connect(server.configuration(knownHostsPath: knownHosts))
+            #expect(try await fresh.stat("upload")?.isDirectory == true)
+            await fresh.close()
+        }
     }
 }
 
@@ -130,32 +131,32 @@ extension SFTPDroppedSessionTests {
     func silentSessionTimesOut() async throws {
         let local = try SFTPTestFiles.makeTemporaryDirectory()
         defer { removeTree(local) }
-        try server.start()
-        defer { try? server.stop() }
-        let knownHosts = local + "/known_hosts"
-        try server.writeKnownHosts(to: knownHosts)
-        try SFTPTestFiles.writeRandomFile(local + "/data.bin", size: 8 << 20)
+        try await server.whileRunning {
+            let knownHosts = local + "/known_hosts"
+            try server.writeKnownHosts(to: knownHosts)
+            try await SFTPTestFiles.writeRandomFile(local + "/data.bin", size: 8 << 20)
 
-        let client = try await SFTPClient.connect(server.configuration(knownHostsPath: knownHosts, ioTimeout: .seconds(2)))
-        try await client.mkdirs("upload")
-        server.signalSessions(SIGSTOP)
-        defer { server.signalSessions(SIGCONT) }
+            let client = try await SFTPClient.connect(server.configuration(knownHostsPath: knownHosts, ioTimeout: .seconds(2)))
+            try await client.mkdirs("upload")
+            server.signalSessions(SIGSTOP)
+            defer { server.signalSessions(SIGCONT) }
 
-        let clock = ContinuousClock()
-        let started = clock.now
-        let error = try #require(await sftpError {
-            try await client.upload(localPath: local + "/data.bin", remotePath: "upload/data.bin")
-        })
-        let elapsed = started.duration(to: clock.now)
-        #expect(error.kind == .timeout)
-        #expect(error.description.contains("no answer from the server within 2.0 seconds"))
-        #expect(error.isTransient)
-        #expect(elapsed < .seconds(20), "took \(elapsed)")
+            let clock = ContinuousClock()
+            let started = clock.now
+            let error = try #require(await sftpError {
+                try await client.upload(localPath: local + "/data.bin", remotePath: "upload/data.bin")
+            })
+            let elapsed = started.duration(to: clock.now)
+            #expect(error.kind == .timeout)
+            #expect(error.description.contains("no answer from the server within 2.0 seconds"))
+            #expect(error.isTransient)
+            #expect(elapsed < .seconds(20), "took \(elapsed)")
 
-        // Closing a client whose server stopped answering does not hang either.
-        let closeStarted = clock.now
-        await client.close()
-        #expect(closeStarted.duration(to: clock.now) < .seconds(10))
+            // Closing a client whose server stopped answering does not hang either.
+            let closeStarted = clock.now
+            await client.close()
+            #expect(closeStarted.duration(to: clock.now) < .seconds(10))
+        }
     }
 }
 

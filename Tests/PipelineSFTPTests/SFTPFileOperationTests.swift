@@ -8,8 +8,8 @@ import Testing
 struct SFTPFileOperationTests {
     let server = SFTPTestServer.current
 
-    init() throws {
-        try SFTPTestServer.ensureRunning()
+    init() async throws {
+        try await SFTPTestServer.ensureRunning()
     }
 
     @Test("mkdirs, stat, list, rename, remove and removeDirectory do what they say")

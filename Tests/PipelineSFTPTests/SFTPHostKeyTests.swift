@@ -9,8 +9,8 @@ import Testing
 struct SFTPHostKeyTests {
     let server = SFTPTestServer.current
 
-    init() throws {
-        try SFTPTestServer.ensureRunning()
+    init() async throws {
+        try await SFTPTestServer.ensureRunning()
     }
 
     @Test("a different key for [127.0.0.1]:port is refused as a mismatch and nothing is uploaded")
@@ -18,7 +18,7 @@ struct SFTPHostKeyTests {
         let local = try SFTPTestFiles.makeTemporaryDirectory()
         let (remote, onDisk) = server.scratch("mismatch")
         defer { removeTree(local); removeTree(onDisk) }
-        let impostor = try SFTPTestFiles.generateKey(local + "/impostor_host_key")
+        let impostor = try await SFTPTestFiles.generateKey(local + "/impostor_host_key")
         let parts = impostor.split(separator: " ")
         let knownHosts = local + "/known_hosts"
         try "[127.0.0.1]:\(server.port) \(parts[0]) \(parts[1])\n".write(toFile: knownHosts, atomically: true, encoding: .utf8)

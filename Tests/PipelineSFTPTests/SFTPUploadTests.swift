@@ -9,8 +9,8 @@ import Testing
 struct SFTPUploadTests {
     let server = SFTPTestServer.current
 
-    init() throws {
-        try SFTPTestServer.ensureRunning()
+    init() async throws {
+        try await SFTPTestServer.ensureRunning()
     }
 
     @Test("a 100 MB upload arrives byte for byte, with no .part left, and reads back the same")
@@ -20,7 +20,7 @@ struct SFTPUploadTests {
         defer { removeTree(local); removeTree(onDisk) }
         let size = 100_000_000
         let source = local + "/random.bin"
-        try SFTPTestFiles.writeRandomFile(source, size: size)
+        try await SFTPTestFiles.writeRandomFile(source, size: size)
 
         let recorder = ProgressRecorder()
         let (result, downloaded) = try await SFTPClient.withConnection(server.configuration()) { client in
@@ -34,8 +34,8 @@ struct SFTPUploadTests {
         #expect(result.bytes == Int64(size))
         #expect(result.remotePath == remote + "/random.bin")
         #expect(result.elapsed > .zero)
-        let expected = try SFTPTestFiles.sha256(source)
-        #expect(try SFTPTestFiles.sha256(onDisk + "/random.bin") == expected)
+        let expected = try await SFTPTestFiles.sha256(source)
+        #expect(try await SFTPTestFiles.sha256(onDisk + "/random.bin") == expected)
         #expect(try FileManager.default.contentsOfDirectory(atPath: onDisk) == ["random.bin"])
 
         let reports = recorder.all
@@ -44,7 +44,7 @@ struct SFTPUploadTests {
         #expect(reports.allSatisfy { $0.totalBytes == Int64(size) })
 
         #expect(downloaded.bytes == Int64(size))
-        #expect(try SFTPTestFiles.sha256(local + "/back.bin") == expected)
+        #expect(try await SFTPTestFiles.sha256(local + "/back.bin") == expected)
         #expect(!FileManager.default.fileExists(atPath: local + "/back.bin.part"))
     }
 

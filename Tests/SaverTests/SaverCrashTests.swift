@@ -58,7 +58,7 @@ extension SaverServerTests {
             #expect(try DatabaseSnapshot(path: h.databasePath).contents() == expected)
             let names = Saver.remoteNames(run.id)
             #expect(filesOnDisk(h.remoteOnDisk) == [names.dlq, names.manifest, names.raw, names.users].sorted())
-            #expect(try sha256sum(h.remoteOnDisk + "/" + names.users) == sha256sum(run.usersFile.path))
+            #expect(try await sha256sum(h.remoteOnDisk + "/" + names.users) == sha256sum(run.usersFile.path))
             #expect(second.output.contains("run saved"))
         }
 

@@ -67,10 +67,10 @@ extension SaverServerTests {
             // The server: exactly the four files, byte-identical to staging, no .part.
             let names = Saver.remoteNames(run.id)
             #expect(filesOnDisk(h.remoteOnDisk) == [names.dlq, names.manifest, names.raw, names.users].sorted())
-            #expect(try sha256sum(h.remoteOnDisk + "/" + names.raw) == sha256sum(run.maskedFile.path))
-            #expect(try sha256sum(h.remoteOnDisk + "/" + names.users) == sha256sum(run.usersFile.path))
-            #expect(try sha256sum(h.remoteOnDisk + "/" + names.dlq) == sha256sum(run.dlqFile.path))
-            #expect(try sha256sum(h.remoteOnDisk + "/" + names.manifest) == sha256sum(h.layout.runDirectory(run.id) + "/manifest.json"))
+            #expect(try await sha256sum(h.remoteOnDisk + "/" + names.raw) == sha256sum(run.maskedFile.path))
+            #expect(try await sha256sum(h.remoteOnDisk + "/" + names.users) == sha256sum(run.usersFile.path))
+            #expect(try await sha256sum(h.remoteOnDisk + "/" + names.dlq) == sha256sum(run.dlqFile.path))
+            #expect(try await sha256sum(h.remoteOnDisk + "/" + names.manifest) == sha256sum(h.layout.runDirectory(run.id) + "/manifest.json"))
 
             // The manifest's checksums are those of the files next to it.
             let manifest = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: h.remoteOnDisk + "/" + names.manifest))) as! [String: Any]
@@ -81,7 +81,7 @@ extension SaverServerTests {
             #expect(files.map { $0["name"] as? String } == [names.raw, names.users, names.dlq])
             for file in files {
                 let path = h.remoteOnDisk + "/" + (file["name"] as! String)
-                #expect(file["sha256"] as? String == (try sha256sum(path)))
+                #expect(file["sha256"] as? String == (try await sha256sum(path)))
                 #expect(file["bytes"] as? Int == (try FileManager.default.attributesOfItem(atPath: path)[.size] as? Int))
             }
             let counts = try #require(manifest["counts"] as? [String: Int])
@@ -110,9 +110,10 @@ extension SaverServerTests {
             let saver = try await h.saver()
             _ = try await h.running(saver) { try await h.waitForLedger(run.id, .completed) }
             let first = try DatabaseSnapshot(path: h.databasePath).contents()
-            let attributes = try filesOnDisk(h.remoteOnDisk).map { name in
+            var attributes: [String] = []
+            for name in filesOnDisk(h.remoteOnDisk) {
                 let info = try FileManager.default.attributesOfItem(atPath: h.remoteOnDisk + "/" + name)
-                return "\(name) \(info[.systemFileNumber]!) \(info[.modificationDate]!) \(try sha256sum(h.remoteOnDisk + "/" + name))"
+                attributes.append("\(name) \(info[.systemFileNumber]!) \(info[.modificationDate]!) \(try await sha256sum(h.remoteOnDisk + "/" + name))")
             }
 
             // Hand the run back to the saver, as if its completion had been lost.
@@ -126,9 +127,10 @@ extension SaverServerTests {
             #expect(second["users"]?.count == run.valid)
             #expect(second["dlq_records"]?.count == run.invalid)
             #expect(second["etl_runs"]?.count == 1)
-            let attributesAfter = try filesOnDisk(h.remoteOnDisk).map { name in
+            var attributesAfter: [String] = []
+            for name in filesOnDisk(h.remoteOnDisk) {
                 let info = try FileManager.default.attributesOfItem(atPath: h.remoteOnDisk + "/" + name)
-                return "\(name) \(info[.systemFileNumber]!) \(info[.modificationDate]!) \(try sha256sum(h.remoteOnDisk + "/" + name))"
+                attributesAfter.append("\(name) \(info[.systemFileNumber]!) \(info[.modificationDate]!) \(try await sha256sum(h.remoteOnDisk + "/" + name))")
             }
             #expect(attributesAfter == attributes, "the files already on the server were skipped, not uploaded again")
         }
@@ -143,11 +145,11 @@ extension SaverServerTests {
             var bytes = try Data(contentsOf: URL(fileURLWithPath: remote))
             bytes[10] = bytes[10] == UInt8(ascii: "x") ? UInt8(ascii: "y") : UInt8(ascii: "x")
             try bytes.write(to: URL(fileURLWithPath: remote))
-            #expect(try sha256sum(remote) != run.usersFile.sha256)
+            #expect(try await sha256sum(remote) != run.usersFile.sha256)
 
             _ = try await h.redis.hset(LedgerKey.run(run.id), field: RunRecord.Field.status, value: RunStatus.transformed.rawValue)
             #expect(try await h.running(saver) { try await h.waitForLedger(run.id, .completed) }?.status == .completed)
-            #expect(try sha256sum(remote) == run.usersFile.sha256)
+            #expect(try await sha256sum(remote) == run.usersFile.sha256)
             #expect(filesOnDisk(h.remoteOnDisk).count == 4)
         }
 

@@ -43,7 +43,7 @@ final class SaverHarness: Sendable {
 
     init(server: SFTPTestServer = .current) async throws {
         self.server = server
-        if server.port == SFTPTestServer.current.port { try server.ensureAvailable() }
+        if server.port == SFTPTestServer.current.port { try await SFTPTestServer.ensureRunning() }
         remoteDirectory = "upload/saver-test-\(UUID().uuidString.prefix(8).lowercased())"
         knownHostsPath = directory.file("known_hosts")
         try server.writeKnownHosts(to: knownHostsPath)
@@ -182,26 +182,4 @@ struct DatabaseSnapshot {
 /// The files in a directory on disk (the server's view of a remote directory), by name.
 func filesOnDisk(_ path: String) -> [String] {
     ((try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []).sorted()
-}
-
-extension SFTPTestServer {
-    /// Uses the server when something already answers on its port (possibly started from
-    /// another checkout's `.run`), else starts it with `scripts/sftp.sh`.
-    func ensureAvailable() throws {
-        if Self.answers(port: port) { return }
-        try start()
-    }
-
-    static func answers(port: Int) -> Bool {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { return false }
-        defer { close(fd) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = in_port_t(UInt16(port).bigEndian)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        return withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        } == 0
-    }
 }

@@ -15,7 +15,7 @@ public final class HTTPSaturatedListener: Sendable {
     private let listener: Int32
     private let fillers: [Int32]
 
-    public init() throws {
+    public init() async throws {
         let (listener, port) = try HTTPTestSocket.listen(backlog: 0)
         self.listener = listener
         self.port = port
@@ -35,8 +35,9 @@ public final class HTTPSaturatedListener: Sendable {
             fillers.append(socket)
         }
         self.fillers = fillers
-        // Let the handshakes of the fillers complete so the queue really is full.
-        usleep(100_000)
+        // Let the handshakes of the fillers complete so the queue really is full (a task sleep:
+        // usleep would hold a thread of the cooperative pool).
+        try await Task.sleep(for: .milliseconds(100))
     }
 
     /// `http://127.0.0.1:<port>`.

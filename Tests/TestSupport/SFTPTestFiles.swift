@@ -2,48 +2,17 @@ import Foundation
 
 /// Running helper programs (sha256sum, ssh-keygen, the scripts) from tests.
 public enum SFTPTestProcess {
-    public struct Output: Sendable {
-        public var status: Int32
-        public var stdout: String
-        public var stderr: String
-    }
+    public typealias Output = ChildProcess.Output
 
-    /// Runs `executable` (a path, or a name looked up in PATH) and waits for it. Output goes
-    /// through temporary files, not pipes, so a daemon that inherits them cannot hang the wait.
-    public static func run(_ executable: String, _ arguments: [String], environment: [String: String] = [:]) -> Output {
-        let directory = FileManager.default.temporaryDirectory
-            .appendingPathComponent("sftp-test-process-\(UUID().uuidString)")
-        try? FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: directory) }
-        let outURL = directory.appendingPathComponent("stdout")
-        let errURL = directory.appendingPathComponent("stderr")
-        _ = FileManager.default.createFile(atPath: outURL.path, contents: nil)
-        _ = FileManager.default.createFile(atPath: errURL.path, contents: nil)
-
-        let process = Process()
-        if executable.contains("/") {
-            process.executableURL = URL(fileURLWithPath: executable)
-            process.arguments = arguments
-        } else {
-            process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-            process.arguments = [executable] + arguments
-        }
-        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+    /// Runs `executable` (a path, or a name looked up in PATH) and waits for it, without blocking
+    /// a thread of the cooperative pool. Output goes through temporary files, not pipes, so a
+    /// daemon that inherits them cannot hang the wait (see ``ChildProcess``).
+    public static func run(_ executable: String, _ arguments: [String], environment: [String: String] = [:]) async -> Output {
         do {
-            let out = try FileHandle(forWritingTo: outURL)
-            let err = try FileHandle(forWritingTo: errURL)
-            defer { try? out.close(); try? err.close() }
-            process.standardOutput = out
-            process.standardError = err
-            process.standardInput = FileHandle.nullDevice
-            try process.run()
-            process.waitUntilExit()
+            return try await ChildProcess.run(executable, arguments, environment: environment)
         } catch {
             return Output(status: -1, stdout: "", stderr: "cannot run \(executable): \(error)")
         }
-        let stdout = (try? String(contentsOf: outURL, encoding: .utf8)) ?? ""
-        let stderr = (try? String(contentsOf: errURL, encoding: .utf8)) ?? ""
-        return Output(status: process.terminationStatus, stdout: stdout, stderr: stderr)
     }
 }
 
@@ -56,8 +25,13 @@ public enum SFTPTestFiles {
         return url.path
     }
 
-    /// Writes `size` random bytes (from /dev/urandom, 1 MiB at a time) to `path`.
-    public static func writeRandomFile(_ path: String, size: Int) throws {
+    /// Writes `size` random bytes (from /dev/urandom, 1 MiB at a time) to `path`, on a thread of
+    /// its own: 100 MB take seconds on a loaded machine, too long to hold a thread of the pool.
+    public static func writeRandomFile(_ path: String, size: Int) async throws {
+        try await offThePool { try writeRandomFileBlocking(path, size: size) }
+    }
+
+    private static func writeRandomFileBlocking(_ path: String, size: Int) throws {
         guard let source = FileHandle(forReadingAtPath: "/dev/urandom") else {
             throw SFTPTestServerError("cannot open /dev/urandom")
         }
@@ -75,8 +49,8 @@ public enum SFTPTestFiles {
     }
 
     /// The SHA-256 of a file as hex, from `sha256sum`.
-    public static func sha256(_ path: String) throws -> String {
-        let output = SFTPTestProcess.run("sha256sum", [path])
+    public static func sha256(_ path: String) async throws -> String {
+        let output = await SFTPTestProcess.run("sha256sum", [path])
         guard output.status == 0, let hash = output.stdout.split(separator: " ").first, hash.count == 64 else {
             throw SFTPTestServerError("sha256sum \(path) failed (\(output.status)): \(output.stderr)")
         }
@@ -86,8 +60,8 @@ public enum SFTPTestFiles {
     /// A fresh ed25519 key pair at `path` and `path.pub` (ssh-keygen), with an optional passphrase.
     /// Returns the public key line.
     @discardableResult
-    public static func generateKey(_ path: String, passphrase: String = "", comment: String = "sftp-test") throws -> String {
-        let output = SFTPTestProcess.run("ssh-keygen", ["-q", "-t", "ed25519", "-N", passphrase, "-C", comment, "-f", path])
+    public static func generateKey(_ path: String, passphrase: String = "", comment: String = "sftp-test") async throws -> String {
+        let output = await SFTPTestProcess.run("ssh-keygen", ["-q", "-t", "ed25519", "-N", passphrase, "-C", comment, "-f", path])
         guard output.status == 0 else {
             throw SFTPTestServerError("ssh-keygen for \(path) failed (\(output.status)): \(output.stderr)")
         }

@@ -1,5 +1,8 @@
 import Foundation
 import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// The local OpenSSH SFTP server the SFTP tests run against (`scripts/sftp.sh`, see
 /// DESIGN.md §7), and where its files live on disk so tests can check uploads server-side.
@@ -54,35 +57,78 @@ public struct SFTPTestServer: Sendable {
     /// The server of this test run.
     public static let current = SFTPTestServer()
 
-    /// Starts the server once per test process (idempotent: a running server is reused).
-    /// Every SFTP test calls this first.
-    public static func ensureRunning() throws {
-        try startOnce.get()
+    /// Makes sure the server of this test run answers, once per test process: concurrent
+    /// callers await the same start, and its outcome (a failure too) is kept for later callers.
+    /// A server that already answers on the port is used as it is, even one started from another
+    /// checkout's `.run` (which `scripts/sftp.sh start` would refuse). Every SFTP test calls this
+    /// first.
+    public static func ensureRunning() async throws {
+        let start = startOnce.withLock { task in
+            if let task { return task }
+            let started = Task { try await current.ensureAvailable() }
+            task = started
+            return started
+        }
+        try await start.value
     }
 
-    private static let startOnce: Result<Void, SFTPTestServerError> = Result { () throws(SFTPTestServerError) in
-        _ = try current.start()
+    private static let startOnce = Mutex<Task<Void, any Error>?>(nil)
+
+    /// Uses the server when something already answers on its port, else starts it with
+    /// `scripts/sftp.sh start`.
+    public func ensureAvailable() async throws(SFTPTestServerError) {
+        if answers() { return }
+        try await start()
+    }
+
+    /// Whether a TCP connection to the server's port on 127.0.0.1 succeeds (on loopback a
+    /// connect succeeds or is refused at once).
+    public func answers() -> Bool {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr(host)
+        return withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        } == 0
     }
 
     /// `scripts/sftp.sh start`; returns the chroot path it prints.
     @discardableResult
-    public func start() throws(SFTPTestServerError) -> String {
-        let result = try script("start")
+    public func start() async throws(SFTPTestServerError) -> String {
+        let result = try await script("start")
         return result.trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
     /// `scripts/sftp.sh stop`.
-    public func stop() throws(SFTPTestServerError) {
-        _ = try script("stop")
+    public func stop() async throws(SFTPTestServerError) {
+        _ = try await script("stop")
     }
 
     /// `scripts/sftp.sh status` exit code 0.
-    public func isRunning() -> Bool {
-        (try? script("status")) != nil
+    public func isRunning() async -> Bool {
+        (try? await script("status")) != nil
     }
 
-    private func script(_ command: String) throws(SFTPTestServerError) -> String {
-        let output = SFTPTestProcess.run(
+    /// Starts this server, runs `body`, and stops the server afterwards, whether `body` threw or
+    /// not (a failing stop is ignored, as a cleanup's would be).
+    public func whileRunning<T>(_ body: () async throws -> T) async throws -> T {
+        try await start()
+        do {
+            let result = try await body()
+            try? await stop()
+            return result
+        } catch {
+            try? await stop()
+            throw error
+        }
+    }
+
+    private func script(_ command: String) async throws(SFTPTestServerError) -> String {
+        let output = await SFTPTestProcess.run(
             repositoryRoot + "/scripts/sftp.sh", [command],
             environment: ["SFTP_PORT": String(port), "SFTP_USER": user])
         guard output.status == 0 else {

@@ -15,24 +15,14 @@ public final class TemporaryDirectory: Sendable {
 }
 
 /// Runs a command to completion and returns its standard output; throws on a non-zero exit.
+/// Waits without blocking a thread of the cooperative pool (see ``ChildProcess``).
 @discardableResult
-public func runCommand(_ executable: String, _ arguments: [String], environment: [String: String]? = nil) throws -> String {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: executable.hasPrefix("/") ? executable : "/usr/bin/env")
-    process.arguments = executable.hasPrefix("/") ? arguments : [executable] + arguments
-    if let environment { process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new } }
-    let output = Pipe()
-    let errors = Pipe()
-    process.standardOutput = output
-    process.standardError = errors
-    try process.run()
-    let data = output.fileHandleForReading.readDataToEndOfFile()
-    let errorData = errors.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    guard process.terminationStatus == 0 else {
-        throw CommandFailed(command: ([executable] + arguments).joined(separator: " "), status: process.terminationStatus, stderr: String(decoding: errorData, as: UTF8.self))
+public func runCommand(_ executable: String, _ arguments: [String], environment: [String: String]? = nil) async throws -> String {
+    let output = try await ChildProcess.run(executable, arguments, environment: environment ?? [:])
+    guard output.status == 0 else {
+        throw CommandFailed(command: ([executable] + arguments).joined(separator: " "), status: output.status, stderr: output.stderr)
     }
-    return String(decoding: data, as: UTF8.self)
+    return output.stdout
 }
 
 public struct CommandFailed: Error, CustomStringConvertible {
@@ -43,8 +33,8 @@ public struct CommandFailed: Error, CustomStringConvertible {
 }
 
 /// SHA-256 of a file computed by coreutils, independent of the code under test.
-public func sha256sum(_ path: String) throws -> String {
-    String(try runCommand("sha256sum", [path]).prefix(64))
+public func sha256sum(_ path: String) async throws -> String {
+    String(try await runCommand("sha256sum", [path]).prefix(64))
 }
 
 /// The repository root, found from this source file's location.
