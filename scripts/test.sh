@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Runs every test: installs what is missing, builds once, starts the test servers on their own
-# ports (Redis 16379, SFTP 12222, all on 127.0.0.1), runs `swift test` and then the API's
-# contract test (scripts/contract-test.sh), and stops the servers again, whatever happened.
-# Exits non-zero on any failure.
+# Runs every test: installs what is missing, checks the container description (no Docker engine
+# needed: scripts/check-compose.sh, scripts/container-contract.py), builds once, starts the test
+# servers on their own ports (Redis 16379, SFTP 12222, all on 127.0.0.1), runs `swift test` and
+# then the API's contract test (scripts/contract-test.sh), and stops the servers again, whatever
+# happened. Exits non-zero on any failure.
 #
 #   scripts/test.sh [extra swift test arguments, e.g. --filter PipelineRedisTests]
 set -euo pipefail
@@ -13,6 +14,14 @@ step() { printf '\n== %s\n' "$*"; }
 
 step "dependencies"
 scripts/install-deps.sh
+
+# The containers: compose-spec schema, docker-compose config, hadolint and their self-test on
+# broken copies; then the contract between the code, .env.example, compose, the Dockerfile and
+# scripts/run.sh. Bounded; both fail the run on any error.
+step "container description (scripts/check-compose.sh)"
+timeout 900 scripts/check-compose.sh
+step "container contract (scripts/container-contract.py)"
+timeout 600 python3 scripts/container-contract.py --self-test
 
 step "build (debug, with tests)"
 swift build --build-tests
