@@ -17,7 +17,6 @@ extension ExtractorSuites {
     func everyUserArrivesOnceInOrderAsServed(count: Int) async throws {
         let dir = TemporaryDirectory()
         try await FixtureServer.withRunning(try ExtractorTest.fixture(users: count, badFraction: 0.05)) { server, port in
-            let redis = try ExtractorTest.redis()
             let subscriber = RedisSubscriber(url: try RedisURL(ExtractorTest.redisURL), channels: [Channel.phase1Complete.rawValue])
             defer { subscriber.close() }
             var events = subscriber.events.makeAsyncIterator()
@@ -45,7 +44,6 @@ extension ExtractorSuites {
             #expect(signal.phase == .extract)
             #expect(signal.files == record.files[.extract])
             #expect(signal.counts == ["extracted": count])
-            _ = redis
         }
     }
 
