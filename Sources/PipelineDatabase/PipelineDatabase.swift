@@ -21,8 +21,28 @@ public enum PipelineDatabase {
             _ = sqlite3_file_control(db.sqliteConnection, nil, SQLITE_FCNTL_PERSIST_WAL, &persist)
         }
         let pool = try DatabasePool(path: path, configuration: configuration)
-        try DatabaseSchema.migrator.migrate(pool)
+        try migrate(pool)
         return pool
+    }
+
+    /// Runs the migrations, also when another process runs them at the same moment.
+    ///
+    /// Two savers started together (two replicas) both find the file unmigrated and both try
+    /// to create the tables; the one that commits second fails ("table … already exists") and
+    /// its transaction rolls back. Each migration commits together with its row in
+    /// `grdb_migrations`, so looking again finds the other process's work complete.
+    static func migrate(_ pool: DatabasePool) throws {
+        let migrator = DatabaseSchema.migrator
+        for attempt in 1... {
+            do {
+                try migrator.migrate(pool)
+                return
+            } catch {
+                if try pool.read({ try migrator.hasCompletedMigrations($0) }) { return }
+                guard attempt < 5 else { throw error }
+                Thread.sleep(forTimeInterval: 0.05 * Double(attempt))
+            }
+        }
     }
 
     /// Opens the database read-only; any write through it fails (SQLite error 8).

@@ -1,10 +1,33 @@
 import Foundation
+import Synchronization
 import GRDB
 import PipelineDatabase
 import Testing
 import TestSupport
 
 @Suite struct PipelineDatabaseTests {
+    /// Replicas of the saver start together and each migrates the file: none may fail because
+    /// another created the tables first (the end-to-end replica scenario found this race).
+    @Test func writersOpeningANewFileTogetherAllSucceed() throws {
+        for round in 0..<5 {
+            let directory = TemporaryDirectory("db-race")
+            let path = directory.file("database/data.db")
+            let failures = Mutex<[String]>([])
+            DispatchQueue.concurrentPerform(iterations: 4) { _ in
+                do {
+                    let pool = try PipelineDatabase.openWriter(path: path)
+                    try pool.close()
+                } catch {
+                    failures.withLock { $0.append("round \(round): \(error)") }
+                }
+            }
+            #expect(failures.withLock { $0 }.isEmpty)
+            let pool = try PipelineDatabase.openReader(path: path)
+            #expect(try pool.read { try DatabaseSchema.migrator.hasCompletedMigrations($0) })
+            try pool.close()
+        }
+    }
+
     @Test func writerCreatesEveryTableInWALMode() throws {
         let dir = TemporaryDirectory()
         let pool = try PipelineDatabase.openWriter(path: dir.file("database/data.db"))
