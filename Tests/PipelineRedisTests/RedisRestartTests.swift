@@ -1,3 +1,5 @@
+import Foundation
+import PipelineCore
 import PipelineRedis
 import Testing
 import TestSupport
@@ -51,6 +53,54 @@ extension RedisServerTests {
             #expect(recorder.messages.first?.payload == payload)
             #expect(recorder.messages.first?.channel == channel)
             #expect(!recorder.finished)
+          }
+        }
+
+        /// A stage in the middle of a run waits for a restarting Redis instead of failing the run.
+        @Test func ledgerCallsRideOutARestart() async throws {
+          try await RedisTestServer.withPrivateServer { urlText, port in
+            let redis = RedisClient(url: try RedisURL(urlText), connectTimeout: .seconds(2), commandTimeout: .seconds(5))
+            let ledger = RunLedger(redis: redis)
+            let id = RunID()
+            _ = try await ledger.startRun(id)
+
+            try await RedisTestServer.stop(port: port)
+            async let written: Void = ledger.saveCheckpoint(run: id, .init(skip: 300, offset: 4_096, total: 1_000))
+            try await Task.sleep(for: .seconds(1))
+            try await RedisTestServer.start(port: port)
+            try await written
+
+            #expect(try await ledger.run(id)?.checkpoint == .init(skip: 300, offset: 4_096, total: 1_000))
+          }
+        }
+
+        /// The wait is bounded: with Redis gone for good, the call fails with Redis's error.
+        @Test func ledgerCallsGiveUpAfterTheirRetries() async throws {
+          let port = try HTTPTestServer.closedPort()
+          let redis = RedisClient(url: try RedisURL("redis://127.0.0.1:\(port)/0"), connectTimeout: .seconds(1), commandTimeout: .seconds(1))
+          let ledger = RunLedger(redis: redis, outage: RetryPolicy(maxRetries: 2, baseDelay: .milliseconds(10), multiplier: 2, maxDelay: .milliseconds(50)))
+          let error = try await #require(throws: RedisError.self) { try await ledger.run(RunID()) }
+          #expect(error.kind == .connectFailed)
+        }
+
+        /// A claim survives a Redis restart shorter than its TTL: failed renewals are retried
+        /// until the claim would expire, not given up after one renewal interval.
+        @Test func aClaimOutlivesARestartShorterThanItsTTL() async throws {
+          try await RedisTestServer.withPrivateServer { urlText, port in
+            let redis = RedisClient(url: try RedisURL(urlText), connectTimeout: .seconds(1), commandTimeout: .seconds(2))
+            let claims = RunClaims(redis: redis, ttl: .seconds(6))
+            let result = try await claims.withClaim(.transform, run: RunID()) {
+                // Renewals fall due every 2 s. Redis goes down just after the first one and comes
+                // back after the third was due (6.5 s), well before the claim expires (8 s).
+                let claimed = ContinuousClock.now
+                try await Task.sleep(for: .milliseconds(2_100))
+                try await RedisTestServer.stop(port: port)
+                try await Task.sleep(until: claimed + .milliseconds(6_500))
+                try await RedisTestServer.start(port: port)
+                try await Task.sleep(for: .seconds(2))
+                return "done"
+            }
+            #expect(result == "done")
           }
         }
     }

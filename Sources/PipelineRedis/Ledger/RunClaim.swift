@@ -57,25 +57,31 @@ public struct RunClaims: Sendable {
         }
     }
 
-    /// Renews every `ttl / 3`. A failed renewal is retried until the claim would have expired.
+    /// Renews every `ttl / 3`. A failed renewal (Redis restarting, say) is retried every quarter
+    /// second until a retry could no longer land before the claim expires: only then is the claim
+    /// lost, so an outage shorter than the TTL costs nothing.
     private func keepRenewing(_ key: String) async throws -> Never {
         let interval = ttl / 3
+        let retryInterval = min(interval, .milliseconds(250))
         var lastRenewal = ContinuousClock.now
+        var wait = interval
         while true {
-            try await Task.sleep(for: interval)
+            try await Task.sleep(for: wait)
             do {
                 guard try await redis.renewClaim(key, owner: owner, ttl: ttl) else {
                     throw ClaimLost(key: key, reason: "it expired or another owner holds it")
                 }
                 lastRenewal = .now
+                wait = interval
             } catch let error as ClaimLost {
                 throw error
             } catch is CancellationError {
                 throw CancellationError()
             } catch {
-                if ContinuousClock.now - lastRenewal >= ttl - interval {
+                if ContinuousClock.now - lastRenewal + retryInterval >= ttl {
                     throw ClaimLost(key: key, reason: "could not renew it before it expired: \(error)")
                 }
+                wait = retryInterval
             }
         }
     }

@@ -8,11 +8,40 @@ import PipelineCore
 /// that was down when a signal went out finds its work by scanning the ledger
 /// (``runs(readyFor:scanLimit:)``). Each update is one atomic Redis call touching only the
 /// fields of the phase that makes it.
+///
+/// Every call rides out a short Redis outage (a restart, a failover): a refused or lost
+/// connection or a timeout is retried on a new connection with backoff, for about nine seconds
+/// by default (``outageRetry``), before the error reaches the stage. A stage in the middle of a
+/// run then waits for Redis instead of failing the run. Retrying is safe because every write is
+/// idempotent: the same `HSET`, `ZADD`, `HSETNX` or update script applied twice leaves the same
+/// ledger.
 public struct RunLedger: Sendable {
     public let redis: RedisClient
+    /// How long each call keeps trying while Redis cannot be reached.
+    public let outage: RetryPolicy
 
-    public init(redis: RedisClient) {
+    /// Waits 0.1, 0.2, 0.4, 0.8, 1.6, then 2 s (±20%): eight retries, about nine seconds.
+    public static let outageRetry = RetryPolicy(maxRetries: 8, baseDelay: .milliseconds(100), multiplier: 2, maxDelay: .seconds(2), jitter: 0.2)
+
+    public init(redis: RedisClient, outage: RetryPolicy = RunLedger.outageRetry) {
         self.redis = redis
+        self.outage = outage
+    }
+
+    /// Runs one Redis call under ``outage``; when the retries run out, the last error is thrown
+    /// as it was.
+    private func call<T>(_ body: () async throws -> T) async throws -> T {
+        do {
+            return try await outage.run({ _ in try await body() }, classify: { error in
+                guard let error = error as? RedisError else { return .fail }
+                switch error.kind {
+                case .connectFailed, .connectionLost, .timedOut: return .retry(retryAfter: nil)
+                default: return .fail
+                }
+            })
+        } catch let exhausted as RetriesExhausted {
+            throw exhausted.lastError
+        }
     }
 
     /// Registers a new run as `extracting`.
@@ -20,14 +49,14 @@ public struct RunLedger: Sendable {
         var record = RunRecord(id: id, status: .extracting, startedAt: id.startedAt)
         record.phaseStartedAt[.extract] = date
         record.updatedAt = date
-        _ = try await redis.hset(LedgerKey.run(id), record.fields)
-        _ = try await redis.zadd(LedgerKey.runs, score: id.startedAt.timeIntervalSince1970, member: id.rawValue)
+        _ = try await call { try await redis.hset(LedgerKey.run(id), record.fields) }
+        _ = try await call { try await redis.zadd(LedgerKey.runs, score: id.startedAt.timeIntervalSince1970, member: id.rawValue) }
         return record
     }
 
     /// The run's record, or `nil` for an unknown id.
     public func run(_ id: RunID) async throws -> RunRecord? {
-        let fields = try await redis.hgetall(LedgerKey.run(id))
+        let fields = try await call { try await redis.hgetall(LedgerKey.run(id)) }
         return fields.isEmpty ? nil : RunRecord(fields: fields)
     }
 
@@ -41,16 +70,16 @@ public struct RunLedger: Sendable {
             RunRecord.Field.status: phase.activeStatus.rawValue,
             RunRecord.Field.updatedAt: Timestamp.format(date),
         ], delete: [RunRecord.Field.failedPhase, RunRecord.Field.error])
-        _ = try await redis.send("HSETNX", LedgerKey.run(id), RunRecord.Field.startedAt(phase), Timestamp.format(date))
+        _ = try await call { try await redis.send("HSETNX", LedgerKey.run(id), RunRecord.Field.startedAt(phase), Timestamp.format(date)) }
     }
 
     /// Records the extractor's resume point after a page is durably appended.
     public func saveCheckpoint(run id: RunID, _ checkpoint: RunRecord.Checkpoint) async throws {
-        _ = try await redis.hset(LedgerKey.run(id), [
+        _ = try await call { try await redis.hset(LedgerKey.run(id), [
             RunRecord.Field.checkpointSkip: String(checkpoint.skip),
             RunRecord.Field.checkpointOffset: String(checkpoint.offset),
             RunRecord.Field.checkpointTotal: String(checkpoint.total),
-        ])
+        ]) }
     }
 
     /// Records `phase` as done with its files and counts, and returns the signal to publish.
@@ -87,7 +116,7 @@ public struct RunLedger: Sendable {
 
     /// Run ids, newest first.
     public func recentRuns(limit: Int = 100) async throws -> [RunID] {
-        try await redis.zrevrange(LedgerKey.runs, start: 0, stop: limit - 1).compactMap(RunID.init(parsing:))
+        try await call { try await redis.zrevrange(LedgerKey.runs, start: 0, stop: limit - 1) }.compactMap(RunID.init(parsing:))
     }
 
     /// Runs `phase` should work on, oldest first: those whose previous phase is done, and those
@@ -98,7 +127,7 @@ public struct RunLedger: Sendable {
     public func runs(readyFor phase: Phase, scanLimit: Int = 1000) async throws -> [RunID] {
         var statuses = [phase.activeStatus.rawValue]
         if let previous = phase.previous { statuses.append(previous.doneStatus.rawValue) }
-        let reply = try await redis.eval(Self.scanScript, keys: [LedgerKey.runs], args: [String(scanLimit)] + statuses)
+        let reply = try await call { try await redis.eval(Self.scanScript, keys: [LedgerKey.runs], args: [String(scanLimit)] + statuses) }
         let ids = (reply.array ?? []).compactMap { $0.string.flatMap(RunID.init(parsing:)) }
         return ids.reversed()
     }
@@ -106,7 +135,7 @@ public struct RunLedger: Sendable {
     /// The newest run whose extraction did not finish (still `extracting`, or `failed` in
     /// `extract`): the extractor resumes it from its checkpoint instead of starting a new run.
     public func unfinishedExtraction(scanLimit: Int = 1000) async throws -> RunRecord? {
-        let reply = try await redis.eval(Self.scanScript, keys: [LedgerKey.runs], args: [String(scanLimit), RunStatus.extracting.rawValue, RunStatus.failed.rawValue])
+        let reply = try await call { try await redis.eval(Self.scanScript, keys: [LedgerKey.runs], args: [String(scanLimit), RunStatus.extracting.rawValue, RunStatus.failed.rawValue]) }
         for id in (reply.array ?? []).compactMap({ $0.string.flatMap(RunID.init(parsing:)) }) {
             guard let record = try await run(id) else { continue }
             if record.status == .extracting || record.failedPhase == .extract { return record }
@@ -140,6 +169,6 @@ public struct RunLedger: Sendable {
         var args: [String] = [String(set.count)]
         for (field, value) in set.sorted(by: { $0.key < $1.key }) { args += [field, value] }
         args += delete
-        _ = try await redis.eval(Self.updateScript, keys: [LedgerKey.run(id)], args: args)
+        _ = try await call { try await redis.eval(Self.updateScript, keys: [LedgerKey.run(id)], args: args) }
     }
 }
