@@ -31,20 +31,17 @@ public struct SFTPTestServer: Sendable {
     /// `host:port` as the client names it in errors.
     public var endpoint: String { "\(host):\(port)" }
 
-    public init(environment: [String: String] = ProcessInfo.processInfo.environment, filePath: String = #filePath) {
+    public init(environment: [String: String] = ProcessInfo.processInfo.environment) {
         self.init(
             port: environment["TEST_SFTP_PORT"].flatMap { Int($0) } ?? 12222,
-            user: environment["TEST_SFTP_USER"].flatMap { $0.isEmpty ? nil : $0 } ?? "sftp_user",
-            filePath: filePath)
+            user: environment["TEST_SFTP_USER"].flatMap { $0.isEmpty ? nil : $0 } ?? "sftp_user")
     }
 
     /// A server on another port (its own sshd, state and chroot), e.g. one a test may stop.
-    public init(port: Int, user: String = "sftp_user", filePath: String = #filePath) {
+    public init(port: Int, user: String = "sftp_user") {
         self.port = port
         self.user = user
-        // <root>/Tests/TestSupport/SFTPTestServer.swift
-        repositoryRoot = URL(fileURLWithPath: filePath)
-            .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+        self.repositoryRoot = TestSupport.repositoryRoot
     }
 
     /// A known_hosts file at `path` listing this server's host key for `[127.0.0.1]:port`
