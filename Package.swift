@@ -261,6 +261,17 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
+        // The whole pipeline as separate processes of the built executables (run
+        // `swift build --build-tests` first), with its own Redis and SFTP servers: the end-to-end
+        // run and the chaos scenarios of docs/RELIABILITY.md.
+        .testTarget(
+            name: "EndToEndTests",
+            dependencies: [
+                "PipelineCore", "PipelineRedis", "PipelineDatabase", "TestSupport",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
         .testTarget(
             name: "APITests",
             dependencies: [

@@ -1,0 +1,72 @@
+import Foundation
+import PipelineCore
+import Testing
+import TestSupport
+
+extension EndToEnd {
+    /// Chaos scenarios 9–10: how the stages are deployed: replicas, and a server that is not
+    /// the one the saver trusts.
+    @Suite struct Deployment {
+        @Test("9. two transformer and two saver replicas at once: each phase of the run is done by exactly one of them, and the run ends as an undisturbed one")
+        func replicasProcessEachRunExactlyOnce() async throws {
+            let reference = try await ReferenceRun.shared.state()
+            try await Pipeline.run { p in
+                try await p.startAPI()
+                let transformers = [try p.start(.transformer, as: "transformer-a"), try p.start(.transformer, as: "transformer-b")]
+                let savers = [try p.start(.saver, as: "saver-a"), try p.start(.saver, as: "saver-b")]
+                let extractor = try await p.extractOnce()
+                #expect(extractor.exitStatus == 0, "\(extractor.tail())")
+                let id = try await p.onlyRun()
+                try await p.waitFor(id, [.completed, .failed])
+                // A second look after a few reconcile rounds: no replica picks the run up again.
+                try await Task.sleep(for: .seconds(3))
+
+                let logs = (transformers + savers).map { "\($0.name):\n\($0.tail(15))" }.joined(separator: "\n")
+                #expect(transformers.map { $0.lines(containing: "transform summary").count }.reduce(0, +) == 1, "\(logs)")
+                #expect(savers.map { $0.lines(containing: "run saved").count }.reduce(0, +) == 1, "\(logs)")
+                // Each file went up once: four uploads in all, none skipped as already there.
+                #expect(savers.map { $0.lines(containing: " uploaded bytes=").count }.reduce(0, +) == 4, "\(logs)")
+                #expect(savers.allSatisfy { $0.lines(containing: "skipped").filter { $0.contains("already on the server") }.isEmpty })
+                #expect((transformers + savers).allSatisfy { $0.isRunning }, "no replica crashed")
+
+                let state = try await FinalState.capture(p)
+                #expect(state.problems.isEmpty, "\(state)")
+                #expect(state == reference, "\(state)\n--- undisturbed ---\n\(reference)")
+            }
+        }
+
+        @Test("10. the SFTP server's host key is not the one in known_hosts: the run fails in phase save without retrying, nothing is uploaded, and the rows in SQLite are intact")
+        func wrongHostKey() async throws {
+            let reference = try await ReferenceRun.shared.state()
+            try await Pipeline.run { p in
+                // known_hosts lists another ed25519 key for the server's [127.0.0.1]:port.
+                let otherKey = p.directory.file("other_host_key")
+                try await runCommand("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", "not-the-server", "-f", otherKey])
+                let publicKey = try String(contentsOfFile: otherKey + ".pub", encoding: .utf8).split(separator: " ")
+                try "[127.0.0.1]:\(p.sftp.port) \(publicKey[0]) \(publicKey[1])\n".write(toFile: p.knownHostsPath, atomically: true, encoding: .utf8)
+
+                try await p.startDownstream()
+                let extractor = try await p.extractOnce()
+                #expect(extractor.exitStatus == 0, "\(extractor.tail())")
+                let id = try await p.onlyRun()
+                let failed = try await p.waitFor(id, [.completed, .failed])
+                #expect(failed.status == .failed)
+                #expect(failed.failedPhase == .save)
+                #expect(failed.error?.lowercased().contains("host key") == true, "\(failed.error ?? "-")")
+
+                #expect(p.uploadedNames().isEmpty, "nothing uploaded: \(p.uploadedNames())")
+                let state = try await FinalState.capture(p)
+                #expect(state.problems.isEmpty, "\(state)")
+                #expect(state.files.isEmpty)
+                let bad = reference.rows["dlq_records"] ?? -1
+                let good = reference.rows["users"] ?? -1
+                #expect(state.runs == ["failed failed_phase=save extracted=\(Pipeline.users) valid=\(good) invalid=\(bad) loaded=-1"], "\(state)")
+                // The three transactions committed before the upload: the rows are there, whole.
+                #expect(state.rows == reference.rows, "\(state)")
+                #expect(state.tables == reference.tables, "\(state)")
+                let saverLog = try String(contentsOfFile: p.logsDirectory + "/saver.log", encoding: .utf8)
+                #expect(!saverLog.contains("upload failed; retrying"), "a host-key mismatch is not retried")
+            }
+        }
+    }
+}
