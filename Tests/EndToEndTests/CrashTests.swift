@@ -39,9 +39,7 @@ extension EndToEnd {
                 #expect(requestsAfter - requestsBefore == (Pipeline.users - skip) / Pipeline.pageSize)
                 #expect(requestsAfter <= Pipeline.users / Pipeline.pageSize + 1)
 
-                let state = try await FinalState.capture(p)
-                #expect(state.problems.isEmpty, "\(state)")
-                #expect(state == reference, "\(state)\n--- undisturbed ---\n\(reference)")
+                try await p.expectSameEnd(as: reference)
             }
         }
 
@@ -74,9 +72,7 @@ extension EndToEnd {
                 try await p.waitFor(id, [.completed, .failed])
                 #expect(restarted.lines(containing: "transform summary").count == 1, "\(restarted.tail())")
 
-                let state = try await FinalState.capture(p)
-                #expect(state.problems.isEmpty, "\(state)")
-                #expect(state == reference, "\(state)\n--- undisturbed ---\n\(reference)")
+                try await p.expectSameEnd(as: reference)
             }
         }
 
@@ -106,9 +102,7 @@ extension EndToEnd {
                 try await p.waitFor(id, [.completed, .failed])
                 #expect(restarted.lines(containing: "run saved").count == 1, "\(restarted.tail())")
 
-                let state = try await FinalState.capture(p)
-                #expect(state.problems.isEmpty, "\(state)")
-                #expect(state == reference, "\(state)\n--- undisturbed ---\n\(reference)")
+                try await p.expectSameEnd(as: reference)
             }
         }
     }

@@ -29,9 +29,7 @@ extension EndToEnd {
                 #expect(savers.allSatisfy { $0.lines(containing: "skipped").filter { $0.contains("already on the server") }.isEmpty })
                 #expect((transformers + savers).allSatisfy { $0.isRunning }, "no replica crashed")
 
-                let state = try await FinalState.capture(p)
-                #expect(state.problems.isEmpty, "\(state)")
-                #expect(state == reference, "\(state)\n--- undisturbed ---\n\(reference)")
+                try await p.expectSameEnd(as: reference)
             }
         }
 

@@ -28,9 +28,7 @@ extension EndToEnd {
                 try await p.waitFor(id, [.completed, .failed], within: .seconds(60))
                 #expect(saver.lines(containing: "run saved").count == 1, "\(saver.tail())")
 
-                let state = try await FinalState.capture(p)
-                #expect(state.problems.isEmpty, "\(state)")
-                #expect(state == reference, "\(state)\n--- undisturbed ---\n\(reference)")
+                try await p.expectSameEnd(as: reference)
             }
         }
 
@@ -56,9 +54,7 @@ extension EndToEnd {
                 #expect(extractor.exitStatus == 0, "\(extractor.tail())")
                 try await p.waitFor(id, [.completed, .failed])
 
-                let state = try await FinalState.capture(p)
-                #expect(state.problems.isEmpty, "\(state)")
-                #expect(state == reference, "\(state)\n--- undisturbed ---\n\(reference)")
+                try await p.expectSameEnd(as: reference)
             }
         }
 
@@ -92,9 +88,7 @@ extension EndToEnd {
                 try await p.waitFor(id, [.completed, .failed])
                 #expect(!saver.lines(containing: "upload failed; retrying").isEmpty, "\(saver.tail())")
 
-                let state = try await FinalState.capture(p)
-                #expect(state.problems.isEmpty, "\(state)")
-                #expect(state == reference, "\(state)\n--- undisturbed ---\n\(reference)")
+                try await p.expectSameEnd(as: reference)
             }
         }
     }

@@ -32,9 +32,7 @@ extension EndToEnd {
                 // Retry-After: 1 set the wait of every 429 (the schedule alone would wait 0.2 s first).
                 #expect(retries.filter { $0.contains("429") }.allSatisfy { $0.contains("wait_s=1.00") }, "\(retries)")
 
-                let state = try await FinalState.capture(p)
-                #expect(state.problems.isEmpty, "\(state)")
-                #expect(state == reference, "\(state)\n--- undisturbed ---\n\(reference)")
+                try await p.expectSameEnd(as: reference)
             }
         }
 
@@ -73,9 +71,7 @@ extension EndToEnd {
                 #expect(next.lines(containing: "resuming from checkpoint").count == 1)
                 try await p.waitFor(id, [.completed, .failed])
 
-                let state = try await FinalState.capture(p)
-                #expect(state.problems.isEmpty, "\(state)")
-                #expect(state == reference, "\(state)\n--- undisturbed ---\n\(reference)")
+                try await p.expectSameEnd(as: reference)
             }
         }
     }

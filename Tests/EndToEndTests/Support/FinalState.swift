@@ -3,6 +3,7 @@ import Foundation
 import GRDB
 import PipelineCore
 import PipelineDatabase
+import Testing
 import TestSupport
 
 /// What a run left behind, read the way a user would look: `GET /etl_runs`, the SQLite tables,
@@ -175,5 +176,17 @@ actor ReferenceRun {
             try await pipeline.waitFor(id, [.completed, .failed])
             return (try await FinalState.capture(pipeline), badRows)
         }
+    }
+}
+
+extension Pipeline {
+    /// Reads the final state and expects it whole (no ``FinalState/problems``) and equal to the
+    /// undisturbed run's: nothing lost, nothing duplicated.
+    @discardableResult
+    func expectSameEnd(as reference: FinalState, sourceLocation: SourceLocation = #_sourceLocation) async throws -> FinalState {
+        let state = try await FinalState.capture(self)
+        #expect(state.problems.isEmpty, "\(state)", sourceLocation: sourceLocation)
+        #expect(state == reference, "\(state)\n--- undisturbed ---\n\(reference)", sourceLocation: sourceLocation)
+        return state
     }
 }

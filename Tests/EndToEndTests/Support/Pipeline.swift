@@ -297,13 +297,3 @@ final class Pipeline: Sendable {
         return try JSONSerialization.jsonObject(with: Data(body.utf8), options: [.fragmentsAllowed])
     }
 }
-
-/// Polls `condition` every 50 ms until it holds or `limit` passes; returns whether it held.
-func eventually(within limit: Duration, _ condition: () async throws -> Bool) async throws -> Bool {
-    let deadline = ContinuousClock.now + limit
-    while ContinuousClock.now < deadline {
-        if try await condition() { return true }
-        try await Task.sleep(for: .milliseconds(50))
-    }
-    return try await condition()
-}
