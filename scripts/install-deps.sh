@@ -5,7 +5,7 @@ set -euo pipefail
 
 packages=(
   libhiredis-dev libcurl4-openssl-dev libssh2-1-dev libsqlite3-dev pkg-config
-  redis-server openssh-server openssh-sftp-server openssh-client sqlite3 ca-certificates
+  redis-server openssh-server openssh-sftp-server openssh-client sqlite3 ca-certificates curl
 )
 
 missing=()

@@ -3,7 +3,9 @@
 # needed: scripts/check-compose.sh, scripts/container-contract.py), builds once, starts the test
 # servers on their own ports (Redis 16379, SFTP 12222, all on 127.0.0.1), runs `swift test` and
 # then the API's contract test (scripts/contract-test.sh), and stops the servers again, whatever
-# happened. Exits non-zero on any failure.
+# happened. Exits non-zero on any failure. The end-to-end and chaos tests (docs/RELIABILITY.md)
+# start and stop servers of their own, on 127.0.0.1 too: Redis 16389 (TEST_E2E_REDIS_PORT) and
+# sshd 12230 (TEST_E2E_SFTP_PORT).
 #
 #   scripts/test.sh [extra swift test arguments, e.g. --filter PipelineRedisTests]
 set -euo pipefail
