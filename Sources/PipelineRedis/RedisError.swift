@@ -53,15 +53,22 @@ public struct RedisError: Error, Sendable, Hashable, CustomStringConvertible {
         return "redis \(endpoint): \(command.map { "\($0): " } ?? "")\(detail)"
     }
 
-    /// Whether trying again later may succeed: the server was unreachable or the connection
-    /// broke. Server errors and unexpected replies are permanent. A timed-out or lost write
-    /// may or may not have been applied, so callers retry only idempotent work.
+    /// Whether trying again later may succeed: the server was unreachable, the connection
+    /// broke, or the server said it cannot answer yet (``transientServerErrors``: `LOADING`
+    /// while a restarted server reads its AOF back). Other server errors and unexpected replies
+    /// are permanent. A timed-out or lost write may or may not have been applied, so callers
+    /// retry only idempotent work.
     public var isTransient: Bool {
         switch kind {
         case .connectFailed, .timedOut, .connectionLost: true
-        case .protocolError, .server, .unexpectedReply, .closed: false
+        case .server: serverErrorCode.map(Self.transientServerErrors.contains) ?? false
+        case .protocolError, .unexpectedReply, .closed: false
         }
     }
+
+    /// Server error codes that mean "not now" rather than "never": the server is loading its
+    /// data set, a cluster slot is moving, or a replica lost its primary.
+    public static let transientServerErrors: Set<String> = ["LOADING", "TRYAGAIN", "MASTERDOWN"]
 
     /// The first word of a server error reply (`WRONGTYPE`, `NOSCRIPT`, `ERR`…), `nil` for other kinds.
     public var serverErrorCode: String? {

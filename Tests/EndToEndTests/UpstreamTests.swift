@@ -26,11 +26,11 @@ extension EndToEnd {
 
                 let stats = try await p.fixtureStats()
                 let retries = extractor.lines(containing: "page request failed; retrying")
-                #expect(retries.filter { $0.contains("503") }.count == stats.byStatus["503", default: 0])
-                #expect(retries.filter { $0.contains("429") }.count == stats.byStatus["429", default: 0])
+                #expect(retries.filter { $0.contains("HTTP 503") }.count == stats.byStatus["503", default: 0])
+                #expect(retries.filter { $0.contains("HTTP 429") }.count == stats.byStatus["429", default: 0])
                 #expect(stats.byStatus["503", default: 0] >= 10)
                 // Retry-After: 1 set the wait of every 429 (the schedule alone would wait 0.2 s first).
-                #expect(retries.filter { $0.contains("429") }.allSatisfy { $0.contains("wait_s=1.00") }, "\(retries)")
+                #expect(retries.filter { $0.contains("HTTP 429") }.allSatisfy { $0.contains("wait_s=1.00") }, "\(retries)")
 
                 try await p.expectSameEnd(as: reference)
             }

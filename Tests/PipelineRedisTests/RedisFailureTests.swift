@@ -19,6 +19,17 @@ extension RedisServerTests {
             #expect(again.description.contains("127.0.0.1:\(port)") && again.description.contains("refused"))
         }
 
+        /// A restarted server answers `LOADING` until it has read its AOF back: not now, not never.
+        @Test func serverErrorsThatMeanNotYetAreTransient() {
+            func server(_ message: String) -> RedisError {
+                RedisError(kind: .server, endpoint: "127.0.0.1:6379", command: "HSET", message: message)
+            }
+            #expect(server("LOADING Redis is loading the dataset in memory").isTransient)
+            #expect(server("TRYAGAIN Multiple keys request during rehashing of slot").isTransient)
+            #expect(!server("WRONGTYPE Operation against a key holding the wrong kind of value").isTransient)
+            #expect(!server("ERR unknown command").isTransient)
+        }
+
         @Test func commandTimesOutAgainstASilentServer() async throws {
             let listener = RedisSilentListener()
             let redis = RedisClient(

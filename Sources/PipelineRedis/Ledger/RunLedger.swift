@@ -10,7 +10,8 @@ import PipelineCore
 /// fields of the phase that makes it.
 ///
 /// Every call rides out a short Redis outage (a restart, a failover): a refused or lost
-/// connection or a timeout is retried on a new connection with backoff, for about nine seconds
+/// connection, a timeout or a server still loading its data (``RedisError/isTransient``) is
+/// retried on a new connection with backoff, for about nine seconds
 /// by default (``outageRetry``), before the error reaches the stage. A stage in the middle of a
 /// run then waits for Redis instead of failing the run. Retrying is safe because every write is
 /// idempotent: the same `HSET`, `ZADD`, `HSETNX` or update script applied twice leaves the same
@@ -33,11 +34,7 @@ public struct RunLedger: Sendable {
     private func call<T>(_ body: () async throws -> T) async throws -> T {
         do {
             return try await outage.run({ _ in try await body() }, classify: { error in
-                guard let error = error as? RedisError else { return .fail }
-                switch error.kind {
-                case .connectFailed, .connectionLost, .timedOut: return .retry(retryAfter: nil)
-                default: return .fail
-                }
+                (error as? RedisError)?.isTransient == true ? .retry(retryAfter: nil) : .fail
             })
         } catch let exhausted as RetriesExhausted {
             throw exhausted.lastError
