@@ -84,17 +84,23 @@ say "stages (upstream $DUMMYJSON_URL)"
 start api "$bin/API"
 start saver "$bin/Saver"
 start transformer "$bin/Transformer"
+# The ledger's timestamps: UTC, milliseconds, sortable as text.
+started_at="$(date -u +%Y-%m-%dT%H:%M:%S.%3NZ)"
 if $once; then start extractor "$bin/Extractor" --once; else start extractor "$bin/Extractor"; fi
 
-# Wait for the first run to finish, reading the ledger (bounded: 10 minutes).
+# Wait for the first run to finish, reading the ledger (bounded: 10 minutes). Redis keeps the
+# ledger between invocations (AOF), so only a run the ledger updated since the extractor started
+# counts: a new run, or an unfinished one it resumed; not one an earlier invocation finished.
 rcli() { redis-cli -u "$REDIS_URL" --no-auth-warning "$@"; }
 run=""; status=""
 for _ in $(seq 3000); do
   run="$(rcli ZREVRANGE etl:runs 0 0 2>/dev/null || true)"
   if [ -n "$run" ]; then
     status="$(rcli HGET "etl:run:$run" status 2>/dev/null || true)"
-    [ "$status" = completed ] || [ "$status" = failed ] && break
+    updated="$(rcli HGET "etl:run:$run" updated_at 2>/dev/null || true)"
+    if [[ ! "$updated" < "$started_at" ]] && { [ "$status" = completed ] || [ "$status" = failed ]; }; then break; fi
   fi
+  run=""; status=""
   sleep 0.2
 done
 
@@ -103,8 +109,13 @@ if [ -n "$run" ]; then
   rcli HGETALL "etl:run:$run" | paste - - | grep -E '^(status|failed_phase|error|extract_counts|transform_counts|save_counts)\b' || true
 fi
 echo "  curl http://${API_HOST}:${API_PORT}/etl_runs"
+if [ -n "$run" ]; then
+  # The run as the API shows it (the saver writes etl_runs just before the ledger says done).
+  curl -fsS --max-time 5 "http://${API_HOST}:${API_PORT}/etl_runs/$run" 2>/dev/null | cut -c1-400 | sed 's/^/    /' || true
+  echo
+fi
 echo "  ls sftp_data/"
-ls -l sftp_data/ 2>/dev/null | sed 's/^/    /' || true
+ls -l sftp_data/ 2>/dev/null | grep -F -- "${run:-.}" | sed 's/^/    /' || true
 
 if $once; then
   [ "$status" = completed ] && exit 0 || exit 1
