@@ -6,7 +6,7 @@
 # one JSON line per run on stdout; `--repeat K` adds min/median lines. docs/BENCHMARKS.md has
 # the results and how they were taken.
 #
-#   scripts/bench-pipeline.sh [--users N ...] [--repeat K] [--bin DIR] [--keep DIR] [--timeout S]
+#   scripts/bench-pipeline.sh [--users N ...] [--repeat K] [--bin DIR] [--keep DIR] [--timeout S] [--perf DIR]
 #
 #   --users N     one or more sizes (default 208); each is run K times
 #   --repeat K    runs per size (default 1); K > 1 also prints min/median per size
@@ -16,6 +16,8 @@
 #                 same command
 #   --keep DIR    keep each run's staging, database, uploads and logs under DIR/<N>-<k>/
 #   --timeout S   per-run limit in seconds (default 900)
+#   --perf DIR    also profile each stage (`perf record -F 999 -g -p PID`) into DIR/<Stage>-<N>.data;
+#                 the figures of such a run include the sampling overhead
 #
 # Ports (override with env): BENCH_REDIS_PORT 16479, BENCH_SFTP_PORT 12240, BENCH_FIXTURE_PORT
 # 18390, BENCH_API_PORT 18391. Needs root (the SFTP server's chroot), redis-server, sshd.

@@ -235,9 +235,22 @@ def one_run(opts, sftp: SFTPServer, users: int, index: int) -> dict:
         for key in ("RECONCILE_INTERVAL_SECONDS", "STAGING_KEEP_RUNS"):
             env.pop(key, None)  # the defaults, as a deployment has them
 
+        profilers: list[subprocess.Popen] = []
+
         def spawn(name: str, *argv: str) -> Child:
-            child = Child(name, [f"{opts.bin}/{name}", *argv], env, f"{logs}/{name}.log")
+            command = [f"{opts.bin}/{name}", *argv]
+            if opts.perf and name == "Extractor":
+                # It exits by itself, so it runs under `perf record` (whose peak RSS is then reported).
+                os.makedirs(opts.perf, exist_ok=True)
+                command = ["perf", "record", "-q", "-F", "999", "-g", "-o", f"{opts.perf}/{name}-{users}.data", "--", *command]
+            child = Child(name, command, env, f"{logs}/{name}.log")
             children.append(child)
+            if opts.perf and name in STAGES and name != "Extractor":
+                # --perf DIR: sample this process (all its threads) with call graphs.
+                os.makedirs(opts.perf, exist_ok=True)
+                profilers.append(subprocess.Popen(
+                    ["perf", "record", "-q", "-F", "999", "-g", "-p", str(child.pid), "-o", f"{opts.perf}/{name}-{users}.data"],
+                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
             return child
 
         fixture = spawn("DummyJSON", "--host", "127.0.0.1", "--port", str(opts.fixture_port),
@@ -298,6 +311,9 @@ def one_run(opts, sftp: SFTPServer, users: int, index: int) -> dict:
         with urllib.request.urlopen(f"http://127.0.0.1:{opts.api_port}/etl_runs/{run_id}", timeout=5) as r:
             api_status = json.load(r).get("status")
 
+        for profiler in profilers:
+            profiler.send_signal(signal.SIGINT)
+            profiler.wait(timeout=60)
         for child in reversed(children):
             child.stop()
         db = f"{work}/database/data.db"
@@ -373,6 +389,7 @@ def main() -> int:
     p.add_argument("--repeat", type=int, default=1)
     p.add_argument("--keep")
     p.add_argument("--timeout", type=float, default=900)
+    p.add_argument("--perf", help="write a `perf record -g` profile of each stage to this directory")
     opts = p.parse_args()
     opts.bin = os.path.abspath(opts.bin)
     opts.redis_port = int(os.environ.get("BENCH_REDIS_PORT", 16479))
