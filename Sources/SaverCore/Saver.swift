@@ -37,9 +37,10 @@ public struct Saver: Sendable {
     var ledger: RunLedger { RunLedger(redis: redis) }
     var layout: StagingLayout { settings.staging.layout }
 
-    /// Opens (creating and migrating) the database at `path` on a thread of its own.
+    /// Opens (creating and migrating) the database at `path` on a thread of its own, for loads
+    /// checkpointed in the background by ``SaverStore``'s ``WALCheckpointer``.
     public static func openDatabase(path: String) async throws -> DatabasePool {
-        try await BlockingIO.run { try PipelineDatabase.openWriter(path: path) }
+        try await BlockingIO.run { try PipelineDatabase.openWriter(path: path, backgroundCheckpoints: true) }
     }
 
     /// The worker and the recorder, to run side by side in a `ServiceGroup`.

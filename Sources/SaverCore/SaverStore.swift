@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import PipelineCore
+import PipelineDatabase
 
 /// The saver's writes to SQLite (DESIGN.md §6), one transaction per staged file.
 ///
@@ -14,9 +15,13 @@ import PipelineCore
 /// cooperative threads; the staged file is read inside the transaction, on that queue.
 public struct SaverStore: Sendable {
     public let database: DatabasePool
+    /// Checkpoints the WAL after every transaction, beside the next one (see ``WALCheckpointer``
+    /// for why; ``Saver/openDatabase(path:)`` turns the writer's own checkpoints off).
+    public let checkpointer: WALCheckpointer
 
     public init(database: DatabasePool) {
         self.database = database
+        self.checkpointer = WALCheckpointer(path: database.path)
     }
 
     /// What one loading transaction did.
@@ -137,6 +142,7 @@ public struct SaverStore: Sendable {
             }
             return rows
         }
+        checkpointer.request()
         return Loaded(rows: rows, elapsed: started.duration(to: clock.now))
     }
 
@@ -163,6 +169,7 @@ public struct SaverStore: Sendable {
     /// many rows were written.
     public func writeRuns(_ runs: [(RunRow, [RunEvent])], overwriteCompleted: Bool) async throws -> Int {
         guard !runs.isEmpty else { return 0 }
+        defer { checkpointer.request() }
         return try await database.write { db -> Int in
             let upsert = try db.makeStatement(sql: overwriteCompleted ? Self.upsertRunSQL : Self.upsertRunSQL + Self.keepCompletedSQL)
             let deleteEvents = try db.makeStatement(sql: "DELETE FROM etl_run_events WHERE run_id = ?")
