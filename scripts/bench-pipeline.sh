@@ -16,8 +16,8 @@
 #                 same command
 #   --keep DIR    keep each run's staging, database, uploads and logs under DIR/<N>-<k>/
 #   --timeout S   per-run limit in seconds (default 900)
-#   --perf DIR    also profile each stage (`perf record -F 999 -g -p PID`) into DIR/<Stage>-<N>.data;
-#                 the figures of such a run include the sampling overhead
+#   --perf DIR    run each stage under `perf record -F 999 -g` into DIR/<Stage>-<N>.data; the
+#                 figures of such a run include the sampling overhead, and its peak RSS is perf's
 #
 # Ports (override with env): BENCH_REDIS_PORT 16479, BENCH_SFTP_PORT 12240, BENCH_FIXTURE_PORT
 # 18390, BENCH_API_PORT 18391. Needs root (the SFTP server's chroot), redis-server, sshd.

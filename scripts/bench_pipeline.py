@@ -54,6 +54,7 @@ class Child:
         self.pid = self.proc.pid
         self.status: int | None = None
         self.maxrss_kib: int | None = None
+        self.cpu_s: float | None = None
 
     def poll(self) -> bool:
         """True when the process has exited (and reaps it)."""
@@ -68,6 +69,7 @@ class Child:
     def _reaped(self, status: int, usage) -> None:
         self.status = os.waitstatus_to_exitcode(status)
         self.maxrss_kib = usage.ru_maxrss
+        self.cpu_s = usage.ru_utime + usage.ru_stime
         self.proc.returncode = self.status  # so Popen does not try to reap it again
         self.out.close()
 
@@ -235,22 +237,15 @@ def one_run(opts, sftp: SFTPServer, users: int, index: int) -> dict:
         for key in ("RECONCILE_INTERVAL_SECONDS", "STAGING_KEEP_RUNS"):
             env.pop(key, None)  # the defaults, as a deployment has them
 
-        profilers: list[subprocess.Popen] = []
-
         def spawn(name: str, *argv: str) -> Child:
             command = [f"{opts.bin}/{name}", *argv]
-            if opts.perf and name == "Extractor":
-                # It exits by itself, so it runs under `perf record` (whose peak RSS is then reported).
+            if opts.perf and name in STAGES:
+                # --perf DIR: the stage runs under `perf record`, which follows every thread it
+                # starts (attaching with -p later misses threads); the peak RSS reported is then perf's.
                 os.makedirs(opts.perf, exist_ok=True)
                 command = ["perf", "record", "-q", "-F", "999", "-g", "-o", f"{opts.perf}/{name}-{users}.data", "--", *command]
             child = Child(name, command, env, f"{logs}/{name}.log")
             children.append(child)
-            if opts.perf and name in STAGES and name != "Extractor":
-                # --perf DIR: sample this process (all its threads) with call graphs.
-                os.makedirs(opts.perf, exist_ok=True)
-                profilers.append(subprocess.Popen(
-                    ["perf", "record", "-q", "-F", "999", "-g", "-p", str(child.pid), "-o", f"{opts.perf}/{name}-{users}.data"],
-                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
             return child
 
         fixture = spawn("DummyJSON", "--host", "127.0.0.1", "--port", str(opts.fixture_port),
@@ -311,9 +306,6 @@ def one_run(opts, sftp: SFTPServer, users: int, index: int) -> dict:
         with urllib.request.urlopen(f"http://127.0.0.1:{opts.api_port}/etl_runs/{run_id}", timeout=5) as r:
             api_status = json.load(r).get("status")
 
-        for profiler in profilers:
-            profiler.send_signal(signal.SIGINT)
-            profiler.wait(timeout=60)
         for child in reversed(children):
             child.stop()
         db = f"{work}/database/data.db"
@@ -336,6 +328,7 @@ def one_run(opts, sftp: SFTPServer, users: int, index: int) -> dict:
             "end_to_end_s": round(e2e, 3), "users_per_s": int(users / e2e),
             "stages": stages, "handoff_s": gaps,
             "peak_rss_mib": {c.name: round(c.maxrss_kib / 1024, 1) for c in children},
+            "cpu_s": {c.name: round(c.cpu_s, 2) for c in children},
             "bytes": {"staged": sum(staged.values()), "uploaded": sum(uploaded.values()), "database": db_bytes,
                       "staged_files": staged, "uploaded_files": uploaded},
             "counts": {p: json.loads(record.get(f"{p}_counts", "{}")) for p in PHASES},
