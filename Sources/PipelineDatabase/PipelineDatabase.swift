@@ -9,13 +9,7 @@ public enum PipelineDatabase {
     /// WAL mode lets readers in other processes read while the saver commits. The `-wal` and
     /// `-shm` files are kept when the writer closes (`SQLITE_FCNTL_PERSIST_WAL`): without them a
     /// read-only reader cannot open a WAL database on its own.
-    ///
-    /// - Parameter backgroundCheckpoints: for a writer that loads large transactions and runs a
-    ///   ``WALCheckpointer`` beside it: its automatic checkpoint is turned off and it commits with
-    ///   `synchronous = FULL` (the WAL is fsynced at every commit, so a commit is durable when it
-    ///   returns, as it was when the automatic checkpoint fsynced it). Without a checkpointer
-    ///   the WAL of such a writer would only grow.
-    public static func openWriter(path: String, backgroundCheckpoints: Bool = false) throws -> DatabasePool {
+    public static func openWriter(path: String) throws -> DatabasePool {
         let directory = (path as NSString).deletingLastPathComponent
         if !directory.isEmpty {
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
@@ -28,13 +22,6 @@ public enum PipelineDatabase {
         }
         let pool = try DatabasePool(path: path, configuration: configuration)
         try DatabaseSchema.migrator.migrate(pool)
-        if backgroundCheckpoints {
-            // The pool's one writer connection lives as long as the pool, so this holds for every write.
-            try pool.writeWithoutTransaction { db in
-                try db.execute(sql: "PRAGMA synchronous = FULL")
-                try db.execute(sql: "PRAGMA wal_autocheckpoint = 0")
-            }
-        }
         return pool
     }
 

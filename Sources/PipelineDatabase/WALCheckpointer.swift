@@ -1,5 +1,6 @@
-import GRDBSQLite
 import Dispatch
+import GRDB
+import GRDBSQLite
 import Synchronization
 
 /// Copies committed WAL frames into the database file on a connection and a thread of its own,
@@ -11,8 +12,8 @@ import Synchronization
 /// PASSIVE checkpoint on another connection does the same copy concurrently with the next
 /// transaction (WAL allows one checkpointer beside the writer and readers) and never blocks
 /// either. The writer that uses this turns its own automatic checkpoint off and commits with
-/// `synchronous = FULL` (``PipelineDatabase/openWriter(path:backgroundCheckpoints:)``), so a
-/// commit is durable when it returns without waiting for any checkpoint.
+/// `synchronous = FULL` (``PipelineDatabase/checkpointInBackground(_:)``), so a commit is
+/// durable when it returns without waiting for any checkpoint.
 ///
 /// Best effort by design: a checkpoint that fails or finds frames still needed by a reader
 /// leaves them in the WAL for the next request (or for SQLite's checkpoint when the last
@@ -82,5 +83,19 @@ public final class WALCheckpointer: Sendable {
         var persist: Int32 = 1
         _ = sqlite3_file_control(db, nil, SQLITE_FCNTL_PERSIST_WAL, &persist)
         return db
+    }
+}
+
+extension PipelineDatabase {
+    /// Sets up a writer pool for loads checkpointed by a ``WALCheckpointer``: its automatic
+    /// checkpoint is turned off and it commits with `synchronous = FULL` (the WAL is fsynced at
+    /// every commit, so a commit is durable when it returns, as it was when the automatic
+    /// checkpoint fsynced it). Without a checkpointer beside it, such a writer's WAL only grows.
+    public static func checkpointInBackground(_ pool: DatabasePool) throws {
+        // The pool's one writer connection lives as long as the pool, so this holds for every write.
+        try pool.writeWithoutTransaction { db in
+            try db.execute(sql: "PRAGMA synchronous = FULL")
+            try db.execute(sql: "PRAGMA wal_autocheckpoint = 0")
+        }
     }
 }

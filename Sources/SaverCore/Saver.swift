@@ -40,7 +40,11 @@ public struct Saver: Sendable {
     /// Opens (creating and migrating) the database at `path` on a thread of its own, for loads
     /// checkpointed in the background by ``SaverStore``'s ``WALCheckpointer``.
     public static func openDatabase(path: String) async throws -> DatabasePool {
-        try await BlockingIO.run { try PipelineDatabase.openWriter(path: path, backgroundCheckpoints: true) }
+        try await BlockingIO.run {
+            let pool = try PipelineDatabase.openWriter(path: path)
+            try PipelineDatabase.checkpointInBackground(pool)
+            return pool
+        }
     }
 
     /// The worker and the recorder, to run side by side in a `ServiceGroup`.

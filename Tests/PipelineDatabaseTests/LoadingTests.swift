@@ -59,7 +59,8 @@ import TestSupport
     @Test func theCheckpointerCopiesCommittedFramesIntoTheDatabaseFile() throws {
         let dir = TemporaryDirectory()
         let path = dir.file("data.db")
-        let pool = try PipelineDatabase.openWriter(path: path, backgroundCheckpoints: true)
+        let pool = try PipelineDatabase.openWriter(path: path)
+        try PipelineDatabase.checkpointInBackground(pool)
         let before = try size(path)
         try pool.write { db in
             try db.execute(sql: "CREATE TABLE t (x TEXT)")
