@@ -41,6 +41,7 @@ public struct Saver: Sendable {
     /// checkpointed in the background by ``SaverStore``'s ``WALCheckpointer``.
     public static func openDatabase(path: String) async throws -> DatabasePool {
         try await BlockingIO.run {
+            try PipelineDatabase.createIfMissing(path: path)
             let pool = try PipelineDatabase.openWriter(path: path)
             try PipelineDatabase.checkpointInBackground(pool)
             return pool

@@ -74,6 +74,27 @@ import TestSupport
         #expect(try pool.read { try Int.fetchOne($0, sql: "SELECT count(*) FROM t") } == 2000)
     }
 
+    @Test func aNewLoadingDatabaseHasLargePagesAndAnExistingOneKeepsItsOwn() throws {
+        let dir = TemporaryDirectory()
+        let fresh = dir.file("new/database/data.db")
+        try PipelineDatabase.createIfMissing(path: fresh)
+        let pool = try PipelineDatabase.openWriter(path: fresh)
+        let (pageSize, journalMode, hasTables) = try pool.read { (db: Database) throws in
+            (try Int.fetchOne(db, sql: "PRAGMA page_size"), try String.fetchOne(db, sql: "PRAGMA journal_mode"),
+             try db.tableExists("raw_users"))
+        }
+        #expect(pageSize == Int(PipelineDatabase.loadingPageSize))
+        #expect(journalMode == "wal")
+        #expect(hasTables)
+
+        let existing = dir.file("old.db")
+        _ = try PipelineDatabase.openWriter(path: existing)
+        try PipelineDatabase.createIfMissing(path: existing)
+        let reopened = try PipelineDatabase.openWriter(path: existing)
+        let oldPageSize = try reopened.read { (db: Database) throws in try Int.fetchOne(db, sql: "PRAGMA page_size") }
+        #expect(oldPageSize == 4096)
+    }
+
     private func size(_ path: String) throws -> Int {
         (try FileManager.default.attributesOfItem(atPath: path)[.size] as? NSNumber)?.intValue ?? 0
     }
