@@ -8,6 +8,10 @@ public struct ExtractorSettings: Sendable {
     /// The upstream users endpoint, paged with `?limit=&skip=`.
     public var usersURL: URL
     public var pageSize: Int
+    /// Most page requests in flight at once (``PageWindow``): enough to hide the round trip and
+    /// the per-checkpoint fsync; the window starts at one and only grows while the upstream
+    /// answers every request first time. Not an environment variable: a tuning constant.
+    public var pagesInFlight = 8
     public var httpTimeout: Duration
     public var interval: Duration
     public var retry: RetryPolicy

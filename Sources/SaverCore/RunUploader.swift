@@ -59,7 +59,16 @@ public struct RunUploader: Sendable {
     }
 
     public func upload(_ items: [Item], logger: Logger) async throws -> [Outcome] {
+        try await upload(items, last: nil, logger: logger)
+    }
+
+    /// Uploads `items`, then on the same connection the item `last` returns once it is ready
+    /// (the saver's manifest, which can only be written when the database loads are done). The
+    /// connection waits for it rather than a second SSH handshake paying for it afterwards.
+    /// `last` is called once, whatever the retries; an error it throws is not retried.
+    public func upload(_ items: [Item], last: (@Sendable () async throws -> Item)?, logger: Logger) async throws -> [Outcome] {
         var done: [String: Outcome] = [:]
+        var lastItem: Item?
         do {
             try await retry.run({ attempt in
                 let client = try await SFTPClient.connect(configuration)
@@ -67,6 +76,12 @@ public struct RunUploader: Sendable {
                     try await client.mkdirs(remoteDirectory)
                     for item in items where done[item.name] == nil {
                         done[item.name] = try await send(item, with: client, logger: logger)
+                    }
+                    if let last, lastItem == nil {
+                        lastItem = try await last()
+                    }
+                    if let lastItem, done[lastItem.name] == nil {
+                        done[lastItem.name] = try await send(lastItem, with: client, logger: logger)
                     }
                     await client.close()
                 } catch {
@@ -84,7 +99,7 @@ public struct RunUploader: Sendable {
         } catch let error as SFTPError {
             throw SaveFailure("could not upload the run's files to \(destination): \(error)")
         }
-        return items.map { done[$0.name]! }
+        return (items + (lastItem.map { [$0] } ?? [])).map { done[$0.name]! }
     }
 
     private func send(_ item: Item, with client: SFTPClient, logger: Logger) async throws -> Outcome {

@@ -37,9 +37,15 @@ public struct Saver: Sendable {
     var ledger: RunLedger { RunLedger(redis: redis) }
     var layout: StagingLayout { settings.staging.layout }
 
-    /// Opens (creating and migrating) the database at `path` on a thread of its own.
+    /// Opens (creating and migrating) the database at `path` on a thread of its own, for loads
+    /// checkpointed in the background by ``SaverStore``'s ``WALCheckpointer``.
     public static func openDatabase(path: String) async throws -> DatabasePool {
-        try await BlockingIO.run { try PipelineDatabase.openWriter(path: path) }
+        try await BlockingIO.run {
+            try PipelineDatabase.createIfMissing(path: path)
+            let pool = try PipelineDatabase.openWriter(path: path)
+            try PipelineDatabase.checkpointInBackground(pool)
+            return pool
+        }
     }
 
     /// The worker and the recorder, to run side by side in a `ServiceGroup`.
@@ -92,6 +98,26 @@ public struct Saver: Sendable {
         // the same run is not part of it (this save adds its own "completed").
         var events = RunHistory.events(of: record).filter { !($0.stage == Phase.save.rawValue && $0.event == "completed") }
 
+        // The three files go to the SFTP server while the database loads them: the loads are
+        // bound by SQLite on one thread, the uploads by encryption and the network, so side by
+        // side they take about as long as the loads alone. The manifest (which carries the
+        // loaded counts) follows on the same connection only once both are done, so seeing it
+        // still means every file is complete and the rows are in; and the loads finish even
+        // when the upload fails, as before (its error is only awaited after them).
+        let names = Self.remoteNames(run.id)
+        let items = [
+            RunUploader.Item(name: names.raw, local: staged.rawMasked),
+            RunUploader.Item(name: names.users, local: staged.users),
+            RunUploader.Item(name: names.dlq, local: staged.dlq),
+        ]
+        let (manifests, manifestReady) = AsyncThrowingStream.makeStream(of: RunUploader.Item.self)
+        defer { manifestReady.finish() }
+        async let uploading = uploader.upload(items, last: {
+            // Ends (nil) when this save is cancelled or fails before the manifest exists.
+            for try await manifest in manifests { return manifest }
+            throw CancellationError()
+        }, logger: logger)
+
         let raw = try await store.replaceRawRows(run: run.id, from: staged.rawMasked.path, insertedAt: savedAt)
         log(raw, table: "raw_users", logger: logger, &events)
         try await pause(after: .raw, logger: logger)
@@ -106,14 +132,10 @@ public struct Saver: Sendable {
         try await pause(after: .dlq, logger: logger)
 
         let counts = ["raw": raw.rows, "loaded": users.rows, "dlq": dlq.rows]
-        let names = Self.remoteNames(run.id)
-        let items = [
-            RunUploader.Item(name: names.raw, local: staged.rawMasked),
-            RunUploader.Item(name: names.users, local: staged.users),
-            RunUploader.Item(name: names.dlq, local: staged.dlq),
-        ]
         let manifest = try await RunManifest(record: record, files: items, counts: counts).write(to: layout.runDirectory(run.id))
-        let outcomes = try await uploader.upload(items + [RunUploader.Item(name: names.manifest, local: manifest)], logger: logger)
+        manifestReady.yield(RunUploader.Item(name: names.manifest, local: manifest))
+        manifestReady.finish()
+        let outcomes = try await uploading
         for outcome in outcomes {
             events.append(RunEvent(at: Timestamp.format(Date()), stage: Phase.save.rawValue, event: "uploaded",
                                    detail: "\(outcome.remote.path) bytes=\(outcome.remote.bytes) sha256=\(outcome.remote.sha256)"))

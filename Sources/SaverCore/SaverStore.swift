@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import PipelineCore
+import PipelineDatabase
 
 /// The saver's writes to SQLite (DESIGN.md §6), one transaction per staged file.
 ///
@@ -14,9 +15,13 @@ import PipelineCore
 /// cooperative threads; the staged file is read inside the transaction, on that queue.
 public struct SaverStore: Sendable {
     public let database: DatabasePool
+    /// Checkpoints the WAL after every transaction, beside the next one (see ``WALCheckpointer``
+    /// for why; ``Saver/openDatabase(path:)`` turns the writer's own checkpoints off).
+    public let checkpointer: WALCheckpointer
 
     public init(database: DatabasePool) {
         self.database = database
+        self.checkpointer = WALCheckpointer(path: database.path)
     }
 
     /// What one loading transaction did.
@@ -46,9 +51,8 @@ public struct SaverStore: Sendable {
 
     /// Replaces the run's `raw_users` with the lines of `raw.masked.jsonl`.
     public func replaceRawRows(run: RunID, from path: String, insertedAt: String) async throws -> Loaded {
-        try await load(path: path, label: "raw.masked.jsonl", delete: Self.deleteRawSQL, insert: Self.insertRawSQL, run: run) {
-            line, number in [line, run.rawValue, number, insertedAt]
-        }
+        try await load(path: path, label: "raw.masked.jsonl", delete: Self.deleteRawSQL, insert: Self.insertRawSQL, run: run,
+                       constants: [2: run.rawValue, 4: insertedAt], lineNumberIndex: 3)
     }
 
     // MARK: dlq_records
@@ -63,9 +67,8 @@ public struct SaverStore: Sendable {
 
     /// Replaces the run's `dlq_records` with the lines of `dlq.jsonl`.
     public func replaceDLQRows(run: RunID, from path: String, insertedAt: String) async throws -> Loaded {
-        try await load(path: path, label: "dlq.jsonl", delete: Self.deleteDLQSQL, insert: Self.insertDLQSQL, run: run) {
-            line, _ in [line, run.rawValue, insertedAt]
-        }
+        try await load(path: path, label: "dlq.jsonl", delete: Self.deleteDLQSQL, insert: Self.insertDLQSQL, run: run,
+                       constants: [2: run.rawValue, 3: insertedAt], lineNumberIndex: nil)
     }
 
     // MARK: users
@@ -108,28 +111,27 @@ public struct SaverStore: Sendable {
 
     /// Upserts the lines of `users.jsonl` by id.
     public func upsertUsers(run: RunID, from path: String, at timestamp: String) async throws -> Loaded {
-        try await load(path: path, label: "users.jsonl", delete: nil, insert: Self.upsertUserSQL, run: run) {
-            line, _ in [line, run.rawValue, timestamp]
-        }
+        try await load(path: path, label: "users.jsonl", delete: nil, insert: Self.upsertUserSQL, run: run,
+                       constants: [2: run.rawValue, 3: timestamp], lineNumberIndex: nil)
     }
 
     /// One transaction: optionally delete the run's rows, then run `insert` for every line of
-    /// the file through one prepared statement.
+    /// the file through one prepared statement (``LineInsertStatement``: `?1` is the line, bound
+    /// from the read buffer; `constants` are bound once; `lineNumberIndex` gets the line number).
     private func load(
         path: String, label: String, delete: String?, insert: String, run: RunID,
-        arguments: @escaping @Sendable (_ line: String, _ number: Int) -> StatementArguments
+        constants: [Int32: String], lineNumberIndex: Int32?
     ) async throws -> Loaded {
         let clock = ContinuousClock()
         let started = clock.now
         let rows = try await database.write { db -> Int in
             if let delete { try db.execute(sql: delete, arguments: [run.rawValue]) }
-            let statement = try db.makeStatement(sql: insert)
+            let statement = try LineInsertStatement(db, sql: insert, constants: constants, lineNumberIndex: lineNumberIndex)
             var reader = try JSONLReader(path: path)
             var rows = 0
             try reader.forEachLine { number, bytes in
-                let line = String(decoding: bytes, as: UTF8.self)
                 do {
-                    try statement.execute(arguments: arguments(line, number))
+                    try statement.execute(line: bytes, number: number)
                 } catch let error as DatabaseError {
                     throw SaveFailure("\(label) line \(number) of run \(run) could not be stored: \(Self.explain(error))")
                 }
@@ -137,6 +139,7 @@ public struct SaverStore: Sendable {
             }
             return rows
         }
+        checkpointer.request()
         return Loaded(rows: rows, elapsed: started.duration(to: clock.now))
     }
 
@@ -163,6 +166,7 @@ public struct SaverStore: Sendable {
     /// many rows were written.
     public func writeRuns(_ runs: [(RunRow, [RunEvent])], overwriteCompleted: Bool) async throws -> Int {
         guard !runs.isEmpty else { return 0 }
+        defer { checkpointer.request() }
         return try await database.write { db -> Int in
             let upsert = try db.makeStatement(sql: overwriteCompleted ? Self.upsertRunSQL : Self.upsertRunSQL + Self.keepCompletedSQL)
             let deleteEvents = try db.makeStatement(sql: "DELETE FROM etl_run_events WHERE run_id = ?")

@@ -32,7 +32,7 @@ public struct StagedFile: Codable, Sendable, Equatable, Hashable {
         var reader = try ChunkReader(path: path)
         while let chunk = try reader.next() {
             hasher.update(bufferPointer: chunk)
-            rows += chunk.reduce(0) { $0 + ($1 == 0x0A ? 1 : 0) }
+            rows += NewlineCount.count(chunk)
             bytes += chunk.count
         }
         return StagedFile(path: path, rows: rows, bytes: bytes, sha256: SHA256Digest.hex(hasher.finalize()))

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Whole-pipeline benchmark (issue #9): the four release stages (Extractor, Transformer, Saver,
+# API) against the DummyJSON fixture, a private redis-server and a private OpenSSH SFTP server,
+# all on 127.0.0.1, for N users; per stage and end to end (extractor start → manifest on the
+# SFTP server): wall seconds, users/s, peak RSS per process, bytes moved. A table on stderr and
+# one JSON line per run on stdout; `--repeat K` adds min/median lines. docs/BENCHMARKS.md has
+# the results and how they were taken.
+#
+#   scripts/bench-pipeline.sh [--users N ...] [--repeat K] [--bin DIR] [--keep DIR] [--timeout S] [--perf DIR]
+#
+#   --users N     one or more sizes (default 208); each is run K times
+#   --repeat K    runs per size (default 1); K > 1 also prints min/median per size
+#   --bin DIR     the executables to measure (default: build release here and use .build/release);
+#                 DIR needs Extractor, Transformer, Saver, API, DummyJSON and the Transformer's
+#                 etl-pipeline_TransformerCore.resources — so a saved baseline is measured by the
+#                 same command
+#   --keep DIR    keep each run's staging, database, uploads and logs under DIR/<N>-<k>/
+#   --timeout S   per-run limit in seconds (default 900)
+#   --perf DIR    run each stage under `perf record -F 999 -g` into DIR/<Stage>-<N>.data; the
+#                 figures of such a run include the sampling overhead, and its peak RSS is perf's
+#
+# Ports (override with env): BENCH_REDIS_PORT 16479, BENCH_SFTP_PORT 12240, BENCH_FIXTURE_PORT
+# 18390, BENCH_API_PORT 18391. Needs root (the SFTP server's chroot), redis-server, sshd.
+# Everything started is stopped on exit, also on failure or Ctrl-C.
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+
+bin=""
+args=("$@")
+for ((i = 0; i < ${#args[@]}; i++)); do
+    [[ "${args[$i]}" == --bin ]] && bin="${args[$((i + 1))]:-}"
+done
+if [[ -z "$bin" ]]; then
+    echo "== building release (swift build -c release)" >&2
+    nice -n 5 swift build -c release >&2
+    args+=(--bin "$(swift build -c release --show-bin-path)")
+fi
+exec python3 "$root/scripts/bench_pipeline.py" --repo "$root" "${args[@]}"

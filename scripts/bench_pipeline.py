@@ -1,0 +1,459 @@
+#!/usr/bin/env python3
+"""Whole-pipeline benchmark driver; run it through scripts/bench-pipeline.sh (usage there).
+
+One run: a fresh work directory (staging, database, logs), a fresh redis-server, the SFTP
+server's upload folder emptied, the DummyJSON fixture for N users (5% bad), then API, Saver and
+Transformer, and — once both downstream stages are subscribed to their channels — the Extractor
+with --once. The run ends when `<run>_manifest.json` appears in the SFTP server's upload folder
+and the ledger says `completed`; then every process is stopped (SIGTERM) and reaped.
+
+Figures:
+- end to end: from just before the Extractor is spawned to the first poll (every 5 ms) that sees
+  the manifest under its final name (the saver uploads `.part` and renames, so the name means
+  complete);
+- per stage: the ledger's `<phase>_started_at` → `<phase>_finished_at` (ms precision), and the
+  hand-off gaps between one phase's finish and the next one's start;
+- peak RSS: `ru_maxrss` from wait4() for each process this driver started (the kernel's
+  high-water mark over the whole process life, exact, including a process that exits itself);
+- bytes: staged files (ledger `extract_files`, `transform_files`), uploaded files (ledger
+  `save_files`), and the database (`data.db` + `-wal` after the saver stopped).
+
+Standard library only. Everything binds 127.0.0.1; every wait is bounded.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+STAGES = ["Extractor", "Transformer", "Saver", "API"]
+PHASES = ["extract", "transform", "save"]
+
+
+def log(msg: str) -> None:
+    print(f"== {msg}", file=sys.stderr, flush=True)
+
+
+class Child:
+    """A process we started, reaped with wait4 so its peak RSS is known."""
+
+    def __init__(self, name: str, argv: list[str], env: dict[str, str], logfile: str):
+        self.name = name
+        self.out = open(logfile, "wb")
+        self.proc = subprocess.Popen(argv, env=env, stdout=self.out, stderr=subprocess.STDOUT,
+                                     stdin=subprocess.DEVNULL, start_new_session=True)
+        self.pid = self.proc.pid
+        self.status: int | None = None
+        self.maxrss_kib: int | None = None
+        self.cpu_s: float | None = None
+
+    def poll(self) -> bool:
+        """True when the process has exited (and reaps it)."""
+        if self.status is not None:
+            return True
+        pid, status, usage = os.wait4(self.pid, os.WNOHANG)
+        if pid == 0:
+            return False
+        self._reaped(status, usage)
+        return True
+
+    def _reaped(self, status: int, usage) -> None:
+        self.status = os.waitstatus_to_exitcode(status)
+        self.maxrss_kib = usage.ru_maxrss
+        self.cpu_s = usage.ru_utime + usage.ru_stime
+        self.proc.returncode = self.status  # so Popen does not try to reap it again
+        self.out.close()
+
+    def stop(self, timeout: float = 15.0) -> None:
+        if self.poll():
+            return
+        try:
+            os.kill(self.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.poll():
+                return
+            time.sleep(0.02)
+        os.kill(self.pid, signal.SIGKILL)
+        _, status, usage = os.wait4(self.pid, 0)
+        self._reaped(status, usage)
+
+
+class Redis:
+    def __init__(self, repo: str, port: int, directory: str):
+        self.repo, self.port, self.dir = repo, port, directory
+        self.url = f"redis://127.0.0.1:{port}/0"
+
+    def _env(self) -> dict[str, str]:
+        return dict(os.environ, REDIS_PORT=str(self.port), REDIS_DIR=self.dir)
+
+    def start(self) -> None:
+        subprocess.run([f"{self.repo}/scripts/redis.sh", "start"], env=self._env(), check=True,
+                       stdout=subprocess.DEVNULL, timeout=30)
+        self.cli("FLUSHALL")
+
+    def stop(self) -> None:
+        subprocess.run([f"{self.repo}/scripts/redis.sh", "stop"], env=self._env(),
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=30)
+        # A server that cannot write its AOF (a full disk) refuses a plain SHUTDOWN: this
+        # throw-away ledger need not be saved.
+        try:
+            resp_command(self.port, ["SHUTDOWN", "NOSAVE"])
+        except (OSError, RuntimeError):
+            pass  # already gone (the connection closes as it exits)
+
+    def cli(self, *args: str) -> str:
+        """One command over RESP2 on a fresh connection; bulk strings joined by newlines."""
+        reply = resp_command(self.port, args)
+        if isinstance(reply, list):
+            return "\n".join("" if v is None else str(v) for v in reply)
+        return "" if reply is None else str(reply)
+
+    def hash(self, key: str) -> dict[str, str]:
+        values = resp_command(self.port, ["HGETALL", key])
+        return dict(zip(values[0::2], values[1::2]))
+
+    def numsub(self, channel: str) -> int:
+        reply = resp_command(self.port, ["PUBSUB", "NUMSUB", channel])
+        return int(reply[1]) if len(reply) > 1 else 0
+
+
+def resp_command(port: int, args) -> object:
+    """A minimal RESP2 client (the standard library has none): arrays, bulk and simple strings,
+    integers; an error reply raises."""
+    payload = b"*%d\r\n" % len(args) + b"".join(
+        b"$%d\r\n%s\r\n" % (len(a.encode()), a.encode()) for a in map(str, args))
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+        s.sendall(payload)
+        f = s.makefile("rb")
+
+        def read():
+            line = f.readline()
+            if not line.endswith(b"\r\n"):
+                raise RuntimeError("redis closed the connection")
+            kind, rest = line[:1], line[1:-2]
+            if kind == b"+":
+                return rest.decode()
+            if kind == b"-":
+                raise RuntimeError(f"redis: {rest.decode()}")
+            if kind == b":":
+                return int(rest)
+            if kind == b"$":
+                n = int(rest)
+                if n < 0:
+                    return None
+                data = f.read(n + 2)
+                return data[:-2].decode()
+            if kind == b"*":
+                n = int(rest)
+                return None if n < 0 else [read() for _ in range(n)]
+            raise RuntimeError(f"unexpected redis reply {line!r}")
+        return read()
+
+
+class SFTPServer:
+    def __init__(self, repo: str, port: int):
+        self.repo, self.port = repo, port
+        self.env = dict(os.environ, SFTP_PORT=str(port))
+        self.upload = f"/var/lib/etl-sftp/{port}/sftp_user/upload"
+
+    def start(self, known_hosts: str) -> None:
+        subprocess.run([f"{self.repo}/scripts/sftp.sh", "start"], env=self.env, check=True,
+                       stdout=subprocess.DEVNULL, timeout=60)
+        # The server's host key for exactly this port (the saver refuses unknown hosts).
+        key_type, blob = open(f"{self.repo}/ssh_keys/ssh_host_ed25519_key.pub").read().split()[:2]
+        with open(known_hosts, "w") as f:
+            f.write(f"[127.0.0.1]:{self.port} {key_type} {blob}\n")
+
+    def clear(self) -> None:
+        for name in os.listdir(self.upload):
+            os.unlink(os.path.join(self.upload, name))
+
+    def stop(self) -> None:
+        subprocess.run([f"{self.repo}/scripts/sftp.sh", "stop"], env=self.env,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=60)
+
+
+def wait_until(what: str, predicate, timeout: float, interval: float = 0.01, children: list[Child] = ()):
+    """Polls `predicate` until truthy; fails after `timeout` or when a child died early."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        for child in children:
+            if child.poll():
+                raise RuntimeError(f"{child.name} exited with {child.status} while waiting for {what}")
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"timed out after {timeout:.0f} s waiting for {what}")
+        time.sleep(interval)
+
+
+def http_ok(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=1) as r:
+            return r.status == 200
+    except OSError:
+        return False
+
+
+def parse_ts(text: str) -> float:
+    """Ledger timestamps: ISO 8601 UTC with milliseconds (`2026-11-22T10:15:00.123Z`)."""
+    from datetime import datetime
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+
+
+def file_bytes(ledger_value: str | None) -> dict[str, int]:
+    if not ledger_value:
+        return {}
+    return {os.path.basename(f["path"]): int(f["bytes"]) for f in json.loads(ledger_value)}
+
+
+def one_run(opts, sftp: SFTPServer, users: int, index: int) -> dict:
+    work = tempfile.mkdtemp(prefix=f"bench-pipeline-{users}-", dir=opts.work_root)
+    data, logs = f"{work}/data", f"{work}/logs"
+    os.makedirs(logs)
+    redis = Redis(opts.repo, opts.redis_port, f"{work}/redis")
+    children: list[Child] = []
+    known_hosts = f"{work}/known_hosts"
+    result: dict = {"users": users, "run": index}
+    record: dict[str, str] = {}
+    try:
+        redis.start()
+        sftp.start(known_hosts)
+        sftp.clear()
+        env = dict(os.environ,
+                   REDIS_URL=redis.url, DATA_DIR=data, DB_PATH=f"{work}/database/data.db",
+                   DUMMYJSON_URL=f"http://127.0.0.1:{opts.fixture_port}/users", PAGE_SIZE="100",
+                   SFTP_HOST="127.0.0.1", SFTP_PORT=str(opts.sftp_port), SFTP_USER="sftp_user",
+                   SFTP_KEY_PATH=f"{opts.repo}/ssh_keys/id_ed25519", SFTP_KNOWN_HOSTS=known_hosts,
+                   SFTP_REMOTE_DIR="upload", API_HOST="127.0.0.1", API_PORT=str(opts.api_port),
+                   LOG_LEVEL="info", LOG_FORMAT="text")
+        for key in ("RECONCILE_INTERVAL_SECONDS", "STAGING_KEEP_RUNS"):
+            env.pop(key, None)  # the defaults, as a deployment has them
+
+        def spawn(name: str, *argv: str) -> Child:
+            command = [f"{opts.bin}/{name}", *argv]
+            if opts.perf and name in STAGES:
+                # --perf DIR: the stage runs under `perf record`, which follows every thread it
+                # starts (attaching with -p later misses threads); the peak RSS reported is then perf's.
+                os.makedirs(opts.perf, exist_ok=True)
+                command = ["perf", "record", "-q", "-F", "999", "-g", "-o", f"{opts.perf}/{name}-{users}.data", "--", *command]
+            child = Child(name, command, env, f"{logs}/{name}.log")
+            children.append(child)
+            return child
+
+        fixture = spawn("DummyJSON", "--host", "127.0.0.1", "--port", str(opts.fixture_port),
+                        "--users", str(users), "--bad-fraction", "0.05")
+        wait_until("the fixture", lambda: http_ok(f"http://127.0.0.1:{opts.fixture_port}/health"), 60, 0.05, [fixture])
+        api = spawn("API")
+        saver = spawn("Saver")
+        transformer = spawn("Transformer")
+        # Signals are the hand-off: start extracting only once both downstream stages listen.
+        wait_until("the transformer and saver subscriptions",
+                   lambda: redis.numsub("channel:phase1_complete") >= 1 and redis.numsub("channel:phase2_complete") >= 1,
+                   60, 0.02, [saver, transformer])
+        wait_until("the API", lambda: http_ok(f"http://127.0.0.1:{opts.api_port}/health"), 60, 0.05, [api])
+
+        load_before = os.getloadavg()
+        t0 = time.monotonic()
+        wall0 = time.time()
+        extractor = spawn("Extractor", "--once")
+        live = [saver, transformer, fixture]
+
+        def manifest() -> str | None:
+            for name in os.listdir(sftp.upload):
+                if name.endswith("_manifest.json"):
+                    return name
+            # A failed run never gets a manifest: stop waiting at once.
+            run_ids = redis.cli("ZRANGE", "etl:runs", "0", "-1").split()
+            if run_ids and redis.cli("HGET", f"etl:run:{run_ids[-1]}", "status").strip() == "failed":
+                raise RuntimeError(f"run {run_ids[-1]} failed: {redis.cli('HGET', f'etl:run:{run_ids[-1]}', 'error').strip()}")
+            if extractor.poll() and extractor.status != 0:
+                raise RuntimeError(f"Extractor exited with {extractor.status}")
+            return None
+
+        # Poll often: this is the end-to-end clock. Look at the directory every 5 ms, and at the
+        # ledger and the processes (to stop early on a failure) every 0.5 s.
+        deadline = t0 + opts.timeout
+        polls = 0
+        found = None
+        while found is None:
+            names = [n for n in os.listdir(sftp.upload) if n.endswith("_manifest.json")]
+            if names:
+                found = names[0]
+                break
+            polls += 1
+            if polls % 100 == 0:
+                found = manifest()
+                for child in live:
+                    if child.poll():
+                        raise RuntimeError(f"{child.name} exited with {child.status} during the run")
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"no manifest after {opts.timeout} s")
+            time.sleep(0.005)
+        t_end = time.monotonic()
+        run_id = found[: -len("_manifest.json")]
+        wait_until("the ledger's completed status", lambda: redis.cli("HGET", f"etl:run:{run_id}", "status").strip() == "completed", 30)
+        wait_until("the extractor's exit", extractor.poll, 60)
+        load_after = os.getloadavg()
+        record = redis.hash(f"etl:run:{run_id}")
+        with urllib.request.urlopen(f"http://127.0.0.1:{opts.api_port}/etl_runs/{run_id}", timeout=5) as r:
+            api_status = json.load(r).get("status")
+
+        for child in reversed(children):
+            child.stop()
+        db = f"{work}/database/data.db"
+        db_bytes = sum(os.path.getsize(p) for p in (db, db + "-wal") if os.path.exists(p))
+
+        stages = {}
+        for phase in PHASES:
+            s, f = parse_ts(record[f"{phase}_started_at"]), parse_ts(record[f"{phase}_finished_at"])
+            stages[phase] = {"seconds": round(f - s, 3), "users_per_s": int(users / max(f - s, 1e-3))}
+        gaps = {
+            "start_to_extract": round(parse_ts(record["extract_started_at"]) - wall0, 3),
+            "extract_to_transform": round(parse_ts(record["transform_started_at"]) - parse_ts(record["extract_finished_at"]), 3),
+            "transform_to_save": round(parse_ts(record["save_started_at"]) - parse_ts(record["transform_finished_at"]), 3),
+        }
+        e2e = t_end - t0
+        staged = {**file_bytes(record.get("extract_files")), **file_bytes(record.get("transform_files"))}
+        uploaded = file_bytes(record.get("save_files"))
+        result.update({
+            "run_id": run_id, "status": record["status"], "api_status": api_status,
+            "end_to_end_s": round(e2e, 3), "users_per_s": int(users / e2e),
+            "stages": stages, "handoff_s": gaps,
+            "peak_rss_mib": {c.name: round(c.maxrss_kib / 1024, 1) for c in children},
+            "cpu_s": {c.name: round(c.cpu_s, 2) for c in children},
+            "bytes": {"staged": sum(staged.values()), "uploaded": sum(uploaded.values()), "database": db_bytes,
+                      "staged_files": staged, "uploaded_files": uploaded},
+            "counts": {p: json.loads(record.get(f"{p}_counts", "{}")) for p in PHASES},
+            "load_avg_1m": [round(load_before[0], 2), round(load_after[0], 2)],
+            "bin": opts.bin, "nproc": os.cpu_count(),
+            "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(wall0)),
+        })
+        return result
+    finally:
+        for child in reversed(children):
+            try:
+                child.stop(5)
+            except Exception as e:  # keep stopping the others
+                print(f"warning: stopping {child.name}: {e}", file=sys.stderr)
+        redis.stop()
+        if opts.keep:
+            dest = os.path.join(opts.keep, f"{users}-{index}")
+            shutil.rmtree(dest, ignore_errors=True)
+            os.makedirs(dest)
+            shutil.move(data, f"{dest}/data") if os.path.exists(data) else None
+            shutil.move(f"{work}/database", f"{dest}/database") if os.path.exists(f"{work}/database") else None
+            shutil.move(logs, f"{dest}/logs")
+            shutil.copytree(sftp.upload, f"{dest}/upload")
+            if record:
+                with open(f"{dest}/ledger.json", "w") as f:
+                    json.dump(record, f, indent=1, sort_keys=True)  # the run's ledger hash, to replay a stage
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def fmt_row(r: dict) -> str:
+    s, rss, b = r["stages"], r["peak_rss_mib"], r["bytes"]
+    mb = lambda n: f"{n / 1e6:,.1f}"
+    return (f"| {r['users']:>9,} | {r['run']} | **{r['end_to_end_s']:.2f}** | {r['users_per_s']:>7,} | "
+            f"{s['extract']['seconds']:.2f} | {s['transform']['seconds']:.2f} | {s['save']['seconds']:.2f} | "
+            f"{r['handoff_s']['extract_to_transform']:.3f} / {r['handoff_s']['transform_to_save']:.3f} | "
+            f"{rss['Extractor']} / {rss['Transformer']} / {rss['Saver']} / {rss['API']} | "
+            f"{mb(b['staged'])} / {mb(b['uploaded'])} / {mb(b['database'])} | "
+            f"{r['load_avg_1m'][0]:.1f}→{r['load_avg_1m'][1]:.1f} |")
+
+
+HEADER = ("| users | run | end to end s | users/s | extract s | transform s | save s | hand-offs s (E→T / T→S) | "
+          "peak RSS MiB (E / T / S / API) | MB staged / uploaded / db | load 1m |\n"
+          "|---:|---:|---:|---:|---:|---:|---:|---:|---|---|---|")
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--repo", required=True)
+    p.add_argument("--bin", required=True)
+    p.add_argument("--users", type=int, nargs="+", default=[208])
+    p.add_argument("--repeat", type=int, default=1)
+    p.add_argument("--keep")
+    p.add_argument("--timeout", type=float, default=900)
+    p.add_argument("--perf", help="write a `perf record -g` profile of each stage to this directory")
+    opts = p.parse_args()
+    opts.bin = os.path.abspath(opts.bin)
+    opts.redis_port = int(os.environ.get("BENCH_REDIS_PORT", 16479))
+    opts.sftp_port = int(os.environ.get("BENCH_SFTP_PORT", 12240))
+    opts.fixture_port = int(os.environ.get("BENCH_FIXTURE_PORT", 18390))
+    opts.api_port = int(os.environ.get("BENCH_API_PORT", 18391))
+    opts.work_root = os.environ.get("BENCH_WORK_ROOT", "/tmp")
+    if opts.keep:
+        opts.keep = os.path.abspath(opts.keep)
+        os.makedirs(opts.keep, exist_ok=True)
+    if opts.repeat < 1 or any(n < 1 for n in opts.users):
+        p.error("--repeat and --users must be at least 1")
+    for name in STAGES + ["DummyJSON"]:
+        if not os.access(f"{opts.bin}/{name}", os.X_OK):
+            p.error(f"{opts.bin}/{name} is missing")
+    for port in (opts.fixture_port, opts.api_port):
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                p.error(f"127.0.0.1:{port} is already in use")
+
+    # SIGTERM/SIGINT unwind through the finally blocks, which stop everything.
+    def interrupted(signum, _frame):
+        raise KeyboardInterrupt(f"signal {signum}")
+    signal.signal(signal.SIGTERM, interrupted)
+
+    # A run writes about 16 KB per user (staging, uploads, database; measured at 1,000,000), on
+    # the work directory's and the SFTP server's file system: refuse rather than fill the disk.
+    need = max(opts.users) * 20_000 * (2 if opts.keep else 1)
+    free = shutil.disk_usage(opts.work_root).free
+    if free < need:
+        p.error(f"{need / 1e9:.0f} GB free needed for {max(opts.users):,} users, {free / 1e9:.0f} GB free in {opts.work_root}")
+
+    sftp = SFTPServer(opts.repo, opts.sftp_port)
+    results: list[dict] = []
+    log(f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f}, binaries {opts.bin}")
+    try:
+        for users in opts.users:
+            for k in range(1, opts.repeat + 1):
+                log(f"{users} users, run {k}/{opts.repeat}")
+                r = one_run(opts, sftp, users, k)
+                results.append(r)
+                print(json.dumps(r, sort_keys=True), flush=True)
+                print(HEADER + "\n" + fmt_row(r), file=sys.stderr, flush=True)
+    finally:
+        sftp.stop()
+
+    print("\n" + HEADER, file=sys.stderr)
+    for r in results:
+        print(fmt_row(r), file=sys.stderr)
+    if opts.repeat > 1:
+        for users in opts.users:
+            runs = [r for r in results if r["users"] == users]
+            summary = {"users": users, "runs": len(runs), "summary": True}
+            for key, get in {"end_to_end_s": lambda r: r["end_to_end_s"],
+                             **{f"{ph}_s": (lambda r, ph=ph: r["stages"][ph]["seconds"]) for ph in PHASES},
+                             **{f"rss_{st}_mib": (lambda r, st=st: r["peak_rss_mib"][st]) for st in STAGES}}.items():
+                values = [get(r) for r in runs]
+                summary[key] = {"min": min(values), "median": statistics.median(values)}
+            print(json.dumps(summary, sort_keys=True), flush=True)
+            print(f"{users:,} users over {len(runs)} runs: end to end min {summary['end_to_end_s']['min']:.2f} s, "
+                  f"median {summary['end_to_end_s']['median']:.2f} s; "
+                  + ", ".join(f"{ph} min/median {summary[f'{ph}_s']['min']:.2f}/{summary[f'{ph}_s']['median']:.2f} s" for ph in PHASES),
+                  file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
