@@ -267,7 +267,7 @@ let package = Package(
         .testTarget(
             name: "EndToEndTests",
             dependencies: [
-                "PipelineCore", "PipelineRedis", "PipelineDatabase", "TestSupport",
+                "ExtractorCore", "PipelineCore", "PipelineRedis", "PipelineDatabase", "TestSupport",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ]

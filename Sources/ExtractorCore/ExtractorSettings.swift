@@ -11,7 +11,8 @@ public struct ExtractorSettings: Sendable {
     /// Most page requests in flight at once (``PageWindow``): enough to hide the round trip and
     /// the per-checkpoint fsync; the window starts at one and only grows while the upstream
     /// answers every request first time. Not an environment variable: a tuning constant.
-    public var pagesInFlight = 8
+    public var pagesInFlight = ExtractorSettings.defaultPagesInFlight
+    public static let defaultPagesInFlight = 8
     public var httpTimeout: Duration
     public var interval: Duration
     public var retry: RetryPolicy

@@ -28,7 +28,8 @@ extension PipelineDatabase {
         sqlite3_busy_timeout(db, 10_000)
         // The page size sticks when the first page is written, which switching to WAL does.
         rc = sqlite3_exec(db, "PRAGMA page_size = \(pageSize); PRAGMA journal_mode = WAL", nil, nil, nil)
-        guard rc == SQLITE_OK else {
+        // Busy: another replica is creating the same file this moment; its page size holds.
+        guard rc == SQLITE_OK || rc == SQLITE_BUSY else {
             throw DatabaseError(resultCode: ResultCode(rawValue: rc), message: String(cString: sqlite3_errmsg(db)))
         }
     }

@@ -20,9 +20,18 @@ public enum PipelineDatabase {
             var persist: Int32 = 1
             _ = sqlite3_file_control(db.sqliteConnection, nil, SQLITE_FCNTL_PERSIST_WAL, &persist)
         }
-        let pool = try DatabasePool(path: path, configuration: configuration)
-        try migrate(pool)
-        return pool
+        // Opening switches a new file to WAL, which needs the file to itself: a replica opening
+        // it at the same moment gets SQLITE_BUSY at once (SQLite does not wait for that lock).
+        for attempt in 1... {
+            do {
+                let pool = try DatabasePool(path: path, configuration: configuration)
+                try migrate(pool)
+                return pool
+            } catch let error as DatabaseError where error.resultCode == .SQLITE_BUSY && attempt < 5 {
+                Thread.sleep(forTimeInterval: 0.05 * Double(attempt))
+            }
+        }
+        fatalError("unreachable: the last attempt returns or throws")
     }
 
     /// Runs the migrations, also when another process runs them at the same moment.
