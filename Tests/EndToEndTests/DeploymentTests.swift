@@ -53,6 +53,11 @@ extension EndToEnd {
                 #expect(failed.error?.lowercased().contains("host key") == true, "\(failed.error ?? "-")")
 
                 #expect(p.uploadedNames().isEmpty, "nothing uploaded: \(p.uploadedNames())")
+                // The saver mirrors the failure into etl_runs when channel:run_failed wakes it.
+                #expect(try await eventually(within: .seconds(30)) {
+                    let runs = try await p.getJSON(p.apiURL + "/etl_runs") as? [[String: Any]] ?? []
+                    return runs.first?["status"] as? String == "failed"
+                })
                 let state = try await FinalState.capture(p)
                 #expect(state.problems.isEmpty, "\(state)")
                 #expect(state.files.isEmpty)
