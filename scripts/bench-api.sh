@@ -35,26 +35,18 @@ swift build -c release --product API
 swift build -c release --product APISeed
 bin="$(swift build -c release --show-bin-path)"
 
+. "$root/scripts/lib/api-server.sh"
 work="$(mktemp -d "${TMPDIR:-/tmp}/api-bench.XXXXXX")"
-pid=""
 cleanup() {
-  if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
-    kill -TERM "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-  fi
+  api_stop
   rm -rf "$work"
 }
 trap cleanup EXIT
 
 db="$work/database/data.db"
 "$bin/APISeed" --database "$db" --runs "$runs"
-port="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')"
-API_HOST=127.0.0.1 API_PORT="$port" DB_PATH="$db" "$bin/API" >"$work/api.log" 2>&1 &
-pid=$!
-for _ in $(seq 1 100); do
-  curl -fsS "http://127.0.0.1:$port/health" 2>/dev/null | grep -q '"database":"ready"' && break
-  sleep 0.1
-done
+api_start "$bin/API" "$db" "$work/api.log"
+port="$api_port"
 bench() {
   local url="http://127.0.0.1:$port$1"
   local total

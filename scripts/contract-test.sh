@@ -42,13 +42,10 @@ if ! "$venv/bin/schemathesis" --version 2>/dev/null | grep -q "$version"; then
   "$venv/bin/pip" install -q --disable-pip-version-check "schemathesis==$version"
 fi
 
+. "$root/scripts/lib/api-server.sh"
 work="$(mktemp -d "${TMPDIR:-/tmp}/api-contract.XXXXXX")"
-pid=""
 cleanup() {
-  if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
-    kill -TERM "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-  fi
+  api_stop
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -57,15 +54,8 @@ db="$work/database/data.db"
 "$seed" --database "$db" --runs 40 --users-per-run 12 --seed 7
 before="$(stat -c '%s %Y' "$db") $(sha256sum "$db" | cut -d' ' -f1)"
 
-port="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')"
-API_HOST=127.0.0.1 API_PORT="$port" DB_PATH="$db" LOG_LEVEL=warning "$api" >"$work/api.log" 2>&1 &
-pid=$!
-for _ in $(seq 1 150); do
-  curl -fsS "http://127.0.0.1:$port/health" >/dev/null 2>&1 && break
-  kill -0 "$pid" 2>/dev/null || { cat "$work/api.log" >&2; say "the API exited at start-up"; exit 1; }
-  sleep 0.2
-done
-curl -fsS "http://127.0.0.1:$port/health" | grep -q '"database":"ready"' || { say "the API does not see the database"; exit 1; }
+api_start "$api" "$db" "$work/api.log" LOG_LEVEL=warning
+port="$api_port"
 
 say "schemathesis $version against http://127.0.0.1:$port/openapi.json ($max_examples examples per operation)"
 status=0
