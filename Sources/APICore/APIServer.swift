@@ -2,11 +2,13 @@ import Hummingbird
 import Logging
 import PipelineCore
 
-/// The API's settings (DESIGN.md §9): `API_HOST`, `API_PORT`, `DB_PATH`, `LOG_LEVEL`, `LOG_FORMAT`.
+/// The API's settings: `API_HOST`, `API_PORT`, `DB_PATH`, `SECRET_FIELDS`, `LOG_LEVEL`, `LOG_FORMAT`.
 public struct APISettings: Sendable, Equatable {
     public var host: String
     public var port: Int
     public var databasePath: String
+    /// What the second masking of served payloads hides (the transformer's list).
+    public var secretFields: SecretFields = .default
     public var log: LogSettings
 
     public init(host: String = "127.0.0.1", port: Int = 8000, databasePath: String = "./database/data.db", log: LogSettings = LogSettings()) {
@@ -20,6 +22,7 @@ public struct APISettings: Sendable, Equatable {
         host = env.string("API_HOST", default: "127.0.0.1")
         port = try env.port("API_PORT", default: 8000)
         databasePath = env.string("DB_PATH", default: "./database/data.db")
+        secretFields = try SecretFields(from: env)
         log = try LogSettings(from: env)
     }
 }
@@ -27,10 +30,10 @@ public struct APISettings: Sendable, Equatable {
 /// Builds the Hummingbird application: router, middleware and routes over a ``LazyReader``.
 public enum APIServer {
     /// The router alone, for tests that drive it without a socket.
-    public static func router(database: LazyReader, logger: Logger) -> Router<BasicRequestContext> {
+    public static func router(database: LazyReader, masking: SecretMasking = SecretMasking(), logger: Logger) -> Router<BasicRequestContext> {
         let router = Router(options: [.autoGenerateHeadEndpoints])
         router.add(middleware: APIMiddleware(logger: logger))
-        APIRoutes(database: database).register(on: router)
+        APIRoutes(database: database, masking: masking).register(on: router)
         return router
     }
 
@@ -39,7 +42,7 @@ public enum APIServer {
     ) -> some ApplicationProtocol {
         let database = LazyReader(path: settings.databasePath)
         return Application(
-            router: router(database: database, logger: logger),
+            router: router(database: database, masking: SecretMasking(fields: settings.secretFields), logger: logger),
             configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: "etl-pipeline-api"),
             onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? settings.port) },
             logger: logger

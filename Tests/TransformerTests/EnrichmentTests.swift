@@ -56,7 +56,10 @@ import TransformerFixtures
         #expect(row["run_id"] as? String == TransformRun.context.runID)
         #expect(row["extracted_at"] as? String == TransformRun.context.extractedAt)
         #expect(row["transformed_at"] as? String == TransformRun.context.transformedAt)
-        #expect(row["record_hash"] as? String == SHA256.hash(data: Data(line.utf8)).map { String(format: "%02x", $0) }.joined())
+        // The hash of what is stored (the masked row), so it reveals nothing the stored row does not.
+        let masked = try #require(try run.masked.last)
+        #expect(row["record_hash"] as? String == SHA256.hash(data: Data(masked.utf8)).map { String(format: "%02x", $0) }.joined())
+        #expect(row["record_hash"] as? String != SHA256.hash(data: Data(line.utf8)).map { String(format: "%02x", $0) }.joined())
         // Everything else is as received.
         #expect(row["id"] as? Int == 6)
         #expect(row["username"] as? String == user.string("username"))
