@@ -177,6 +177,7 @@ let package = Package(
         .target(
             name: "DummyJSONFixture",
             dependencies: [
+                "PipelineJSON",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -210,7 +211,7 @@ let package = Package(
         .target(
             name: "APITestData",
             dependencies: [
-                "PipelineCore", "PipelineDatabase", "SaverCore",
+                "PipelineCore", "PipelineDatabase", "PipelineJSON", "SaverCore",
                 .product(name: "GRDB", package: "GRDB.swift"),
             ],
             path: "Tests/APITestData"
@@ -226,7 +227,7 @@ let package = Package(
         ),
         .testTarget(name: "PipelineHTTPTests", dependencies: ["PipelineHTTP", "TestSupport"]),
         .testTarget(name: "PipelineSFTPTests", dependencies: ["PipelineSFTP", "TestSupport"]),
-        .target(name: "TransformerFixtures", path: "Tests/TransformerFixtures"),
+        .target(name: "TransformerFixtures", dependencies: ["PipelineJSON"], path: "Tests/TransformerFixtures"),
         .testTarget(
             name: "TransformerTests",
             dependencies: [
@@ -248,7 +249,7 @@ let package = Package(
         .testTarget(
             name: "DummyJSONFixtureTests",
             dependencies: [
-                "DummyJSONFixture",
+                "DummyJSONFixture", "PipelineJSON",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),

@@ -37,3 +37,8 @@ public enum JSONWriter {
         }
     }
 }
+
+extension JSONValue: CustomStringConvertible {
+    /// The value as compact JSON.
+    public var description: String { JSONWriter.string(self) }
+}

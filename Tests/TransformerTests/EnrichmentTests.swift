@@ -32,7 +32,7 @@ import TransformerFixtures
         // The upstream keys in their order without `password`, then the enrichment keys in theirs.
         guard case .object(let members) = user else { Issue.record("fixture is not an object"); return }
         #expect(members.count == 28)
-        #expect(try orderedKeys(text) == members.map(\.0).filter { $0 != "password" } + Self.enrichmentKeys)
+        #expect(try orderedKeys(text) == members.map(\.key).filter { $0 != "password" } + Self.enrichmentKeys)
 
         let first = try #require(user.string("firstName"))
         let last = try #require(user.string("lastName"))
