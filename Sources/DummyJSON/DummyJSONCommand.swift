@@ -63,6 +63,9 @@ struct DummyJSONCommand: AsyncParsableCommand {
     @Option(help: "How many users the total grows by (default 5; FIXTURE_TOTAL_CHANGE_BY).")
     var totalChangeBy: Int?
 
+    @Option(help: "Every page reports this total, whatever the data holds (FIXTURE_REPORT_TOTAL).")
+    var reportTotal: Int?
+
     @Flag(help: "Every /users request answers 503, an upstream outage (FIXTURE_DOWN).")
     var down = false
 
@@ -110,6 +113,7 @@ struct DummyJSONCommand: AsyncParsableCommand {
         if let malformedRequests { config.faults.malformedRequests = try FixtureConfiguration.parseRequestList(malformedRequests) }
         if let totalChangeAfter { config.faults.totalChangeAfter = totalChangeAfter }
         if let totalChangeBy { config.faults.totalChangeBy = totalChangeBy }
+        if let reportTotal { config.faults.reportTotal = reportTotal }
         if down { config.faults.down = true }
         if let logLevel {
             guard let level = Logger.Level(rawValue: logLevel.lowercased()) else {

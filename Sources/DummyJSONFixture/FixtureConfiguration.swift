@@ -49,6 +49,7 @@ public struct FixtureConfiguration: Sendable, Equatable {
         ("FIXTURE_TOTAL_CHANGE_AFTER", "after this many requests total grows (off)"),
         ("FIXTURE_TOTAL_CHANGE_BY", "how many users the total grows by (5)"),
         ("FIXTURE_DOWN", "1/true: every /users request answers 503 (false)"),
+        ("FIXTURE_REPORT_TOTAL", "every page reports this total, whatever the data holds (off)"),
         ("FIXTURE_LOG_LEVEL", "trace, debug, info, notice, warning, error, critical (info)"),
     ]
 
@@ -96,6 +97,7 @@ public struct FixtureConfiguration: Sendable, Equatable {
         if let v = try list("FIXTURE_MALFORMED_REQUESTS") { faults.malformedRequests = v }
         if let v = try int("FIXTURE_TOTAL_CHANGE_AFTER") { faults.totalChangeAfter = v }
         if let v = try int("FIXTURE_TOTAL_CHANGE_BY") { faults.totalChangeBy = v }
+        if let v = try int("FIXTURE_REPORT_TOTAL") { faults.reportTotal = v }
         if let raw = value("FIXTURE_DOWN") {
             switch raw.lowercased() {
             case "1", "true", "yes", "on": faults.down = true

@@ -188,10 +188,13 @@ public final class FixtureServer: Sendable {
             if total != users.count {
                 context.logger.info("fault injected: total changed to \(total)", metadata: ["request": "\(n)"])
             }
+            if let reported = ticket.reportedTotal {
+                context.logger.info("fault injected: total reported as \(reported)", metadata: ["request": "\(n)"])
+            }
             if let id {
                 response = userResponse(id: id, total: total, bodyFault: bodyFault, request: n, logger: context.logger)
             } else {
-                response = listResponse(request: request, total: total, bodyFault: bodyFault, request: n, logger: context.logger)
+                response = listResponse(request: request, total: total, reportedTotal: ticket.reportedTotal, bodyFault: bodyFault, request: n, logger: context.logger)
             }
         }
         response.headers[FixtureServer.requestNumberHeader] = String(n)
@@ -207,7 +210,7 @@ public final class FixtureServer: Sendable {
     /// (`HTTPFields.Element` is HTTPTypes' `HTTPField`, which Hummingbird does not re-export.)
     public static let requestNumberHeader = HTTPFields.Element.Name("X-Fixture-Request")!
 
-    func listResponse(request: Request, total: Int, bodyFault: BodyFault, request n: Int, logger: Logger) -> Response {
+    func listResponse(request: Request, total: Int, reportedTotal: Int? = nil, bodyFault: BodyFault, request n: Int, logger: Logger) -> Response {
         let query = request.uri.queryParameters
         let limit: Int
         let skip: Int
@@ -222,7 +225,8 @@ public final class FixtureServer: Sendable {
         case .value(let v): skip = v
         }
         let selection = UserFieldSelection(selectParameter: query["select"].map(String.init))
-        let window = PageWindow(total: total, skip: skip, limit: limit)
+        var window = PageWindow(total: total, skip: skip, limit: limit)
+        if let reportedTotal { window = window.reporting(total: reportedTotal) }
         if window.count > FixtureServer.streamingThreshold {
             return streamedPage(window, selection: selection, bodyFault: bodyFault, request: n, logger: logger)
         }

@@ -29,7 +29,7 @@ struct ExtractorCommand: AsyncParsableCommand {
         let logger = Logger(label: "extractor")
         let redis = RedisClient(url: settings.redisURL)
         defer { redis.close() }
-        let http = CurlHTTPClient(configuration: HTTPClientConfiguration(connectTimeout: min(settings.httpTimeout, .seconds(5)), totalTimeout: settings.httpTimeout))
+        let http = CurlHTTPClient(configuration: settings.httpConfiguration)
         let extraction = Extraction(settings: settings, http: http, redis: redis, logger: logger)
         logger.info("starting", metadata: [
             "upstream": "\(RedactedURL(settings.usersURL.absoluteString))", "page_size": "\(settings.pageSize)",

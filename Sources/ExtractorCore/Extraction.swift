@@ -18,6 +18,7 @@ public struct Extraction: Sendable {
     let ledger: RunLedger
     let claims: RunClaims
     let publisher: SignalPublisher
+    let bounds: RunBounds
     let logger: Logger
 
     public init(settings: ExtractorSettings, http: any HTTPClient, redis: RedisClient, logger: Logger,
@@ -27,6 +28,7 @@ public struct Extraction: Sendable {
         self.ledger = RunLedger(redis: redis)
         self.claims = RunClaims(redis: redis, ttl: settings.claimTTL)
         self.publisher = SignalPublisher(redis: redis)
+        self.bounds = RunBounds(settings: settings)
         self.logger = logger
     }
 
@@ -58,7 +60,7 @@ public struct Extraction: Sendable {
         while true {
             let result = try await claims.withClaim(.extract, run: id) { [self] () async throws -> StagedFile? in
                 // Re-read under the claim: whoever held it may have finished or moved the run on.
-                guard let current = try await ledger.run(id), current.status == .extracting || current.failedPhase == .extract else {
+                guard let current = try await ledger.run(id), RunLedger.isUnfinishedExtraction(current) else {
                     return nil
                 }
                 return try await extract(id, resuming: current, logger: log)
@@ -85,20 +87,62 @@ public struct Extraction: Sendable {
     }
 
     private func extract(_ id: RunID, resuming record: RunRecord?, logger: Logger) async throws -> StagedFile {
+        // Counted under the claim, before any work: see CrashLoop.
+        let token = RunLedger.attemptToken(owner: claims.owner)
+        switch try await ledger.beginAttempt(.extract, run: id, token: token) {
+        case .refused(let loop):
+            let failure = ExtractionFailed(run: id, reason: loop.description)
+            logger.error("extraction failed", metadata: ["error": "\(failure.reason)"])
+            let signal = try await ledger.failPhase(.extract, run: id, error: failure.reason, keepAttempts: true)
+            await publisher.publish(signal, on: .runFailed, logger: logger)
+            throw failure
+        case .began(let number):
+            if number > 1 {
+                logger.warning("attempt \(number) at this run: the extractor died during the last \(number - 1)",
+                               metadata: ["limit": "\(CrashLoop.maxConsecutiveDeaths)"])
+            }
+        }
+        do {
+            return try await attempt(id, resuming: record, logger: logger)
+        } catch let error where !(error is ClaimLost || error is ExtractionFailed) {
+            // Stopped gracefully, or an error this process survived (a recorded failure clears
+            // the count itself): not a death. A lost claim may belong to another replica now.
+            let ledger = self.ledger
+            do {
+                try await Task { try await ledger.endAttempt(.extract, run: id, token: token) }.value
+            } catch {
+                logger.warning("could not clear the attempt count; it counts as a death", metadata: ["error": "\(error)"])
+            }
+            throw error
+        }
+    }
+
+    private func attempt(_ id: RunID, resuming record: RunRecord?, logger: Logger) async throws -> StagedFile {
         try await ledger.beginPhase(.extract, run: id)
         let path = settings.staging.layout.rawFile(id)
         let started = ContinuousClock.now
         do {
+            if let checkpoint = record?.checkpoint, let reason = bounds.check(checkpoint) {
+                throw ExtractionFailed(run: id, reason: reason)
+            }
             let (writer, checkpoint) = try openWriter(path: path, record: record, logger: logger)
             var pages = 0
             var expectedTotal = checkpoint?.total
             let pageSize = settings.pageSize
+            let bounds = self.bounds
             let window = PageWindow(fetcher: fetcher, pageSize: pageSize, maxInFlight: settings.pagesInFlight)
             try await window.run(from: checkpoint?.skip ?? 0, total: checkpoint?.total, logger: logger, .init(
                 validate: { fetched, skip in
                     let page = fetched.page
+                    // Before anything is derived from the page's numbers (page counts, next skips).
+                    if let reason = bounds.check(total: page.total) {
+                        throw ExtractionFailed(run: id, reason: reason)
+                    }
                     if let expected = expectedTotal, page.total != expected {
                         throw ExtractionFailed(run: id, reason: "upstream total changed from \(expected) to \(page.total) at skip=\(skip)")
+                    }
+                    if let reason = bounds.check(page, requestedSkip: skip) {
+                        throw ExtractionFailed(run: id, reason: reason)
                     }
                     if page.users.isEmpty && skip < page.total {
                         throw ExtractionFailed(run: id, reason: "upstream returned an empty page at skip=\(skip) before total=\(page.total)")

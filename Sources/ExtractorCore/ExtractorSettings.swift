@@ -1,5 +1,6 @@
 import Foundation
 import PipelineCore
+import PipelineHTTP
 import PipelineRedis
 
 /// Everything the extractor reads from the environment (see `.env.example`).
@@ -14,6 +15,14 @@ public struct ExtractorSettings: Sendable {
     public var pagesInFlight = ExtractorSettings.defaultPagesInFlight
     public static let defaultPagesInFlight = 8
     public var httpTimeout: Duration
+    /// Most users one run accepts (`MAX_USERS_PER_RUN`): an upstream `total` above it fails the
+    /// run before a second page is fetched.
+    public var maxUsersPerRun: Int
+    /// Largest page body accepted, in bytes after decompression (`MAX_PAGE_BYTES`): the HTTP
+    /// client stops reading a bigger one and the run fails.
+    public var maxPageBytes: Int
+    /// Largest single user object accepted, in bytes (`MAX_USER_BYTES`).
+    public var maxUserBytes: Int
     public var interval: Duration
     public var retry: RetryPolicy
     public var claimTTL: Duration
@@ -25,11 +34,20 @@ public struct ExtractorSettings: Sendable {
         usersURL = try env.httpURL("DUMMYJSON_URL", default: "https://dummyjson.com/users")
         pageSize = try env.int("PAGE_SIZE", default: 100, in: 1...1000)
         httpTimeout = try env.seconds("HTTP_TIMEOUT_SECONDS", default: 10, in: 0.1...600)
+        // Upper ends keep every sum of a skip, a page size and a count far from Int.max.
+        maxUsersPerRun = try env.int("MAX_USERS_PER_RUN", default: 10_000_000, in: 1...1_000_000_000_000)
+        maxPageBytes = try env.int("MAX_PAGE_BYTES", default: 33_554_432, in: 1024...1_073_741_824)
+        maxUserBytes = try PipelineCore.maxUserBytes(from: env)
         interval = try env.seconds("EXTRACT_INTERVAL_SECONDS", default: 86400, in: 1...31_536_000)
         retry = try RetryPolicy(from: env)
         claimTTL = try PipelineCore.claimTTL(from: env)
         staging = try StagingSettings(from: env)
         log = try LogSettings(from: env)
+    }
+
+    /// The HTTP client settings the extractor runs with: `HTTP_TIMEOUT_SECONDS` and `MAX_PAGE_BYTES`.
+    public var httpConfiguration: HTTPClientConfiguration {
+        HTTPClientConfiguration(connectTimeout: min(httpTimeout, .seconds(5)), totalTimeout: httpTimeout, maxResponseSize: maxPageBytes)
     }
 
     /// The URL of the page starting at `skip`, keeping any query the configured URL has.

@@ -54,6 +54,8 @@ public struct PageFetcher: Sendable {
             throw PageFailed(skip: skip, attempts: exhausted.attempts, reason: "\(exhausted.lastError)")
         } catch is CancellationError {
             throw CancellationError()
+        } catch HTTPClientError.responseTooLarge(let endpoint, let limit) {
+            throw PageFailed(skip: skip, attempts: attempts, reason: "response from \(endpoint) exceeds MAX_PAGE_BYTES (\(limit) bytes)")
         } catch {
             throw PageFailed(skip: skip, attempts: attempts, reason: "\(error)")
         }

@@ -25,7 +25,7 @@ struct TransformerCommand: AsyncParsableCommand {
         let logger = Logger(label: "transformer")
         let redis = RedisClient(url: settings.redisURL)
         defer { redis.close() }
-        let transformation = Transformation(rules: settings.rules, layout: settings.staging.layout, redis: redis)
+        let transformation = Transformation(rules: settings.rules, layout: settings.staging.layout, redis: redis, maxUserBytes: settings.maxUserBytes)
         logger.info("starting", metadata: [
             "redis": "\(settings.redisURL)", "data_dir": "\(settings.staging.dataDirectory)",
             "age_range": "\(settings.rules.ageRange.lowerBound)...\(settings.rules.ageRange.upperBound)",

@@ -78,17 +78,21 @@ public struct FileTransform: Sendable {
     public var batchBytes: Int
     /// The expected number of rows, for the progress lines.
     public var expectedRows: Int?
+    /// The longest `raw.jsonl` line read (`MAX_USER_BYTES`): a longer one fails the transform
+    /// with ``StagingError/lineTooLong(path:line:limit:)`` instead of taking unbounded memory.
+    public var maxLineBytes: Int
     public var logger: Logger
 
     public init(paths: TransformPaths, rules: TransformRules, context: TransformContext,
                 workers: Int = ProcessInfo.processInfo.activeProcessorCount, batchBytes: Int = 512 << 10,
-                expectedRows: Int? = nil, logger: Logger) {
+                expectedRows: Int? = nil, maxLineBytes: Int = defaultMaxUserBytes, logger: Logger) {
         self.paths = paths
         self.rules = rules
         self.context = context
         self.workers = workers
         self.batchBytes = batchBytes
         self.expectedRows = expectedRows
+        self.maxLineBytes = maxLineBytes
         self.logger = logger
     }
 
@@ -106,7 +110,7 @@ public struct FileTransform: Sendable {
             if !committed { for output in outputs { output.abandon() } }
         }
         var merger = Merger(context: context, expectedRows: expectedRows, logger: logger)
-        var reader = try JSONLReader(path: paths.raw)
+        var reader = try JSONLReader(path: paths.raw, maxLineLength: maxLineBytes)
 
         // Batches being processed, oldest first; at most `maxInFlight`. The pool holds a few more,
         // for the one being filled and those the output queues are still writing.

@@ -16,13 +16,16 @@ public struct Transformation: Sendable {
     public let redis: RedisClient
     /// Batches processed in parallel (see ``FileTransform/workers``).
     public var workers: Int
+    /// The longest `raw.jsonl` line accepted (`MAX_USER_BYTES`).
+    public var maxUserBytes: Int
 
     public init(rules: TransformRules, layout: StagingLayout, redis: RedisClient,
-                workers: Int = ProcessInfo.processInfo.activeProcessorCount) {
+                workers: Int = ProcessInfo.processInfo.activeProcessorCount, maxUserBytes: Int = defaultMaxUserBytes) {
         self.rules = rules
         self.layout = layout
         self.redis = redis
         self.workers = workers
+        self.maxUserBytes = maxUserBytes
     }
 
     /// Transforms `run`; throws ``TransformFailed`` when the run cannot be transformed (the
@@ -55,7 +58,7 @@ public struct Transformation: Sendable {
             paths: paths, rules: rules,
             context: TransformContext(runID: run.id.rawValue, extractedAt: extractedAt, transformedAt: transformedAt,
                                       lineDigestKey: SymmetricKey(data: keyBytes)),
-            workers: workers, expectedRows: recorded.rows, logger: logger)
+            workers: workers, expectedRows: recorded.rows, maxLineBytes: maxUserBytes, logger: logger)
         logger.info("transforming run", metadata: [
             "raw": "\(paths.raw)", "rows": "\(recorded.rows)", "bytes": "\(recorded.bytes)", "transformed_at": "\(transformedAt)",
         ])
@@ -70,7 +73,11 @@ public struct Transformation: Sendable {
                 "rows": "\(expected.rows)", "sha256": "\(expected.sha256)", "ms": "\(Int((ContinuousClock.now - started).seconds * 1000))",
             ])
             if cancellation.isCancelled { throw CancellationError() }
-            return try transform.run(cancellation: cancellation)
+            do {
+                return try transform.run(cancellation: cancellation)
+            } catch StagingError.lineTooLong(_, let line, let limit) {
+                throw TransformFailed("raw.jsonl line \(line) is longer than MAX_USER_BYTES (\(limit) bytes)")
+            }
         }
         return PhaseOutput(files: summary.files, counts: summary.counts)
     }

@@ -27,6 +27,8 @@ public struct TransformerSettings: Sendable {
     /// How long a claim on a run outlives a transformer that died holding it (`CLAIM_TTL_SECONDS`,
     /// default 30): the wait before another replica takes the run over.
     public var claimTTL: Duration
+    /// The longest `raw.jsonl` line (one user) read (`MAX_USER_BYTES`, default 1 MiB).
+    public var maxUserBytes: Int
     public var log: LogSettings
 
     public init(from env: Environment) throws {
@@ -50,6 +52,7 @@ public struct TransformerSettings: Sendable {
                                masking: SecretMasking(fields: try SecretFields(from: env)))
         reconcileInterval = try PipelineCore.reconcileInterval(from: env)
         claimTTL = try PipelineCore.claimTTL(from: env)
+        maxUserBytes = try PipelineCore.maxUserBytes(from: env)
         log = try LogSettings(from: env)
     }
 }

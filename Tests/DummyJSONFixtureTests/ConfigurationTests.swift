@@ -33,6 +33,7 @@ import Testing
             "FIXTURE_TOTAL_CHANGE_AFTER": "6",
             "FIXTURE_TOTAL_CHANGE_BY": "3",
             "FIXTURE_DOWN": "true",
+            "FIXTURE_REPORT_TOTAL": "9223372036854775807",
             "FIXTURE_LOG_LEVEL": "DEBUG",
             "UNRELATED": "x",
         ])
@@ -44,9 +45,10 @@ import Testing
         #expect(config.logLevel == .debug)
         #expect(config.faults == FaultSettings(
             failEvery: 3, rateLimit: 100, rateWindowSeconds: 0.5, retryAfterSeconds: 2, delayMs: 25,
-            truncateRequests: [2, 5, 9], malformedRequests: [4], totalChangeAfter: 6, totalChangeBy: 3, down: true
+            truncateRequests: [2, 5, 9], malformedRequests: [4], totalChangeAfter: 6, totalChangeBy: 3, down: true,
+            reportTotal: Int.max
         ))
-        #expect(FixtureConfiguration.environmentVariables.count == 16)
+        #expect(FixtureConfiguration.environmentVariables.count == 17)
     }
 
     @Test func emptyValuesCountAsAbsent() throws {

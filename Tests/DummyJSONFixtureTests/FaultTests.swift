@@ -161,6 +161,29 @@ import Testing
         }
     }
 
+    @Test func reportTotalReplacesTheEnvelopesTotalButServesTheRealUsers() async throws {
+        let config = FixtureConfiguration(faults: FaultSettings(reportTotal: Int.max))
+        try await withRouterFixture(config) { server, client in
+            let (_, first) = try await client.getJSON("/users?limit=100&skip=0")
+            #expect(first["total"]?.int == Int.max)
+            #expect(first["skip"]?.int == 0)
+            #expect(first["users"]?.array?.compactMap { $0["id"]?.int } == Array(1...100))
+            // Past the real data there is nothing, whatever the reported total says.
+            let (_, tail) = try await client.getJSON("/users?limit=100&skip=200")
+            #expect(tail["users"]?.array?.count == 8)
+            #expect(tail["total"]?.int == Int.max)
+            #expect(server.controller.stats().injected["reportTotal"] == 2)
+            #expect(server.info().total == 208, "the data set itself is unchanged")
+
+            // Set and cleared at run time, as the end-to-end tests do.
+            #expect(try await client.send(.patch, "/_fixture/faults", json: #"{"reportTotal": 12000000}"#).status == .ok)
+            #expect(try await client.getJSON("/users?limit=1").1["total"]?.int == 12_000_000)
+            #expect(try await client.send(.patch, "/_fixture/faults", json: #"{"reportTotal": null}"#).status == .ok)
+            #expect(try await client.getJSON("/users?limit=1").1["total"]?.int == 208)
+            #expect(server.controller.faults.reportTotal == nil)
+        }
+    }
+
     @Test func downAnswers503ToEveryUsersRequest() async throws {
         let config = FixtureConfiguration(faults: FaultSettings(down: true))
         try await withRouterFixture(config) { _, client in

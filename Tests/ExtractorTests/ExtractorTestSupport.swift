@@ -75,7 +75,9 @@ enum ExtractorTest {
     static func extraction(_ env: [String: String], sleeps: Sleeps = Sleeps()) throws -> (Extraction, RunLedger) {
         let settings = try ExtractorSettings(from: Environment(env))
         let redis = try redis()
-        let http = CurlHTTPClient(configuration: HTTPClientConfiguration(connectTimeout: .seconds(2), totalTimeout: settings.httpTimeout))
+        var configuration = settings.httpConfiguration
+        configuration.connectTimeout = .seconds(2)
+        let http = CurlHTTPClient(configuration: configuration)
         var logger = Logger(label: "extractor-test")
         logger.logLevel = .warning
         return (Extraction(settings: settings, http: http, redis: redis, logger: logger, sleep: { try await sleeps.sleep($0) }),

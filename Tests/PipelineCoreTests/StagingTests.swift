@@ -92,10 +92,12 @@ import Testing
         #expect(seen.map(\.1) == ["first", "", #"{"a":"a much longer line than the chunk"}"#, "last-without-newline"])
     }
 
-    @Test func readerRejectsOverlongLines() throws {
+    /// Whether the long line spans chunks (64) or sits inside one (1 MiB), and ends with a newline or not.
+    @Test(arguments: [(64, "\n"), (1 << 20, "\n"), (64, ""), (1 << 20, "")])
+    func readerRejectsOverlongLines(chunkSize: Int, end: String) throws {
         let dir = TemporaryDirectory()
-        try ("ok\n" + String(repeating: "x", count: 300) + "\n").write(toFile: dir.file("x.jsonl"), atomically: false, encoding: .utf8)
-        var reader = try JSONLReader(path: dir.file("x.jsonl"), chunkSize: 64, maxLineLength: 100)
+        try ("ok\n" + String(repeating: "x", count: 300) + end).write(toFile: dir.file("x.jsonl"), atomically: false, encoding: .utf8)
+        var reader = try JSONLReader(path: dir.file("x.jsonl"), chunkSize: chunkSize, maxLineLength: 100)
         var count = 0
         let error = #expect(throws: StagingError.self) { try reader.forEachLine { _, _ in count += 1 } }
         #expect(error == .lineTooLong(path: dir.file("x.jsonl"), line: 2, limit: 100))

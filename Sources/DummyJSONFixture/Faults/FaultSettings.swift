@@ -30,6 +30,10 @@ public struct FaultSettings: Sendable, Equatable {
     public var totalChangeBy: Int
     /// Every `/users` request answers 503 (an upstream outage).
     public var down: Bool
+    /// Every page reports this `total` in its envelope, whatever the data set holds; the users
+    /// served are still the real ones (nil: off). A hostile or broken upstream: `Int.max`, a
+    /// total above the consumer's limit, a negative one.
+    public var reportTotal: Int?
 
     public init(
         failEvery: Int = 0,
@@ -41,7 +45,8 @@ public struct FaultSettings: Sendable, Equatable {
         malformedRequests: [Int] = [],
         totalChangeAfter: Int? = nil,
         totalChangeBy: Int = 5,
-        down: Bool = false
+        down: Bool = false,
+        reportTotal: Int? = nil
     ) {
         self.failEvery = failEvery
         self.rateLimit = rateLimit
@@ -53,6 +58,7 @@ public struct FaultSettings: Sendable, Equatable {
         self.totalChangeAfter = totalChangeAfter
         self.totalChangeBy = totalChangeBy
         self.down = down
+        self.reportTotal = reportTotal
     }
 
     /// No fault at all.
@@ -80,7 +86,8 @@ public struct FaultSettings: Sendable, Equatable {
     }
 
     /// The same settings with the keys of a JSON object replaced (a `PATCH`); unknown keys and
-    /// values of the wrong type are errors. `"totalChangeAfter": null` turns that fault off.
+    /// values of the wrong type are errors. `"totalChangeAfter": null` and `"reportTotal": null`
+    /// turn those faults off.
     public func applying(json: Data) throws -> FaultSettings {
         let patch: FaultPatch
         do {
@@ -112,7 +119,7 @@ public struct FaultSettings: Sendable, Equatable {
 extension FaultSettings: Codable {
     enum CodingKeys: String, CodingKey, CaseIterable {
         case failEvery, rateLimit, rateWindowSeconds, retryAfterSeconds, delayMs
-        case truncateRequests, malformedRequests, totalChangeAfter, totalChangeBy, down
+        case truncateRequests, malformedRequests, totalChangeAfter, totalChangeBy, down, reportTotal
     }
 
     public init(from decoder: any Decoder) throws {
@@ -122,7 +129,7 @@ extension FaultSettings: Codable {
         self = settings
     }
 
-    /// Every key, `totalChangeAfter` as `null` when off.
+    /// Every key, `totalChangeAfter` and `reportTotal` as `null` when off.
     public func encode(to encoder: any Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
         try c.encode(failEvery, forKey: .failEvery)
@@ -139,6 +146,11 @@ extension FaultSettings: Codable {
         }
         try c.encode(totalChangeBy, forKey: .totalChangeBy)
         try c.encode(down, forKey: .down)
+        if let reportTotal {
+            try c.encode(reportTotal, forKey: .reportTotal)
+        } else {
+            try c.encodeNil(forKey: .reportTotal)
+        }
     }
 }
 
@@ -161,6 +173,7 @@ struct FaultPatch: Decodable {
     var totalChangeAfter: Int??
     var totalChangeBy: Int?
     var down: Bool?
+    var reportTotal: Int??
 
     init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: AnyKey.self)
@@ -183,6 +196,9 @@ struct FaultPatch: Decodable {
         }
         totalChangeBy = try c.decodeIfPresent(Int.self, forKey: key(.totalChangeBy))
         down = try c.decodeIfPresent(Bool.self, forKey: key(.down))
+        if c.contains(key(.reportTotal)) {
+            reportTotal = .some(try c.decodeNil(forKey: key(.reportTotal)) ? nil : c.decode(Int.self, forKey: key(.reportTotal)))
+        }
     }
 
     func apply(to s: inout FaultSettings) {
@@ -196,5 +212,6 @@ struct FaultPatch: Decodable {
         if let totalChangeAfter { s.totalChangeAfter = totalChangeAfter }
         if let totalChangeBy { s.totalChangeBy = totalChangeBy }
         if let down { s.down = down }
+        if let reportTotal { s.reportTotal = reportTotal }
     }
 }

@@ -8,7 +8,7 @@ public struct FixtureStats: Sendable, Equatable, Codable {
     /// counts under its status, 200.
     public var byStatus: [String: Int]
     /// Faults injected, by name: down, rateLimit, failEvery, malformed, truncated, delayed,
-    /// totalChanged.
+    /// totalChanged, reportTotal.
     public var injected: [String: Int]
 
     public init(requests: Int = 0, byStatus: [String: Int] = [:], injected: [String: Int] = [:]) {
@@ -39,6 +39,8 @@ public struct AdmissionTicket: Sendable, Equatable {
     public let request: Int
     public let admission: Admission
     public let delayMs: Int
+    /// The `total` the envelope reports instead of the real one (the `reportTotal` fault).
+    public var reportedTotal: Int? = nil
 }
 
 /// The fixture's mutable state: fault settings, request counters and the rate-limit window.
@@ -139,7 +141,8 @@ public final class FixtureController: Sendable {
                 body = .truncated
                 injected("truncated")
             }
-            return AdmissionTicket(request: n, admission: .serve(total: total, bodyFault: body), delayMs: f.delayMs)
+            if f.reportTotal != nil { injected("reportTotal") }
+            return AdmissionTicket(request: n, admission: .serve(total: total, bodyFault: body), delayMs: f.delayMs, reportedTotal: f.reportTotal)
         }
     }
 

@@ -63,6 +63,18 @@ public struct PageWindow: Sendable, Equatable {
     }
 
     public var indexes: Range<Int> { start..<(start + count) }
+
+    /// The same users with `reported` as the envelope's `total` (the `reportTotal` fault).
+    public func reporting(total reported: Int) -> PageWindow {
+        PageWindow(start: start, count: count, total: reported, skip: skip)
+    }
+
+    private init(start: Int, count: Int, total: Int, skip: Int) {
+        self.start = start
+        self.count = count
+        self.total = total
+        self.skip = skip
+    }
 }
 
 /// The fixture's users: `count` DummyJSON-shaped users generated on demand from

@@ -64,3 +64,13 @@ public func reconcileInterval(from env: Environment) throws -> Duration {
 public func claimTTL(from env: Environment) throws -> Duration {
     try env.seconds("CLAIM_TTL_SECONDS", default: 30, in: 0.1...3600)
 }
+
+/// The largest user object accepted, in bytes (`MAX_USER_BYTES`, default 1 MiB): the extractor
+/// fails a run whose upstream sends a bigger one, and the transformer reads `raw.jsonl` with
+/// this as its longest line, so one hostile row cannot take unbounded memory in either.
+public func maxUserBytes(from env: Environment) throws -> Int {
+    try env.int("MAX_USER_BYTES", default: 1_048_576, in: 64...268_435_456)
+}
+
+/// `MAX_USER_BYTES`'s default, 1 MiB.
+public let defaultMaxUserBytes = 1_048_576

@@ -21,6 +21,10 @@ public struct RunRecord: Sendable, Equatable {
     /// The extractor's resume point: the next `skip`, the durable byte offset of `raw.jsonl.part`,
     /// and the upstream's `total`, which must not change while the run pages through it.
     public var checkpoint: Checkpoint?
+    /// Per phase, the attempts in a row that began on this run and have not ended in a handled
+    /// way (completed, failed with a reason, or stopped gracefully): each one a stage process
+    /// that died on the run. See ``RunLedger/beginAttempt`` in PipelineRedis.
+    public var attempts: [Phase: Int] = [:]
 
     public struct Checkpoint: Sendable, Equatable, Codable {
         public var skip: Int
@@ -58,6 +62,7 @@ public struct RunRecord: Sendable, Equatable {
             f[Field.checkpointOffset] = String(checkpoint.offset)
             f[Field.checkpointTotal] = String(checkpoint.total)
         }
+        for (phase, count) in attempts { f[Field.attempts(phase)] = String(count) }
         return f
     }
 
@@ -76,6 +81,7 @@ public struct RunRecord: Sendable, Equatable {
             phaseFinishedAt[phase] = f[Field.finishedAt(phase)].flatMap(Timestamp.parse)
             files[phase] = f[Field.files(phase)].flatMap { JSONText.decode([StagedFile].self, from: $0) }
             counts[phase] = f[Field.counts(phase)].flatMap { JSONText.decode([String: Int].self, from: $0) }
+            attempts[phase] = f[Field.attempts(phase)].flatMap(Int.init)
         }
         if let skip = f[Field.checkpointSkip].flatMap(Int.init), let offset = f[Field.checkpointOffset].flatMap(Int.init),
            let total = f[Field.checkpointTotal].flatMap(Int.init) {
@@ -108,6 +114,13 @@ public struct RunRecord: Sendable, Equatable {
         public static func finishedAt(_ phase: Phase) -> String { "\(phase.rawValue)_finished_at" }
         public static func files(_ phase: Phase) -> String { "\(phase.rawValue)_files" }
         public static func counts(_ phase: Phase) -> String { "\(phase.rawValue)_counts" }
+        /// Attempts in a row on the run that have not ended in a handled way (a count).
+        public static func attempts(_ phase: Phase) -> String { "\(phase.rawValue)_attempts" }
+        /// When the latest of those attempts began, and who made it (the claim owner, host:pid:tag).
+        public static func attemptStartedAt(_ phase: Phase) -> String { "\(phase.rawValue)_attempt_started_at" }
+        public static func attemptOwner(_ phase: Phase) -> String { "\(phase.rawValue)_attempt_owner" }
+        /// The three attempt fields, cleared together when an attempt ends in a handled way.
+        public static func attemptFields(_ phase: Phase) -> [String] { [attempts(phase), attemptStartedAt(phase), attemptOwner(phase)] }
     }
 }
 

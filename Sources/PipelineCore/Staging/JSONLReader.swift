@@ -41,6 +41,10 @@ public struct JSONLReader: ~Copyable {
                 number += 1
                 start += length + 1
                 if carry.isEmpty {
+                    // Within one chunk memory is bounded anyway; the limit still holds for every line.
+                    guard length <= maxLineLength else {
+                        throw StagingError.lineTooLong(path: path, line: number, limit: maxLineLength)
+                    }
                     try body(number, line)
                     continue
                 }

@@ -31,7 +31,7 @@ public struct RunLedger: Sendable {
 
     /// Runs one Redis call under ``outage``; when the retries run out, the last error is thrown
     /// as it was.
-    private func call<T>(_ body: () async throws -> T) async throws -> T {
+    func call<T>(_ body: () async throws -> T) async throws -> T {
         do {
             return try await outage.run({ _ in try await body() }, classify: { error in
                 (error as? RedisError)?.isTransient == true ? .retry(retryAfter: nil) : .fail
@@ -92,7 +92,7 @@ public struct RunLedger: Sendable {
             RunRecord.Field.files(phase): JSONText.encode(files),
             RunRecord.Field.counts(phase): JSONText.encode(counts),
         ]
-        var delete = [RunRecord.Field.failedPhase, RunRecord.Field.error]
+        var delete = [RunRecord.Field.failedPhase, RunRecord.Field.error] + RunRecord.Field.attemptFields(phase)
         if phase == .extract { delete += RunRecord.Field.checkpointFields }
         try await update(id, set: set, delete: delete)
         return PhaseSignal(runID: id, phase: phase, status: phase.doneStatus, at: date, files: files, counts: counts)
@@ -100,14 +100,16 @@ public struct RunLedger: Sendable {
 
     /// Records the run as failed in `phase` with a human-readable error; returns the signal for
     /// `channel:run_failed`. An extraction checkpoint is kept so the next cycle resumes from it.
+    /// A failure is a handled end of the attempt, so the phase's attempt count is cleared,
+    /// except for a ``CrashLoop`` failure (`keepAttempts`), which must stay final.
     @discardableResult
-    public func failPhase(_ phase: Phase, run id: RunID, error: String, at date: Date = Date()) async throws -> PhaseSignal {
+    public func failPhase(_ phase: Phase, run id: RunID, error: String, keepAttempts: Bool = false, at date: Date = Date()) async throws -> PhaseSignal {
         try await update(id, set: [
             RunRecord.Field.status: RunStatus.failed.rawValue,
             RunRecord.Field.failedPhase: phase.rawValue,
             RunRecord.Field.error: error,
             RunRecord.Field.updatedAt: Timestamp.format(date),
-        ], delete: [])
+        ], delete: keepAttempts ? [] : RunRecord.Field.attemptFields(phase))
         return PhaseSignal(runID: id, phase: phase, status: .failed, at: date, error: error)
     }
 
@@ -131,13 +133,21 @@ public struct RunLedger: Sendable {
 
     /// The newest run whose extraction did not finish (still `extracting`, or `failed` in
     /// `extract`): the extractor resumes it from its checkpoint instead of starting a new run.
+    /// A run failed because the extractor kept dying on it (``CrashLoop``) is final: skipped.
     public func unfinishedExtraction(scanLimit: Int = 1000) async throws -> RunRecord? {
         let reply = try await call { try await redis.eval(Self.scanScript, keys: [LedgerKey.runs], args: [String(scanLimit), RunStatus.extracting.rawValue, RunStatus.failed.rawValue]) }
         for id in (reply.array ?? []).compactMap({ $0.string.flatMap(RunID.init(parsing:)) }) {
             guard let record = try await run(id) else { continue }
-            if record.status == .extracting || record.failedPhase == .extract { return record }
+            if Self.isUnfinishedExtraction(record) { return record }
         }
         return nil
+    }
+
+    /// Whether the extractor should resume `record`: still `extracting`, or failed in `extract`
+    /// for any reason but a crash loop.
+    public static func isUnfinishedExtraction(_ record: RunRecord) -> Bool {
+        record.status == .extracting
+            || record.failedPhase == .extract && (record.attempts[.extract] ?? 0) < CrashLoop.maxConsecutiveDeaths
     }
 
     /// `KEYS[1]` the sorted set; `ARGV[1]` how many of the newest runs to look at; the other
@@ -162,7 +172,7 @@ public struct RunLedger: Sendable {
         return n
         """
 
-    private func update(_ id: RunID, set: [String: String], delete: [String]) async throws {
+    func update(_ id: RunID, set: [String: String], delete: [String]) async throws {
         var args: [String] = [String(set.count)]
         for (field, value) in set.sorted(by: { $0.key < $1.key }) { args += [field, value] }
         args += delete

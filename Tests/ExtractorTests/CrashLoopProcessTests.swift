@@ -1,0 +1,68 @@
+import DummyJSONFixture
+import Foundation
+import PipelineCore
+import PipelineRedis
+import Testing
+import TestSupport
+
+/// A real `Extractor` killed by SIGKILL on the same run, again and again (docs/RELIABILITY.md,
+/// "Hostile input"): after three deaths in a row the next start fails the run with that
+/// reason instead of trying it a fourth time, and the start after that begins a new run.
+extension ExtractorSuites {
+@Suite struct CrashLoopProcessTests {
+    init() async throws {
+        try await ExtractorTest.redis().flushdb()
+    }
+
+    @Test func anExtractorKilledThreeTimesInARowOnARunFailsItOnTheFourthStart() async throws {
+        let dir = TemporaryDirectory()
+        // Slow pages: each process is still in its first pages when it is killed.
+        try await FixtureServer.withRunning(try ExtractorTest.fixture(users: 208, faults: FaultSettings(delayMs: 300))) { server, port in
+            // A short claim TTL: each start waits out the dead process's claim.
+            let env = ExtractorTest.environment(port: port, dataDir: dir.path, ["CLAIM_TTL_SECONDS": "1", "PAGE_SIZE": "50"])
+            let ledger = RunLedger(redis: try ExtractorTest.redis())
+            var runID: RunID?
+            for death in 1...CrashLoop.maxConsecutiveDeaths {
+                let process = try ExtractorTest.launch(["--once"], env: env, log: dir.file("killed-\(death).log"))
+                defer { if process.isRunning { kill(process.processIdentifier, SIGKILL) } }
+                // Killed once its attempt is counted and it is fetching pages.
+                let counted = try await ExtractorTest.eventually(limit: .seconds(30)) {
+                    guard let record = try await ledger.unfinishedExtraction() else { return false }
+                    runID = record.id
+                    return record.attempts[.extract] == death && record.status == .extracting
+                }
+                #expect(counted, "attempt \(death) was not counted")
+                kill(process.processIdentifier, SIGKILL)
+                _ = try await ExtractorTest.wait(process, limit: .seconds(30))
+                #expect(process.terminationReason == .uncaughtSignal)
+            }
+            let id = try #require(runID)
+            #expect(try await ledger.recentRuns() == [id], "every start resumed the same run")
+
+            // The fourth start: one clear line, exit 1, no page fetched.
+            let requestsBefore = server.controller.stats().requests
+            let fourth = try ExtractorTest.launch(["--once"], env: env.merging(["LOG_LEVEL": "critical"]) { _, new in new },
+                                                  log: dir.file("fourth.log"))
+            #expect(try await ExtractorTest.wait(fourth, limit: .seconds(30)) == 1)
+            let lines = try String(contentsOfFile: dir.file("fourth.log"), encoding: .utf8).split(separator: "\n")
+            #expect(lines.count == 1, "one line: \(lines)")
+            let line = try #require(lines.first)
+            #expect(line.contains("extraction of run \(id) failed: the extractor died 3 times in a row on this run; not retried (last attempt started at "),
+                    "\(line)")
+            #expect(server.controller.stats().requests == requestsBefore)
+            let record = try #require(try await ledger.run(id))
+            #expect(record.status == .failed)
+            #expect(record.failedPhase == .extract)
+            #expect(record.error?.hasPrefix("the extractor died 3 times in a row on this run") == true)
+
+            // The next start leaves that run failed and extracts a new one.
+            let fifth = try ExtractorTest.launch(["--once"], env: env, log: dir.file("fifth.log"))
+            #expect(try await ExtractorTest.wait(fifth, limit: .seconds(60)) == 0)
+            let runs = try await ledger.recentRuns()
+            #expect(runs.count == 2 && runs.last == id, "\(runs)")
+            #expect(try await ledger.run(runs[0])?.status == .extracted)
+            #expect(try await ledger.run(id)?.status == .failed)
+        }
+    }
+}
+}
