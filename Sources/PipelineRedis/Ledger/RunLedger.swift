@@ -100,8 +100,11 @@ public struct RunLedger: Sendable {
 
     /// Records the run as failed in `phase` with a human-readable error; returns the signal for
     /// `channel:run_failed`. An extraction checkpoint is kept so the next cycle resumes from it.
+    /// Any URL quoted in the error is stored redacted (``URLRedaction``): the error is served by
+    /// the API (`etl_runs.error`).
     @discardableResult
     public func failPhase(_ phase: Phase, run id: RunID, error: String, at date: Date = Date()) async throws -> PhaseSignal {
+        let error = URLRedaction.redactURLs(in: error)
         try await update(id, set: [
             RunRecord.Field.status: RunStatus.failed.rawValue,
             RunRecord.Field.failedPhase: phase.rawValue,
