@@ -79,7 +79,7 @@ extension ExtractorSuites {
             let error = try #require(record.error)
             #expect(error.contains("body is not the expected users envelope"), "\(error)")
             #expect(error.contains("http://***@127.0.0.1:\(port)/users?key=***&limit=***&skip=***"), "\(error)")
-            #expect(log.contains("upstream=http://***@127.0.0.1:\(port)/users?key=***"), "\(log)")
+            #expect(log.contains("upstream=\"http://***@127.0.0.1:\(port)/users?key=***\""), "\(log)")
             assertNoSecrets(in: [log, error, try await ExtractorTest.redis().hgetall(LedgerKey.run(id)).description], "malformed pages")
         }
     }
