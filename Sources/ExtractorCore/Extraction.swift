@@ -181,7 +181,10 @@ public struct Extraction: Sendable {
         } catch let lost as ClaimLost {
             throw lost
         } catch {
-            let failure = (error as? ExtractionFailed) ?? ExtractionFailed(run: id, reason: "\(error)")
+            // The reason is logged, stored in the ledger and served by the API: any URL it quotes
+            // is shown redacted (the page URLs already are; this covers every other error).
+            var failure = (error as? ExtractionFailed) ?? ExtractionFailed(run: id, reason: "\(error)")
+            failure.reason = URLRedaction.redactURLs(in: failure.reason)
             logger.error("extraction failed", metadata: ["error": "\(failure.reason)"])
             let signal = try await ledger.failPhase(.extract, run: id, error: failure.reason)
             await publisher.publish(signal, on: .runFailed, logger: logger)

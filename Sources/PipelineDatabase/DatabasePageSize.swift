@@ -14,13 +14,10 @@ extension PipelineDatabase {
 
     /// Creates the database file at `path` with ``loadingPageSize`` pages and in WAL mode, when
     /// there is no file yet; an existing database keeps its page size. Call before
-    /// ``openWriter(path:)``, which then creates the tables in it.
-    public static func createIfMissing(path: String, pageSize: Int32 = loadingPageSize) throws {
-        guard !FileManager.default.fileExists(atPath: path) else { return }
-        let directory = (path as NSString).deletingLastPathComponent
-        if !directory.isEmpty {
-            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        }
+    /// ``openWriter(path:fileMode:)``, which then creates the tables in it. The file is created
+    /// with `fileMode` before SQLite opens it, so it is never readable by others, not even empty.
+    public static func createIfMissing(path: String, pageSize: Int32 = loadingPageSize, fileMode: DatabaseFileMode = .default) throws {
+        guard !FileManager.default.fileExists(atPath: path), try fileMode.prepare(path: path) else { return }
         var db: OpaquePointer?
         defer { if let db { sqlite3_close_v2(db) } }
         var rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nil)

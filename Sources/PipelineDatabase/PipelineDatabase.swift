@@ -8,12 +8,10 @@ public enum PipelineDatabase {
     ///
     /// WAL mode lets readers in other processes read while the saver commits. The `-wal` and
     /// `-shm` files are kept when the writer closes (`SQLITE_FCNTL_PERSIST_WAL`): without them a
-    /// read-only reader cannot open a WAL database on its own.
-    public static func openWriter(path: String) throws -> DatabasePool {
-        let directory = (path as NSString).deletingLastPathComponent
-        if !directory.isEmpty {
-            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        }
+    /// read-only reader cannot open a WAL database on its own. The file, its `-wal` and `-shm`
+    /// get `fileMode` (``DatabaseFileMode``).
+    public static func openWriter(path: String, fileMode: DatabaseFileMode = .default) throws -> DatabasePool {
+        try fileMode.prepare(path: path)
         var configuration = Configuration()
         configuration.busyMode = .timeout(10)
         configuration.prepareDatabase { db in

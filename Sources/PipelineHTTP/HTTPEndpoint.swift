@@ -1,3 +1,5 @@
+import PipelineCore
+
 /// The host and port a request goes to: what error messages name so an operator can tell
 /// which service failed without the rest of the URL (and never its credentials).
 public struct HTTPEndpoint: Sendable, Hashable, CustomStringConvertible {
@@ -47,21 +49,20 @@ public struct HTTPEndpoint: Sendable, Hashable, CustomStringConvertible {
     }
 }
 
-/// A URL that prints without its userinfo (`user:password@`): what to log or put in an error.
+/// A URL that prints without its userinfo (`user:password@`) and its query values: what to log
+/// or put in an error. Printing goes through PipelineCore's ``URLRedaction``, the one rule every
+/// stage applies.
 ///
-/// `RedactedURL("https://u:secret@api.example/users")` prints `https://***@api.example/users`,
-/// so the reader still sees that credentials were given, but not what they are.
+/// `RedactedURL("https://u:secret@api.example/users?key=abc")` prints
+/// `https://***@api.example/users?key=***`, so the reader still sees that credentials were
+/// given, but not what they are.
 public struct RedactedURL: Sendable, Hashable, CustomStringConvertible {
     /// The URL as given, credentials included: hand it to the transport, never to a log.
     public let unredacted: String
 
     public init(_ url: String) { self.unredacted = url }
 
-    public var description: String {
-        let parts = URLParts(unredacted)
-        guard parts.userInfo != nil else { return unredacted }
-        return parts.prefix + "***@" + parts.hostPort + parts.rest
-    }
+    public var description: String { URLRedaction.redact(unredacted) }
 
     /// The strings that must not appear in text derived from this URL, longest first so that
     /// replacing them in order leaves no fragment behind: the whole userinfo, and its user and
@@ -87,10 +88,11 @@ public struct RedactedURL: Sendable, Hashable, CustomStringConvertible {
     /// Parts of the userinfo shorter than this are not scrubbed on their own (see ``secrets``).
     static let minimumScrubbedLength = 4
 
-    /// `text` with every secret of this URL replaced by `***`: curl's own error text may echo
-    /// parts of the URL, and an error message must never carry a password.
+    /// `text` with every secret of this URL replaced by `***`, and any URL in it redacted:
+    /// curl's own error text may echo parts of the URL, and an error message must never carry
+    /// a password or a query value.
     func scrub(_ text: String) -> String {
-        secrets.reduce(text) { $0.replacingAll($1, with: "***") }
+        URLRedaction.redactURLs(in: secrets.reduce(text) { $0.replacingAll($1, with: "***") })
     }
 }
 

@@ -1,10 +1,12 @@
+import PipelineCore
+
 /// Where a Redis server is and how to log in: `redis://[[user]:password@]host[:port][/db]`.
 ///
 /// Parsed by hand rather than with `URLComponents` so that every malformed part gets an error
 /// that names it (an operator reading a crash-looping container's log sees
 /// `invalid REDIS_URL "redis://redis:0/0": port must be 1-65535`, not "invalid URL"), and so
 /// that a password can never reach a log line: ``description`` and every ``RedisURLError``
-/// show it as `***`.
+/// show the credentials as `***@`.
 public struct RedisURL: Sendable, Hashable, CustomStringConvertible {
     /// Host name or IP address; an IPv6 address is stored without its brackets.
     public var host: String
@@ -113,24 +115,17 @@ public struct RedisURL: Sendable, Hashable, CustomStringConvertible {
         host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
     }
 
-    /// The URL with the password replaced by `***`: safe for logs.
+    /// The URL with its credentials (user and password) replaced by `***`: safe for logs.
+    /// Redacted by PipelineCore's ``URLRedaction``, the rule every URL that is shown follows.
     public var description: String {
-        var credentials = ""
-        if password != nil || user != nil {
-            credentials = "\(user ?? ""):***@"
-        }
-        return "redis://\(credentials)\(endpoint)/\(database)"
+        let credentials = password != nil || user != nil ? "user:password@" : ""
+        return URLRedaction.redact("redis://\(credentials)\(endpoint)/\(database)")
     }
 
-    /// Masks the password in text that failed to parse, so that even an error about a
-    /// malformed URL does not print the secret in it.
+    /// Masks the credentials and any query values in text that failed to parse, so that even
+    /// an error about a malformed URL does not print the secret in it.
     static func redact(_ string: String) -> String {
-        guard let schemeEnd = string.range(of: "://") else { return string }
-        let afterScheme = string[schemeEnd.upperBound...]
-        guard let at = afterScheme.lastIndex(of: "@") else { return string }
-        let userInfo = afterScheme[..<at]
-        let user = userInfo.firstIndex(of: ":").map { userInfo[..<$0] } ?? ""
-        return String(string[..<schemeEnd.upperBound]) + user + ":***" + String(string[at...])
+        URLRedaction.redact(string)
     }
 
     private static func isDigits(_ text: Substring) -> Bool {

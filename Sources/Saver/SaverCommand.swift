@@ -31,7 +31,7 @@ struct SaverCommand: AsyncParsableCommand {
         let logger = Logger(label: "saver")
         let database: DatabasePool
         do {
-            database = try await Saver.openDatabase(path: settings.databasePath)
+            database = try await Saver.openDatabase(path: settings.databasePath, fileMode: settings.databaseFileMode)
         } catch {
             throw StartupError("saver: cannot open the database DB_PATH=\(settings.databasePath): \(error)")
         }
@@ -41,6 +41,7 @@ struct SaverCommand: AsyncParsableCommand {
         logger.info("starting", metadata: [
             "redis": "\(settings.redisURL)", "data_dir": "\(settings.staging.dataDirectory)",
             "keep_runs": "\(settings.staging.keepRuns)", "db_path": "\(settings.databasePath)",
+            "db_file_mode": "\(settings.databaseFileMode.rawValue)",
             "sftp": "\(settings.sftp)", "remote_dir": "\(settings.remoteDirectory)",
             "reconcile_every_s": "\(settings.reconcileInterval.seconds)", "claim_ttl_s": "\(settings.claimTTL.seconds)",
         ])

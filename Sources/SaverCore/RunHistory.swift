@@ -18,7 +18,7 @@ public enum RunHistory {
         }
         if record.status == .failed {
             events.append(RunEvent(at: Timestamp.format(record.updatedAt ?? Date()), stage: record.failedPhase?.rawValue ?? "unknown",
-                                   event: "failed", detail: record.error))
+                                   event: "failed", detail: record.error.map(URLRedaction.redactURLs(in:))))
         }
         return events.sorted { $0.at < $1.at }
     }
@@ -33,7 +33,8 @@ public enum RunHistory {
             runID: record.id.rawValue,
             status: record.status.rawValue,
             failedPhase: failed ? (record.failedPhase?.rawValue ?? "unknown") : nil,
-            error: failed ? (record.error ?? "no error recorded") : nil,
+            // Redacted again here: a ledger written before errors were redacted on the way in.
+            error: failed ? (record.error.map(URLRedaction.redactURLs(in:)) ?? "no error recorded") : nil,
             startedAt: Timestamp.format(record.startedAt),
             finishedAt: failed ? Timestamp.format(updated) : nil,
             durationMs: failed ? milliseconds(from: record.startedAt, to: updated) : nil,

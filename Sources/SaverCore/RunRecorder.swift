@@ -16,9 +16,9 @@ import ServiceLifecycle
 /// signals as wake-up calls and reads what to do from the ledger, so a missed signal costs at
 /// most one interval.
 ///
-/// After each scan it deletes the staging directories of completed runs beyond the newest
-/// `STAGING_KEEP_RUNS` (raw files hold secrets); directories of runs that are not completed,
-/// or unknown to the ledger, are left alone.
+/// After each scan it prunes staging (raw files hold secrets): of the runs that nothing will
+/// work on again — completed, failed for good, or abandoned — only the newest
+/// `STAGING_KEEP_RUNS` keep their staging directory (``pruneStaging()``, docs/STAGING.md).
 public struct RunRecorder: Service {
     let redisURL: RedisURL
     let ledger: RunLedger
@@ -125,24 +125,59 @@ public struct RunRecorder: Service {
         return try await store.writeRuns(pending, overwriteCompleted: false)
     }
 
-    /// Deletes the staging of completed runs older than the newest `keepRuns` completed ones;
-    /// returns the runs whose staging was deleted.
+    /// What pruning makes of a run that has a staging directory.
+    public enum StagingFate: String, Sendable, Equatable {
+        /// Completed, or failed in `transform` or `save` (a failure that is final: no stage
+        /// retries it): counts against `STAGING_KEEP_RUNS`.
+        case finished
+        /// Nothing will ever work on it: the ledger does not know the run (lost, or flushed),
+        /// or it is older than the newest `scanLimit` runs that every stage's scan looks at.
+        /// Counts against `STAGING_KEEP_RUNS` like a finished run.
+        case abandoned
+        /// The extractor resumes it at its next cycle (`extracting`, or failed in `extract`,
+        /// with or without a checkpoint): always kept.
+        case resumable
+        /// Waiting for, or in, the transformer or the saver (`extracted`, `transforming`,
+        /// `transformed`, `saving`): always kept.
+        case inProgress
+    }
+
+    /// Which of ``StagingFate`` a staged run is, from its ledger status and failed phase;
+    /// `inWindow` says whether it is among the newest `scanLimit` runs of the ledger.
+    static func fate(status: RunStatus?, failedPhase: Phase?, inWindow: Bool) -> StagingFate {
+        guard let status, inWindow else { return .abandoned }
+        switch status {
+        case .completed: return .finished
+        case .failed: return failedPhase == .extract ? .resumable : .finished
+        case .extracting: return .resumable
+        case .extracted, .transforming, .transformed, .saving: return .inProgress
+        }
+    }
+
+    /// Deletes the staging of finished and abandoned runs beyond the newest `keepRuns` of them
+    /// (by run id, i.e. start time); runs that are resumable or in progress are never deleted
+    /// and do not count. Returns the runs whose staging was deleted. Reads the ledger first, so
+    /// nothing is deleted while Redis cannot be reached.
     public func pruneStaging() async throws -> [RunID] {
         let layout = self.layout
         let staged = try await BlockingIO.run { try layout.stagedRuns() }
-        var completed: [RunID] = []
+        guard !staged.isEmpty else { return [] }
+        let window = Set(try await ledger.recentRuns(limit: scanLimit))
+        var expiring: [(RunID, StagingFate)] = []
         for id in staged.reversed() {  // newest first
-            let status = try await ledger.redis.hget(LedgerKey.run(id), field: RunRecord.Field.status)
-            if status == RunStatus.completed.rawValue { completed.append(id) }
+            let record = try await ledger.run(id)
+            let fate = Self.fate(status: record?.status, failedPhase: record?.failedPhase, inWindow: window.contains(id))
+            if fate == .finished || fate == .abandoned { expiring.append((id, fate)) }
         }
-        let expired = Array(completed.dropFirst(keepRuns))
-        for id in expired {
+        var deleted: [RunID] = []
+        for (id, fate) in expiring.dropFirst(keepRuns) {
             try await BlockingIO.run { try layout.removeRun(id) }
-            logger.info("deleted the staging of a completed run", metadata: [
+            deleted.append(id)
+            logger.info("deleted the staging of a \(fate == .finished ? "finished" : "abandoned") run", metadata: [
                 "run_id": "\(id)", "keep_runs": "\(keepRuns)", "directory": "\(layout.runDirectory(id))",
             ])
         }
-        return expired
+        return deleted
     }
 }
 

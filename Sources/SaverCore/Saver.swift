@@ -39,10 +39,11 @@ public struct Saver: Sendable {
 
     /// Opens (creating and migrating) the database at `path` on a thread of its own, for loads
     /// checkpointed in the background by ``SaverStore``'s ``WALCheckpointer``.
-    public static func openDatabase(path: String) async throws -> DatabasePool {
+    /// The file, its `-wal` and `-shm` get `fileMode` (`DB_FILE_MODE`).
+    public static func openDatabase(path: String, fileMode: DatabaseFileMode = .default) async throws -> DatabasePool {
         try await BlockingIO.run {
-            try PipelineDatabase.createIfMissing(path: path)
-            let pool = try PipelineDatabase.openWriter(path: path)
+            try PipelineDatabase.createIfMissing(path: path, fileMode: fileMode)
+            let pool = try PipelineDatabase.openWriter(path: path, fileMode: fileMode)
             try PipelineDatabase.checkpointInBackground(pool)
             return pool
         }

@@ -1,5 +1,6 @@
 import Foundation
 import PipelineCore
+import PipelineDatabase
 import PipelineRedis
 import PipelineSFTP
 
@@ -12,6 +13,8 @@ public struct SaverSettings: Sendable {
     public var staging: StagingSettings
     /// The SQLite file the saver writes (`DB_PATH`).
     public var databasePath: String
+    /// Who may read it (`DB_FILE_MODE`, `0600` or `0640`).
+    public var databaseFileMode: DatabaseFileMode
     public var sftp: SFTPConfiguration
     /// Where each run's files go on the server (`SFTP_REMOTE_DIR`), relative to the login directory.
     public var remoteDirectory: String
@@ -25,11 +28,12 @@ public struct SaverSettings: Sendable {
     public init(
         redisURL: RedisURL, staging: StagingSettings, databasePath: String, sftp: SFTPConfiguration,
         remoteDirectory: String = "upload", retry: RetryPolicy = .default, reconcileInterval: Duration = .seconds(30),
-        claimTTL: Duration = .seconds(30), log: LogSettings = LogSettings()
+        claimTTL: Duration = .seconds(30), log: LogSettings = LogSettings(), databaseFileMode: DatabaseFileMode = .default
     ) {
         self.redisURL = redisURL
         self.staging = staging
         self.databasePath = databasePath
+        self.databaseFileMode = databaseFileMode
         self.sftp = sftp
         self.remoteDirectory = remoteDirectory
         self.retry = retry
@@ -43,6 +47,7 @@ public struct SaverSettings: Sendable {
         redisURL = try RedisURL(from: env)
         staging = try StagingSettings(from: env)
         databasePath = try Self.databasePath(env)
+        databaseFileMode = try Self.databaseFileMode(env)
         sftp = try Self.sftpConfiguration(variables)
         remoteDirectory = try Self.remoteDirectory(env)
         retry = try RetryPolicy(from: env)
@@ -57,6 +62,16 @@ public struct SaverSettings: Sendable {
             throw ConfigurationError(variable: "DB_PATH", value: path, expected: "a path to a file (its folder is created when missing)")
         }
         return path
+    }
+
+    /// `DB_FILE_MODE`: `0600` (default) or `0640`, nothing else: the database holds every
+    /// user's data, so it is never world-readable.
+    static func databaseFileMode(_ env: Environment) throws -> DatabaseFileMode {
+        let text = env.string("DB_FILE_MODE", default: "0600").trimmingCharacters(in: .whitespaces)
+        guard let mode = DatabaseFileMode(rawValue: text) else {
+            throw ConfigurationError(variable: "DB_FILE_MODE", value: text, expected: "0600 (the saver's user only) or 0640 (and its group)")
+        }
+        return mode
     }
 
     /// `SFTP_*` through ``SFTPConfiguration/fromEnvironment(_:)``, plus a check that the key and

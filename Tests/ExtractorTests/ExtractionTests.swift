@@ -33,6 +33,11 @@ extension ExtractorSuites {
             #expect(staged.sha256 == (try await sha256sum(path)))
             #expect(!FileManager.default.fileExists(atPath: path + ".part"))
             #expect(server.controller.stats().requests == (count + 99) / 100)
+            // raw.jsonl holds every secret: owner-only, in owner-only folders.
+            let layout = StagingLayout(dataDirectory: dir.path)
+            #expect(octal(try permissionBits(path)) == "600")
+            #expect(octal(try permissionBits(layout.runDirectory(id))) == "700")
+            #expect(octal(try permissionBits(layout.runsDirectory)) == "700")
 
             let record = try #require(try await ledger.run(id))
             #expect(record.status == .extracted)

@@ -48,6 +48,70 @@ extension ExtractorSuites {
         #expect(log.contains(#"invalid PAGE_SIZE="lots": expected an integer in 1...1000"#), "\(log)")
     }
 
+    /// Distinctive stand-ins for a password and an API key in `DUMMYJSON_URL`.
+    static let password = "s3cretPW9x"
+    static let apiKey = "K3yValue77q"
+
+    /// Everything the run left where a user could read it: the process's output and the ledger.
+    private func assertNoSecrets(in texts: [String], _ comment: String) {
+        for text in texts {
+            #expect(!text.contains(Self.password), "\(comment): \(text)")
+            #expect(!text.contains(Self.apiKey), "\(comment): \(text)")
+        }
+    }
+
+    @Test func upstreamCredentialsAndQueryValuesNeverReachTheOutputOrTheLedger() async throws {
+        let dir = TemporaryDirectory()
+        // Every page is malformed: the error quotes the page's URL, which ends in the ledger.
+        let faults = FaultSettings(malformedRequests: Array(1...10))
+        try await FixtureServer.withRunning(try ExtractorTest.fixture(users: 208, faults: faults)) { _, port in
+            let url = "http://etl:\(Self.password)@127.0.0.1:\(port)/users?key=\(Self.apiKey)"
+            let env = ExtractorTest.environment(port: port, dataDir: dir.path, [
+                "DUMMYJSON_URL": url, "RETRY_MAX_RETRIES": "1", "LOG_LEVEL": "debug",
+            ])
+            let process = try ExtractorTest.launch(["--once"], env: env, log: dir.file("extractor.log"))
+            #expect(try await ExtractorTest.wait(process, limit: .seconds(60)) != 0)
+            let log = try String(contentsOfFile: dir.file("extractor.log"), encoding: .utf8)
+            let ledger = RunLedger(redis: try ExtractorTest.redis())
+            let id = try #require(try await ledger.recentRuns().first)
+            let record = try #require(try await ledger.run(id))
+            #expect(record.status == .failed)
+            let error = try #require(record.error)
+            #expect(error.contains("body is not the expected users envelope"), "\(error)")
+            #expect(error.contains("http://***@127.0.0.1:\(port)/users?key=***&limit=***&skip=***"), "\(error)")
+            #expect(log.contains("upstream=\"http://***@127.0.0.1:\(port)/users?key=***\""), "\(log)")
+            assertNoSecrets(in: [log, error, try await ExtractorTest.redis().hgetall(LedgerKey.run(id)).description], "malformed pages")
+        }
+    }
+
+    @Test func upstreamSecretsStayHiddenWhenTheUpstreamIsDown() async throws {
+        let dir = TemporaryDirectory()
+        let port = try HTTPTestServer.closedPort()
+        let env = ExtractorTest.environment(port: Int(port), dataDir: dir.path, [
+            "DUMMYJSON_URL": "http://etl:\(Self.password)@127.0.0.1:\(port)/users?key=\(Self.apiKey)",
+            "RETRY_MAX_RETRIES": "1", "LOG_LEVEL": "debug",
+        ])
+        let process = try ExtractorTest.launch(["--once"], env: env, log: dir.file("extractor.log"))
+        #expect(try await ExtractorTest.wait(process, limit: .seconds(60)) != 0)
+        let log = try String(contentsOfFile: dir.file("extractor.log"), encoding: .utf8)
+        #expect(log.contains("could not connect to 127.0.0.1:\(port)"), "\(log)")
+        let ledger = RunLedger(redis: try ExtractorTest.redis())
+        let id = try #require(try await ledger.recentRuns().first)
+        assertNoSecrets(in: [log, try await ExtractorTest.redis().hgetall(LedgerKey.run(id)).description], "connection refused")
+    }
+
+    @Test func aBadUpstreamURLStopsStartUpWithoutShowingItsSecrets() async throws {
+        let dir = TemporaryDirectory()
+        let env = ExtractorTest.environment(port: 1, dataDir: dir.path, [
+            "DUMMYJSON_URL": "ftp://etl:\(Self.password)@files.example/users?key=\(Self.apiKey)#\(Self.apiKey)",
+        ])
+        let process = try ExtractorTest.launch(["--once"], env: env, log: dir.file("extractor.log"))
+        #expect(try await ExtractorTest.wait(process, limit: .seconds(30)) != 0)
+        let log = try String(contentsOfFile: dir.file("extractor.log"), encoding: .utf8)
+        #expect(log.contains(#"invalid DUMMYJSON_URL="ftp://***@files.example/users?key=***#***": expected an http:// or https:// URL"#), "\(log)")
+        assertNoSecrets(in: [log], "start-up error")
+    }
+
     @Test func runsOnItsScheduleAndStopsGracefullyOnSIGTERM() async throws {
         let dir = TemporaryDirectory()
         try await FixtureServer.withRunning(try ExtractorTest.fixture(users: 208)) { _, port in

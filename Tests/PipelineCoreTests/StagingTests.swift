@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import PipelineCore
 import TestSupport
 import Testing
@@ -102,6 +105,43 @@ import Testing
         let error = #expect(throws: StagingError.self) { try reader.forEachLine { _, _ in count += 1 } }
         #expect(error == .lineTooLong(path: dir.file("x.jsonl"), line: 2, limit: 100))
         #expect(count == 1)
+    }
+
+    @Test func stagedFilesAndTheFoldersMadeForThemAreOwnerOnly() throws {
+        let dir = TemporaryDirectory()
+        let layout = StagingLayout(dataDirectory: dir.file("data"))
+        let run = RunID()
+        let writer = try StagedFileWriter(path: layout.rawFile(run))
+        try writer.appendLine("{}")
+        #expect(octal(try permissionBits(writer.partPath)) == "600", "the .part holds the same secrets")
+        _ = try writer.commit()
+        #expect(octal(try permissionBits(layout.rawFile(run))) == "600")
+        for folder in [layout.dataDirectory, layout.runsDirectory, layout.runDirectory(run)] {
+            #expect(octal(try permissionBits(folder)) == "700", "\(folder)")
+        }
+    }
+
+    @Test func aPartLeftWorldReadableBecomesOwnerOnlyWhenReusedOrResumed() throws {
+        let dir = TemporaryDirectory()
+        for resume in [false, true] {
+            let path = dir.file("old-\(resume).jsonl")
+            try "x\n".write(toFile: path + ".part", atomically: false, encoding: .utf8)
+            #expect(chmod(path + ".part", 0o644) == 0)
+            let writer = resume ? try StagedFileWriter.resume(path: path, at: 2) : try StagedFileWriter(path: path)
+            #expect(octal(try permissionBits(path + ".part")) == "600", "resume: \(resume)")
+            _ = try writer.commit()
+            #expect(octal(try permissionBits(path)) == "600", "resume: \(resume)")
+        }
+    }
+
+    @Test func existingFoldersKeepTheirModeAndAFileInThePathIsAnError() throws {
+        let dir = TemporaryDirectory()
+        #expect(chmod(dir.path, 0o755) == 0)
+        _ = try StagedFileWriter(path: dir.file("runs/r/raw.jsonl")).commit()
+        #expect(octal(try permissionBits(dir.path)) == "755", "DATA_DIR may be a volume someone else set up")
+        #expect(octal(try permissionBits(dir.file("runs"))) == "700")
+        try "".write(toFile: dir.file("file"), atomically: false, encoding: .utf8)
+        #expect(throws: StagingError.self) { try StagedFileWriter(path: dir.file("file/raw.jsonl")) }
     }
 
     @Test func layoutNamesEveryStagedFile() throws {

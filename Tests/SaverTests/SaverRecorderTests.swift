@@ -70,6 +70,80 @@ extension SaverServerTests {
             #expect(row["error"] as String? == nil)
         }
 
+        @Test("a URL quoted in a run's error is stored and served without credentials or query values")
+        func errorsAreRedacted() async throws {
+            let h = try await SaverHarness()
+            let recorder = try await h.saver().recorder()
+            let message = "GET http://etl:s3cretPW9x@up.example/users?key=K3yValue77q&skip=0: body is not the expected users envelope"
+            let redacted = "GET http://***@up.example/users?key=***&skip=***: body is not the expected users envelope"
+            // Through the ledger's own write, and as an older ledger may already hold it.
+            let viaLedger = RunID.test(secondsAgo: 20)
+            _ = try await h.ledger.startRun(viaLedger)
+            try await h.ledger.failPhase(.extract, run: viaLedger, error: message)
+            #expect(try await h.ledger.run(viaLedger)?.error == redacted)
+            let stored = RunID.test(secondsAgo: 10)
+            _ = try await h.ledger.startRun(stored)
+            try await h.ledger.failPhase(.transform, run: stored, error: "x")
+            _ = try await h.redis.hset(LedgerKey.run(stored), [RunRecord.Field.error: message])
+
+            #expect(try await recorder.recordRuns() == 2)
+            let db = try DatabaseSnapshot(path: h.databasePath)
+            for id in [viaLedger, stored] {
+                #expect(try db.run(id)?["error"] as String? == redacted)
+                #expect(try db.events(id).last?["detail"] as String? == redacted)
+            }
+        }
+
+        @Test("pruning keeps the newest STAGING_KEEP_RUNS finished or abandoned runs, and every resumable or unfinished one")
+        func pruningOfFailedAndAbandonedRuns() async throws {
+            let h = try await SaverHarness()
+            let recorder = try await h.saver(settings: h.settings(keepRuns: 2)).recorder()
+            // Oldest first; each gets a staging directory with a file in it.
+            let names = ["completed1", "failedTransform", "unknown", "completed2", "failedExtract", "extracting",
+                         "transformed", "completed3", "failedSave"]
+            var ids: [String: RunID] = [:]
+            for (offset, name) in names.enumerated() {
+                let id = RunID.test(secondsAgo: Double(1000 - offset * 10))
+                ids[name] = id
+                try FileManager.default.createDirectory(atPath: h.layout.runDirectory(id), withIntermediateDirectories: true)
+                try "{}\n".write(toFile: h.layout.rawFile(id), atomically: false, encoding: .utf8)
+                if name == "unknown" { continue }  // the ledger lost it (flushed, or another Redis)
+                _ = try await h.ledger.startRun(id)
+                switch name {
+                case "failedTransform": try await h.ledger.failPhase(.transform, run: id, error: "bad")
+                case "failedExtract": try await h.ledger.failPhase(.extract, run: id, error: "upstream down")
+                case "failedSave": try await h.ledger.failPhase(.save, run: id, error: "host key")
+                case "transformed": try await h.ledger.completePhase(.transform, run: id, files: [], counts: [:])
+                case "extracting": break
+                default: try await h.ledger.completePhase(.save, run: id, files: [], counts: [:])
+                }
+            }
+            let deleted = try await recorder.pruneStaging()
+            #expect(Set(deleted) == Set(["completed1", "failedTransform", "unknown", "completed2"].map { ids[$0]! }))
+            let kept = ["failedExtract", "extracting", "transformed", "completed3", "failedSave"].map { ids[$0]! }
+            #expect(try h.layout.stagedRuns() == kept.sorted(), "left: \((try? h.layout.stagedRuns()) ?? [])")
+            #expect(try await recorder.pruneStaging() == [], "a second pass finds nothing more to delete")
+        }
+
+        @Test("a run older than every stage's ledger scan is abandoned: its staging is pruned whatever its status")
+        func runsBeyondTheScanAreAbandoned() async throws {
+            let h = try await SaverHarness()
+            let saver = try await h.saver()
+            let recorder = RunRecorder(
+                redis: h.redis, redisURL: SaverHarness.redisURL, store: saver.store, layout: h.layout, keepRuns: 1,
+                interval: .seconds(3600), scanLimit: 3, logger: saver.logger)
+            var ids: [RunID] = []
+            for offset in 0..<5 {  // two old ones beyond the scan of 3, then three in it
+                let id = RunID.test(secondsAgo: Double(100 - offset * 10))
+                ids.append(id)
+                try FileManager.default.createDirectory(atPath: h.layout.runDirectory(id), withIntermediateDirectories: true)
+                _ = try await h.ledger.startRun(id)
+                try await h.ledger.completePhase(.extract, run: id, files: [], counts: [:])
+            }
+            #expect(try await recorder.pruneStaging() == [ids[0]], "the newest abandoned one is kept (STAGING_KEEP_RUNS=1)")
+            #expect(try h.layout.stagedRuns() == Array(ids[1...]))
+        }
+
         @Test("a completed row is never turned back by the ledger mirror")
         func completedRowsStay() async throws {
             let h = try await SaverHarness()

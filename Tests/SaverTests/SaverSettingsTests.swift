@@ -1,5 +1,6 @@
 import Foundation
 import PipelineCore
+import PipelineDatabase
 import SaverCore
 import Testing
 import TestSupport
@@ -16,6 +17,7 @@ import TestSupport
     func defaults() throws {
         let settings = try SaverSettings(environment: base)
         #expect(settings.databasePath == "./database/data.db")
+        #expect(settings.databaseFileMode == .ownerOnly)
         #expect(settings.staging.dataDirectory == "./data")
         #expect(settings.staging.keepRuns == 5)
         #expect(settings.remoteDirectory == "upload")
@@ -41,6 +43,9 @@ import TestSupport
         ("SFTP_KNOWN_HOSTS", "/nonexistent/known_hosts"),
         ("SFTP_REMOTE_DIR", "../escape"),
         ("DB_PATH", "database/"),
+        ("DB_FILE_MODE", "0644"),
+        ("DB_FILE_MODE", "600"),
+        ("DB_FILE_MODE", "0666"),
     ])
     func badValue(variable: String, value: String) throws {
         var environment = base
@@ -63,11 +68,20 @@ import TestSupport
         #expect(throws: ConfigurationError.self) { try SaverHooks(environment: ["SAVER_TEST_PAUSE_AFTER": "forever"]) }
     }
 
+    @Test("DB_FILE_MODE takes 0600 or 0640")
+    func databaseFileMode() throws {
+        var environment = base
+        environment["DB_FILE_MODE"] = "0640"
+        #expect(try SaverSettings(environment: environment).databaseFileMode == .groupReadable)
+        environment["DB_FILE_MODE"] = " 0600 "
+        #expect(try SaverSettings(environment: environment).databaseFileMode == .ownerOnly)
+    }
+
     @Test("the test-only hook is not a setting users see")
     func hookIsNotInEnvExample() throws {
         let example = try String(contentsOfFile: repositoryRoot + "/.env.example", encoding: .utf8)
         #expect(!example.contains("SAVER_TEST"))
-        for variable in ["DB_PATH", "DATA_DIR", "STAGING_KEEP_RUNS", "SFTP_REMOTE_DIR", "RECONCILE_INTERVAL_SECONDS"] {
+        for variable in ["DB_PATH", "DB_FILE_MODE", "DATA_DIR", "STAGING_KEEP_RUNS", "SFTP_REMOTE_DIR", "RECONCILE_INTERVAL_SECONDS"] {
             #expect(example.contains("\(variable)="))
         }
     }

@@ -95,7 +95,8 @@ extension SaverServerTests {
                     let record = try #require(try await h.waitForLedger(run.id, .failed))
                     #expect(record.failedPhase == .save)
                     let error = record.error ?? ""
-                    #expect(error.contains("could not upload the run's files to sftp://\(server.user)@\(server.endpoint)/\(h.remoteDirectory)"), "\(error)")
+                    // A stored error shows every URL without its userinfo (docs/STAGING.md, "Redacted URLs").
+                    #expect(error.contains("could not upload the run's files to sftp://***@\(server.endpoint)/\(h.remoteDirectory)"), "\(error)")
                     #expect(error.contains("gave up after 3 attempts"), "\(error)")
                     #expect(error.contains("SFTP connect on \(server.endpoint) failed"), "\(error)")
                     let db = try DatabaseSnapshot(path: h.databasePath)

@@ -61,13 +61,14 @@ public struct Environment: Sendable {
         return value
     }
 
-    /// An absolute `http` or `https` URL with a host.
+    /// An absolute `http` or `https` URL with a host. It may hold credentials (userinfo, a key
+    /// in the query), so an error shows it redacted (``URLRedaction``).
     public func httpURL(_ name: String, default defaultValue: String) throws -> URL {
-        let text = raw(name) ?? defaultValue
+        let text = raw(name, isSecret: true) ?? defaultValue
         guard let url = URL(string: text), let scheme = url.scheme?.lowercased(),
               scheme == "http" || scheme == "https", let host = url.host, !host.isEmpty
         else {
-            throw ConfigurationError(variable: name, value: text, expected: "an http:// or https:// URL with a host")
+            throw ConfigurationError(variable: name, value: URLRedaction.redact(text), expected: "an http:// or https:// URL with a host")
         }
         return url
     }

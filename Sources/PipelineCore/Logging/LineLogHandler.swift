@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import PipelineJSON
 
 /// A swift-log handler that writes one line per event to stdout, as text or JSON.
 ///
@@ -40,43 +41,105 @@ public struct LineLogHandler: LogHandler {
         sink.write(line)
     }
 
+    /// `<ts> <LEVEL> [stage] run=<id> <message> key=value …`, one line whatever the values hold:
+    /// control characters in the message, the keys and the values are escaped (``escapeControls(_:)``:
+    /// a newline prints as `\n`), so a value (a department name, an upstream error) cannot start a
+    /// forged line. A value with a space, `"`, `=`, `\` or a control character is quoted, with
+    /// `"` and `\` escaped inside the quotes, so every escape sits in a quoted value.
     static func textLine(_ date: Date, _ level: Logger.Level, _ stage: String, _ message: String, _ metadata: Logger.Metadata) -> String {
-        var line = "\(timestamp(date)) \(level.rawValue.uppercased().padding(toLength: 5, withPad: " ", startingAt: 0)) [\(stage)]"
-        if let run = metadata["run_id"] { line += " run=\(run)" }
-        line += " \(message)"
+        var line = "\(timestamp(date)) \(level.rawValue.uppercased().padding(toLength: 5, withPad: " ", startingAt: 0)) [\(escapeControls(stage))]"
+        if let run = metadata["run_id"] { line += " run=\(textValue(run))" }
+        line += " \(escapeControls(message))"
         for key in metadata.keys.sorted() where key != "run_id" {
-            line += " \(key)=\(textValue(metadata[key]!))"
+            line += " \(textKey(key))=\(textValue(metadata[key]!))"
         }
         return line
     }
 
+    /// One JSON object: `ts`, `level`, `stage`, `msg`, then the metadata, keys sorted. Valid JSON
+    /// for any value: strings are escaped by the project's one JSON writer (every control
+    /// character, quotes and backslashes), numbers that JSON cannot hold (NaN, infinities) are written as
+    /// strings, and a metadata key that collides with one of the four fixed keys is kept as
+    /// `meta.<key>` rather than dropped.
     static func jsonLine(_ date: Date, _ level: Logger.Level, _ stage: String, _ message: String, _ metadata: Logger.Metadata) -> String {
-        var object: [String: Any] = ["ts": timestamp(date), "level": level.rawValue, "stage": stage, "msg": message]
-        for (key, value) in metadata where object[key] == nil { object[key] = jsonValue(value) }
-        guard let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes]) else {
-            return #"{"level":"error","msg":"unencodable log line"}"#
+        var members: [(String, Logger.MetadataValue)] = [
+            ("ts", .string(timestamp(date))), ("level", .string(level.rawValue)), ("stage", .string(stage)), ("msg", .string(message)),
+        ]
+        let fixed: Set<String> = ["ts", "level", "stage", "msg"]
+        for (key, value) in metadata { members.append((fixed.contains(key) ? "meta.\(key)" : key, value)) }
+        members.sort { $0.0 < $1.0 }
+        var out: [UInt8] = [UInt8(ascii: "{")]
+        for (offset, member) in members.enumerated() {
+            if offset > 0 { out.append(UInt8(ascii: ",")) }
+            out.appendJSONString(member.0)
+            out.append(UInt8(ascii: ":"))
+            appendJSONValue(member.1, to: &out)
         }
-        return String(decoding: data, as: UTF8.self)
+        out.append(UInt8(ascii: "}"))
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    private static func textKey(_ key: String) -> String {
+        let escaped = escapeControls(key)
+        return escaped.isEmpty ? "_" : String(escaped.map { $0 == " " || $0 == "=" || $0 == "\"" ? "_" : $0 })
     }
 
     private static func textValue(_ value: Logger.MetadataValue) -> String {
         let text = value.description
-        return text.contains(where: { $0 == " " || $0 == "\"" || $0 == "=" }) || text.isEmpty ? "\"\(text.replacingOccurrences(of: "\"", with: "\\\""))\"" : text
+        let plain = !text.isEmpty && !text.unicodeScalars.contains { $0 == " " || $0 == "\"" || $0 == "=" || $0 == "\\" || isControl($0) }
+        guard !plain else { return text }
+        return "\"" + escapeControls(text.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")) + "\""
     }
 
-    private static func jsonValue(_ value: Logger.MetadataValue) -> Any {
+    /// `text` with every control character (C0, DEL, C1) and the Unicode line and paragraph
+    /// separators written as escapes: `\n`, `\r`, `\t`, else `\u{XX}`. Other text is kept as is.
+    static func escapeControls(_ text: String) -> String {
+        guard text.unicodeScalars.contains(where: isControl) else { return text }
+        var out = ""
+        out.unicodeScalars.reserveCapacity(text.unicodeScalars.count + 8)
+        for scalar in text.unicodeScalars {
+            guard isControl(scalar) else { out.unicodeScalars.append(scalar); continue }
+            switch scalar {
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            default: out += "\\u{" + String(scalar.value, radix: 16, uppercase: true) + "}"
+            }
+        }
+        return out
+    }
+
+    private static func isControl(_ scalar: Unicode.Scalar) -> Bool {
+        scalar.value < 0x20 || (0x7F...0x9F).contains(scalar.value) || scalar.value == 0x2028 || scalar.value == 0x2029
+    }
+
+    private static func appendJSONValue(_ value: Logger.MetadataValue, to out: inout [UInt8]) {
         switch value {
-        case .string(let s): return s
+        case .string(let s): out.appendJSONString(s)
         case .stringConvertible(let c):
             // Numbers and flags stay numbers and flags, so `jq '.rows > 100'` works on the JSON lines.
             switch c {
-            case let n as Int: return n
-            case let n as Double: return n
-            case let b as Bool: return b
-            default: return c.description
+            case let n as Int: out.appendInt(n)
+            case let n as Double where n.isFinite: out.append(contentsOf: "\(n)".utf8)
+            case let b as Bool: b ? out.append("true") : out.append("false")
+            default: out.appendJSONString(c.description)
             }
-        case .array(let a): return a.map(jsonValue)
-        case .dictionary(let d): return d.mapValues(jsonValue)
+        case .array(let items):
+            out.append(UInt8(ascii: "["))
+            for (offset, item) in items.enumerated() {
+                if offset > 0 { out.append(UInt8(ascii: ",")) }
+                appendJSONValue(item, to: &out)
+            }
+            out.append(UInt8(ascii: "]"))
+        case .dictionary(let members):
+            out.append(UInt8(ascii: "{"))
+            for (offset, key) in members.keys.sorted().enumerated() {
+                if offset > 0 { out.append(UInt8(ascii: ",")) }
+                out.appendJSONString(key)
+                out.append(UInt8(ascii: ":"))
+                appendJSONValue(members[key]!, to: &out)
+            }
+            out.append(UInt8(ascii: "}"))
         }
     }
 

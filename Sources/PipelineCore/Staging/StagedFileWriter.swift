@@ -39,8 +39,14 @@ public final class StagedFileWriter {
         self.buffer = []
         self.buffer.reserveCapacity(bufferSize)
         try StagingLayout.createDirectory(Self.directory(of: path))
-        let fd = open(path + ".part", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        let fd = open(path + ".part", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, StagingLayout.fileMode)
         guard fd >= 0 else { throw StagingError.io(operation: "create", path: path + ".part", errno: errno) }
+        // Also a `.part` left by an earlier attempt (or an older version) ends up owner-only.
+        guard fchmod(fd, StagingLayout.fileMode) == 0 else {
+            let code = errno
+            close(fd)
+            throw StagingError.io(operation: "chmod", path: path + ".part", errno: code)
+        }
         self.fd = fd
     }
 
@@ -62,6 +68,11 @@ public final class StagedFileWriter {
         let fd = open(part, O_RDWR | O_CLOEXEC)
         guard fd >= 0 else {
             throw errno == ENOENT ? StagingError.missing(path: part) : StagingError.io(operation: "open", path: part, errno: errno)
+        }
+        guard fchmod(fd, StagingLayout.fileMode) == 0 else {
+            let code = errno
+            close(fd)
+            throw StagingError.io(operation: "chmod", path: part, errno: code)
         }
         var info = stat()
         guard fstat(fd, &info) == 0 else { close(fd); throw StagingError.io(operation: "stat", path: part, errno: errno) }

@@ -1,4 +1,9 @@
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// Where each staged file of a run lives under `DATA_DIR` (DESIGN.md §3).
 public struct StagingLayout: Sendable, Equatable {
@@ -33,11 +38,28 @@ public struct StagingLayout: Sendable, Equatable {
         }
     }
 
+    /// Staged files hold the raw upstream data (every secret in it): they are readable by
+    /// their owner only, and so are the folders this code creates for them (docs/STAGING.md,
+    /// "Who can read staging"). The modes are set at creation, whatever the process umask.
+    public static let fileMode: mode_t = 0o600
+    public static let directoryMode: mode_t = 0o700
+
+    /// Creates `path` and any missing parent, each new folder with ``directoryMode``. Folders
+    /// that exist already keep their mode (`DATA_DIR` may be a volume set up by someone else).
     static func createDirectory(_ path: String) throws {
-        do {
-            try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-        } catch {
-            throw StagingError.io(operation: "create directory", path: path, errno: (error as NSError).code == 0 ? EIO : Int32((error as NSError).code))
+        var prefix = path.hasPrefix("/") ? "" : "."
+        for component in path.split(separator: "/", omittingEmptySubsequences: true) {
+            prefix += "/" + component
+            if mkdir(prefix, directoryMode) == 0 {
+                // mkdir applies the umask; a umask that takes owner bits away must not win.
+                guard chmod(prefix, directoryMode) == 0 else { throw StagingError.io(operation: "chmod", path: prefix, errno: errno) }
+                continue
+            }
+            let code = errno
+            var info = stat()
+            guard code == EEXIST, stat(prefix, &info) == 0, info.st_mode & 0o170000 == 0o040000 /* S_ISDIR */ else {
+                throw StagingError.io(operation: "create directory", path: prefix, errno: code == EEXIST ? ENOTDIR : code)
+            }
         }
     }
 }

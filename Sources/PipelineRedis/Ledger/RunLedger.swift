@@ -101,9 +101,12 @@ public struct RunLedger: Sendable {
     /// Records the run as failed in `phase` with a human-readable error; returns the signal for
     /// `channel:run_failed`. An extraction checkpoint is kept so the next cycle resumes from it.
     /// A failure is a handled end of the attempt, so the phase's attempt count is cleared,
-    /// except for a ``CrashLoop`` failure (`keepAttempts`), which must stay final.
+    /// except for a ``CrashLoop`` failure (`keepAttempts`), which must stay final. Any URL quoted
+    /// in the error is stored redacted (``URLRedaction``): the error is served by the API
+    /// (`etl_runs.error`).
     @discardableResult
     public func failPhase(_ phase: Phase, run id: RunID, error: String, keepAttempts: Bool = false, at date: Date = Date()) async throws -> PhaseSignal {
+        let error = URLRedaction.redactURLs(in: error)
         try await update(id, set: [
             RunRecord.Field.status: RunStatus.failed.rawValue,
             RunRecord.Field.failedPhase: phase.rawValue,
