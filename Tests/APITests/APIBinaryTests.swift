@@ -44,7 +44,10 @@ import Glibc
 
     @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: binary), "needs .build/debug/API (swift build)"))
     func aBadSettingStopsItNamingTheVariable() throws {
-        for (name, value) in [("API_PORT", "80000"), ("API_PORT", "http"), ("LOG_LEVEL", "loud")] {
+        for (name, value) in [
+            ("API_PORT", "80000"), ("API_PORT", "http"), ("LOG_LEVEL", "loud"), ("API_IDLE_TIMEOUT_SECONDS", "0"),
+            ("API_READ_TIMEOUT_SECONDS", "never"), ("API_MAX_CONNECTIONS", "0"), ("API_ALLOWED_HOSTS", "localhost:8000"),
+        ] {
             let process = try APIProcess(environment: [name: value, "DB_PATH": "/nonexistent/data.db"])
             #expect(process.wait() != 0)
             #expect(process.errorOutput.contains("invalid \(name)=\"\(value)\""), "\(process.errorOutput)")
@@ -95,7 +98,10 @@ final class APIProcess: @unchecked Sendable {
     init(environment: [String: String]) throws {
         process.executableURL = URL(fileURLWithPath: APIBinaryTests.binary)
         var env = ProcessInfo.processInfo.environment
-        for name in ["API_HOST", "API_PORT", "DB_PATH", "LOG_LEVEL", "LOG_FORMAT"] { env[name] = nil }
+        for name in [
+            "API_HOST", "API_PORT", "DB_PATH", "LOG_LEVEL", "LOG_FORMAT",
+            "API_IDLE_TIMEOUT_SECONDS", "API_READ_TIMEOUT_SECONDS", "API_MAX_CONNECTIONS", "API_ALLOWED_HOSTS",
+        ] { env[name] = nil }
         process.environment = env.merging(environment) { $1 }
         _ = FileManager.default.createFile(atPath: directory.file("out"), contents: nil)
         _ = FileManager.default.createFile(atPath: directory.file("err"), contents: nil)
