@@ -35,10 +35,14 @@ let package = Package(
         .systemLibrary(name: "CCurl", providers: [.apt(["libcurl4-openssl-dev"])]),
         .systemLibrary(name: "CSSH2", providers: [.apt(["libssh2-1-dev"])]),
 
+        // MARK: The one JSON parser and writer (RFC 8259, strict); no dependencies.
+        .target(name: "PipelineJSON"),
+
         // MARK: Shared code every stage needs; no C library.
         .target(
             name: "PipelineCore",
             dependencies: [
+                "PipelineJSON",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Configuration", package: "swift-configuration"),
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -70,7 +74,7 @@ let package = Package(
         .target(
             name: "ExtractorCore",
             dependencies: [
-                "PipelineCore", "PipelineRedis", "PipelineHTTP",
+                "PipelineCore", "PipelineJSON", "PipelineRedis", "PipelineHTTP",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
@@ -87,7 +91,7 @@ let package = Package(
         .target(
             name: "TransformerCore",
             dependencies: [
-                "PipelineCore", "PipelineRedis",
+                "PipelineCore", "PipelineJSON", "PipelineRedis",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -128,7 +132,7 @@ let package = Package(
         .target(
             name: "APICore",
             dependencies: [
-                "PipelineCore", "PipelineDatabase",
+                "PipelineCore", "PipelineJSON", "PipelineDatabase",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
@@ -177,6 +181,7 @@ let package = Package(
         .target(
             name: "DummyJSONFixture",
             dependencies: [
+                "PipelineJSON",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -210,14 +215,15 @@ let package = Package(
         .target(
             name: "APITestData",
             dependencies: [
-                "PipelineCore", "PipelineDatabase", "SaverCore",
+                "PipelineCore", "PipelineDatabase", "PipelineJSON", "SaverCore",
                 .product(name: "GRDB", package: "GRDB.swift"),
             ],
             path: "Tests/APITestData"
         ),
+        .testTarget(name: "PipelineJSONTests", dependencies: ["PipelineJSON"]),
         .testTarget(
             name: "PipelineCoreTests",
-            dependencies: ["PipelineCore", "TestSupport", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["PipelineCore", "PipelineJSON", "TestSupport", .product(name: "Logging", package: "swift-log")]
         ),
         .testTarget(
             name: "PipelineRedisTests",
@@ -225,11 +231,11 @@ let package = Package(
         ),
         .testTarget(name: "PipelineHTTPTests", dependencies: ["PipelineHTTP", "TestSupport"]),
         .testTarget(name: "PipelineSFTPTests", dependencies: ["PipelineSFTP", "TestSupport"]),
-        .target(name: "TransformerFixtures", path: "Tests/TransformerFixtures"),
+        .target(name: "TransformerFixtures", dependencies: ["PipelineJSON"], path: "Tests/TransformerFixtures"),
         .testTarget(
             name: "TransformerTests",
             dependencies: [
-                "TransformerCore", "TransformerFixtures", "TestSupport", "PipelineCore", "PipelineRedis",
+                "TransformerCore", "TransformerFixtures", "TestSupport", "PipelineCore", "PipelineJSON", "PipelineRedis",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -247,7 +253,7 @@ let package = Package(
         .testTarget(
             name: "DummyJSONFixtureTests",
             dependencies: [
-                "DummyJSONFixture",
+                "DummyJSONFixture", "PipelineJSON",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
@@ -279,7 +285,7 @@ let package = Package(
         .testTarget(
             name: "APITests",
             dependencies: [
-                "APICore", "APITestData", "PipelineDatabase", "TestSupport",
+                "APICore", "APITestData", "PipelineCore", "PipelineJSON", "PipelineDatabase", "TestSupport",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),

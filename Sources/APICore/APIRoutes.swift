@@ -2,6 +2,8 @@ import GRDB
 import HTTPTypes
 import Hummingbird
 import Logging
+import PipelineCore
+import PipelineJSON
 
 /// The API's endpoints (DESIGN.md §8), each a read of the database through ``LazyReader``.
 ///
@@ -9,9 +11,12 @@ import Logging
 /// while the database is not ready (503 then for valid requests).
 public struct APIRoutes: Sendable {
     public let database: LazyReader
+    /// The second masking of every payload served (`SECRET_FIELDS`, as the transformer's).
+    public let masking: SecretMasking
 
-    public init(database: LazyReader) {
+    public init(database: LazyReader, masking: SecretMasking = SecretMasking()) {
         self.database = database
+        self.masking = masking
     }
 
     public func register<Context: RequestContext>(on router: Router<Context>) {
@@ -55,7 +60,7 @@ public struct APIRoutes: Sendable {
     func deadLetters(_ request: Request, _ rawID: String) async throws -> Response {
         let id = PathParameter.decode(rawID)
         let page = try QueryParameters(query: request.uri.query).pagination()
-        guard let result = try await database.read({ db in try Queries.deadLetters(db, runID: id, page: page) }) else {
+        guard let result = try await database.read({ db in try Queries.deadLetters(db, runID: id, page: page, masking: masking) }) else {
             throw APIError.notFound("run", "run_id", .string(id))
         }
         return list(result.items.map(\.json), total: result.total)
@@ -74,7 +79,7 @@ public struct APIRoutes: Sendable {
         let page = try query.pagination()
         let department = try query.filter("department")
         let runID = try query.filter("run_id")
-        let result = try await database.read { db in try Queries.users(db, department: department, runID: runID, page: page) }
+        let result = try await database.read { db in try Queries.users(db, department: department, runID: runID, page: page, masking: masking) }
         return list(result.items.map(\.json), total: result.total)
     }
 
@@ -83,7 +88,7 @@ public struct APIRoutes: Sendable {
         guard let id = Int64(text) else {
             throw APIError.badParameter("id", in: "path", value: text, expected: "an integer")
         }
-        guard let user = try await database.read({ db in try Queries.user(db, id: id) }) else {
+        guard let user = try await database.read({ db in try Queries.user(db, id: id, masking: masking) }) else {
             throw APIError.notFound("user", "id", .number(String(id)))
         }
         return JSONResponse.make(user.json)

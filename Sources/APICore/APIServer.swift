@@ -2,13 +2,15 @@ import Hummingbird
 import Logging
 import PipelineCore
 
-/// The API's settings (docs/API.md): `API_HOST`, `API_PORT`, `DB_PATH`, `LOG_LEVEL`, `LOG_FORMAT`,
-/// and the hardening ones: `API_IDLE_TIMEOUT_SECONDS`, `API_READ_TIMEOUT_SECONDS`,
-/// `API_MAX_CONNECTIONS`, `API_ALLOWED_HOSTS`.
+/// The API's settings (docs/API.md): `API_HOST`, `API_PORT`, `DB_PATH`, `SECRET_FIELDS`,
+/// `LOG_LEVEL`, `LOG_FORMAT`, and the hardening ones: `API_IDLE_TIMEOUT_SECONDS`,
+/// `API_READ_TIMEOUT_SECONDS`, `API_MAX_CONNECTIONS`, `API_ALLOWED_HOSTS`.
 public struct APISettings: Sendable, Equatable {
     public var host: String
     public var port: Int
     public var databasePath: String
+    /// What the second masking of served payloads hides (the transformer's list).
+    public var secretFields: SecretFields = .default
     public var log: LogSettings
     public var connections: ConnectionSettings
     public var allowedHosts: AllowedHosts
@@ -29,6 +31,7 @@ public struct APISettings: Sendable, Equatable {
         host = env.string("API_HOST", default: "127.0.0.1")
         port = try env.port("API_PORT", default: 8000)
         databasePath = env.string("DB_PATH", default: "./database/data.db")
+        secretFields = try SecretFields(from: env)
         log = try LogSettings(from: env)
         connections = ConnectionSettings(
             idleTimeout: try env.seconds("API_IDLE_TIMEOUT_SECONDS", default: 30, in: 0.1...3600),
@@ -41,10 +44,12 @@ public struct APISettings: Sendable, Equatable {
 /// Builds the Hummingbird application: router, middleware and routes over a ``LazyReader``.
 public enum APIServer {
     /// The router alone, for tests that drive it without a socket.
-    public static func router(database: LazyReader, logger: Logger, allowedHosts: AllowedHosts = .default) -> Router<BasicRequestContext> {
+    public static func router(
+        database: LazyReader, masking: SecretMasking = SecretMasking(), logger: Logger, allowedHosts: AllowedHosts = .default
+    ) -> Router<BasicRequestContext> {
         let router = Router(options: [.autoGenerateHeadEndpoints])
         router.add(middleware: APIMiddleware(logger: logger, allowedHosts: allowedHosts))
-        APIRoutes(database: database).register(on: router)
+        APIRoutes(database: database, masking: masking).register(on: router)
         return router
     }
 
@@ -53,7 +58,8 @@ public enum APIServer {
     ) -> some ApplicationProtocol {
         let database = LazyReader(path: settings.databasePath)
         return Application(
-            router: router(database: database, logger: logger, allowedHosts: settings.allowedHosts),
+            router: router(
+                database: database, masking: SecretMasking(fields: settings.secretFields), logger: logger, allowedHosts: settings.allowedHosts),
             server: .guardedHTTP1(settings: settings.connections, logger: logger),
             configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: "etl-pipeline-api"),
             onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? settings.port) },

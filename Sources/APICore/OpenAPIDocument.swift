@@ -1,4 +1,5 @@
 import PipelineCore
+import PipelineJSON
 
 /// The OpenAPI 3.1 document served at `GET /openapi.json`, written by hand.
 ///

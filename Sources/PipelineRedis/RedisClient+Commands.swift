@@ -104,6 +104,12 @@ extension RedisClient {
         try integer(await send("HSET", key, field, value), "HSET")
     }
 
+    /// `HSETNX`: sets `field` only if the hash lacks it; `true` when this call set it.
+    @discardableResult
+    public func hsetnx(_ key: String, field: String, value: some RedisArgument) async throws -> Bool {
+        try integer(await send("HSETNX", key, field, value), "HSETNX") == 1
+    }
+
     /// `HGET` of a text field; `nil` when the key or field does not exist.
     public func hget(_ key: String, field: String) async throws -> String? {
         let reply = try await send("HGET", key, field)

@@ -3,6 +3,7 @@ import Dispatch
 import Foundation
 import Logging
 import PipelineCore
+import PipelineJSON
 import Synchronization
 
 /// Where a transform reads and writes.
@@ -343,11 +344,7 @@ struct Merger {
                 summary.invalid += 1
                 for failure in failures { summary.ruleCounts[failure.countKey, default: 0] += 1 }
                 let start = batch.dlqBytes.count
-                if let text = result.payloadText {
-                    batch.buffers.extra.withUnsafeBytes { appendDLQ(result, failures, payload: UnsafeRawBufferPointer(rebasing: $0[text]), to: &batch.dlqBytes) }
-                } else {
-                    batch.buffers.masked.withUnsafeBytes { appendDLQ(result, failures, payload: UnsafeRawBufferPointer(rebasing: $0[result.masked]), to: &batch.dlqBytes) }
-                }
+                batch.buffers.masked.withUnsafeBytes { appendDLQ(result, failures, payload: UnsafeRawBufferPointer(rebasing: $0[result.masked]), to: &batch.dlqBytes) }
                 batch.dlqLines.append(start..<batch.dlqBytes.count)
             }
             if summary.rows % 10_000 == 0 { logProgress() }

@@ -1,5 +1,7 @@
 import Crypto
 import Foundation
+import PipelineCore
+import PipelineJSON
 
 /// One reason a row was rejected, as `dlq.jsonl` lists it.
 public struct RowFailure: Sendable, Equatable, CustomStringConvertible {
@@ -27,11 +29,21 @@ public struct TransformContext: Sendable, Equatable {
     public var extractedAt: String?
     /// The ledger's `transform_started_at`, as stored: the same on every attempt.
     public var transformedAt: String
+    /// The run's key for the digest of a line that is not a JSON object (ledger
+    /// `line_digest_key`): keyed, so the digest of a short line (an SSN alone, say) cannot be
+    /// confirmed by hashing guesses.
+    public var lineDigestKey: SymmetricKey
 
-    public init(runID: String, extractedAt: String?, transformedAt: String) {
+    public init(runID: String, extractedAt: String?, transformedAt: String, lineDigestKey: SymmetricKey) {
         self.runID = runID
         self.extractedAt = extractedAt
         self.transformedAt = transformedAt
+        self.lineDigestKey = lineDigestKey
+    }
+
+    public static func == (a: TransformContext, b: TransformContext) -> Bool {
+        a.runID == b.runID && a.extractedAt == b.extractedAt && a.transformedAt == b.transformedAt
+            && a.lineDigestKey == b.lineDigestKey
     }
 }
 
@@ -44,12 +56,10 @@ struct RowResult {
     var masked: Range<Int>
     /// The finished `users.jsonl` line in ``RowBuffers/users``; empty when the row failed a rule.
     var user: Range<Int>
-    /// The line's text as a JSON string in ``RowBuffers/extra``, for a DLQ payload of a row that
-    /// is valid JSON but not an object; `nil` when the masked row is the payload.
-    var payloadText: Range<Int>?
     var failures: [RowFailure]
     /// The department of a valid row that the table lacks (trimmed).
     var unknownDepartment: String?
+    /// SHA-256 of the masked row: what is stored, so it reveals nothing the stored row does not.
     var hash: SHA256.Digest
 }
 
@@ -57,18 +67,16 @@ struct RowResult {
 struct RowBuffers {
     var masked: [UInt8] = []
     var users: [UInt8] = []
-    var extra: [UInt8] = []
     var results: [RowResult] = []
 
     mutating func removeAll() {
         masked.removeAll(keepingCapacity: true)
         users.removeAll(keepingCapacity: true)
-        extra.removeAll(keepingCapacity: true)
         results.removeAll(keepingCapacity: true)
     }
 }
 
-/// Validates, masks and enriches rows (DESIGN.md §5, docs/STAGING.md). Holds a reusable parse
+/// Validates, masks and enriches rows (docs/STAGING.md). Holds a reusable parse
 /// tape, so each thread needs its own; everything it writes depends only on the row, the rules
 /// and the context, which is what lets batches be processed in parallel. The one rule that
 /// spans rows (a repeated `id`) is applied afterwards, in line order, by the caller.
@@ -101,36 +109,33 @@ struct RowProcessor {
 
     private enum TopKey {
         case other, id, firstName, lastName, email, age, birthDate, height, weight, company
-        case password, ssn, ein, bank, crypto
     }
 
+    /// Every line that leaves staging is written here, from a parsed JSON object through
+    /// ``SecretMasking``; a line that is not a JSON object leaves only a placeholder.
     mutating func process(line number: Int, _ bytes: UnsafeRawBufferPointer, into out: inout RowBuffers) {
-        var hasher = SHA256()
-        hasher.update(bufferPointer: bytes)
-        let hash = hasher.finalize()
         let maskedStart = out.masked.count
+        var rejection: RowFailure?
         do {
             try tape.parse(bytes)
+            if tape.root.kind != .object {
+                rejection = RowFailure(field: "row", rule: "not_object",
+                                       message: "the line is a JSON \(Self.kindName(tape.root.kind)), not an object")
+            }
         } catch {
-            out.masked.appendJSONString(text: bytes)
-            out.results.append(RowResult(
-                line: number, id: 0, masked: maskedStart..<out.masked.count, user: 0..<0, payloadText: nil,
-                failures: [RowFailure(field: "row", rule: "not_object", message: "the line is not JSON: \(error)")],
-                unknownDepartment: nil, hash: hash))
-            return
+            rejection = RowFailure(field: "row", rule: "not_object", message: "the line is not valid JSON: \(error)")
         }
-        guard tape.root.kind == .object else {
-            out.masked.append(bytes)
-            let payloadStart = out.extra.count
-            out.extra.appendJSONString(text: bytes)
+        if let rejection {
+            appendRejectedLine(bytes, into: &out.masked)
+            let masked = maskedStart..<out.masked.count
             out.results.append(RowResult(
-                line: number, id: 0, masked: maskedStart..<out.masked.count, user: 0..<0, payloadText: payloadStart..<out.extra.count,
-                failures: [RowFailure(field: "row", rule: "not_object", message: "the line is JSON \(Self.kindName(tape.root.kind)), not an object")],
-                unknownDepartment: nil, hash: hash))
+                line: number, id: 0, masked: masked, user: 0..<0, failures: [rejection],
+                unknownDepartment: nil, hash: Self.hash(out.masked, masked)))
             return
         }
         let fields = writeMasked(bytes, into: &out.masked)
         let masked = maskedStart..<out.masked.count
+        let hash = Self.hash(out.masked, masked)
 
         var failures: [RowFailure] = []
         let id = checkID(fields.id, bytes, &failures)
@@ -141,7 +146,7 @@ struct RowProcessor {
         let department = checkDepartment(fields.company, bytes, &failures)
 
         guard failures.isEmpty, let email, let age, let department else {
-            out.results.append(RowResult(line: number, id: id, masked: masked, user: 0..<0, payloadText: nil,
+            out.results.append(RowResult(line: number, id: id, masked: masked, user: 0..<0,
                                          failures: failures, unknownDepartment: nil, hash: hash))
             return
         }
@@ -150,36 +155,21 @@ struct RowProcessor {
         out.users.append(contentsOf: out.masked[masked.lowerBound ..< masked.upperBound - 1])
         let unknown = writeEnrichment(line: number, fields: fields, email: email, age: age, department: department,
                                       hash: hash, bytes, into: &out.users)
-        out.results.append(RowResult(line: number, id: id, masked: masked, user: userStart..<out.users.count, payloadText: nil,
+        out.results.append(RowResult(line: number, id: id, masked: masked, user: userStart..<out.users.count,
                                      failures: [], unknownDepartment: unknown, hash: hash))
     }
 
     // MARK: Masking
 
-    /// Writes the object compactly with `password` dropped and the secrets masked, and notes
-    /// where the fields the rules need are (the last of a repeated key wins, as in most parsers).
+    /// Writes the object compactly through ``SecretMasking`` (secrets at any depth dropped or
+    /// masked), and notes where the fields the rules need are (the last of a repeated key wins,
+    /// as in most parsers).
     private func writeMasked(_ bytes: UnsafeRawBufferPointer, into out: inout [UInt8]) -> Fields {
         var fields = Fields()
         out.append(UInt8(ascii: "{"))
         var first = true
         tape.forEachMember(of: 0) { key, value in
-            let name = topKey(key, bytes)
-            if name == .password { return }
-            if !first { out.append(UInt8(ascii: ",")) }
-            first = false
-            switch name {
-            case .ssn, .ein:
-                appendKey(key, bytes, &out)
-                appendSecret(value, bytes, &out)
-                return
-            case .bank where tape.nodes[value].kind == .object:
-                appendKey(key, bytes, &out)
-                appendObject(value, secrets: ["cardNumber", "iban"], bytes, &out)
-                return
-            case .crypto where tape.nodes[value].kind == .object:
-                appendKey(key, bytes, &out)
-                appendObject(value, secrets: ["wallet"], bytes, &out)
-                return
+            switch topKey(key, bytes) {
             case .id: fields.id = value
             case .firstName: fields.firstName = value
             case .lastName: fields.lastName = value
@@ -189,66 +179,26 @@ struct RowProcessor {
             case .height: fields.height = value
             case .weight: fields.weight = value
             case .company: fields.company = value
-            default: break
+            case .other: break
             }
-            appendMember(key, value, bytes, &out)
+            rules.masking.appendMember(tape, key: key, value: value, in: bytes, to: &out, first: &first)
         }
         out.append(UInt8(ascii: "}"))
         return fields
     }
 
-    /// A nested object with the members named in `secrets` masked.
-    private func appendObject(_ object: Int, secrets: [StaticString], _ bytes: UnsafeRawBufferPointer, _ out: inout [UInt8]) {
-        out.append(UInt8(ascii: "{"))
-        var first = true
-        tape.forEachMember(of: object) { key, value in
-            if !first { out.append(UInt8(ascii: ",")) }
-            first = false
-            if secrets.contains(where: { tape.keyEquals(key, $0, in: bytes) }) {
-                appendKey(key, bytes, &out)
-                appendSecret(value, bytes, &out)
-            } else {
-                appendMember(key, value, bytes, &out)
-            }
-        }
-        out.append(UInt8(ascii: "}"))
+    /// The placeholder for a line that is not a JSON object: its length and a keyed digest, none
+    /// of its bytes (docs/STAGING.md, "Lines that are not JSON objects").
+    private func appendRejectedLine(_ bytes: UnsafeRawBufferPointer, into out: inout [UInt8]) {
+        out.append("{\"rejected_line\":{\"bytes\":")
+        out.appendInt(bytes.count)
+        out.append(",\"hmac_sha256\":\"")
+        Self.appendHex(HMAC<SHA256>.authenticationCode(for: bytes, using: context.lineDigestKey), &out)
+        out.append("\"}}")
     }
 
-    @inline(__always)
-    private func appendKey(_ key: Int, _ bytes: UnsafeRawBufferPointer, _ out: inout [UInt8]) {
-        out.append(tape.text(key, in: bytes))
-        out.append(UInt8(ascii: ":"))
-    }
-
-    @inline(__always)
-    private func appendMember(_ key: Int, _ value: Int, _ bytes: UnsafeRawBufferPointer, _ out: inout [UInt8]) {
-        if tape.isCompact {
-            // `"key":value` is one contiguous span of a compact line.
-            out.append(UnsafeRawBufferPointer(rebasing: bytes[Int(tape.nodes[key].start) ..< Int(tape.nodes[value].end)]))
-        } else {
-            appendKey(key, bytes, &out)
-            out.appendCompact(tape, value, in: bytes)
-        }
-    }
-
-    /// `"************2404"`: the same number of characters, all but the last four masked.
-    private func appendSecret(_ value: Int, _ bytes: UnsafeRawBufferPointer, _ out: inout [UInt8]) {
-        let node = tape.nodes[value]
-        guard node.kind == .string else {
-            out.append(SecretMask.nonString)
-            return
-        }
-        let raw = tape.content(value, in: bytes)
-        if !node.flag && !raw.contains(where: { $0 >= 0x80 }) {
-            // Plain ASCII: characters are bytes, and the kept tail needs no escaping.
-            out.append(UInt8(ascii: "\""))
-            let kept = raw.count > 4 ? 4 : 0
-            out.append(contentsOf: repeatElement(UInt8(ascii: "*"), count: raw.count - kept))
-            out.append(UnsafeRawBufferPointer(rebasing: raw[(raw.count - kept)...]))
-            out.append(UInt8(ascii: "\""))
-        } else {
-            out.appendJSONString(SecretMask.mask(tape.decodedString(value, in: bytes)))
-        }
+    private static func hash(_ buffer: [UInt8], _ range: Range<Int>) -> SHA256.Digest {
+        buffer.withUnsafeBytes { SHA256.hash(data: UnsafeRawBufferPointer(rebasing: $0[range])) }
     }
 
     private func topKey(_ key: Int, _ bytes: UnsafeRawBufferPointer) -> TopKey {
@@ -259,12 +209,11 @@ struct RowProcessor {
         }
         switch raw.count {
         case 2: return eq("id") ? .id : .other
-        case 3: return eq("age") ? .age : eq("ssn") ? .ssn : eq("ein") ? .ein : .other
-        case 4: return eq("bank") ? .bank : .other
+        case 3: return eq("age") ? .age : .other
         case 5: return eq("email") ? .email : .other
-        case 6: return eq("height") ? .height : eq("weight") ? .weight : eq("crypto") ? .crypto : .other
+        case 6: return eq("height") ? .height : eq("weight") ? .weight : .other
         case 7: return eq("company") ? .company : .other
-        case 8: return eq("lastName") ? .lastName : eq("password") ? .password : .other
+        case 8: return eq("lastName") ? .lastName : .other
         case 9: return eq("firstName") ? .firstName : eq("birthDate") ? .birthDate : .other
         default: return .other
         }
@@ -281,11 +230,6 @@ struct RowProcessor {
         case "height": .height
         case "weight": .weight
         case "company": .company
-        case "password": .password
-        case "ssn": .ssn
-        case "ein": .ein
-        case "bank": .bank
-        case "crypto": .crypto
         default: .other
         }
     }
@@ -522,7 +466,7 @@ struct RowProcessor {
         }
     }
 
-    static func appendHex(_ digest: SHA256.Digest, _ out: inout [UInt8]) {
+    static func appendHex(_ digest: some ContiguousBytes, _ out: inout [UInt8]) {
         digest.withUnsafeBytes { raw in
             for byte in raw {
                 out.append(hexDigits[Int(byte >> 4)])

@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import Logging
 import PipelineCore
@@ -7,6 +8,9 @@ import PipelineRedis
 /// staged `raw.jsonl` against the ledger, then transform it into `users.jsonl`, `dlq.jsonl` and
 /// `raw.masked.jsonl`.
 public struct Transformation: Sendable {
+    /// The ledger field holding the run's key for digests of rejected lines (hex, 256 bits).
+    public static let lineDigestKeyField = "line_digest_key"
+
     public let rules: TransformRules
     public let layout: StagingLayout
     public let redis: RedisClient
@@ -26,7 +30,15 @@ public struct Transformation: Sendable {
     public func work(_ run: RunRecord, logger: Logger) async throws -> PhaseOutput {
         // `run` was read before the phase began; the times every row repeats are read back as
         // stored, so that every attempt writes them identically.
+        // The key of the digests of lines that are not JSON objects: made by the first attempt,
+        // kept in the ledger (never in SQLite, the files or the logs), so every attempt and
+        // replica writes the same digests.
+        let candidateKey = SymmetricKey(size: .bits256).withUnsafeBytes { Hex.encode($0) }
+        try await redis.hsetnx(LedgerKey.run(run.id), field: Self.lineDigestKeyField, value: candidateKey)
         let fields = try await redis.hgetall(LedgerKey.run(run.id))
+        guard let keyHex = fields[Self.lineDigestKeyField], let keyBytes = Hex.decode(keyHex), keyBytes.count == 32 else {
+            throw TransformFailed("the ledger's \(Self.lineDigestKeyField) for the run is not 64 hex digits")
+        }
         guard let record = RunRecord(fields: fields) else { throw TransformFailed("the ledger has no record of the run") }
         guard let transformedAt = fields[RunRecord.Field.startedAt(.transform)] else {
             throw TransformFailed("the ledger has no \(RunRecord.Field.startedAt(.transform)) for the run")
@@ -41,7 +53,8 @@ public struct Transformation: Sendable {
         let expected = StagedFile(path: paths.raw, rows: recorded.rows, bytes: recorded.bytes, sha256: recorded.sha256)
         let transform = FileTransform(
             paths: paths, rules: rules,
-            context: TransformContext(runID: run.id.rawValue, extractedAt: extractedAt, transformedAt: transformedAt),
+            context: TransformContext(runID: run.id.rawValue, extractedAt: extractedAt, transformedAt: transformedAt,
+                                      lineDigestKey: SymmetricKey(data: keyBytes)),
             workers: workers, expectedRows: recorded.rows, logger: logger)
         logger.info("transforming run", metadata: [
             "raw": "\(paths.raw)", "rows": "\(recorded.rows)", "bytes": "\(recorded.bytes)", "transformed_at": "\(transformedAt)",
@@ -88,3 +101,4 @@ func onDedicatedThread<T: Sendable>(name: String, _ body: @escaping @Sendable (C
         flag.cancel()
     }
 }
+

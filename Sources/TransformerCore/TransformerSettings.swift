@@ -6,10 +6,13 @@ public struct TransformRules: Sendable, Equatable {
     /// `AGE_MIN...AGE_MAX`.
     public var ageRange: ClosedRange<Int>
     public var departments: DepartmentTable
+    /// `SECRET_FIELDS`: what every written row hides.
+    public var masking: SecretMasking
 
-    public init(ageRange: ClosedRange<Int> = 18...65, departments: DepartmentTable) {
+    public init(ageRange: ClosedRange<Int> = 18...65, departments: DepartmentTable, masking: SecretMasking = SecretMasking()) {
         self.ageRange = ageRange
         self.departments = departments
+        self.masking = masking
     }
 }
 
@@ -43,7 +46,8 @@ public struct TransformerSettings: Sendable {
             departments = try DepartmentTable.bundled()
             departmentsSource = DepartmentTable.bundledPath() ?? "bundled"
         }
-        rules = TransformRules(ageRange: ageMin...ageMax, departments: departments)
+        rules = TransformRules(ageRange: ageMin...ageMax, departments: departments,
+                               masking: SecretMasking(fields: try SecretFields(from: env)))
         reconcileInterval = try PipelineCore.reconcileInterval(from: env)
         claimTTL = try PipelineCore.claimTTL(from: env)
         log = try LogSettings(from: env)

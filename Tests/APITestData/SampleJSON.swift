@@ -1,7 +1,7 @@
 import Foundation
+import PipelineJSON
 
-/// A small ordered JSON value for building staged lines with keys in upstream order, written
-/// independently of the API's own JSON code (which is under test).
+/// A small ordered JSON value for building staged lines with keys in upstream order.
 public indirect enum SampleJSON: Sendable, Equatable, ExpressibleByStringLiteral, ExpressibleByDictionaryLiteral,
     ExpressibleByArrayLiteral, ExpressibleByNilLiteral
 {
@@ -64,55 +64,27 @@ public indirect enum SampleJSON: Sendable, Equatable, ExpressibleByStringLiteral
     }
 }
 
-/// Compact JSON text of a ``SampleJSON``, as the stages write each JSONL line.
+/// Compact JSON text of a ``SampleJSON``, as the stages write each JSONL line: through the
+/// project's one JSON writer.
 public struct JSONLine {
     public let text: String
 
     public init(_ value: SampleJSON) {
-        var out = ""
-        Self.write(value, into: &out)
-        text = out
+        text = JSONWriter.string(value.json)
     }
+}
 
-    private static func write(_ value: SampleJSON, into out: inout String) {
-        switch value {
-        case .null: out += "null"
-        case .bool(let flag): out += flag ? "true" : "false"
-        case .number(let number): out += String(number)
-        case .decimal(let number): out += "\(number)"
-        case .string(let text): writeString(text, into: &out)
-        case .array(let items):
-            out += "["
-            for (offset, item) in items.enumerated() {
-                if offset > 0 { out += "," }
-                write(item, into: &out)
-            }
-            out += "]"
-        case .object(let members):
-            out += "{"
-            for (offset, member) in members.enumerated() {
-                if offset > 0 { out += "," }
-                writeString(member.0, into: &out)
-                out += ":"
-                write(member.1, into: &out)
-            }
-            out += "}"
+extension SampleJSON {
+    /// The same document as a ``JSONValue``.
+    public var json: JSONValue {
+        switch self {
+        case .null: .null
+        case .bool(let flag): .bool(flag)
+        case .number(let number): .int(number)
+        case .decimal(let number): .number("\(number)")
+        case .string(let text): .string(text)
+        case .array(let items): .array(items.map(\.json))
+        case .object(let members): .object(members.map { JSONMember($0.0, $0.1.json) })
         }
-    }
-
-    private static func writeString(_ text: String, into out: inout String) {
-        out += "\""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case _ where scalar.value < 0x20: out += String(format: "\\u%04x", scalar.value)
-            default: out.unicodeScalars.append(scalar)
-            }
-        }
-        out += "\""
     }
 }

@@ -1,4 +1,5 @@
 import APICore
+import PipelineJSON
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -16,7 +17,7 @@ import Testing
             #expect(response.status == .ok)
             #expect(response.contentType?.hasPrefix("application/json") == true)
             #expect(Array(response.body.readableBytesView) == OpenAPIDocument.bytes)
-            let document = try JSONParser.parse(String(buffer: response.body))
+            let document = try JSONValue.parse(String(buffer: response.body))
             #expect(document["openapi"] == "3.1.0")
             let paths = try #require(document["paths"]?.objectValue)
             #expect(Set(paths.map(\.key)) == Set(APIPaths.templates))
@@ -54,7 +55,7 @@ import Testing
                 let documented = try #require(operation["responses"]?[status], "\(request.uri) answered \(status), which is documented")
                 let resolved = try #require(resolve(documented, in: document))
                 let schema = try #require(resolved["content"]?["application/json"]?["schema"])
-                let body = try JSONParser.parse(String(buffer: response.body))
+                let body = try JSONValue.parse(String(buffer: response.body))
                 let problems = SchemaCheck(document: document).problems(body, schema, at: "$")
                 #expect(problems.isEmpty, "\(request.uri): \(problems)")
                 if resolved["headers"]?["X-Total-Count"] != nil {
@@ -68,7 +69,7 @@ import Testing
                 let response = try await other.execute(uri: "/users", method: .get)
                 #expect(response.status == .serviceUnavailable)
                 let schema = try #require(resolve(document["paths"]?["/users"]?["get"]?["responses"]?["503"], in: document)?["content"]?["application/json"]?["schema"])
-                #expect(SchemaCheck(document: document).problems(try JSONParser.parse(String(buffer: response.body)), schema, at: "$").isEmpty)
+                #expect(SchemaCheck(document: document).problems(try JSONValue.parse(String(buffer: response.body)), schema, at: "$").isEmpty)
             }
         }
     }

@@ -1,6 +1,7 @@
 import APICore
 import APITestData
 import Foundation
+import GRDB
 import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
@@ -57,6 +58,37 @@ import Testing
             #expect(payload.object("bank")?.string("iban") == "********************0002")
             #expect(payload.object("crypto")?.string("wallet")?.hasSuffix("0002") == true)
             #expect(payload.object("crypto")?.string("wallet")?.dropLast(4).allSatisfy { $0 == "*" } == true)
+        }
+    }
+
+    /// The API masks what it serves once more, with the transformer's list: a row written by a
+    /// buggy or older stage, with secrets in other spellings, depths and arrays, leaks none.
+    @Test func aRowStoredUnmaskedIsServedMasked() async throws {
+        let fixture = try await SampleFixture()
+        let leaky = #"{"id":3,"Password":"pw-leak-1","profile":{"SSN":"123-45-6789","cards":[{"card_number":"4111111111111111"}]},"# +
+            #""accounts":[[{"IBAN":"DE89370400440532013000"}]],"pass\u0077ord":"pw-leak-2","cryptoWallet":"0xfeedfacecafe1234"}"#
+        let pool = try DatabasePool(path: fixture.databasePath)
+        try await pool.write { db in
+            try db.execute(sql: "UPDATE users SET payload = ? WHERE id = 3", arguments: [leaky])
+            try db.execute(sql: "UPDATE dlq_records SET payload = ? WHERE rowid = (SELECT MIN(rowid) FROM dlq_records)", arguments: [leaky])
+        }
+        try pool.close()
+        try await fixture.app().test(.router) { client in
+            var texts: [String] = []
+            for uri in ["/users/3", "/users?limit=500"] + fixture.runs.map({ "/etl_runs/\($0.runID)/dlq?limit=500" }) {
+                let response = try await client.execute(uri: uri, method: .get)
+                #expect(response.status == .ok)
+                texts.append(String(buffer: response.body))
+            }
+            for text in texts {
+                for secret in ["pw-leak", "123-45", "41111111", "DE893704", "0xfeedface"] {
+                    #expect(!text.contains(secret), "\(secret) served")
+                }
+            }
+            let payload = try #require(try await client.execute(uri: "/users/3", method: .get).object.object("payload"))
+            #expect(payload.object("profile")?.string("SSN") == "*******6789")
+            #expect(payload.string("cryptoWallet") == "**************1234")
+            #expect(payload.keys.contains("Password") == false)
         }
     }
 

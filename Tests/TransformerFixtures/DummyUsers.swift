@@ -141,7 +141,7 @@ public enum DummyUsers {
                 buffer += badLine(kind, index: index, seed: seed)
                 bad += 1
             } else {
-                user(index, seed: seed).write(to: &buffer)
+                buffer += user(index, seed: seed).text
             }
             buffer += "\n"
             if buffer.utf8.count >= 1 << 20 {

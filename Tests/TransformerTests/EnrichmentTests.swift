@@ -32,7 +32,7 @@ import TransformerFixtures
         // The upstream keys in their order without `password`, then the enrichment keys in theirs.
         guard case .object(let members) = user else { Issue.record("fixture is not an object"); return }
         #expect(members.count == 28)
-        #expect(try orderedKeys(text) == members.map(\.0).filter { $0 != "password" } + Self.enrichmentKeys)
+        #expect(try orderedKeys(text) == members.map(\.key).filter { $0 != "password" } + Self.enrichmentKeys)
 
         let first = try #require(user.string("firstName"))
         let last = try #require(user.string("lastName"))
@@ -56,7 +56,10 @@ import TransformerFixtures
         #expect(row["run_id"] as? String == TransformRun.context.runID)
         #expect(row["extracted_at"] as? String == TransformRun.context.extractedAt)
         #expect(row["transformed_at"] as? String == TransformRun.context.transformedAt)
-        #expect(row["record_hash"] as? String == SHA256.hash(data: Data(line.utf8)).map { String(format: "%02x", $0) }.joined())
+        // The hash of what is stored (the masked row), so it reveals nothing the stored row does not.
+        let masked = try #require(try run.masked.last)
+        #expect(row["record_hash"] as? String == SHA256.hash(data: Data(masked.utf8)).map { String(format: "%02x", $0) }.joined())
+        #expect(row["record_hash"] as? String != SHA256.hash(data: Data(line.utf8)).map { String(format: "%02x", $0) }.joined())
         // Everything else is as received.
         #expect(row["id"] as? Int == 6)
         #expect(row["username"] as? String == user.string("username"))

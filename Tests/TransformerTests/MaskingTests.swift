@@ -1,4 +1,5 @@
 import Foundation
+import PipelineCore
 import Testing
 import TestSupport
 import TransformerCore
@@ -63,11 +64,11 @@ import TransformerFixtures
     }
 
     @Test func theDocumentedExample() {
-        #expect(SecretMask.mask("5355920631952404") == "************2404")
-        #expect(SecretMask.mask("12345") == "*2345")
-        #expect(SecretMask.mask("1234") == "****")
-        #expect(SecretMask.mask("") == "")
-        #expect(SecretMask.mask("ÄÖÜ-ßäöü") == "****ßäöü")
+        #expect(SecretMasking.mask("5355920631952404") == "************2404")
+        #expect(SecretMasking.mask("12345") == "*2345")
+        #expect(SecretMasking.mask("1234") == "****")
+        #expect(SecretMasking.mask("") == "")
+        #expect(SecretMasking.mask("ÄÖÜ-ßäöü") == "****ßäöü")
     }
 
     @Test func secretsOfEveryShapeAreMasked() throws {
@@ -86,5 +87,39 @@ import TransformerFixtures
             #expect(!text.contains("plain-secret"))
             #expect(!text.contains("4111"))
         }
+    }
+
+    /// Secrets under other spellings and cases, nested anywhere and inside arrays.
+    @Test func secretsAtAnyDepthInAnySpellingAndInsideArrays() throws {
+        let line = #"{"id":1,"firstName":"A","lastName":"B","email":"a@b.co","age":30,"# +
+            #""company":{"department":"Sales","SSN":"111-22-3333"},"Password":"pw-secret-1","# +
+            #""profile":{"card_number":"5555444433332222","accounts":[{"IBAN":"DE89370400440532013000"},"# +
+            #"{"nested":[{"Crypto-Wallet":"x"},{"wallet":"0xdeadbeefcafe9999"},[{"PASS_WORD":"pw-secret-2"}]]}]},"# +
+            #""oldPassword":"pw-secret-3","Social_Security_Number":"222-33-4444","EIN":"12-3456789","passwd":"pw-secret-4"}"#
+        let run = TransformRun()
+        try run.run([line])
+        func stars(_ n: Int, _ tail: String) -> String { String(repeating: "*", count: n) + tail }
+        let expected = #"{"id":1,"firstName":"A","lastName":"B","email":"a@b.co","age":30,"# +
+            #""company":{"department":"Sales","SSN":"\#(stars(7, "3333"))"},"# +
+            #""profile":{"card_number":"\#(stars(12, "2222"))","accounts":[{"IBAN":"\#(stars(18, "3000"))"},"# +
+            #"{"nested":[{"Crypto-Wallet":"*"},{"wallet":"\#(stars(14, "9999"))"},[{}]]}]},"# +
+            #""Social_Security_Number":"\#(stars(7, "4444"))","EIN":"\#(stars(6, "6789"))"}"#
+        #expect(try run.masked == [expected])
+        let user = try #require(try run.lines(run.paths.users).first)
+        #expect(user.hasPrefix(String(expected.dropLast()) + ","))
+        for secret in ["pw-secret", "111-22", "55554444", "DE8937", "0xdeadbeef", "222-33", "12-345"] {
+            #expect(!user.contains(secret))
+        }
+    }
+
+    /// `SECRET_FIELDS` replaces the list; the same list masks whatever row it is given.
+    @Test func theListComesFromSecretFields() throws {
+        let fields = try SecretFields(from: Environment(["SECRET_FIELDS": "token:drop, *Pin:last4"]))
+        var rules = TransformRun.rules
+        rules.masking = SecretMasking(fields: fields)
+        let run = TransformRun()
+        try run.run([#"{"id":1,"firstName":"A","lastName":"B","email":"a@b.co","age":30,"company":{"department":"Sales"},"# +
+                     #""Token":"t-123","cardPin":"98765","ssn":"123-45-6789"}"#], rules: rules)
+        #expect(try run.masked.first?.hasSuffix(#""cardPin":"*8765","ssn":"123-45-6789"}"#) == true)
     }
 }

@@ -1,6 +1,8 @@
+import Crypto
 import Foundation
 import Logging
 import PipelineCore
+import PipelineJSON
 import Testing
 import TestSupport
 import TransformerCore
@@ -13,8 +15,15 @@ struct TransformRun {
         TransformPaths(raw: directory.file("raw.jsonl"), users: directory.file("users.jsonl"),
                        dlq: directory.file("dlq.jsonl"), rawMasked: directory.file("raw.masked.jsonl"))
     }
+    static let lineDigestKey = SymmetricKey(data: [UInt8](repeating: 0x5A, count: 32))
     static let context = TransformContext(runID: "20261122T101500Z-3f9a", extractedAt: "2026-11-22T10:15:07.250Z",
-                                          transformedAt: "2026-11-22T10:15:08.000Z")
+                                          transformedAt: "2026-11-22T10:15:08.000Z", lineDigestKey: lineDigestKey)
+
+    /// What raw.masked.jsonl and the DLQ hold for a line that is not a JSON object.
+    static func placeholder(for line: [UInt8]) -> String {
+        let digest = HMAC<SHA256>.authenticationCode(for: line, using: lineDigestKey).map { String(format: "%02x", $0) }.joined()
+        return #"{"rejected_line":{"bytes":\#(line.count),"hmac_sha256":"\#(digest)"}}"#
+    }
     static let rules = TransformRules(ageRange: 18...65, departments: try! DepartmentTable.bundled())
 
     /// Writes `lines` (each followed by a newline) as raw.jsonl and transforms them.
@@ -71,14 +80,10 @@ extension Dictionary where Key == String, Value == Any {
     }
 }
 
-/// The top-level keys of a compact JSON object line, in order (via the transformer's own tape,
+/// The top-level keys of a compact JSON object line, in order (via the project's own parser,
 /// checked independently by JSONSerialization in the tests that use it).
 func orderedKeys(_ line: String) throws -> [String] {
-    var tape = JSONTape()
-    return try Array(line.utf8).withUnsafeBytes { bytes in
-        try tape.parse(bytes)
-        return tape.members(of: 0).map { tape.decodedString($0.key, in: bytes) }
-    }
+    try JSONValue.parse(line).objectValue?.map(\.key) ?? []
 }
 
 extension FixtureJSON {

@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import Logging
 import PipelineCore
@@ -93,7 +94,10 @@ import Glibc
         let fields = try await redis.hgetall(LedgerKey.run(id))
         let copy = TransformRun()
         try FileManager.default.copyItem(atPath: layout.rawFile(id), toPath: copy.paths.raw)
-        let context = TransformContext(runID: id.rawValue, extractedAt: fields["extract_finished_at"], transformedAt: try #require(fields["transform_started_at"]))
+        let key = try #require(fields[Transformation.lineDigestKeyField].flatMap(Hex.decode))
+        #expect(key.count == 32, "the run's digest key is made once and kept in the ledger")
+        let context = TransformContext(runID: id.rawValue, extractedAt: fields["extract_finished_at"],
+                                       transformedAt: try #require(fields["transform_started_at"]), lineDigestKey: SymmetricKey(data: key))
         let summary = try FileTransform(paths: copy.paths, rules: TransformRun.rules, context: context, logger: quietLogger).run()
         #expect(summary.files.map(\.sha256) == files.map(\.sha256))
         #expect(summary.counts == counts)

@@ -91,7 +91,8 @@ import TransformerFixtures
         }
         #expect(row["run_id"] as? String == TransformRun.context.runID)
         #expect(row["transformed_at"] as? String == TransformRun.context.transformedAt)
-        #expect(row["record_hash"] as? String == SHA256.hash(data: Data(c.line.utf8)).map { String(format: "%02x", $0) }.joined())
+        let masked = try run.masked[1]
+        #expect(row["record_hash"] as? String == SHA256.hash(data: Data(masked.utf8)).map { String(format: "%02x", $0) }.joined())
         // One bad row never stops the run: the valid rows around it are in users.jsonl.
         #expect(try run.users.map { $0["id"] as? Int } == [1, 3])
         #expect(summary.valid == 2)
@@ -161,36 +162,47 @@ import TransformerFixtures
         #expect(try run.lines(run.paths.users).first?.hasPrefix(#"{"id":9007199254740993,"#) == true)
     }
 
-    @Test func aLineThatIsNotJSONKeepsItsText() throws {
-        let text = #"{"id": 7, "firstName": "Broken \ row" <- not JSON"#
+    /// A line that is not a JSON object leaves staging as a placeholder only: its length and a
+    /// keyed digest, the reason and where parsing failed, and none of its bytes.
+    func expectPlaceholderOnly(_ line: [UInt8], message prefix: String, secrets: [String]) throws {
         let run = TransformRun()
-        try run.run([text])
+        try run.runBytes([line])
+        let placeholder = TransformRun.placeholder(for: line)
+        #expect(try run.masked == [placeholder])
         let row = try #require(try run.dlq.first)
-        #expect(row["payload"] as? String == text)
+        #expect(row.rules == ["row.not_object"])
         let message = try #require((row["reasons"] as? [[String: Any]])?.first?["message"] as? String)
-        #expect(message.hasPrefix("the line is not JSON"))
-        // raw.masked.jsonl holds it as a JSON string, so every line of that file parses.
-        let masked = try #require(try run.masked.first)
-        #expect(try JSONSerialization.jsonObject(with: Data(masked.utf8), options: [.fragmentsAllowed]) as? String == text)
+        #expect(message.hasPrefix(prefix), "\(message)")
+        let dlqLine = try #require(try run.lines(run.paths.dlq).first)
+        #expect(dlqLine.contains(#""payload":\#(placeholder)"#))
+        for secret in secrets {
+            for text in [dlqLine, try run.masked[0]] { #expect(!text.contains(secret), "\(secret) in \(text)") }
+        }
+        // Keyed: not the plain SHA-256 of the line, which anyone could confirm a guess against.
+        #expect(!placeholder.contains(SHA256.hash(data: line).map { String(format: "%02x", $0) }.joined()))
     }
 
-    @Test func invalidUTF8IsNotJSONAndItsTextIsRepaired() throws {
-        let bytes: [UInt8] = Array(#"{"id":1,"firstName":""#.utf8) + [0xFF, 0xC3] + Array(#""}"#.utf8)
-        let run = TransformRun()
-        try run.runBytes([bytes])
-        let row = try #require(try run.dlq.first)
-        #expect(row.rules == ["row.not_object"])
-        #expect(row["payload"] as? String == "{\"id\":1,\"firstName\":\"\u{FFFD}\u{FFFD}\"}")
+    @Test func aLineThatIsNotJSONLeavesNoneOfItsBytes() throws {
+        let text = #"{"id": 7, "ssn": "123-45-6789", "firstName": "Broken \ row" <- not JSON"#
+        try expectPlaceholderOnly(Array(text.utf8), message: "the line is not valid JSON: invalid escape at byte 54",
+                                  secrets: ["123-45-6789", "6789", "Broken"])
     }
 
-    @Test func aJSONLineThatIsNotAnObjectIsKeptAsItWas() throws {
-        let text = #"[1, "two", {"three": 3}]"#
-        let run = TransformRun()
-        try run.run([text])
-        #expect(try run.masked == [text])
-        let row = try #require(try run.dlq.first)
-        #expect(row["payload"] as? String == text)
-        #expect(row.rules == ["row.not_object"])
+    @Test func invalidUTF8IsNotJSONAndLeavesNoneOfItsBytes() throws {
+        let bytes: [UInt8] = Array(#"{"password":"hunter2-secret","firstName":""#.utf8) + [0xFF, 0xC3] + Array(#""}"#.utf8)
+        try expectPlaceholderOnly(bytes, message: "the line is not valid JSON: invalid UTF-8 at byte 43",
+                                  secrets: ["hunter2", "password"])
+    }
+
+    @Test(arguments: ["01", "1.", "+1", ".5", "NaN", "Infinity", "-Infinity", "0x1F", "1e", "--1"])
+    func aNonStandardNumberIsNotJSON(_ number: String) throws {
+        let text = #"{"ssn":"987-65-4321","id":\#(number),"firstName":"A"}"#
+        try expectPlaceholderOnly(Array(text.utf8), message: "the line is not valid JSON", secrets: ["987-65-4321", "4321"])
+    }
+
+    @Test(arguments: [#"[{"ssn": "123-45-6789", "password": "hunter2"}]"#, #""123-45-6789""#, "123456789", "null", "true"])
+    func aJSONLineThatIsNotAnObjectLeavesNoneOfItsBytes(_ text: String) throws {
+        try expectPlaceholderOnly(Array(text.utf8), message: "the line is a JSON", secrets: ["123-45-6789", "hunter2", "123456789"])
     }
 
     @Test func theDLQRowHasTheDocumentedKeysInOrderAndAMaskedPayload() throws {

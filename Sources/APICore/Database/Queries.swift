@@ -1,4 +1,5 @@
 import GRDB
+import PipelineCore
 
 /// A page of a list: the rows asked for and how many match in all (`X-Total-Count`).
 public struct Page<Item: Sendable>: Sendable {
@@ -49,14 +50,14 @@ public enum Queries {
     }
 
     /// A run's dead letters by line; `nil` when there is no such run.
-    public static func deadLetters(_ db: Database, runID: String, page: Pagination) throws -> Page<DLQResource>? {
+    public static func deadLetters(_ db: Database, runID: String, page: Pagination, masking: SecretMasking) throws -> Page<DLQResource>? {
         guard try runExists(db, id: runID) else { return nil }
         let total = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM dlq_records WHERE run_id = ?", arguments: [runID]) ?? 0
         let rows = try Row.fetchAll(
             db,
             sql: "SELECT \(DLQResource.columns) FROM dlq_records WHERE run_id = ? ORDER BY line LIMIT ? OFFSET ?",
             arguments: [runID, page.limit, page.offset])
-        return Page(total: total, items: rows.map(DLQResource.init(row:)))
+        return Page(total: total, items: rows.map { DLQResource(row: $0, masking: masking) })
     }
 
     /// A run's events in the order they happened; `nil` when there is no such run.
@@ -68,7 +69,7 @@ public enum Queries {
     }
 
     /// Users by id, optionally only one department's or those last changed by one run.
-    public static func users(_ db: Database, department: String?, runID: String?, page: Pagination) throws -> Page<UserResource> {
+    public static func users(_ db: Database, department: String?, runID: String?, page: Pagination, masking: SecretMasking) throws -> Page<UserResource> {
         var conditions: [String] = []
         var arguments: StatementArguments = []
         if let department {
@@ -84,11 +85,11 @@ public enum Queries {
         let rows = try Row.fetchAll(
             db, sql: "SELECT \(UserResource.columns) FROM users \(filter) ORDER BY id LIMIT ? OFFSET ?",
             arguments: arguments + [page.limit, page.offset])
-        return Page(total: total, items: rows.map(UserResource.init(row:)))
+        return Page(total: total, items: rows.map { UserResource(row: $0, masking: masking) })
     }
 
-    public static func user(_ db: Database, id: Int64) throws -> UserResource? {
+    public static func user(_ db: Database, id: Int64, masking: SecretMasking) throws -> UserResource? {
         try Row.fetchOne(db, sql: "SELECT \(UserResource.columns) FROM users WHERE id = ?", arguments: [id])
-            .map(UserResource.init(row:))
+            .map { UserResource(row: $0, masking: masking) }
     }
 }

@@ -1,4 +1,6 @@
 import GRDB
+import PipelineCore
+import PipelineJSON
 
 /// One row of `etl_runs` as the API shows it.
 public struct RunResource: Sendable, Equatable {
@@ -74,7 +76,7 @@ public struct FileEntry: Sendable, Equatable {
     /// Reads the `staged_files`/`remote_files` JSON column: an array of `{path|name, rows, bytes,
     /// sha256}`. Entries without a name are skipped, and unreadable text reads as no files.
     static func list(fromJSON text: String?) -> [FileEntry] {
-        guard let text, let items = (try? JSONParser.parse(text))?.arrayValue else { return [] }
+        guard let text, let items = (try? JSONValue.parse(text))?.arrayValue else { return [] }
         return items.compactMap { item in
             guard let name = item["name"]?.stringValue ?? item["path"]?.stringValue.map(baseName), !name.isEmpty else {
                 return nil
@@ -113,7 +115,7 @@ public struct UserResource: Sendable, Equatable {
     public var recordHash: String
     public var insertedAt: String
     public var updatedAt: String
-    /// The enriched row as in users.jsonl, after ``SecretScrubber``.
+    /// The enriched row as in users.jsonl, masked once more on the way out (``PayloadColumn``).
     public var payload: JSONValue
 
     static let columns = """
@@ -122,7 +124,7 @@ public struct UserResource: Sendable, Equatable {
         """
 
     /// Columns by position, in the order of ``columns``.
-    init(row: Row) {
+    init(row: Row, masking: SecretMasking) {
         id = row[0]
         runID = row[1]
         fullName = row[2]
@@ -136,7 +138,7 @@ public struct UserResource: Sendable, Equatable {
         bmiCategory = row[10]
         birthDate = row[11]
         recordHash = row[12]
-        payload = PayloadColumn.read(row[13])
+        payload = PayloadColumn.read(row[13], masking: masking)
         insertedAt = row[14]
         updatedAt = row[15]
     }
@@ -168,7 +170,8 @@ public struct DLQResource: Sendable, Equatable {
     public var runID: String
     public var line: Int
     public var reasons: [Reason]
-    /// The masked row (after ``SecretScrubber``), or the line's text as a string when it was not JSON.
+    /// The masked row, masked once more on the way out (``PayloadColumn``); for a line that was not
+    /// a JSON object, the placeholder the transformer wrote in its place (docs/STAGING.md).
     public var payload: JSONValue
     public var insertedAt: String
 
@@ -181,16 +184,16 @@ public struct DLQResource: Sendable, Equatable {
     static let columns = "run_id, line, reasons, payload, inserted_at"
 
     /// Columns by position, in the order of ``columns``.
-    init(row: Row) {
+    init(row: Row, masking: SecretMasking) {
         runID = row[0]
         line = row[1]
         let reasonsText: String? = row[2]
-        reasons = ((reasonsText.flatMap { try? JSONParser.parse($0) })?.arrayValue ?? []).map { item in
+        reasons = ((reasonsText.flatMap { try? JSONValue.parse($0) })?.arrayValue ?? []).map { item in
             Reason(
                 field: item["field"]?.stringValue ?? "", rule: item["rule"]?.stringValue ?? "",
                 message: item["message"]?.stringValue ?? "")
         }
-        payload = PayloadColumn.read(row[3])
+        payload = PayloadColumn.read(row[3], masking: masking)
         insertedAt = row[4]
     }
 
@@ -231,12 +234,14 @@ public struct EventResource: Sendable, Equatable {
     }
 }
 
-/// The JSON payload columns: parsed, then scrubbed of secrets. Text that does not parse (which
-/// the saver never writes: a line that was not JSON is stored as a JSON string) reads as `null`
-/// rather than failing the whole page, and is never passed through, since it could not be scrubbed.
+/// The JSON payload columns, masked again on the way out: the transformer masked every row before
+/// it was stored, so on a database the pipeline wrote this changes nothing; a row written by a
+/// buggy or older stage still cannot leak a secret through the API. Text that does not parse
+/// (which the saver never writes) reads as `null` rather than failing the whole page, and is
+/// never passed through, since it could not be masked.
 enum PayloadColumn {
-    static func read(_ text: String?) -> JSONValue {
-        guard let text, let value = try? JSONParser.parse(text) else { return .null }
-        return SecretScrubber.scrub(value)
+    static func read(_ text: String?, masking: SecretMasking) -> JSONValue {
+        guard let text, let masked = try? masking.masked(text), let value = try? JSONValue.parse(masked) else { return .null }
+        return value
     }
 }

@@ -1,5 +1,6 @@
 import HTTPTypes
 import Hummingbird
+import PipelineJSON
 
 /// Every error the API answers with, as `{"error": "...", "detail": ...}`.
 ///

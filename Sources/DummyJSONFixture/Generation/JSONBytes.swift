@@ -1,3 +1,5 @@
+import PipelineJSON
+
 /// A growable byte buffer that JSON text is appended to without going through `JSONEncoder`,
 /// or even `Array`: raw memory, no reference counting, `memcpy` for words. This is what keeps a
 /// page of 100 users well under a millisecond.
@@ -100,24 +102,11 @@ struct JSONBytes: ~Copyable {
         count += w.count + 2
     }
 
-    /// Any string, quoted and escaped.
+    /// Any string, quoted and escaped by the project's one JSON writer.
     mutating func escaped(_ s: String) {
-        byte(0x22)
-        for b in s.utf8 {
-            switch b {
-            case 0x22: raw("\\\"")
-            case 0x5C: raw("\\\\")
-            case 0x0A: raw("\\n")
-            case 0x0D: raw("\\r")
-            case 0x09: raw("\\t")
-            case 0..<0x20:
-                raw("\\u00")
-                byte(JSONBytes.hexDigit(b >> 4))
-                byte(JSONBytes.hexDigit(b & 0xF))
-            default: byte(b)
-            }
-        }
-        byte(0x22)
+        var text: [UInt8] = []
+        text.appendJSONString(s)
+        raw(text)
     }
 
     @inline(__always)

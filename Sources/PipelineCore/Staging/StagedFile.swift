@@ -48,19 +48,46 @@ public struct StagedFile: Codable, Sendable, Equatable, Hashable {
 }
 
 public enum SHA256Digest {
-    public static func hex(_ digest: SHA256.Digest) -> String {
+    public static func hex(_ digest: SHA256.Digest) -> String { Hex.encode(digest) }
+
+    public static func hex(of bytes: some DataProtocol) -> String { hex(SHA256.hash(data: bytes)) }
+}
+
+/// Lower-case hexadecimal text of bytes, and back.
+public enum Hex {
+    public static func encode(_ bytes: some Sequence<UInt8>) -> String {
         var text = ""
-        text.reserveCapacity(64)
-        for byte in digest {
-            text.append(Self.hexDigits[Int(byte >> 4)])
-            text.append(Self.hexDigits[Int(byte & 0x0F)])
+        text.reserveCapacity(bytes.underestimatedCount * 2)
+        for byte in bytes {
+            text.append(digits[Int(byte >> 4)])
+            text.append(digits[Int(byte & 0x0F)])
         }
         return text
     }
 
-    public static func hex(of bytes: some DataProtocol) -> String { hex(SHA256.hash(data: bytes)) }
+    /// The bytes of an even number of hex digits; `nil` for anything else.
+    public static func decode(_ text: String) -> [UInt8]? {
+        let utf8 = Array(text.utf8)
+        guard utf8.count % 2 == 0 else { return nil }
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(utf8.count / 2)
+        for k in stride(from: 0, to: utf8.count, by: 2) {
+            guard let high = value(utf8[k]), let low = value(utf8[k + 1]) else { return nil }
+            bytes.append(high << 4 | low)
+        }
+        return bytes
+    }
 
-    private static let hexDigits = Array("0123456789abcdef")
+    private static func value(_ digit: UInt8) -> UInt8? {
+        switch digit {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): digit - UInt8(ascii: "0")
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): digit - UInt8(ascii: "a") + 10
+        case UInt8(ascii: "A")...UInt8(ascii: "F"): digit - UInt8(ascii: "A") + 10
+        default: nil
+        }
+    }
+
+    private static let digits = Array("0123456789abcdef")
 }
 
 /// Reads a file in fixed-size chunks through one reused buffer.

@@ -173,17 +173,3 @@ public enum FieldRules {
     }
 }
 
-/// Secrets of DESIGN.md §5: every character but the last four becomes `*`.
-public enum SecretMask {
-    /// The masked form of a secret string: the same number of characters, all but the last four
-    /// replaced by `*`. A value of four characters or fewer is masked entirely, since its "last
-    /// four" would be all of it.
-    public static func mask(_ value: String) -> String {
-        let count = value.count
-        guard count > 4 else { return String(repeating: "*", count: count) }
-        return String(repeating: "*", count: count - 4) + value.suffix(4)
-    }
-
-    /// What replaces a secret that is not a string.
-    public static let nonString: StaticString = "\"****\""
-}

@@ -1,17 +1,20 @@
-/// Compact JSON written into a byte buffer.
+/// The project's one JSON writer: compact JSON appended to a byte buffer.
+///
+/// Every JSON text the stages write (staged rows, DLQ records, API answers, log lines in JSON)
+/// is escaped here, so a value cannot break out of its string however it was spelled upstream.
 extension Array where Element == UInt8 {
     @inline(__always)
-    mutating func append(_ bytes: UnsafeRawBufferPointer) {
+    public mutating func append(_ bytes: UnsafeRawBufferPointer) {
         append(contentsOf: bytes)
     }
 
     @inline(__always)
-    mutating func append(_ text: StaticString) {
+    public mutating func append(_ text: StaticString) {
         append(contentsOf: UnsafeRawBufferPointer(start: text.utf8Start, count: text.utf8CodeUnitCount))
     }
 
     /// Appends a decimal integer.
-    mutating func appendInt(_ value: Int) {
+    public mutating func appendInt(_ value: Int) {
         if value < 0 {
             append(UInt8(ascii: "-"))
             appendUInt(value.magnitude)
@@ -41,14 +44,16 @@ extension Array where Element == UInt8 {
     }
 
     /// Appends `text` as a JSON string: quotes, backslashes and control characters escaped,
-    /// everything else (non-ASCII included) as UTF-8.
-    mutating func appendJSONString(_ text: String) {
+    /// everything else (non-ASCII included) as UTF-8. A Swift `String` is always valid Unicode,
+    /// so the result is always valid JSON.
+    public mutating func appendJSONString(_ text: String) {
         var text = text
         text.withUTF8 { appendJSONString(utf8: UnsafeRawBufferPointer($0)) }
     }
 
-    /// Appends valid UTF-8 bytes as a JSON string.
-    mutating func appendJSONString(utf8 bytes: UnsafeRawBufferPointer) {
+    /// Appends bytes as a JSON string. They must be valid UTF-8 (text decoded by ``JSONTape``
+    /// or taken from a `String`); anything else goes through ``appendJSONString(_:)``.
+    public mutating func appendJSONString(utf8 bytes: UnsafeRawBufferPointer) {
         append(UInt8(ascii: "\""))
         var runStart = 0
         for (i, c) in bytes.enumerated() where c < 0x20 || c == UInt8(ascii: "\"") || c == UInt8(ascii: "\\") {
@@ -58,12 +63,6 @@ extension Array where Element == UInt8 {
         }
         append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[runStart...]))
         append(UInt8(ascii: "\""))
-    }
-
-    /// Appends arbitrary bytes (a line that is not JSON) as a JSON string holding their text;
-    /// bytes that are not UTF-8 become U+FFFD.
-    mutating func appendJSONString(text bytes: UnsafeRawBufferPointer) {
-        appendJSONString(String(decoding: bytes, as: UTF8.self))
     }
 
     private mutating func appendEscape(_ c: UInt8) {
@@ -85,7 +84,7 @@ extension Array where Element == UInt8 {
     /// Appends the subtree at `index` as compact JSON: byte for byte when the line had no
     /// whitespace outside strings, else re-serialised without it. Strings and numbers keep
     /// their exact text.
-    mutating func appendCompact(_ tape: JSONTape, _ index: Int, in bytes: UnsafeRawBufferPointer) {
+    public mutating func appendCompact(_ tape: JSONTape, _ index: Int, in bytes: UnsafeRawBufferPointer) {
         if tape.isCompact {
             append(contentsOf: tape.text(index, in: bytes))
             return

@@ -17,8 +17,13 @@ public struct JSONSyntaxError: Error, Equatable, CustomStringConvertible {
     public var description: String { "\(reason) at byte \(offset + 1)" }
 }
 
-/// One JSON document parsed from a line, as a flat "tape" of nodes whose strings and numbers are
-/// spans of the line's bytes.
+/// The project's one JSON parser: a document parsed from UTF-8 bytes, as a flat "tape" of nodes
+/// whose strings and numbers are spans of those bytes.
+///
+/// Every stage that reads JSON from outside reads it through this type (the extractor's page
+/// envelope, the transformer's rows, the API's stored payloads), so what one stage accepts the
+/// next one accepts too: there is no lenient reader upstream of a strict one for hostile input
+/// to slip between.
 ///
 /// Nothing is decoded or copied while parsing, so a row costs one pass over its bytes and no
 /// allocation once the tape's storage has grown (it is reused from row to row). Keys keep their
@@ -56,16 +61,28 @@ public struct JSONTape: Sendable {
 
     /// Containers nested deeper than this are refused rather than risk the stack.
     public static let maxDepth = 128
+    /// The largest document: node offsets are 32-bit.
+    public static let maxBytes = Int(Int32.max)
 
     public init() {}
 
-    /// Parses `bytes` (one line, without its newline), replacing the previous document.
-    public mutating func parse(_ bytes: UnsafeRawBufferPointer) throws(JSONSyntaxError) {
+    /// Parses `bytes` (one document; surrounding whitespace allowed), replacing the previous one.
+    ///
+    /// - Parameter recordingDepth: nodes inside more than this many containers are validated but
+    ///   not put on the tape: a container at exactly this depth is recorded as a leaf (its
+    ///   `count` still counts its members, its text spans them all). A reader that only needs
+    ///   the outer structure, such as the extractor finding each user in a page (depth 2), pays
+    ///   for validation and not for the nodes of every value inside.
+    public mutating func parse(_ bytes: UnsafeRawBufferPointer, recordingDepth: Int = .max) throws(JSONSyntaxError) {
         guard let base = bytes.baseAddress, bytes.count > 0 else {
             nodes.removeAll(keepingCapacity: true)
-            throw JSONSyntaxError(offset: 0, reason: "empty line")
+            throw JSONSyntaxError(offset: 0, reason: "empty document")
         }
-        var parser = Parser(base.assumingMemoryBound(to: UInt8.self), count: bytes.count)
+        guard bytes.count <= Self.maxBytes else {
+            nodes.removeAll(keepingCapacity: true)
+            throw JSONSyntaxError(offset: 0, reason: "document larger than \(Self.maxBytes) bytes")
+        }
+        var parser = Parser(base.assumingMemoryBound(to: UInt8.self), count: bytes.count, recordingDepth: recordingDepth)
         swap(&parser.nodes, &nodes)
         parser.nodes.removeAll(keepingCapacity: true)
         defer {
@@ -84,12 +101,14 @@ private struct Parser {
     let p: UnsafePointer<UInt8>
     let n: Int
     var i = 0
+    let recordingDepth: Int
     var nodes: [JSONTape.Node] = []
     var compact = true
 
-    init(_ p: UnsafePointer<UInt8>, count: Int) {
+    init(_ p: UnsafePointer<UInt8>, count: Int, recordingDepth: Int) {
         self.p = p
         self.n = count
+        self.recordingDepth = recordingDepth
     }
 
     func fail(_ reason: String, at offset: Int? = nil) -> JSONSyntaxError {
@@ -120,19 +139,20 @@ private struct Parser {
         switch p[i] {
         case UInt8(ascii: "{"): try object(depth: depth)
         case UInt8(ascii: "["): try array(depth: depth)
-        case UInt8(ascii: "\""): try string()
-        case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"): try number()
-        case UInt8(ascii: "t"): try literal("true", .bool, flag: true)
-        case UInt8(ascii: "f"): try literal("false", .bool, flag: false)
-        case UInt8(ascii: "n"): try literal("null", .null, flag: false)
+        case UInt8(ascii: "\""): try string(record: depth <= recordingDepth)
+        case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"): try number(record: depth <= recordingDepth)
+        case UInt8(ascii: "t"): try literal("true", .bool, flag: true, record: depth <= recordingDepth)
+        case UInt8(ascii: "f"): try literal("false", .bool, flag: false, record: depth <= recordingDepth)
+        case UInt8(ascii: "n"): try literal("null", .null, flag: false, record: depth <= recordingDepth)
         default: throw fail("unexpected \(describe(p[i]))")
         }
     }
 
     mutating func object(depth: Int) throws(JSONSyntaxError) {
         guard depth < JSONTape.maxDepth else { throw fail("nesting deeper than \(JSONTape.maxDepth)") }
+        let record = depth <= recordingDepth
         let index = nodes.count
-        nodes.append(.init(kind: .object, flag: false, start: Int32(i), end: 0, count: 0, next: 0))
+        if record { nodes.append(.init(kind: .object, flag: false, start: Int32(i), end: 0, count: 0, next: 0)) }
         i += 1
         skipWhitespace()
         var count: Int32 = 0
@@ -143,7 +163,7 @@ private struct Parser {
                 skipWhitespace()
                 guard i < n else { throw fail("unterminated object") }
                 guard p[i] == UInt8(ascii: "\"") else { throw fail("expected a string key, found \(describe(p[i]))") }
-                try string()
+                try string(record: depth + 1 <= recordingDepth)
                 skipWhitespace()
                 guard i < n else { throw fail("unterminated object") }
                 guard p[i] == UInt8(ascii: ":") else { throw fail("expected ':' after an object key, found \(describe(p[i]))") }
@@ -158,15 +178,18 @@ private struct Parser {
                 throw fail("expected ',' or '}' in an object, found \(describe(p[i]))")
             }
         }
-        nodes[index].end = Int32(i)
-        nodes[index].count = count
-        nodes[index].next = Int32(nodes.count)
+        if record {
+            nodes[index].end = Int32(i)
+            nodes[index].count = count
+            nodes[index].next = Int32(nodes.count)
+        }
     }
 
     mutating func array(depth: Int) throws(JSONSyntaxError) {
         guard depth < JSONTape.maxDepth else { throw fail("nesting deeper than \(JSONTape.maxDepth)") }
+        let record = depth <= recordingDepth
         let index = nodes.count
-        nodes.append(.init(kind: .array, flag: false, start: Int32(i), end: 0, count: 0, next: 0))
+        if record { nodes.append(.init(kind: .array, flag: false, start: Int32(i), end: 0, count: 0, next: 0)) }
         i += 1
         skipWhitespace()
         var count: Int32 = 0
@@ -184,21 +207,23 @@ private struct Parser {
                 throw fail("expected ',' or ']' in an array, found \(describe(p[i]))")
             }
         }
-        nodes[index].end = Int32(i)
-        nodes[index].count = count
-        nodes[index].next = Int32(nodes.count)
+        if record {
+            nodes[index].end = Int32(i)
+            nodes[index].count = count
+            nodes[index].next = Int32(nodes.count)
+        }
     }
 
-    mutating func literal(_ word: StaticString, _ kind: JSONTape.Kind, flag: Bool) throws(JSONSyntaxError) {
+    mutating func literal(_ word: StaticString, _ kind: JSONTape.Kind, flag: Bool, record: Bool) throws(JSONSyntaxError) {
         let length = word.utf8CodeUnitCount
         guard n - i >= length, memcmp(p + i, word.utf8Start, length) == 0 else {
             throw fail("unexpected \(describe(p[i]))")
         }
-        nodes.append(.init(kind: kind, flag: flag, start: Int32(i), end: Int32(i + length), count: 0, next: Int32(nodes.count + 1)))
+        if record { nodes.append(.init(kind: kind, flag: flag, start: Int32(i), end: Int32(i + length), count: 0, next: Int32(nodes.count + 1))) }
         i += length
     }
 
-    mutating func number() throws(JSONSyntaxError) {
+    mutating func number(record: Bool) throws(JSONSyntaxError) {
         let start = i
         var integer = true
         if p[i] == UInt8(ascii: "-") { i += 1 }
@@ -221,12 +246,14 @@ private struct Parser {
             guard i < n, isDigit(p[i]) else { throw fail("invalid number: no digit in the exponent", at: start) }
             while i < n && isDigit(p[i]) { i += 1 }
         }
-        nodes.append(.init(kind: .number, flag: integer, start: Int32(start), end: Int32(i), count: 0, next: Int32(nodes.count + 1)))
+        if record {
+            nodes.append(.init(kind: .number, flag: integer, start: Int32(start), end: Int32(i), count: 0, next: Int32(nodes.count + 1)))
+        }
     }
 
     /// Scans a string, eight bytes at a time while none of them needs a look (a quote, a
     /// backslash, a control character or a non-ASCII byte).
-    mutating func string() throws(JSONSyntaxError) {
+    mutating func string(record: Bool) throws(JSONSyntaxError) {
         let start = i
         var escapes = false
         i += 1
@@ -246,14 +273,16 @@ private struct Parser {
                 escapes = true
                 try escape()
             } else if c < 0x20 {
-                throw fail("control character \(describe(c)) inside a string")
+                throw fail("control character inside a string")
             } else if c >= 0x80 {
                 try utf8Sequence()
             } else {
                 i += 1
             }
         }
-        nodes.append(.init(kind: .string, flag: escapes, start: Int32(start), end: Int32(i), count: 0, next: Int32(nodes.count + 1)))
+        if record {
+            nodes.append(.init(kind: .string, flag: escapes, start: Int32(start), end: Int32(i), count: 0, next: Int32(nodes.count + 1)))
+        }
     }
 
     private static let ones: UInt64 = 0x0101_0101_0101_0101
@@ -283,7 +312,7 @@ private struct Parser {
             }
             i += 5
         default:
-            throw fail("invalid escape \\\(Character(Unicode.Scalar(p[i])))", at: at)
+            throw fail("invalid escape", at: at)
         }
     }
 
@@ -318,9 +347,18 @@ private struct Parser {
         isDigit(c) || (c | 0x20) &- UInt8(ascii: "a") < 6
     }
 
+    /// What kind of byte `c` is, for a message. Only JSON's own punctuation is quoted: a
+    /// message about a line that holds secrets must not carry any of its content.
     func describe(_ c: UInt8) -> String {
-        if c >= 0x21 && c < 0x7F { return "'\(Character(Unicode.Scalar(c)))'" }
-        let hex = String(c, radix: 16, uppercase: true)
-        return "byte 0x\(hex.count == 1 ? "0" : "")\(hex)"
+        switch c {
+        case UInt8(ascii: "{"), UInt8(ascii: "}"), UInt8(ascii: "["), UInt8(ascii: "]"), UInt8(ascii: ":"),
+             UInt8(ascii: ","), UInt8(ascii: "\""):
+            return "'\(Character(Unicode.Scalar(c)))'"
+        case 0x00..<0x20, 0x7F: return "a control character"
+        case 0x80...: return "a non-ASCII byte"
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): return "a digit"
+        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"): return "a letter"
+        default: return "a symbol"
+        }
     }
 }

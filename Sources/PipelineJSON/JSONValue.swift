@@ -3,8 +3,7 @@
 ///
 /// Objects keep their members in order (a user's payload reads in the upstream's key order,
 /// the OpenAPI document in the order it is written) and numbers keep their literal text, so a
-/// payload passes through the API exactly as the saver stored it, apart from what
-/// ``SecretScrubber`` removes.
+/// payload passes through the API exactly as the saver stored it.
 public enum JSONValue: Sendable, Equatable {
     case null
     case bool(Bool)

@@ -1,8 +1,8 @@
 import Foundation
 import Testing
-import TransformerCore
+import PipelineJSON
 
-/// The order-preserving parser behind the transformer: accepts exactly JSON, keeps text exact.
+/// The one parser: accepts exactly JSON (RFC 8259), keeps text exact.
 @Suite struct JSONTapeTests {
     func parse(_ text: String) throws(JSONSyntaxError) -> JSONTape {
         var tape = JSONTape()
@@ -86,8 +86,8 @@ import TransformerCore
     }
 
     @Test func errorsSayWhatAndWhere() {
-        #expect(throws: JSONSyntaxError(offset: 7, reason: "expected ',' or '}' in an object, found '2'")) { try parse(#"{"a":1 2}"#) }
-        #expect(throws: JSONSyntaxError(offset: 0, reason: "empty line")) { try parse("") }
+        #expect(throws: JSONSyntaxError(offset: 7, reason: "expected ',' or '}' in an object, found a digit")) { try parse(#"{"a":1 2}"#) }
+        #expect(throws: JSONSyntaxError(offset: 0, reason: "empty document")) { try parse("") }
         #expect(throws: JSONSyntaxError(offset: 1, reason: "unterminated string")) { try parse(#"["abc"#) }
     }
 }

@@ -1,0 +1,68 @@
+import PipelineCore
+import PipelineJSON
+import Testing
+
+/// One list of secret keys, matched at any depth in any spelling, and one masking of values.
+@Suite struct SecretMaskingTests {
+    func masked(_ text: String, _ fields: SecretFields = .default) throws -> String {
+        String(decoding: try SecretMasking(fields: fields).masked(text), as: UTF8.self)
+    }
+
+    @Test func removesPasswordsAtAnyDepthAndMasksTheOtherSecrets() throws {
+        let raw = """
+            {"id":1,"password":"hunter2","ssn":"900-590-289","ein":"977-175","nested":{"oldPassword":"x","list":[{"PASSWORD":"y","keep":1}]},
+             "bank":{"cardNumber":"9289760655481815","iban":"****************0002","currency":"CNY"},"crypto":{"wallet":12345}}
+            """
+        #expect(try masked(raw) == """
+            {"id":1,"ssn":"*******-289","ein":"***-175","nested":{"list":[{"keep":1}]},\
+            "bank":{"cardNumber":"************1815","iban":"****************0002","currency":"CNY"},"crypto":{"wallet":"****"}}
+            """)
+    }
+
+    @Test func maskingWhatIsMaskedChangesNothing() throws {
+        let once = try masked(#"{"ssn":"900-590-289","bank":{"cardNumber":"9289760655481815","iban":"ab"},"wallet":{"a":1},"name":"x"}"#)
+        #expect(try masked(once) == once)
+        #expect(try masked(#""password: hunter2""#) == #""password: hunter2""#, "values are not searched, only keys")
+    }
+
+    @Test(arguments: ["cardNumber", "card_number", "CARD-NUMBER", "Card Number", "card.number", "creditCardNumber", "bankCardNumber"])
+    func spellingsOfOneNameMatch(_ key: String) {
+        #expect(SecretFields.default.treatment(forKey: key) == .last4)
+    }
+
+    @Test(arguments: ["card", "number", "cardNumberType", "cardType", "email", "id", "ssnx", "iban2", "walletAddress"])
+    func otherKeysDoNotMatch(_ key: String) {
+        #expect(SecretFields.default.treatment(forKey: key) == nil)
+    }
+
+    @Test func escapedKeysAreResolvedBeforeMatching() throws {
+        #expect(try masked(#"{"pass\u0077ord":"a","\u0053SN":"123456789"}"#) == #"{"\u0053SN":"*****6789"}"#)
+    }
+
+    @Test func nonStringSecretsAndUnicodeValues() throws {
+        #expect(try masked(#"{"iban":["GB00",{"x":1}],"ssn":null,"ein":"ÄÖÜ-ßäöü","wallet":"ab\"cdef"}"#)
+            == #"{"iban":"****","ssn":"****","ein":"****ßäöü","wallet":"***cdef"}"#)
+        #expect(SecretMasking.mask("5355920631952404") == "************2404")
+        #expect(SecretMasking.mask("1234") == "****")
+    }
+
+    @Test func aListFromTheEnvironment() throws {
+        let fields = try SecretFields(from: Environment(["SECRET_FIELDS": " apiKey:drop , *token , pin:LAST4 "]))
+        #expect(fields.treatment(forKey: "api_key") == .drop)
+        #expect(fields.treatment(forKey: "refreshToken") == .last4)
+        #expect(fields.treatment(forKey: "PIN") == .last4)
+        #expect(fields.treatment(forKey: "password") == nil, "the list replaces the default")
+        #expect(try SecretFields(from: Environment([:])) == .default)
+    }
+
+    @Test(arguments: ["", " , ", "ssn:hide", "a*b", "*", "ssn:drop:x"])
+    func aBadListStopsStartUpNamingTheVariable(_ list: String) {
+        if list.isEmpty {
+            #expect(throws: Never.self) { try SecretFields(from: Environment(["SECRET_FIELDS": list])) }
+            return
+        }
+        #expect { try SecretFields(from: Environment(["SECRET_FIELDS": list])) } throws: { error in
+            (error as? ConfigurationError)?.variable == "SECRET_FIELDS"
+        }
+    }
+}
