@@ -135,7 +135,11 @@ let package = Package(
                 "PipelineCore", "PipelineJSON", "PipelineDatabase",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
+                // The connection guards below the router (Sources/APICore/HTTP): channel handlers.
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
             ]
         ),
         .executableTarget(

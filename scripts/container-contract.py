@@ -60,6 +60,9 @@ TOPOLOGY = {
 EMPTY_MEANS_BUNDLED_FIXTURE = {"DUMMYJSON_URL"}
 # The fixture's variables the launchers pass on (scripts/run.sh and compose), listed in .env.example.
 LAUNCHER_FIXTURE_VARIABLES = {"FIXTURE_USERS", "FIXTURE_BAD_FRACTION"}
+# Variables only compose reads (no binary does), listed in .env.example: the host address the
+# API's port is published on, loopback unless widened.
+COMPOSE_ONLY_VARIABLES = {"API_PUBLISH_ADDRESS": "127.0.0.1"}
 
 # Packages every debian:bookworm-slim image has (Priority: required, or needed by apt/dpkg).
 BASE_IMAGE_PACKAGES = {"libc6", "libgcc-s1", "libstdc++6", "zlib1g"}
@@ -513,7 +516,7 @@ class Variables(unittest.TestCase):
                          ", ".join(f"{n} ({', '.join(sorted(code_variables()[n]['where']))})" for n in missing))
 
     def test_env_example_lists_only_variables_something_reads(self):
-        known = set(code_variables()) | (LAUNCHER_FIXTURE_VARIABLES & fixture_variables())
+        known = set(code_variables()) | (LAUNCHER_FIXTURE_VARIABLES & fixture_variables()) | set(COMPOSE_ONLY_VARIABLES)
         extra = sorted(set(env_example()) - known)
         self.assertEqual(extra, [], "in .env.example but read by no stage (nor passed to the fixture by the launchers)")
 
@@ -778,6 +781,11 @@ class Layout(unittest.TestCase):
         published = [p for p in api["ports"] if p.split(":")[-1] == env["API_PORT"]]
         self.assertEqual(len(published), 1, api["ports"])
         self.assertEqual(published[0].split(":")[-2], env_example()["API_PORT"], "published on the host's API_PORT")
+        address = COMPOSE_ONLY_VARIABLES["API_PUBLISH_ADDRESS"]
+        self.assertEqual(published[0].split(":")[0], address, "published on the host's loopback by default")
+        self.assertEqual(env_example().get("API_PUBLISH_ADDRESS"), address, ".env.example shows the default")
+        widened = compose({"API_PUBLISH_ADDRESS": "0.0.0.0"})["services"]["api"]["ports"]
+        self.assertIn(f"0.0.0.0:{env_example()['API_PORT']}:{env['API_PORT']}", widened, "API_PUBLISH_ADDRESS widens it")
         test = " ".join(api["healthcheck"]["test"])
         self.assertIn(f"http://127.0.0.1:{env['API_PORT']}/health", test)
         self.assertIn("curl", apt_packages(dockerfile_stage("runtime")), "the health check runs curl")
@@ -933,6 +941,10 @@ MUTATIONS = [
      "      PAGE_SIZE: ${PAGE_SIZE:-100}\n", ""),
     ("compose: a default that is not the code's", "docker-compose.yml",
      "${HTTP_TIMEOUT_SECONDS:-10}", "${HTTP_TIMEOUT_SECONDS:-30}"),
+    ("compose: the API published on every interface", "docker-compose.yml",
+     '"${API_PUBLISH_ADDRESS:-127.0.0.1}:${API_PORT:-8000}:8000"', '"${API_PORT:-8000}:8000"'),
+    ("compose: the API given a default host list other than the code's", "docker-compose.yml",
+     "${API_ALLOWED_HOSTS:-localhost,127.0.0.1,[::1],api}", "${API_ALLOWED_HOSTS:-*}"),
     ("compose: the API listens on another port than it publishes", "docker-compose.yml",
      'API_PORT: "8000"', 'API_PORT: "8080"'),
     ("compose: the saver's database is not on the ./database mount", "docker-compose.yml",

@@ -12,7 +12,8 @@ struct APICommand: AsyncParsableCommand {
         abstract: "Serve the run ledger and loaded users read-only over HTTP.",
         discussion: """
             Settings come from environment variables (see .env.example): API_HOST, API_PORT, DB_PATH, \
-            LOG_LEVEL, LOG_FORMAT. The database is opened read-only when a request first needs it; until \
+            LOG_LEVEL, LOG_FORMAT, and the connection limits API_IDLE_TIMEOUT_SECONDS, \
+            API_READ_TIMEOUT_SECONDS, API_MAX_CONNECTIONS and API_ALLOWED_HOSTS (docs/API.md). The database is opened read-only when a request first needs it; until \
             the saver has created it, /health reports it not ready and data endpoints answer 503. \
             SIGTERM or SIGINT stops the server gracefully.
             """
@@ -27,7 +28,14 @@ struct APICommand: AsyncParsableCommand {
         }
         PipelineLogging.bootstrap(stage: "api", settings: settings.log)
         let logger = Logger(label: "api")
-        logger.info("starting", metadata: ["host": "\(settings.host)", "port": "\(settings.port)", "db_path": "\(settings.databasePath)"])
+        logger.info("starting", metadata: [
+            "host": "\(settings.host)", "port": "\(settings.port)", "db_path": "\(settings.databasePath)",
+            "idle_timeout": "\(settings.connections.idleTimeout)", "read_timeout": "\(settings.connections.readTimeout)",
+            "max_connections": "\(settings.connections.maxConnections)", "allowed_hosts": "\(settings.allowedHosts)",
+        ])
+        if settings.allowedHosts == .any {
+            logger.warning("API_ALLOWED_HOSTS=*: any Host is answered, so a web page can read the API through DNS rebinding")
+        }
         let app = APIServer.application(settings: settings, logger: logger)
         try await app.runService(gracefulShutdownSignals: [.sigterm, .sigint])
     }

@@ -17,7 +17,8 @@ public enum OpenAPIDocument {
             "description": """
                 Read-only access to the ETL pipeline's run ledger and loaded users (SQLite, written by the saver). \
                 Every endpoint also answers HEAD; any other method on these paths answers 405 with `Allow: GET, HEAD`. \
-                Until the saver has created the database, data endpoints answer 503 and /health reports `"database": "not_ready"`.
+                Until the saver has created the database, data endpoints answer 503 and /health reports `"database": "not_ready"`. \
+                Every endpoint answers 421 to a request whose Host header is not one the server answers to (API_ALLOWED_HOSTS).
                 """,
         ],
         "paths": [
@@ -89,6 +90,7 @@ public enum OpenAPIDocument {
                         """,
                     "responses": [
                         "200": objectResponse("The API is up", schema: "Health"),
+                        "421": ref("responses", "421"),
                     ],
                 ],
             ],
@@ -98,6 +100,7 @@ public enum OpenAPIDocument {
                     "summary": "This document",
                     "responses": [
                         "200": ["description": "The OpenAPI 3.1 document", "content": ["application/json": ["schema": ["type": "object"]]]],
+                        "421": ref("responses", "421"),
                     ],
                 ],
             ],
@@ -132,6 +135,7 @@ public enum OpenAPIDocument {
             "responses": [
                 "400": errorResponse("A parameter cannot be used; `detail` names it (parameter, in, value, expected)"),
                 "404": errorResponse("No such run or user; `detail` holds the id asked for"),
+                "421": errorResponse("The Host header names a host this server does not answer to (API_ALLOWED_HOSTS); `detail.host` holds it"),
                 "503": errorResponse("The database is not ready yet (the saver has not created it); `detail.reason` says why"),
             ],
             "schemas": [
@@ -139,7 +143,8 @@ public enum OpenAPIDocument {
                     "type": "object",
                     "description": """
                         Every error: 400 bad parameter, 404 unknown id or path, 405 method not allowed (with `Allow: GET, HEAD`), \
-                        500 internal error, 503 database not ready.
+                        421 foreign Host, 431 request headers too large, 500 internal error, \
+                        503 database not ready or too many connections.
                         """,
                     "required": ["error", "detail"],
                     "additionalProperties": false,
@@ -278,7 +283,7 @@ public enum OpenAPIDocument {
 
     private static func operation(id: String, summary: String, parameters: [JSONValue], ok: JSONValue, errors: [String]) -> JSONValue {
         var responses = [JSONMember("200", ok)]
-        for code in errors { responses.append(JSONMember(code, ref("responses", code))) }
+        for code in errors + ["421"] { responses.append(JSONMember(code, ref("responses", code))) }
         return [
             "operationId": .string(id),
             "summary": .string(summary),

@@ -29,6 +29,7 @@ import Glibc
         try await SampleDatabase.write(runCount: 4, to: databasePath)
         let runs = try await get(port: port, "/etl_runs")
         #expect(runs.status == .ok)
+        #expect(try await get(port: port, "/users?department=Secret%20Dept&limit=3").status == .ok)
         #expect(runs.headers[HTTPField.Name("X-Total-Count")!] == "4")
         #expect(text(try await get(port: port, "/health")).contains(#""database":"ready""#))
 
@@ -40,11 +41,17 @@ import Glibc
         #expect(requests.count >= 4)
         #expect(requests.contains { $0["method"] as? String == "GET" && $0["path"] as? String == "/etl_runs" && $0["status"] as? Int == 200 && $0["duration_ms"] is Double })
         #expect(lines.allSatisfy { $0["stage"] as? String == "api" || ($0["stage"] as? String)?.hasPrefix("api/") == true })
+        // The access log redacts query values like every URL the stages log.
+        #expect(requests.contains { $0["path"] as? String == "/users?department=***&limit=***" })
+        #expect(!server.output.contains("Secret"))
     }
 
     @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: binary), "needs .build/debug/API (swift build)"))
     func aBadSettingStopsItNamingTheVariable() throws {
-        for (name, value) in [("API_PORT", "80000"), ("API_PORT", "http"), ("LOG_LEVEL", "loud")] {
+        for (name, value) in [
+            ("API_PORT", "80000"), ("API_PORT", "http"), ("LOG_LEVEL", "loud"), ("API_IDLE_TIMEOUT_SECONDS", "0"),
+            ("API_READ_TIMEOUT_SECONDS", "never"), ("API_MAX_CONNECTIONS", "0"), ("API_ALLOWED_HOSTS", "localhost:8000"),
+        ] {
             let process = try APIProcess(environment: [name: value, "DB_PATH": "/nonexistent/data.db"])
             #expect(process.wait() != 0)
             #expect(process.errorOutput.contains("invalid \(name)=\"\(value)\""), "\(process.errorOutput)")
@@ -95,7 +102,10 @@ final class APIProcess: @unchecked Sendable {
     init(environment: [String: String]) throws {
         process.executableURL = URL(fileURLWithPath: APIBinaryTests.binary)
         var env = ProcessInfo.processInfo.environment
-        for name in ["API_HOST", "API_PORT", "DB_PATH", "LOG_LEVEL", "LOG_FORMAT"] { env[name] = nil }
+        for name in [
+            "API_HOST", "API_PORT", "DB_PATH", "LOG_LEVEL", "LOG_FORMAT",
+            "API_IDLE_TIMEOUT_SECONDS", "API_READ_TIMEOUT_SECONDS", "API_MAX_CONNECTIONS", "API_ALLOWED_HOSTS",
+        ] { env[name] = nil }
         process.environment = env.merging(environment) { $1 }
         _ = FileManager.default.createFile(atPath: directory.file("out"), contents: nil)
         _ = FileManager.default.createFile(atPath: directory.file("err"), contents: nil)

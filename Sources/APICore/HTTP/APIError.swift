@@ -49,10 +49,39 @@ public struct APIError: Error, Sendable, Equatable {
         APIError(.serviceUnavailable, "the database is not ready yet", detail: ["reason": .string(reason)], headers: [.retryAfter: "5"])
     }
 
+    /// 421 for a `Host` that is not in `API_ALLOWED_HOSTS` (``AllowedHosts``): the request was
+    /// meant for another server, or comes from a page that rebound its own name to this address.
+    public static func misdirected(host: String) -> APIError {
+        APIError(
+            .misdirectedRequest, "this server does not answer to the host '\(host)': see API_ALLOWED_HOSTS",
+            detail: ["host": .string(host)])
+    }
+
+    /// 400 for a request with more than one `Host` header (RFC 9112, 3.2).
+    public static let duplicateHost = APIError(.badRequest, "more than one Host header", detail: ["header": "Host"])
+
+    /// 400 for a request NIO's HTTP parser rejects, below the router (``MalformedRequestHandler``);
+    /// 431 when its header section is larger than the parser accepts.
+    public static func malformedRequest(reason: String, headersTooLarge: Bool) -> APIError {
+        headersTooLarge
+            ? APIError(.requestHeaderFieldsTooLarge, "the request's headers are too large", detail: ["reason": .string(reason)])
+            : APIError(.badRequest, "malformed HTTP request: it cannot be parsed", detail: ["reason": .string(reason)])
+    }
+
+    /// 503 for a connection over `API_MAX_CONNECTIONS` (``ConnectionLimiter``), then closed.
+    public static func tooManyConnections(limit: Int) -> APIError {
+        APIError(
+            .serviceUnavailable, "the API is serving as many connections as it may (API_MAX_CONNECTIONS): try again shortly",
+            detail: ["max_connections": .int(limit)], headers: [.retryAfter: "1"])
+    }
+
     /// 500, with nothing of the underlying error in the body (it is logged instead).
     public static let internalError = APIError(.internalServerError, "internal error: see the API's log", detail: .null)
 
     public var json: JSONValue { ["error": .string(message), "detail": detail] }
+
+    /// The JSON body, for the channel handlers that answer below the router.
+    public var body: [UInt8] { JSONWriter.bytes(json) }
 
     public var response: Response {
         var response = JSONResponse.make(json, status: status)

@@ -2,6 +2,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import Logging
+import PipelineCore
 
 /// The paths the API serves, as the router matches them (empty segments ignored, as
 /// Hummingbird's trie does), so a method check can tell a known path from an unknown one.
@@ -25,6 +26,8 @@ public enum APIPaths {
 
 /// Wraps every request, matched or not:
 ///
+/// - answers 421 to a request whose `Host` is not in `API_ALLOWED_HOSTS` (``AllowedHosts``),
+///   and 400 to one with two `Host` headers, before anything else;
 /// - answers 405 with `Allow: GET, HEAD` for any other method on a known path (Hummingbird's
 ///   router alone answers those 404);
 /// - turns every error into the JSON error shape (``APIError``): 404 for unknown paths, 500 for
@@ -33,16 +36,24 @@ public enum APIPaths {
 /// - logs one line per request: method, path, status and duration in milliseconds.
 public struct APIMiddleware<Context: RequestContext>: RouterMiddleware {
     let logger: Logger
+    let allowedHosts: AllowedHosts
 
-    public init(logger: Logger) {
+    public init(logger: Logger, allowedHosts: AllowedHosts) {
         self.logger = logger
+        self.allowedHosts = allowedHosts
     }
 
     public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         let started = ContinuousClock.now
         let path = request.uri.path
         var response: Response
-        if request.method != .get, request.method != .head, APIPaths.isKnown(path) {
+        // The first Host header is the authority; NIO leaves any further one among the fields.
+        let host = request.head.authority
+        if request.headers[HTTPField.Name("Host")!] != nil {
+            response = APIError.duplicateHost.response
+        } else if !allowedHosts.allows(host: host) {
+            response = APIError.misdirected(host: host ?? "").response
+        } else if request.method != .get, request.method != .head, APIPaths.isKnown(path) {
             response = APIError.methodNotAllowed(request.method, path: path).response
         } else {
             do {
@@ -65,12 +76,15 @@ public struct APIMiddleware<Context: RequestContext>: RouterMiddleware {
         }
         let elapsed = ContinuousClock.now - started
         let milliseconds = Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15
-        logger.info("request", metadata: [
+        var metadata: Logger.Metadata = [
             "method": "\(request.method.rawValue)",
-            "path": "\(request.uri.query.map { "\(path)?\($0)" } ?? path)",
+            // Query values are redacted like every URL the stages log (`URLRedaction`).
+            "path": "\(URLRedaction.redact(request.uri.query.map { "\(path)?\($0)" } ?? path))",
             "status": .stringConvertible(response.status.code),
             "duration_ms": .stringConvertible((milliseconds * 100).rounded() / 100),
-        ])
+        ]
+        if response.status == .misdirectedRequest { metadata["host"] = "\(host ?? "")" }
+        logger.info("request", metadata: metadata)
         return response
     }
 }

@@ -1,0 +1,94 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A plain TCP connection to a server on 127.0.0.1, for tests that must misbehave as an HTTP
+/// client cannot: stay silent, send a request a byte at a time, send bytes no parser accepts.
+///
+/// The socket is non-blocking and every wait is a `Task.sleep` between attempts, so no thread of
+/// the cooperative pool is held; every wait is bounded by the caller's limit.
+public final class RawTCPConnection: Sendable {
+    private let socket: Int32
+
+    /// Connects to 127.0.0.1:`port` (loopback: the connect completes at once or is refused).
+    public init(port: Int) throws {
+        socket = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard socket >= 0 else { throw HTTPTestServerError(call: "socket", code: errno) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = UInt16(port).bigEndian
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(socket, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard connected == 0 else {
+            let code = errno
+            Glibc.close(socket)
+            throw HTTPTestServerError(call: "connect", code: code)
+        }
+        _ = fcntl(socket, F_SETFL, fcntl(socket, F_GETFL) | O_NONBLOCK)
+    }
+
+    deinit { Glibc.close(socket) }
+
+    /// Sends all of `text`; `false` when the connection is broken (the server closed it).
+    @discardableResult
+    public func send(_ text: String) async -> Bool {
+        var bytes = Array(text.utf8)
+        while !bytes.isEmpty {
+            let sent = bytes.withUnsafeBytes { Glibc.send(socket, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            if sent > 0 {
+                bytes.removeFirst(sent)
+            } else if sent < 0, errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR {
+                try? await Task.sleep(for: .milliseconds(10))
+            } else {
+                return false
+            }
+        }
+        return true
+    }
+
+    /// What `receive(until:)` found.
+    public struct Received: Sendable {
+        /// Every byte read.
+        public var bytes: [UInt8]
+        /// Whether the server closed the connection (end of stream or reset) before the limit.
+        public var closed: Bool
+        /// When the server closed it, measured from the call.
+        public var closedAfter: Duration?
+
+        public var text: String { String(decoding: bytes, as: UTF8.self) }
+
+        public init(bytes: [UInt8] = [], closed: Bool = false, closedAfter: Duration? = nil) {
+            self.bytes = bytes
+            self.closed = closed
+            self.closedAfter = closedAfter
+        }
+    }
+
+    /// Reads until the server closes the connection or `limit` passes, whichever is first.
+    public func receive(within limit: Duration) async -> Received {
+        let start = ContinuousClock.now
+        var received = Received(bytes: [], closed: false, closedAfter: nil)
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        while ContinuousClock.now - start < limit {
+            let count = buffer.withUnsafeMutableBytes { recv(socket, $0.baseAddress, $0.count, 0) }
+            if count > 0 {
+                received.bytes += buffer[..<count]
+            } else if count == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+                received.closed = true
+                received.closedAfter = ContinuousClock.now - start
+                return received
+            } else {
+                try? await Task.sleep(for: .milliseconds(20))
+            }
+        }
+        return received
+    }
+
+    /// Closes the connection now.
+    public func close() {
+        shutdown(socket, Int32(SHUT_RDWR))
+    }
+}
