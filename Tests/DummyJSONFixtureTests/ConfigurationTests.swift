@@ -33,6 +33,9 @@ import Testing
             "FIXTURE_TOTAL_CHANGE_AFTER": "6",
             "FIXTURE_TOTAL_CHANGE_BY": "3",
             "FIXTURE_DOWN": "true",
+            "FIXTURE_HOSTILE": "yes",
+            "FIXTURE_INVALID_UTF8_USERS": "150",
+            "FIXTURE_NAN_USERS": "7, 250",
             "FIXTURE_LOG_LEVEL": "DEBUG",
             "UNRELATED": "x",
         ])
@@ -44,9 +47,10 @@ import Testing
         #expect(config.logLevel == .debug)
         #expect(config.faults == FaultSettings(
             failEvery: 3, rateLimit: 100, rateWindowSeconds: 0.5, retryAfterSeconds: 2, delayMs: 25,
-            truncateRequests: [2, 5, 9], malformedRequests: [4], totalChangeAfter: 6, totalChangeBy: 3, down: true
+            truncateRequests: [2, 5, 9], malformedRequests: [4], totalChangeAfter: 6, totalChangeBy: 3, down: true,
+            hostile: true, invalidUTF8Users: [150], nanUsers: [7, 250]
         ))
-        #expect(FixtureConfiguration.environmentVariables.count == 16)
+        #expect(FixtureConfiguration.environmentVariables.count == 19)
     }
 
     @Test func emptyValuesCountAsAbsent() throws {
@@ -63,6 +67,9 @@ import Testing
         ("FIXTURE_TRUNCATE_REQUESTS", "1,x"),
         ("FIXTURE_TRUNCATE_REQUESTS", "0"),
         ("FIXTURE_DOWN", "maybe"),
+        ("FIXTURE_HOSTILE", "sometimes"),
+        ("FIXTURE_INVALID_UTF8_USERS", "0"),
+        ("FIXTURE_NAN_USERS", "7,x"),
         ("FIXTURE_LOG_LEVEL", "loud"),
         ("FIXTURE_RATE_WINDOW_SECONDS", "0"),
     ])

@@ -18,6 +18,7 @@ import Testing
             #expect(Set(body.keys) == [
                 "failEvery", "rateLimit", "rateWindowSeconds", "retryAfterSeconds", "delayMs",
                 "truncateRequests", "malformedRequests", "totalChangeAfter", "totalChangeBy", "down",
+                "hostile", "invalidUTF8Users", "nanUsers",
             ])
             #expect(try JSONDecoder().decode(FaultSettings.self, from: Data(response.bytes)) == start)
         }

@@ -30,6 +30,15 @@ public struct FaultSettings: Sendable, Equatable {
     public var totalChangeBy: Int
     /// Every `/users` request answers 503 (an upstream outage).
     public var down: Bool
+    /// A hostile upstream: planted secrets in unusual places, rows that are not objects, and
+    /// log-injection text (``HostileKind``, ``HostileSecrets``); every page stays valid JSON.
+    public var hostile: Bool
+    /// These users (ids from 1) are served, whenever a page or `/users/{id}` holds them, with a
+    /// planted secret followed by a byte that is not UTF-8: the body is not valid JSON.
+    public var invalidUTF8Users: [Int]
+    /// These users (ids) are served with a planted secret followed by `"balance":NaN`: the body
+    /// is not valid JSON.
+    public var nanUsers: [Int]
 
     public init(
         failEvery: Int = 0,
@@ -41,7 +50,10 @@ public struct FaultSettings: Sendable, Equatable {
         malformedRequests: [Int] = [],
         totalChangeAfter: Int? = nil,
         totalChangeBy: Int = 5,
-        down: Bool = false
+        down: Bool = false,
+        hostile: Bool = false,
+        invalidUTF8Users: [Int] = [],
+        nanUsers: [Int] = []
     ) {
         self.failEvery = failEvery
         self.rateLimit = rateLimit
@@ -53,6 +65,14 @@ public struct FaultSettings: Sendable, Equatable {
         self.totalChangeAfter = totalChangeAfter
         self.totalChangeBy = totalChangeBy
         self.down = down
+        self.hostile = hostile
+        self.invalidUTF8Users = invalidUTF8Users
+        self.nanUsers = nanUsers
+    }
+
+    /// What the settings do to the users' content.
+    public var content: ContentFaults {
+        ContentFaults(hostile: hostile, invalidUTF8Users: invalidUTF8Users, nanUsers: nanUsers)
     }
 
     /// No fault at all.
@@ -76,6 +96,12 @@ public struct FaultSettings: Sendable, Equatable {
         }
         if let bad = malformedRequests.first(where: { $0 < 1 }) {
             throw FixtureConfigurationError("malformedRequests holds request numbers from 1, got \(bad)")
+        }
+        if let bad = invalidUTF8Users.first(where: { $0 < 1 }) {
+            throw FixtureConfigurationError("invalidUTF8Users holds user ids from 1, got \(bad)")
+        }
+        if let bad = nanUsers.first(where: { $0 < 1 }) {
+            throw FixtureConfigurationError("nanUsers holds user ids from 1, got \(bad)")
         }
     }
 
@@ -113,6 +139,7 @@ extension FaultSettings: Codable {
     enum CodingKeys: String, CodingKey, CaseIterable {
         case failEvery, rateLimit, rateWindowSeconds, retryAfterSeconds, delayMs
         case truncateRequests, malformedRequests, totalChangeAfter, totalChangeBy, down
+        case hostile, invalidUTF8Users, nanUsers
     }
 
     public init(from decoder: any Decoder) throws {
@@ -139,6 +166,9 @@ extension FaultSettings: Codable {
         }
         try c.encode(totalChangeBy, forKey: .totalChangeBy)
         try c.encode(down, forKey: .down)
+        try c.encode(hostile, forKey: .hostile)
+        try c.encode(invalidUTF8Users, forKey: .invalidUTF8Users)
+        try c.encode(nanUsers, forKey: .nanUsers)
     }
 }
 
@@ -161,6 +191,9 @@ struct FaultPatch: Decodable {
     var totalChangeAfter: Int??
     var totalChangeBy: Int?
     var down: Bool?
+    var hostile: Bool?
+    var invalidUTF8Users: [Int]?
+    var nanUsers: [Int]?
 
     init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: AnyKey.self)
@@ -183,6 +216,9 @@ struct FaultPatch: Decodable {
         }
         totalChangeBy = try c.decodeIfPresent(Int.self, forKey: key(.totalChangeBy))
         down = try c.decodeIfPresent(Bool.self, forKey: key(.down))
+        hostile = try c.decodeIfPresent(Bool.self, forKey: key(.hostile))
+        invalidUTF8Users = try c.decodeIfPresent([Int].self, forKey: key(.invalidUTF8Users))
+        nanUsers = try c.decodeIfPresent([Int].self, forKey: key(.nanUsers))
     }
 
     func apply(to s: inout FaultSettings) {
@@ -196,5 +232,8 @@ struct FaultPatch: Decodable {
         if let totalChangeAfter { s.totalChangeAfter = totalChangeAfter }
         if let totalChangeBy { s.totalChangeBy = totalChangeBy }
         if let down { s.down = down }
+        if let hostile { s.hostile = hostile }
+        if let invalidUTF8Users { s.invalidUTF8Users = invalidUTF8Users }
+        if let nanUsers { s.nanUsers = nanUsers }
     }
 }

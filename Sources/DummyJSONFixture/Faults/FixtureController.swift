@@ -8,7 +8,7 @@ public struct FixtureStats: Sendable, Equatable, Codable {
     /// counts under its status, 200.
     public var byStatus: [String: Int]
     /// Faults injected, by name: down, rateLimit, failEvery, malformed, truncated, delayed,
-    /// totalChanged.
+    /// totalChanged, hostile (a response served in hostile mode).
     public var injected: [String: Int]
 
     public init(requests: Int = 0, byStatus: [String: Int] = [:], injected: [String: Int] = [:]) {
@@ -39,6 +39,8 @@ public struct AdmissionTicket: Sendable, Equatable {
     public let request: Int
     public let admission: Admission
     public let delayMs: Int
+    /// What the fault settings do to the content of the users served (hostile mode, invalid users).
+    public var content: ContentFaults = .none
 }
 
 /// The fixture's mutable state: fault settings, request counters and the rate-limit window.
@@ -139,7 +141,8 @@ public final class FixtureController: Sendable {
                 body = .truncated
                 injected("truncated")
             }
-            return AdmissionTicket(request: n, admission: .serve(total: total, bodyFault: body), delayMs: f.delayMs)
+            if f.hostile { injected("hostile") }
+            return AdmissionTicket(request: n, admission: .serve(total: total, bodyFault: body), delayMs: f.delayMs, content: f.content)
         }
     }
 
