@@ -27,8 +27,8 @@ public struct ContentFaults: Sendable, Equatable {
     func isInvalid(id: Int) -> Bool { invalidUTF8Users.contains(id) || nanUsers.contains(id) }
 }
 
-/// What a hostile upstream does to one user. In hostile mode every valid user (not a bad row) at
-/// index `i` gets `allCases[i % allCases.count]`: most kinds append members to the user object,
+/// What a hostile upstream does to one user. In hostile mode every valid user (not a bad row,
+/// nor the user a `duplicateId` row repeats) at index `i` gets `allCases[i % allCases.count]`: most kinds append members to the user object,
 /// the last three replace the whole row with valid JSON that is not an object. No planted
 /// secret is ever written under a key that `SECRET_FIELDS`' default list does not name, so a
 /// pipeline that masks by that list must let none of them out.
@@ -131,9 +131,10 @@ public enum HostileSecrets {
 }
 
 extension FixtureUsers {
-    /// The hostile kind of the user at `index` in hostile mode: nil for a bad row.
+    /// The hostile kind of the user at `index` in hostile mode: nil for a bad row, and for the
+    /// user before a `duplicateId` row (which repeats its id, so it must stay that user).
     public func hostileKind(at index: Int) -> HostileKind? {
-        guard index >= 0, fault(at: index) == nil else { return nil }
+        guard index >= 0, fault(at: index) == nil, fault(at: index + 1) != .duplicateId else { return nil }
         return HostileKind.allCases[index % HostileKind.allCases.count]
     }
 
