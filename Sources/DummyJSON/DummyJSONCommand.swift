@@ -17,7 +17,7 @@ struct DummyJSONCommand: AsyncParsableCommand {
 
             Control API: GET|PUT|PATCH /_fixture/faults (PUT replaces, PATCH merges a JSON object \
             of fault settings), GET /_fixture/stats, POST /_fixture/reset, GET /_fixture/info, \
-            GET /_fixture/bad-rows.
+            GET /_fixture/bad-rows, GET /_fixture/hostile.
             """
     )
 
@@ -69,6 +69,15 @@ struct DummyJSONCommand: AsyncParsableCommand {
     @Flag(help: "Every /users request answers 503, an upstream outage (FIXTURE_DOWN).")
     var down = false
 
+    @Flag(help: "A hostile upstream: secrets planted under unusual keys, depths and escapes, rows that are not objects, log-injection text; pages stay valid JSON (FIXTURE_HOSTILE). GET /_fixture/hostile lists the planted secrets.")
+    var hostile = false
+
+    @Option(name: .customLong("invalid-utf8-users"), help: "Comma-separated user ids served with a non-UTF-8 byte after a planted secret: their pages are invalid JSON (FIXTURE_INVALID_UTF8_USERS).")
+    var invalidUTF8Users: String?
+
+    @Option(help: "Comma-separated user ids served with a NaN number after a planted secret: their pages are invalid JSON (FIXTURE_NAN_USERS).")
+    var nanUsers: String?
+
     @Option(help: "Log level: trace, debug (one line per request), info (one per fault), … (FIXTURE_LOG_LEVEL).")
     var logLevel: String?
 
@@ -115,6 +124,9 @@ struct DummyJSONCommand: AsyncParsableCommand {
         if let totalChangeBy { config.faults.totalChangeBy = totalChangeBy }
         if let reportTotal { config.faults.reportTotal = reportTotal }
         if down { config.faults.down = true }
+        if hostile { config.faults.hostile = true }
+        if let invalidUTF8Users { config.faults.invalidUTF8Users = try FixtureConfiguration.parseRequestList(invalidUTF8Users) }
+        if let nanUsers { config.faults.nanUsers = try FixtureConfiguration.parseRequestList(nanUsers) }
         if let logLevel {
             guard let level = Logger.Level(rawValue: logLevel.lowercased()) else {
                 throw FixtureConfigurationError("--log-level must be one of trace, debug, info, notice, warning, error, critical; got '\(logLevel)'")

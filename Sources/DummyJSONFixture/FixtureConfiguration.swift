@@ -50,6 +50,9 @@ public struct FixtureConfiguration: Sendable, Equatable {
         ("FIXTURE_TOTAL_CHANGE_BY", "how many users the total grows by (5)"),
         ("FIXTURE_DOWN", "1/true: every /users request answers 503 (false)"),
         ("FIXTURE_REPORT_TOTAL", "every page reports this total, whatever the data holds (off)"),
+        ("FIXTURE_HOSTILE", "1/true: a hostile upstream: planted secrets, non-object rows, log injection (false)"),
+        ("FIXTURE_INVALID_UTF8_USERS", "comma-separated user ids served with a non-UTF-8 byte after a planted secret"),
+        ("FIXTURE_NAN_USERS", "comma-separated user ids served with a NaN number after a planted secret"),
         ("FIXTURE_LOG_LEVEL", "trace, debug, info, notice, warning, error, critical (info)"),
     ]
 
@@ -98,13 +101,18 @@ public struct FixtureConfiguration: Sendable, Equatable {
         if let v = try int("FIXTURE_TOTAL_CHANGE_AFTER") { faults.totalChangeAfter = v }
         if let v = try int("FIXTURE_TOTAL_CHANGE_BY") { faults.totalChangeBy = v }
         if let v = try int("FIXTURE_REPORT_TOTAL") { faults.reportTotal = v }
-        if let raw = value("FIXTURE_DOWN") {
+        func bool(_ name: String) throws -> Bool? {
+            guard let raw = value(name) else { return nil }
             switch raw.lowercased() {
-            case "1", "true", "yes", "on": faults.down = true
-            case "0", "false", "no", "off": faults.down = false
-            default: throw FixtureConfigurationError("FIXTURE_DOWN must be true or false, got '\(raw)'")
+            case "1", "true", "yes", "on": return true
+            case "0", "false", "no", "off": return false
+            default: throw FixtureConfigurationError("\(name) must be true or false, got '\(raw)'")
             }
         }
+        if let v = try bool("FIXTURE_DOWN") { faults.down = v }
+        if let v = try bool("FIXTURE_HOSTILE") { faults.hostile = v }
+        if let v = try list("FIXTURE_INVALID_UTF8_USERS") { faults.invalidUTF8Users = v }
+        if let v = try list("FIXTURE_NAN_USERS") { faults.nanUsers = v }
         if let raw = value("FIXTURE_LOG_LEVEL") {
             guard let level = Logger.Level(rawValue: raw.lowercased()) else {
                 throw FixtureConfigurationError("FIXTURE_LOG_LEVEL must be one of trace, debug, info, notice, warning, error, critical; got '\(raw)'")

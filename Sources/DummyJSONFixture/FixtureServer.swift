@@ -18,7 +18,7 @@ public struct TruncatedResponseError: Error, CustomStringConvertible {
 ///
 /// Routes: `GET /users`, `GET /users/{id}`, `GET /health`, and the control API under
 /// `/_fixture`: `GET|PUT|PATCH /_fixture/faults`, `GET /_fixture/stats`, `POST /_fixture/reset`,
-/// `GET /_fixture/info`, `GET /_fixture/bad-rows`.
+/// `GET /_fixture/info`, `GET /_fixture/bad-rows`, `GET /_fixture/hostile`.
 public final class FixtureServer: Sendable {
     public let configuration: FixtureConfiguration
     public let users: FixtureUsers
@@ -139,6 +139,9 @@ public final class FixtureServer: Sendable {
         router.get("_fixture/bad-rows") { [self] _, _ in
             try FixtureServer.encoded(users.badRows())
         }
+        router.get("_fixture/hostile") { [self] _, _ in
+            try FixtureServer.encoded(hostileInfo())
+        }
         return router
     }
 
@@ -151,6 +154,31 @@ public final class FixtureServer: Sendable {
         public let badByKind: [String: Int]
         /// The total the next `/users` request would report.
         public let total: Int
+    }
+
+    /// What `GET /_fixture/hostile` answers: every secret value the fixture plants (hostile mode
+    /// and the invalid-JSON users), the text a log-injection row tries to start a log line with,
+    /// and how many of the next request's `total` users are of each hostile kind (all zero
+    /// while hostile mode is off).
+    public struct HostileInfo: Codable, Sendable, Equatable {
+        public let enabled: Bool
+        public let secrets: [String]
+        public let injectedLogLine: String
+        public let rowsByKind: [String: Int]
+        /// Rows that are valid JSON but not objects.
+        public let nonObjectRows: Int
+    }
+
+    public func hostileInfo() -> HostileInfo {
+        let enabled = controller.faults.hostile
+        let counts = enabled ? users.hostileCounts(total: controller.currentTotal) : [:]
+        return HostileInfo(
+            enabled: enabled,
+            secrets: HostileSecrets.all,
+            injectedLogLine: HostileSecrets.injectedLogLine,
+            rowsByKind: Dictionary(uniqueKeysWithValues: HostileKind.allCases.map { ($0.rawValue, counts[$0] ?? 0) }),
+            nonObjectRows: counts.filter { !$0.key.isObject }.values.reduce(0, +)
+        )
     }
 
     public func info() -> Info {
@@ -192,9 +220,10 @@ public final class FixtureServer: Sendable {
                 context.logger.info("fault injected: total reported as \(reported)", metadata: ["request": "\(n)"])
             }
             if let id {
-                response = userResponse(id: id, total: total, bodyFault: bodyFault, request: n, logger: context.logger)
+                response = userResponse(id: id, total: total, bodyFault: bodyFault, content: ticket.content, request: n, logger: context.logger)
             } else {
-                response = listResponse(request: request, total: total, reportedTotal: ticket.reportedTotal, bodyFault: bodyFault, request: n, logger: context.logger)
+                response = listResponse(request: request, total: total, reportedTotal: ticket.reportedTotal, bodyFault: bodyFault,
+                                        content: ticket.content, request: n, logger: context.logger)
             }
         }
         response.headers[FixtureServer.requestNumberHeader] = String(n)
@@ -210,7 +239,8 @@ public final class FixtureServer: Sendable {
     /// (`HTTPFields.Element` is HTTPTypes' `HTTPField`, which Hummingbird does not re-export.)
     public static let requestNumberHeader = HTTPFields.Element.Name("X-Fixture-Request")!
 
-    func listResponse(request: Request, total: Int, reportedTotal: Int? = nil, bodyFault: BodyFault, request n: Int, logger: Logger) -> Response {
+    func listResponse(request: Request, total: Int, reportedTotal: Int? = nil, bodyFault: BodyFault, content: ContentFaults = .none,
+                      request n: Int, logger: Logger) -> Response {
         let query = request.uri.queryParameters
         let limit: Int
         let skip: Int
@@ -228,19 +258,19 @@ public final class FixtureServer: Sendable {
         var window = PageWindow(total: total, skip: skip, limit: limit)
         if let reportedTotal { window = window.reporting(total: reportedTotal) }
         if window.count > FixtureServer.streamingThreshold {
-            return streamedPage(window, selection: selection, bodyFault: bodyFault, request: n, logger: logger)
+            return streamedPage(window, selection: selection, bodyFault: bodyFault, content: content, request: n, logger: logger)
         }
         var out = JSONBytes(capacity: FixtureUsers.pageCapacity(window.count, selection))
-        users.writePage(window, selection: selection, to: &out)
+        users.writePage(window, selection: selection, content: content, to: &out)
         return withBodyFault(bodyFault, ByteBuffer(bytes: out.buffer), request: n, logger: logger)
     }
 
-    func userResponse(id: String, total: Int, bodyFault: BodyFault, request n: Int, logger: Logger) -> Response {
+    func userResponse(id: String, total: Int, bodyFault: BodyFault, content: ContentFaults = .none, request n: Int, logger: Logger) -> Response {
         guard let index = users.index(forID: id, total: total) else {
             return FixtureServer.message(.notFound, "User with id '\(id)' not found")
         }
         var out = JSONBytes(capacity: 1600)
-        users.writeUser(index: index, selection: .all, to: &out)
+        users.writeUser(index: index, selection: .all, content: content, to: &out)
         return withBodyFault(bodyFault, ByteBuffer(bytes: out.buffer), request: n, logger: logger)
     }
 
@@ -270,7 +300,7 @@ public final class FixtureServer: Sendable {
     /// A page too big for one buffer: written in chunks with chunked transfer encoding. The
     /// body faults act on users: malformed stops after half of them and ends the body
     /// normally; truncated stops after half of them and drops the connection (no final chunk).
-    func streamedPage(_ window: PageWindow, selection: UserFieldSelection, bodyFault: BodyFault, request n: Int, logger: Logger) -> Response {
+    func streamedPage(_ window: PageWindow, selection: UserFieldSelection, bodyFault: BodyFault, content: ContentFaults = .none, request n: Int, logger: Logger) -> Response {
         if bodyFault != .none {
             logger.info("fault injected: \(bodyFault.rawValue) streamed body (\(window.count / 2) of \(window.count) users)", metadata: ["request": "\(n)"])
         }
@@ -283,7 +313,7 @@ public final class FixtureServer: Sendable {
             var next = window.start
             while next < stop {
                 let end = min(next + chunk, stop)
-                users.writeUsers(next..<end, selection: selection, first: next == window.start, to: &out)
+                users.writeUsers(next..<end, selection: selection, first: next == window.start, content: content, to: &out)
                 try await writer.write(ByteBuffer(bytes: out.buffer))
                 out.removeAll()
                 next = end

@@ -34,6 +34,9 @@ import Testing
             "FIXTURE_TOTAL_CHANGE_BY": "3",
             "FIXTURE_DOWN": "true",
             "FIXTURE_REPORT_TOTAL": "9223372036854775807",
+            "FIXTURE_HOSTILE": "yes",
+            "FIXTURE_INVALID_UTF8_USERS": "150",
+            "FIXTURE_NAN_USERS": "7, 250",
             "FIXTURE_LOG_LEVEL": "DEBUG",
             "UNRELATED": "x",
         ])
@@ -46,9 +49,9 @@ import Testing
         #expect(config.faults == FaultSettings(
             failEvery: 3, rateLimit: 100, rateWindowSeconds: 0.5, retryAfterSeconds: 2, delayMs: 25,
             truncateRequests: [2, 5, 9], malformedRequests: [4], totalChangeAfter: 6, totalChangeBy: 3, down: true,
-            reportTotal: Int.max
+            reportTotal: Int.max, hostile: true, invalidUTF8Users: [150], nanUsers: [7, 250]
         ))
-        #expect(FixtureConfiguration.environmentVariables.count == 17)
+        #expect(FixtureConfiguration.environmentVariables.count == 20)
     }
 
     @Test func emptyValuesCountAsAbsent() throws {
@@ -65,6 +68,9 @@ import Testing
         ("FIXTURE_TRUNCATE_REQUESTS", "1,x"),
         ("FIXTURE_TRUNCATE_REQUESTS", "0"),
         ("FIXTURE_DOWN", "maybe"),
+        ("FIXTURE_HOSTILE", "sometimes"),
+        ("FIXTURE_INVALID_UTF8_USERS", "0"),
+        ("FIXTURE_NAN_USERS", "7,x"),
         ("FIXTURE_LOG_LEVEL", "loud"),
         ("FIXTURE_RATE_WINDOW_SECONDS", "0"),
     ])

@@ -18,6 +18,7 @@ import Testing
             #expect(Set(body.keys) == [
                 "failEvery", "rateLimit", "rateWindowSeconds", "retryAfterSeconds", "delayMs",
                 "truncateRequests", "malformedRequests", "totalChangeAfter", "totalChangeBy", "down", "reportTotal",
+                "hostile", "invalidUTF8Users", "nanUsers",
             ])
             #expect(body["reportTotal"] == .null)
             #expect(try JSONDecoder().decode(FaultSettings.self, from: Data(response.bytes)) == start)

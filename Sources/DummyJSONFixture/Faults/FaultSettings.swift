@@ -34,6 +34,15 @@ public struct FaultSettings: Sendable, Equatable {
     /// served are still the real ones (nil: off). A hostile or broken upstream: `Int.max`, a
     /// total above the consumer's limit, a negative one.
     public var reportTotal: Int?
+    /// A hostile upstream: planted secrets in unusual places, rows that are not objects, and
+    /// log-injection text (``HostileKind``, ``HostileSecrets``); every page stays valid JSON.
+    public var hostile: Bool
+    /// These users (ids from 1) are served, whenever a page or `/users/{id}` holds them, with a
+    /// planted secret followed by a byte that is not UTF-8: the body is not valid JSON.
+    public var invalidUTF8Users: [Int]
+    /// These users (ids) are served with a planted secret followed by `"balance":NaN`: the body
+    /// is not valid JSON.
+    public var nanUsers: [Int]
 
     public init(
         failEvery: Int = 0,
@@ -46,7 +55,10 @@ public struct FaultSettings: Sendable, Equatable {
         totalChangeAfter: Int? = nil,
         totalChangeBy: Int = 5,
         down: Bool = false,
-        reportTotal: Int? = nil
+        reportTotal: Int? = nil,
+        hostile: Bool = false,
+        invalidUTF8Users: [Int] = [],
+        nanUsers: [Int] = []
     ) {
         self.failEvery = failEvery
         self.rateLimit = rateLimit
@@ -59,6 +71,14 @@ public struct FaultSettings: Sendable, Equatable {
         self.totalChangeBy = totalChangeBy
         self.down = down
         self.reportTotal = reportTotal
+        self.hostile = hostile
+        self.invalidUTF8Users = invalidUTF8Users
+        self.nanUsers = nanUsers
+    }
+
+    /// What the settings do to the users' content.
+    public var content: ContentFaults {
+        ContentFaults(hostile: hostile, invalidUTF8Users: invalidUTF8Users, nanUsers: nanUsers)
     }
 
     /// No fault at all.
@@ -82,6 +102,12 @@ public struct FaultSettings: Sendable, Equatable {
         }
         if let bad = malformedRequests.first(where: { $0 < 1 }) {
             throw FixtureConfigurationError("malformedRequests holds request numbers from 1, got \(bad)")
+        }
+        if let bad = invalidUTF8Users.first(where: { $0 < 1 }) {
+            throw FixtureConfigurationError("invalidUTF8Users holds user ids from 1, got \(bad)")
+        }
+        if let bad = nanUsers.first(where: { $0 < 1 }) {
+            throw FixtureConfigurationError("nanUsers holds user ids from 1, got \(bad)")
         }
     }
 
@@ -120,6 +146,7 @@ extension FaultSettings: Codable {
     enum CodingKeys: String, CodingKey, CaseIterable {
         case failEvery, rateLimit, rateWindowSeconds, retryAfterSeconds, delayMs
         case truncateRequests, malformedRequests, totalChangeAfter, totalChangeBy, down, reportTotal
+        case hostile, invalidUTF8Users, nanUsers
     }
 
     public init(from decoder: any Decoder) throws {
@@ -151,6 +178,9 @@ extension FaultSettings: Codable {
         } else {
             try c.encodeNil(forKey: .reportTotal)
         }
+        try c.encode(hostile, forKey: .hostile)
+        try c.encode(invalidUTF8Users, forKey: .invalidUTF8Users)
+        try c.encode(nanUsers, forKey: .nanUsers)
     }
 }
 
@@ -174,6 +204,9 @@ struct FaultPatch: Decodable {
     var totalChangeBy: Int?
     var down: Bool?
     var reportTotal: Int??
+    var hostile: Bool?
+    var invalidUTF8Users: [Int]?
+    var nanUsers: [Int]?
 
     init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: AnyKey.self)
@@ -199,6 +232,9 @@ struct FaultPatch: Decodable {
         if c.contains(key(.reportTotal)) {
             reportTotal = .some(try c.decodeNil(forKey: key(.reportTotal)) ? nil : c.decode(Int.self, forKey: key(.reportTotal)))
         }
+        hostile = try c.decodeIfPresent(Bool.self, forKey: key(.hostile))
+        invalidUTF8Users = try c.decodeIfPresent([Int].self, forKey: key(.invalidUTF8Users))
+        nanUsers = try c.decodeIfPresent([Int].self, forKey: key(.nanUsers))
     }
 
     func apply(to s: inout FaultSettings) {
@@ -213,5 +249,8 @@ struct FaultPatch: Decodable {
         if let totalChangeBy { s.totalChangeBy = totalChangeBy }
         if let down { s.down = down }
         if let reportTotal { s.reportTotal = reportTotal }
+        if let hostile { s.hostile = hostile }
+        if let invalidUTF8Users { s.invalidUTF8Users = invalidUTF8Users }
+        if let nanUsers { s.nanUsers = nanUsers }
     }
 }

@@ -8,7 +8,7 @@ public struct FixtureStats: Sendable, Equatable, Codable {
     /// counts under its status, 200.
     public var byStatus: [String: Int]
     /// Faults injected, by name: down, rateLimit, failEvery, malformed, truncated, delayed,
-    /// totalChanged, reportTotal.
+    /// totalChanged, reportTotal, hostile (a response served in hostile mode).
     public var injected: [String: Int]
 
     public init(requests: Int = 0, byStatus: [String: Int] = [:], injected: [String: Int] = [:]) {
@@ -41,6 +41,8 @@ public struct AdmissionTicket: Sendable, Equatable {
     public let delayMs: Int
     /// The `total` the envelope reports instead of the real one (the `reportTotal` fault).
     public var reportedTotal: Int? = nil
+    /// What the fault settings do to the content of the users served (hostile mode, invalid users).
+    public var content: ContentFaults = .none
 }
 
 /// The fixture's mutable state: fault settings, request counters and the rate-limit window.
@@ -142,7 +144,9 @@ public final class FixtureController: Sendable {
                 injected("truncated")
             }
             if f.reportTotal != nil { injected("reportTotal") }
-            return AdmissionTicket(request: n, admission: .serve(total: total, bodyFault: body), delayMs: f.delayMs, reportedTotal: f.reportTotal)
+            if f.hostile { injected("hostile") }
+            return AdmissionTicket(request: n, admission: .serve(total: total, bodyFault: body), delayMs: f.delayMs,
+                                   reportedTotal: f.reportTotal, content: f.content)
         }
     }
 

@@ -207,21 +207,21 @@ public struct FixtureUsers: Sendable {
     // MARK: JSON
 
     /// One user as JSON text.
-    public func userJSON(at index: Int, selection: UserFieldSelection = .all) -> String {
-        String(decoding: userBytes(at: index, selection: selection), as: UTF8.self)
+    public func userJSON(at index: Int, selection: UserFieldSelection = .all, content: ContentFaults = .none) -> String {
+        String(decoding: userBytes(at: index, selection: selection, content: content), as: UTF8.self)
     }
 
     /// One user as JSON bytes.
-    public func userBytes(at index: Int, selection: UserFieldSelection = .all) -> [UInt8] {
+    public func userBytes(at index: Int, selection: UserFieldSelection = .all, content: ContentFaults = .none) -> [UInt8] {
         var out = JSONBytes(capacity: 1600)
-        writeUser(index: index, selection: selection, to: &out)
+        writeUser(index: index, selection: selection, content: content, to: &out)
         return out.bytes
     }
 
     /// A whole `/users` response body: `{"users":[…],"total":T,"skip":S,"limit":L}`.
-    public func pageBytes(_ window: PageWindow, selection: UserFieldSelection = .all) -> [UInt8] {
+    public func pageBytes(_ window: PageWindow, selection: UserFieldSelection = .all, content: ContentFaults = .none) -> [UInt8] {
         var out = JSONBytes(capacity: FixtureUsers.pageCapacity(window.count, selection))
-        writePage(window, selection: selection, to: &out)
+        writePage(window, selection: selection, content: content, to: &out)
         return out.bytes
     }
 
@@ -229,25 +229,25 @@ public struct FixtureUsers: Sendable {
         64 + users * (selection == .all ? 1500 : 64)
     }
 
-    func writePage(_ window: PageWindow, selection: UserFieldSelection, to out: inout JSONBytes) {
+    func writePage(_ window: PageWindow, selection: UserFieldSelection, content: ContentFaults = .none, to out: inout JSONBytes) {
         writePageHead(to: &out)
-        writeUsers(window.indexes, selection: selection, first: true, to: &out)
+        writeUsers(window.indexes, selection: selection, first: true, content: content, to: &out)
         writePageTail(window, to: &out)
     }
 
-    public func pageJSON(_ window: PageWindow, selection: UserFieldSelection = .all) -> String {
-        String(decoding: pageBytes(window, selection: selection), as: UTF8.self)
+    public func pageJSON(_ window: PageWindow, selection: UserFieldSelection = .all, content: ContentFaults = .none) -> String {
+        String(decoding: pageBytes(window, selection: selection, content: content), as: UTF8.self)
     }
 
     func writePageHead(to out: inout JSONBytes) {
         out.raw("{\"users\":[")
     }
 
-    func writeUsers(_ indexes: Range<Int>, selection: UserFieldSelection, first: Bool, to out: inout JSONBytes) {
+    func writeUsers(_ indexes: Range<Int>, selection: UserFieldSelection, first: Bool, content: ContentFaults = .none, to out: inout JSONBytes) {
         var needComma = !first
         for index in indexes {
             if needComma { out.byte(0x2C) }
-            writeUser(index: index, selection: selection, to: &out)
+            writeUser(index: index, selection: selection, content: content, to: &out)
             needComma = true
         }
     }
@@ -264,8 +264,19 @@ public struct FixtureUsers: Sendable {
 
     /// Writes user `index` (its fields drawn from its own random stream, in a fixed order,
     /// whatever the selection, so a selected key has the same value as in the full user).
-    func writeUser(index: Int, selection sel: UserFieldSelection, to out: inout JSONBytes) {
+    /// `content` adds what a hostile upstream plants (HostileUsers.swift): a non-object row in
+    /// place of the user, or members appended after `role` when every field is selected.
+    func writeUser(index: Int, selection sel: UserFieldSelection, content: ContentFaults = .none, to out: inout JSONBytes) {
         let kind = fault(at: index)
+        var hostile = content.hostile ? hostileKind(at: index) : nil
+        if let row = hostile, !row.isObject {
+            // An invalid-JSON user stays an object, whatever its hostile kind.
+            guard content.isInvalid(id: index + 1) else {
+                writeHostileRow(row, to: &out)
+                return
+            }
+            hostile = nil
+        }
         var rng = SplitMix64(seed: seed, index: index)
 
         // Name: (first, last) from the affine bijection, plus the cycle number.
@@ -329,7 +340,11 @@ public struct FixtureUsers: Sendable {
         }
         if sel.contains(.maidenName) {
             key("\"maidenName\":", &out)
-            out.string(Vocabulary.lastNames[maiden])
+            if hostile == .logInjection {
+                out.escaped(HostileSecrets.injectedMaidenName)
+            } else {
+                out.string(Vocabulary.lastNames[maiden])
+            }
         }
         if sel.contains(.age) {
             key("\"age\":", &out)
@@ -467,7 +482,13 @@ public struct FixtureUsers: Sendable {
         }
         if sel.contains(.company) {
             key("\"company\":{\"department\":", &out)
-            if kind == .emptyDepartment { out.raw("\"\"") } else { out.string(Vocabulary.departments[department]) }
+            if kind == .emptyDepartment {
+                out.raw("\"\"")
+            } else if hostile == .logInjection {
+                out.escaped(HostileSecrets.injectedDepartment)
+            } else {
+                out.string(Vocabulary.departments[department])
+            }
             out.raw(",\"name\":\"")
             let n1 = Vocabulary.lastNames[company1], n2 = Vocabulary.lastNames[company2], n3 = Vocabulary.lastNames[company3]
             switch companyPattern {
@@ -526,6 +547,10 @@ public struct FixtureUsers: Sendable {
             } else {
                 out.raw("\"user\"")
             }
+        }
+        if !content.isNone {
+            if let hostile, sel == .all { writeHostileMembers(hostile, to: &out) }
+            writeInvalidMembers(id: index + 1, content, to: &out)
         }
         out.byte(0x7D)
     }
