@@ -68,15 +68,7 @@ public struct LineLogHandler: LogHandler {
         let fixed: Set<String> = ["ts", "level", "stage", "msg"]
         for (key, value) in metadata { members.append((fixed.contains(key) ? "meta.\(key)" : key, value)) }
         members.sort { $0.0 < $1.0 }
-        var out: [UInt8] = [UInt8(ascii: "{")]
-        for (offset, member) in members.enumerated() {
-            if offset > 0 { out.append(UInt8(ascii: ",")) }
-            out.appendJSONString(member.0)
-            out.append(UInt8(ascii: ":"))
-            appendJSONValue(member.1, to: &out)
-        }
-        out.append(UInt8(ascii: "}"))
-        return String(decoding: out, as: UTF8.self)
+        return JSONWriter.string(.object(members.map { JSONMember($0.0, json($0.1)) }))
     }
 
     private static func textKey(_ key: String) -> String {
@@ -113,33 +105,20 @@ public struct LineLogHandler: LogHandler {
         scalar.value < 0x20 || (0x7F...0x9F).contains(scalar.value) || scalar.value == 0x2028 || scalar.value == 0x2029
     }
 
-    private static func appendJSONValue(_ value: Logger.MetadataValue, to out: inout [UInt8]) {
+    /// A metadata value as JSON. Numbers and flags stay numbers and flags, so `jq '.rows > 100'`
+    /// works on the JSON lines; a number JSON cannot hold (NaN, infinities) becomes a string.
+    private static func json(_ value: Logger.MetadataValue) -> JSONValue {
         switch value {
-        case .string(let s): out.appendJSONString(s)
+        case .string(let s): .string(s)
         case .stringConvertible(let c):
-            // Numbers and flags stay numbers and flags, so `jq '.rows > 100'` works on the JSON lines.
             switch c {
-            case let n as Int: out.appendInt(n)
-            case let n as Double where n.isFinite: out.append(contentsOf: "\(n)".utf8)
-            case let b as Bool: b ? out.append("true") : out.append("false")
-            default: out.appendJSONString(c.description)
+            case let n as Int: .int(n)
+            case let n as Double where n.isFinite: .number("\(n)")
+            case let b as Bool: .bool(b)
+            default: .string(c.description)
             }
-        case .array(let items):
-            out.append(UInt8(ascii: "["))
-            for (offset, item) in items.enumerated() {
-                if offset > 0 { out.append(UInt8(ascii: ",")) }
-                appendJSONValue(item, to: &out)
-            }
-            out.append(UInt8(ascii: "]"))
-        case .dictionary(let members):
-            out.append(UInt8(ascii: "{"))
-            for (offset, key) in members.keys.sorted().enumerated() {
-                if offset > 0 { out.append(UInt8(ascii: ",")) }
-                out.appendJSONString(key)
-                out.append(UInt8(ascii: ":"))
-                appendJSONValue(members[key]!, to: &out)
-            }
-            out.append(UInt8(ascii: "}"))
+        case .array(let items): .array(items.map(json))
+        case .dictionary(let members): .object(members.keys.sorted().map { JSONMember($0, json(members[$0]!)) })
         }
     }
 
