@@ -68,8 +68,8 @@ CMD ["compose-keygen.sh"]
 
 # ---------------------------------------------------------------------------------------------
 FROM ${RUNTIME_IMAGE} AS runtime
-# Exactly the shared libraries the release binaries link (ldd; scripts/container-contract.py
-# compares this list with the binaries when a release build is present): hiredis (extractor,
+# Exactly the shared libraries the release binaries link (scripts/compose-check.sh runs ldd in
+# the built image: none missing, none installed that no binary links): hiredis (extractor,
 # transformer, saver), libcurl (extractor), libssh2 (saver), SQLite (saver, API). No -dev
 # packages. ca-certificates for https upstreams; curl for the API's health check.
 # hadolint ignore=DL3008

@@ -22,8 +22,8 @@ step() { printf '\n== %s\n' "$*"; }
 step "dependencies"
 scripts/install-deps.sh
 
-# The containers: compose-spec schema, docker-compose config, hadolint and their self-test on
-# broken copies; then the contract between the code, .env.example, compose, the Dockerfile and
+# The containers, before any build: the current compose-spec schema, hadolint and their self-test
+# on broken copies; then the contract between the code, .env.example, compose, the Dockerfile and
 # scripts/run.sh. Bounded; both fail the run on any error.
 step "container description (scripts/check-compose.sh)"
 timeout 900 scripts/check-compose.sh
