@@ -54,7 +54,7 @@ fi
 
 # `docker compose up`, for real: the image built from the Dockerfile and docker-compose.yml run on
 # a Docker engine of its own, then a broken copy that must fail (scripts/compose-check.sh; about
-# 15 minutes cold, 2 warm). Bounded: each of its steps has its own timeout, this is the backstop
+# 27 minutes cold on a busy 2-core machine, 1 to 3 warm). Bounded: each of its steps has its own timeout, this is the backstop
 # (its exit trap stops the engine on the TERM).
 if [ $# -gt 0 ] && [ "${COMPOSE_CHECK:-0}" != "1" ]; then
   step "compose check: left out of this partial run (swift test arguments given; COMPOSE_CHECK=1 runs it)"
