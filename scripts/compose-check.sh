@@ -171,6 +171,11 @@ engine_stop() {
   engine_netns=""
 }
 
+# Folders dockerd and containerd make under /run whatever their roots (plugins/, the shims'
+# sockets s/): removed at the end when this check made them and they are empty again.
+run_dirs_made=()
+for d in /run/docker /run/containerd; do [ -e "$d" ] || run_dirs_made+=("$d"); done
+
 project_name="etlcheck"
 project=""
 stack_up=false
@@ -198,6 +203,9 @@ cleanup() {
     rm -rf "$engine/data" && say "CI: removed the engine's data root (${data_root#"$root/"})"
   fi
   [ "$sockets" = "$engine" ] || rm -rf "$sockets"
+  for d in "${run_dirs_made[@]}"; do
+    [ -d "$d" ] && find "$d" -depth -type d -empty -delete 2>/dev/null
+  done
   exit "$rc"
 }
 trap cleanup EXIT
