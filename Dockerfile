@@ -1,5 +1,3 @@
-# syntax=docker/dockerfile:1
-#
 # One image for every stage of the pipeline (DESIGN.md §1). docker-compose.yml runs it once per
 # service, each with its own binary as `command:` (Extractor, Transformer, Saver, API, and the
 # DummyJSON fixture under the `offline` profile). Targets:
@@ -10,6 +8,12 @@
 #             `keygen` service that creates ssh_keys/* on first start
 #   runtime   debian:bookworm-slim with only the C libraries the binaries link, ca-certificates
 #             and curl (the API's health check), a non-root user, the binaries in /usr/local/bin
+#
+# Needs BuildKit (the build step's `RUN --mount=type=cache`; the legacy builder rejects it):
+# Docker 23 and newer use it by default; Docker 20.10 with DOCKER_BUILDKIT=1, and with
+# COMPOSE_DOCKER_CLI_BUILD=1 too under docker-compose 1.x (scripts/compose-check.sh builds it so
+# with Debian's 20.10.24 and docker-compose 1.29.2). No `# syntax=` line on purpose: it would make
+# BuildKit fetch a frontend image from a registry first; the built-in one handles this file.
 #
 # Build stage image: swift:6.3-bookworm, the official image of our toolchain family (these
 # machines build with Swift 6.3.1; Package.swift needs tools 6.1 or newer). Pin a patch release
@@ -64,8 +68,8 @@ CMD ["compose-keygen.sh"]
 
 # ---------------------------------------------------------------------------------------------
 FROM ${RUNTIME_IMAGE} AS runtime
-# Exactly the shared libraries the release binaries link (ldd; scripts/container-contract.py
-# compares this list with the binaries when a release build is present): hiredis (extractor,
+# Exactly the shared libraries the release binaries link (scripts/compose-check.sh runs ldd in
+# the built image: none missing, none installed that no binary links): hiredis (extractor,
 # transformer, saver), libcurl (extractor), libssh2 (saver), SQLite (saver, API). No -dev
 # packages. ca-certificates for https upstreams; curl for the API's health check.
 # hadolint ignore=DL3008
