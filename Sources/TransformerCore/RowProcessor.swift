@@ -166,8 +166,6 @@ struct RowProcessor {
     /// as in most parsers).
     private func writeMasked(_ bytes: UnsafeRawBufferPointer, into out: inout [UInt8]) -> Fields {
         var fields = Fields()
-        out.append(UInt8(ascii: "{"))
-        var first = true
         tape.forEachMember(of: 0) { key, value in
             switch topKey(key, bytes) {
             case .id: fields.id = value
@@ -181,9 +179,8 @@ struct RowProcessor {
             case .company: fields.company = value
             case .other: break
             }
-            rules.masking.appendMember(tape, key: key, value: value, in: bytes, to: &out, first: &first)
         }
-        out.append(UInt8(ascii: "}"))
+        rules.masking.append(tape, 0, in: bytes, to: &out)
         return fields
     }
 

@@ -65,4 +65,33 @@ import Testing
             (error as? ConfigurationError)?.variable == "SECRET_FIELDS"
         }
     }
+
+    /// A compact document is masked by copying it in runs around its secrets; one with
+    /// whitespace is re-written member by member. Both must give the same bytes, with dropped
+    /// members first, last, in a row and alone.
+    @Test(arguments: [
+        #"{"password":1,"a":2}"#, #"{"a":2,"password":1}"#, #"{"password":1}"#, #"{"password":1,"passwd":2,"a":3}"#,
+        #"{"a":1,"password":1,"passwd":2}"#, #"{"password":1,"a":2,"passwd":3}"#, #"{"a":{"password":[1,{"x":2}]},"b":[{"passwd":1},{}]}"#,
+        #"[{"ssn":"123456789","password":"x"},[[{"iban":null,"k":"v"}]],"s",1]"#, #"{"ssn":{"password":1},"x":[]}"#,
+        #"{"a":1,"b":{"c":{"d":[{"cardNumber":"4111111111111111","e":"f"}]}},"password":"p","wallet":"w123456"}"#,
+        #"{"pass\u0077ord":"x","k\u00e9y":"\u00e9","ssn":"\u00e912345"}"#, #""plain""#, "[]", "{}",
+    ])
+    func compactAndSpacedDocumentsMaskAlike(_ text: String) throws {
+        var spaced = ""
+        var inString = false, escaped = false
+        for character in text {
+            spaced.append(character)
+            if inString {
+                if escaped { escaped = false } else if character == "\\" { escaped = true } else if character == "\"" { inString = false }
+            } else if character == "\"" {
+                inString = true
+            } else if ",:[{".contains(character) {
+                spaced += " \n"
+            }
+        }
+        let compact = try masked(text)
+        #expect(try masked(spaced) == compact, "\(spaced)")
+        #expect((try? JSONValue.parse(compact)) != nil, "\(compact)")
+        #expect(!compact.contains("password") && !compact.contains("passwd"))
+    }
 }

@@ -23,9 +23,12 @@ public struct SecretFields: Sendable, Equatable {
         case last4
     }
 
+    /// One entry; its name is `names[start..<start + count]`. Plain values, so walking the rules
+    /// for every key of every row costs no reference counting.
     struct Rule: Sendable, Equatable {
         enum Position: Sendable, Equatable { case exact, prefix, suffix, anywhere }
-        var name: [UInt8]
+        var start: Int
+        var count: Int
         var position: Position
         var treatment: Treatment
     }
@@ -35,13 +38,16 @@ public struct SecretFields: Sendable, Equatable {
 
     public static let `default` = try! SecretFields(parsing: defaultList)
 
-    private(set) var rules: [Rule]
+    private let rules: [Rule]
+    /// The normalised names of all rules, one after another.
+    private let names: [UInt8]
     /// The shortest normalised key any rule can match: most keys are ruled out by length alone.
     private let shortest: Int
 
     /// Parses a `SECRET_FIELDS` list; throws a message saying which entry is wrong.
     public init(parsing list: String) throws(SecretFieldsError) {
         var rules: [Rule] = []
+        var names: [UInt8] = []
         for entry in list.split(separator: ",") {
             let parts = entry.split(separator: ":", maxSplits: 1).map { $0.trimmingSpaces }
             var name = parts[0]
@@ -64,11 +70,13 @@ public struct SecretFields: Sendable, Equatable {
                 throw SecretFieldsError("entry '\(entry)': a name needs letters or digits, with `*` only at its ends")
             }
             let position: Rule.Position = leading && trailing ? .anywhere : leading ? .suffix : trailing ? .prefix : .exact
-            rules.append(Rule(name: normalised, position: position, treatment: treatment))
+            rules.append(Rule(start: names.count, count: normalised.count, position: position, treatment: treatment))
+            names += normalised
         }
         guard !rules.isEmpty else { throw SecretFieldsError("the list names no field") }
         self.rules = rules
-        self.shortest = rules.map(\.name.count).min()!
+        self.names = names
+        self.shortest = rules.map(\.count).min()!
     }
 
     /// `SECRET_FIELDS`, or ``defaultList`` when unset.
@@ -94,9 +102,12 @@ public struct SecretFields: Sendable, Equatable {
                 buffer[count] = byte &- UInt8(ascii: "A") < 26 ? byte | 0x20 : byte
                 count += 1
             }
-            let name = UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(buffer)[0..<count])
-            for rule in rules where rule.matches(name) { return rule.treatment }
-            return nil
+            guard count >= shortest else { return nil }
+            let key = UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(buffer)[0..<count])
+            return names.withUnsafeBytes { names in
+                for rule in rules where rule.matches(key, names: names) { return rule.treatment }
+                return nil
+            }
         }
     }
 
@@ -116,17 +127,20 @@ public struct SecretFields: Sendable, Equatable {
 }
 
 extension SecretFields.Rule {
-    func matches(_ key: UnsafeRawBufferPointer) -> Bool {
-        let n = name.count
-        guard key.count >= n else { return false }
-        return name.withUnsafeBytes { name in
-            func equal(at offset: Int) -> Bool { memcmp(key.baseAddress! + offset, name.baseAddress!, n) == 0 }
-            switch position {
-            case .exact: return key.count == n && equal(at: 0)
-            case .prefix: return equal(at: 0)
-            case .suffix: return equal(at: key.count - n)
-            case .anywhere: return (0...(key.count - n)).contains(where: equal(at:))
-            }
+    @inline(__always)
+    func matches(_ key: UnsafeRawBufferPointer, names: UnsafeRawBufferPointer) -> Bool {
+        guard key.count >= count else { return false }
+        let name = names.baseAddress! + start
+        func equal(at offset: Int) -> Bool { memcmp(key.baseAddress! + offset, name, count) == 0 }
+        switch position {
+        case .exact: return key.count == count && equal(at: 0)
+        case .prefix: return equal(at: 0)
+        case .suffix: return equal(at: key.count - count)
+        case .anywhere:
+            // Only where the name's first byte is: most keys hold no candidate at all.
+            let first = name.load(as: UInt8.self)
+            for offset in 0...(key.count - count) where key[offset] == first && equal(at: offset) { return true }
+            return false
         }
     }
 }

@@ -41,6 +41,12 @@ public struct SecretMasking: Sendable, Equatable {
 
     /// Appends the value at `index`, compact, with every secret inside it masked.
     public func append(_ tape: JSONTape, _ index: Int, in bytes: UnsafeRawBufferPointer, to out: inout [UInt8]) {
+        if tape.isCompact {
+            var splice = Splice(copied: Int(tape.nodes[index].start))
+            splice.visit(tape, index, in: bytes, masking: self, to: &out)
+            out.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[splice.copied..<Int(tape.nodes[index].end)]))
+            return
+        }
         let node = tape.nodes[index]
         switch node.kind {
         case .object:
@@ -90,8 +96,64 @@ public struct SecretMasking: Sendable, Equatable {
         return fields.treatment(forKey: tape.content(key, in: bytes))
     }
 
+    /// A compact document is its own compact output except where a secret is: its bytes are
+    /// copied in runs, and only the secret members are cut out or replaced, so a row costs a walk
+    /// over its keys and a few copies rather than one append per value.
+    private struct Splice {
+        /// The first byte of the document not yet written.
+        var copied: Int
+
+        mutating func visit(_ tape: JSONTape, _ index: Int, in bytes: UnsafeRawBufferPointer, masking: SecretMasking, to out: inout [UInt8]) {
+            let node = tape.nodes[index]
+            switch node.kind {
+            case .object:
+                var key = index + 1
+                var wroteAny = false
+                for member in 0..<Int(node.count) {
+                    let value = key + 1
+                    let next = Int(tape.nodes[value].next)
+                    switch masking.treatment(ofKey: key, tape, in: bytes) {
+                    case .drop?:
+                        // The member and one comma: the one before it when a member before it is
+                        // kept, else the one after it (if any).
+                        let last = member == Int(node.count) - 1
+                        let start = wroteAny ? Int(tape.nodes[key].start) - 1 : Int(tape.nodes[key].start)
+                        let end = !wroteAny && !last ? Int(tape.nodes[value].end) + 1 : Int(tape.nodes[value].end)
+                        copy(upTo: start, bytes, &out)
+                        copied = end
+                    case .last4?:
+                        wroteAny = true
+                        copy(upTo: Int(tape.nodes[value].start), bytes, &out)
+                        masking.appendSecret(tape, value, in: bytes, to: &out)
+                        copied = Int(tape.nodes[value].end)
+                    case nil:
+                        wroteAny = true
+                        let kind = tape.nodes[value].kind
+                        if kind == .object || kind == .array { visit(tape, value, in: bytes, masking: masking, to: &out) }
+                    }
+                    key = next
+                }
+            case .array:
+                var element = index + 1
+                for _ in 0..<Int(node.count) {
+                    let kind = tape.nodes[element].kind
+                    if kind == .object || kind == .array { visit(tape, element, in: bytes, masking: masking, to: &out) }
+                    element = Int(tape.nodes[element].next)
+                }
+            default:
+                break
+            }
+        }
+
+        @inline(__always)
+        private mutating func copy(upTo end: Int, _ bytes: UnsafeRawBufferPointer, _ out: inout [UInt8]) {
+            if end > copied { out.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[copied..<end])) }
+            copied = max(copied, end)
+        }
+    }
+
     /// `"************2404"`: the same number of characters, all but the last four masked.
-    private func appendSecret(_ tape: JSONTape, _ value: Int, in bytes: UnsafeRawBufferPointer, to out: inout [UInt8]) {
+    fileprivate func appendSecret(_ tape: JSONTape, _ value: Int, in bytes: UnsafeRawBufferPointer, to out: inout [UInt8]) {
         let node = tape.nodes[value]
         guard node.kind == .string else {
             out.append(Self.nonString)
