@@ -43,7 +43,8 @@ for target in "${targets[@]}"; do
     -Xswiftc -sanitize=fuzzer,address --toolset "$scratch/toolset.json" 2>&1 \
     | grep -v -e "Cannot export local symbol" -e "unhandled; explicitly declare" -e "CMakeLists.txt" || true
   [ -x "$bin/$target" ] || { echo "fuzz.sh: the build left no $bin/$target" >&2; exit 1; }
-  echo "fuzz.sh: $target built in $(( $(date +%s) - started )) s"
+  built=$(( $(date +%s) - started ))
+  echo "fuzz.sh: $target built in $built s"
 
   corpus=".run/fuzz/corpus/$target"
   log=".run/fuzz/$target.log"
@@ -56,10 +57,11 @@ for target in "${targets[@]}"; do
     $([ "$jobs" -gt 1 ] && echo "-jobs=$jobs -workers=$jobs") >"$log" 2>&1 || status=$?
   if [ "$jobs" -gt 1 ]; then cat fuzz-*.log >>"$log" 2>/dev/null && rm -f fuzz-*.log; fi
   runs=$( (grep -h '^stat::number_of_executed_units' "$log" || true) | awk '{s += $2} END {print s + 0}')
-  files=$(find "$corpus" -type f | wc -l)
-  bytes=$(du -sk "$corpus" | cut -f1)
-  cov=$( (grep -h -o 'cov: [0-9]*' "$log" || true) | tail -1)
-  echo "fuzz.sh: $target: $runs executions in $seconds s, corpus $files inputs (${bytes} KiB), ${cov:-cov: ?}, exit $status"
+  # libFuzzer's last status line: coverage and the corpus it kept (inputs/bytes).
+  last=$( (grep -h -E '^#[0-9]+' "$log" || true) | tail -1)
+  cov=$(echo "$last" | grep -o 'cov: [0-9]*' || true)
+  corp=$(echo "$last" | grep -o 'corp: [0-9]*/[0-9]*[a-zA-Z]*' || true)
+  echo "fuzz.sh: $target: $runs executions in $(( $(date +%s) - started - built )) s, ${corp:-corp: ?} (inputs/size), ${cov:-cov: ?}, exit $status"
   if [ "$status" -ne 0 ]; then
     grep -h -E 'invariant failed|ERROR: AddressSanitizer|ERROR: libFuzzer|deadly signal|Test unit written' "$log" | head -20 >&2 || true
     echo "fuzz.sh: $target failed; the full log is $log" >&2
