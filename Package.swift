@@ -293,3 +293,26 @@ let package = Package(
         ),
     ]
 )
+
+// MARK: Fuzz targets (docs/RELIABILITY.md, "Fuzzing"): libFuzzer executables that only link with
+// `-sanitize=fuzzer`, so they exist only when ETL_FUZZ is set. scripts/fuzz.sh builds them into
+// .build-fuzz and runs them.
+if Context.environment["ETL_FUZZ"] != nil {
+    package.products += [
+        .executable(name: "JSONFuzz", targets: ["JSONFuzz"]),
+        .executable(name: "TransformFuzz", targets: ["TransformFuzz"]),
+    ]
+    package.targets += [
+        .target(name: "CFuzzerDriver", path: "Fuzz/CFuzzerDriver"),
+        .executableTarget(name: "JSONFuzz", dependencies: ["CFuzzerDriver", "PipelineJSON"], path: "Fuzz/JSONFuzz"),
+        .executableTarget(
+            name: "TransformFuzz",
+            dependencies: [
+                "CFuzzerDriver", "TransformerCore", "PipelineCore", "PipelineJSON",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Fuzz/TransformFuzz"
+        ),
+    ]
+}

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test: installs what is missing, checks the container description (no Docker engine
-# needed: scripts/check-compose.sh, scripts/container-contract.py), builds once, starts the test
-# servers on their own ports (Redis 16379, SFTP 12222, all on 127.0.0.1), runs `swift test` and
+# needed: scripts/check-compose.sh, scripts/container-contract.py), builds once, fuzzes the JSON
+# core and the transformer for a bounded time (scripts/fuzz.sh), starts the test servers on their
+# own ports (Redis 16379, SFTP 12222, all on 127.0.0.1), runs `swift test` and
 # then the API's contract test (scripts/contract-test.sh), and stops the servers again, whatever
 # happened; last, builds and runs the compose stack on a Docker engine of its own
 # (scripts/compose-check.sh, in a network namespace with only a loopback interface). Exits
@@ -32,6 +33,14 @@ timeout 600 python3 scripts/container-contract.py --self-test
 
 step "build (debug, with tests)"
 swift build --build-tests
+
+# The fuzz targets (docs/RELIABILITY.md, "Fuzzing"): a release build with libFuzzer and
+# AddressSanitizer into .build-fuzz (about 5 CPU-minutes the first time, seconds after), then
+# FUZZ_SECONDS (default 30) of fuzzing per target; any crash or leak fails the run. SKIP_FUZZ=1 skips it.
+if [ "${SKIP_FUZZ:-0}" != "1" ]; then
+  step "fuzzing (scripts/fuzz.sh, ${FUZZ_SECONDS:-30} s per target)"
+  scripts/fuzz.sh "${FUZZ_SECONDS:-30}"
+fi
 
 export REDIS_PORT="${TEST_REDIS_PORT:-16379}"
 export SFTP_PORT="${TEST_SFTP_PORT:-12222}"

@@ -195,6 +195,38 @@ public struct FileTransform: Sendable {
     }
 }
 
+/// What the transformer writes for some lines, each without its newline.
+public struct TransformedLines: Sendable, Equatable {
+    /// `raw.masked.jsonl`: one line per input line.
+    public var masked: [[UInt8]] = []
+    /// `users.jsonl`: the valid rows.
+    public var users: [[UInt8]] = []
+    /// `dlq.jsonl`: the rejected rows.
+    public var dlq: [[UInt8]] = []
+}
+
+extension FileTransform {
+    /// Transforms `lines` (as ``JSONLReader`` yields them: no newline inside, numbered from 1) in
+    /// memory, through the same row processing and merge as ``run(cancellation:)``, minus the
+    /// files. The fuzz target `TransformFuzz` (docs/RELIABILITY.md, "Fuzzing") drives it; it is
+    /// not for transforming runs.
+    public static func transform(lines: [[UInt8]], rules: TransformRules, context: TransformContext,
+                                 logger: Logger) -> TransformedLines {
+        let batch = Batch(processor: RowProcessor(rules: rules, context: context),
+                          capacity: lines.reduce(0) { $0 + $1.count })
+        batch.start(at: 1)
+        for line in lines { line.withUnsafeBytes { batch.add($0) } }
+        batch.process()
+        var merger = Merger(context: context, expectedRows: nil, logger: logger)
+        merger.merge(batch)
+        var out = TransformedLines()
+        out.masked = batch.buffers.results.map { Array(batch.buffers.masked[$0.masked]) }
+        out.users = batch.userLines.map { Array(batch.buffers.users[$0]) }
+        out.dlq = batch.dlqLines.map { Array(batch.dlqBytes[$0]) }
+        return out
+    }
+}
+
 /// Batches to reuse, handed between the reading thread and the output queues.
 final class BatchPool: @unchecked Sendable {
     private let condition = NSCondition()
