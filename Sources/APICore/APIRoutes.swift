@@ -13,15 +13,19 @@ public struct APIRoutes: Sendable {
     public let database: LazyReader
     /// The second masking of every payload served (`SECRET_FIELDS`, as the transformer's).
     public let masking: SecretMasking
+    /// The HTTP metrics the middleware records, served with the database's at `/metrics`.
+    public let metrics: APIMetrics
 
-    public init(database: LazyReader, masking: SecretMasking = SecretMasking()) {
+    public init(database: LazyReader, masking: SecretMasking = SecretMasking(), metrics: APIMetrics = APIMetrics()) {
         self.database = database
         self.masking = masking
+        self.metrics = metrics
     }
 
     public func register<Context: RequestContext>(on router: Router<Context>) {
         router.get("/health") { _, _ in try await health() }
         router.get("/openapi.json") { _, _ in JSONResponse.make(bytes: OpenAPIDocument.bytes) }
+        router.get("/metrics") { _, _ in try await metricsText() }
         router.get("/etl_runs") { request, _ in try await runs(request) }
         router.get("/etl_runs/:run_id") { _, context in try await run(context.parameters.require("run_id")) }
         router.get("/etl_runs/:run_id/dlq") { request, context in try await deadLetters(request, context.parameters.require("run_id")) }
@@ -41,12 +45,22 @@ public struct APIRoutes: Sendable {
         }
     }
 
+    /// The Prometheus text format (version 0.0.4): always 200, with `etl_database_ready 0` and
+    /// only the HTTP metrics while the database is not ready.
+    func metricsText() async throws -> Response {
+        let bytes = try await metrics.scrape(database: database)
+        return Response(
+            status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+            body: ResponseBody(byteBuffer: ByteBuffer(bytes: bytes)))
+    }
+
     func runs(_ request: Request) async throws -> Response {
         let query = QueryParameters(query: request.uri.query)
         let page = try query.pagination()
         let status = try query.runStatus()
+        let format = try ResponseFormat.negotiate(query: query, accept: request.headers[.accept])
         let result = try await database.read { db in try Queries.runs(db, status: status, page: page) }
-        return list(result.items.map(\.json), total: result.total)
+        return list(result.items.map(\.json), total: result.total, format: format, columns: RunResource.keys)
     }
 
     func run(_ rawID: String) async throws -> Response {
@@ -59,11 +73,13 @@ public struct APIRoutes: Sendable {
 
     func deadLetters(_ request: Request, _ rawID: String) async throws -> Response {
         let id = PathParameter.decode(rawID)
-        let page = try QueryParameters(query: request.uri.query).pagination()
+        let query = QueryParameters(query: request.uri.query)
+        let page = try query.pagination()
+        let format = try ResponseFormat.negotiate(query: query, accept: request.headers[.accept])
         guard let result = try await database.read({ db in try Queries.deadLetters(db, runID: id, page: page, masking: masking) }) else {
             throw APIError.notFound("run", "run_id", .string(id))
         }
-        return list(result.items.map(\.json), total: result.total)
+        return list(result.items.map(\.json), total: result.total, format: format, columns: DLQResource.keys)
     }
 
     func events(_ rawID: String) async throws -> Response {
@@ -79,8 +95,9 @@ public struct APIRoutes: Sendable {
         let page = try query.pagination()
         let department = try query.filter("department")
         let runID = try query.filter("run_id")
+        let format = try ResponseFormat.negotiate(query: query, accept: request.headers[.accept])
         let result = try await database.read { db in try Queries.users(db, department: department, runID: runID, page: page, masking: masking) }
-        return list(result.items.map(\.json), total: result.total)
+        return list(result.items.map(\.json), total: result.total, format: format, columns: UserResource.keys)
     }
 
     func user(_ rawID: String) async throws -> Response {
@@ -94,7 +111,12 @@ public struct APIRoutes: Sendable {
         return JSONResponse.make(user.json)
     }
 
-    private func list(_ items: [JSONValue], total: Int) -> Response {
-        JSONResponse.make(.array(items), headers: [HTTPField.Name("X-Total-Count")!: String(total)])
+    /// A page of a list, as JSON or as CSV (``CSVResponse``), with its `X-Total-Count`.
+    private func list(_ items: [JSONValue], total: Int, format: ResponseFormat, columns: [String]) -> Response {
+        let headers: HTTPFields = [HTTPField.Name("X-Total-Count")!: String(total), .vary: "Accept"]
+        switch format {
+        case .json: return JSONResponse.make(.array(items), headers: headers)
+        case .csv: return CSVResponse.make(columns: columns, rows: items, headers: headers)
+        }
     }
 }

@@ -25,7 +25,7 @@ public enum OpenAPIDocument {
             "/etl_runs": [
                 "get": operation(
                     id: "listRuns", summary: "Runs, newest first (by started_at)",
-                    parameters: [ref("parameters", "limit"), ref("parameters", "offset"), ref("parameters", "status")],
+                    parameters: [ref("parameters", "limit"), ref("parameters", "offset"), ref("parameters", "status"), ref("parameters", "format")],
                     ok: listResponse("Runs, newest first", item: "Run"), errors: ["400", "503"]),
             ],
             "/etl_runs/{run_id}": [
@@ -37,7 +37,7 @@ public enum OpenAPIDocument {
             "/etl_runs/{run_id}/dlq": [
                 "get": operation(
                     id: "listRunDeadLetters", summary: "A run's rejected rows with every reason, by line",
-                    parameters: [ref("parameters", "runIDPath"), ref("parameters", "limit"), ref("parameters", "offset")],
+                    parameters: [ref("parameters", "runIDPath"), ref("parameters", "limit"), ref("parameters", "offset"), ref("parameters", "format")],
                     ok: listResponse("Rejected rows, by line in raw.jsonl", item: "DeadLetter"), errors: ["400", "404", "503"]),
             ],
             "/etl_runs/{run_id}/events": [
@@ -65,6 +65,7 @@ public enum OpenAPIDocument {
                             "description": "Only users whose latest change came from this run",
                             "schema": ["type": "string", "minLength": 1],
                         ],
+                        ref("parameters", "format"),
                     ],
                     ok: listResponse("Users, by id", item: "User"), errors: ["400", "503"]),
             ],
@@ -94,6 +95,24 @@ public enum OpenAPIDocument {
                     ],
                 ],
             ],
+            "/metrics": [
+                "get": [
+                    "operationId": "metrics",
+                    "summary": "Prometheus metrics (text format 0.0.4)",
+                    "description": """
+                        The pipeline as the database shows it at the moment of the scrape (etl_runs{status}, etl_table_rows{table}, \
+                        etl_dlq_rows{rule}, etl_users_unknown_department, etl_unknown_departments, \
+                        etl_last_completed_run_timestamp_seconds, etl_last_completed_run_duration_seconds, \
+                        etl_phase_duration_seconds{phase}, etl_database_ready) and the API's own traffic since it started \
+                        (http_requests_total{method,route,status}, http_request_duration_seconds{method,route}, by route template). \
+                        Always 200: before the database is ready, etl_database_ready is 0 and only the HTTP metrics follow.
+                        """,
+                    "responses": [
+                        "200": ["description": "The metrics", "content": ["text/plain": ["schema": ["type": "string"]]]],
+                        "421": ref("responses", "421"),
+                    ],
+                ],
+            ],
             "/openapi.json": [
                 "get": [
                     "operationId": "openAPI",
@@ -118,6 +137,15 @@ public enum OpenAPIDocument {
                 "status": [
                     "name": "status", "in": "query", "required": false, "description": "Only runs with this status",
                     "schema": ["type": "string", "enum": .array(RunStatus.allCases.map { .string($0.rawValue) })],
+                ],
+                "format": [
+                    "name": "format", "in": "query", "required": false,
+                    "description": """
+                        json (the default) or csv: RFC 4180 with a header row of the JSON keys in order, nested values as JSON text \
+                        (docs/API.md). Without it, an Accept header naming text/csv explicitly (not through a wildcard) with a \
+                        q at least that of application/json asks for CSV.
+                        """,
+                    "schema": ["type": "string", "enum": .array(ResponseFormat.allCases.map { .string($0.rawValue) })],
                 ],
                 "runIDPath": [
                     "name": "run_id", "in": "path", "required": true,
@@ -296,7 +324,10 @@ public enum OpenAPIDocument {
         [
             "description": .string(description),
             "headers": ["X-Total-Count": ref("headers", "X-Total-Count")],
-            "content": ["application/json": ["schema": ["type": "array", "items": ref("schemas", item)]]],
+            "content": [
+                "application/json": ["schema": ["type": "array", "items": ref("schemas", item)]],
+                "text/csv": ["schema": ["type": "string", "description": "The same page as CSV (format=csv or Accept: text/csv)"]],
+            ],
         ]
     }
 

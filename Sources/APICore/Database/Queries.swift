@@ -60,6 +60,25 @@ public enum Queries {
         return Page(total: total, items: rows.map { DLQResource(row: $0, masking: masking) })
     }
 
+    /// Dead-letter rows per rule, by rule name: a row counts once under each rule among its
+    /// reasons. Of one run, or of every run when `runID` is nil. Reasons that are not objects with a
+    /// string `rule` (which the saver never writes) count under no rule.
+    public static func deadLetterRules(_ db: Database, runID: String?) throws -> [(rule: String, rows: Int)] {
+        let filter = runID == nil ? "" : "WHERE d.run_id = ?"
+        let rows = try Row.fetchAll(
+            db,
+            sql: """
+                SELECT rule, COUNT(*) FROM (
+                    SELECT DISTINCT d.run_id, d.line,
+                        CASE WHEN r.type = 'object' AND json_type(r.value, '$.rule') = 'text' THEN json_extract(r.value, '$.rule') END AS rule
+                    FROM dlq_records d, json_each(CASE WHEN json_valid(d.reasons) THEN d.reasons ELSE '[]' END) r
+                    \(filter)
+                ) WHERE rule IS NOT NULL GROUP BY rule ORDER BY rule
+                """,
+            arguments: StatementArguments(runID.map { [$0] } ?? []))
+        return rows.map { ($0[0], $0[1]) }
+    }
+
     /// A run's events in the order they happened; `nil` when there is no such run.
     public static func events(_ db: Database, runID: String) throws -> [EventResource]? {
         guard try runExists(db, id: runID) else { return nil }
