@@ -30,7 +30,11 @@ public struct APIRoutes: Sendable {
         router.get("/etl_runs/:run_id") { _, context in try await run(context.parameters.require("run_id")) }
         router.get("/etl_runs/:run_id/dlq") { request, context in try await deadLetters(request, context.parameters.require("run_id")) }
         router.get("/etl_runs/:run_id/events") { _, context in try await events(context.parameters.require("run_id")) }
+        router.get("/etl_runs/:run_id/dlq/facets/:column") { request, context in
+            try await deadLetterFacet(request, context.parameters.require("run_id"), context.parameters.require("column"))
+        }
         router.get("/users") { request, _ in try await users(request) }
+        router.get("/users/facets/:column") { request, context in try await userFacet(request, context.parameters.require("column")) }
         router.get("/users/:id") { _, context in try await user(context.parameters.require("id")) }
     }
 
@@ -58,8 +62,9 @@ public struct APIRoutes: Sendable {
         let query = QueryParameters(query: request.uri.query)
         let page = try query.pagination()
         let status = try query.runStatus()
+        let sort = try query.sort(allowed: Queries.runSortColumns)
         let format = try ResponseFormat.negotiate(query: query, accept: request.headers[.accept])
-        let result = try await database.read { db in try Queries.runs(db, status: status, page: page) }
+        let result = try await database.read { db in try Queries.runs(db, status: status, page: page, sort: sort) }
         return list(result.items.map(\.json), total: result.total, format: format, columns: RunResource.keys)
     }
 
@@ -95,9 +100,44 @@ public struct APIRoutes: Sendable {
         let page = try query.pagination()
         let department = try query.filter("department")
         let runID = try query.filter("run_id")
+        let sort = try query.sort(allowed: Queries.userSortColumns)
         let format = try ResponseFormat.negotiate(query: query, accept: request.headers[.accept])
-        let result = try await database.read { db in try Queries.users(db, department: department, runID: runID, page: page, masking: masking) }
+        let result = try await database.read { db in
+            try Queries.users(db, department: department, runID: runID, page: page, sort: sort, masking: masking)
+        }
         return list(result.items.map(\.json), total: result.total, format: format, columns: UserResource.keys)
+    }
+
+    /// `[{"value", "count"}]`: users per value of a column, under the filters of `/users`.
+    func userFacet(_ request: Request, _ rawColumn: String) async throws -> Response {
+        let column = try facetColumn(rawColumn, allowed: Queries.userFacetColumns)
+        let query = QueryParameters(query: request.uri.query)
+        let page = try query.pagination()
+        let department = try query.filter("department")
+        let runID = try query.filter("run_id")
+        let result = try await database.read { db in
+            try Queries.userFacet(db, column: column, department: department, runID: runID, page: page)
+        }
+        return list(result.items.map(\.json), total: result.total, format: .json, columns: [])
+    }
+
+    /// `[{"value", "count"}]`: a run's dead-letter rows per rule (or field) of their reasons.
+    func deadLetterFacet(_ request: Request, _ rawID: String, _ rawColumn: String) async throws -> Response {
+        let id = PathParameter.decode(rawID)
+        let column = try facetColumn(rawColumn, allowed: Queries.deadLetterFacetColumns)
+        let page = try QueryParameters(query: request.uri.query).pagination()
+        guard let result = try await database.read({ db in try Queries.deadLetterFacet(db, runID: id, column: column, page: page) }) else {
+            throw APIError.notFound("run", "run_id", .string(id))
+        }
+        return list(result.items.map(\.json), total: result.total, format: .json, columns: [])
+    }
+
+    private func facetColumn(_ raw: String, allowed: [String]) throws(APIError) -> String {
+        let column = PathParameter.decode(raw)
+        guard allowed.contains(column) else {
+            throw APIError.notAllowed("column", in: "path", value: column, expected: "one of " + allowed.joined(separator: ", "), allowed: allowed)
+        }
+        return column
     }
 
     func user(_ rawID: String) async throws -> Response {

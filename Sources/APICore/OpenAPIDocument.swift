@@ -25,7 +25,10 @@ public enum OpenAPIDocument {
             "/etl_runs": [
                 "get": operation(
                     id: "listRuns", summary: "Runs, newest first (by started_at)",
-                    parameters: [ref("parameters", "limit"), ref("parameters", "offset"), ref("parameters", "status"), ref("parameters", "format")],
+                    parameters: [
+                        ref("parameters", "limit"), ref("parameters", "offset"), ref("parameters", "status"),
+                        sortParameter(Queries.runSortColumns, default: "newest first: -started_at, then -run_id"), ref("parameters", "format"),
+                    ],
                     ok: listResponse("Runs, newest first", item: "Run"), errors: ["400", "503"]),
             ],
             "/etl_runs/{run_id}": [
@@ -39,6 +42,16 @@ public enum OpenAPIDocument {
                     id: "listRunDeadLetters", summary: "A run's rejected rows with every reason, by line",
                     parameters: [ref("parameters", "runIDPath"), ref("parameters", "limit"), ref("parameters", "offset"), ref("parameters", "format")],
                     ok: listResponse("Rejected rows, by line in raw.jsonl", item: "DeadLetter"), errors: ["400", "404", "503"]),
+            ],
+            "/etl_runs/{run_id}/dlq/facets/{column}": [
+                "get": operation(
+                    id: "facetRunDeadLetters",
+                    summary: "How many of a run's rejected rows have each rule (or field) among their reasons; a row counts once per value",
+                    parameters: [
+                        ref("parameters", "runIDPath"), facetColumnParameter(Queries.deadLetterFacetColumns), ref("parameters", "limit"),
+                        ref("parameters", "offset"),
+                    ],
+                    ok: facetResponse("Values with their row counts, most rows first, then by value"), errors: ["400", "404", "503"]),
             ],
             "/etl_runs/{run_id}/events": [
                 "get": operation(
@@ -55,19 +68,19 @@ public enum OpenAPIDocument {
                     id: "listUsers", summary: "Users (the latest enriched state of each), by id",
                     parameters: [
                         ref("parameters", "limit"), ref("parameters", "offset"),
-                        [
-                            "name": "department", "in": "query", "required": false,
-                            "description": "Only users of this department (exact name, as in company.department)",
-                            "schema": ["type": "string", "minLength": 1],
-                        ],
-                        [
-                            "name": "run_id", "in": "query", "required": false,
-                            "description": "Only users whose latest change came from this run",
-                            "schema": ["type": "string", "minLength": 1],
-                        ],
-                        ref("parameters", "format"),
+                        ref("parameters", "department"), ref("parameters", "runIDQuery"),
+                        sortParameter(Queries.userSortColumns, default: "id"), ref("parameters", "format"),
                     ],
                     ok: listResponse("Users, by id", item: "User"), errors: ["400", "503"]),
+            ],
+            "/users/facets/{column}": [
+                "get": operation(
+                    id: "facetUsers", summary: "How many users have each value of a column, under the filters of /users",
+                    parameters: [
+                        facetColumnParameter(Queries.userFacetColumns), ref("parameters", "limit"), ref("parameters", "offset"),
+                        ref("parameters", "department"), ref("parameters", "runIDQuery"),
+                    ],
+                    ok: facetResponse("Values with their user counts, most users first, then by value"), errors: ["400", "503"]),
             ],
             "/users/{id}": [
                 "get": operation(
@@ -146,6 +159,16 @@ public enum OpenAPIDocument {
                         q at least that of application/json asks for CSV.
                         """,
                     "schema": ["type": "string", "enum": .array(ResponseFormat.allCases.map { .string($0.rawValue) })],
+                ],
+                "department": [
+                    "name": "department", "in": "query", "required": false,
+                    "description": "Only users of this department (exact name, as in company.department)",
+                    "schema": ["type": "string", "minLength": 1],
+                ],
+                "runIDQuery": [
+                    "name": "run_id", "in": "query", "required": false,
+                    "description": "Only users whose latest change came from this run",
+                    "schema": ["type": "string", "minLength": 1],
                 ],
                 "runIDPath": [
                     "name": "run_id", "in": "path", "required": true,
@@ -288,6 +311,15 @@ public enum OpenAPIDocument {
                         "detail": ["type": ["string", "null"]],
                     ],
                 ],
+                "Facet": [
+                    "type": "object",
+                    "required": ["value", "count"],
+                    "additionalProperties": false,
+                    "properties": [
+                        "value": ["type": ["string", "null"], "description": "A value of the column (null for rows without one)"],
+                        "count": ["type": "integer", "minimum": 1],
+                    ],
+                ],
                 "Health": [
                     "type": "object",
                     "required": ["status", "database", "detail"],
@@ -328,6 +360,37 @@ public enum OpenAPIDocument {
                 "application/json": ["schema": ["type": "array", "items": ref("schemas", item)]],
                 "text/csv": ["schema": ["type": "string", "description": "The same page as CSV (format=csv or Accept: text/csv)"]],
             ],
+        ]
+    }
+
+    /// `sort`: allow-listed columns, `-` for descending, comma-separated; the pattern lets
+    /// schemathesis generate valid values as well as invalid ones.
+    private static func sortParameter(_ columns: [String], default order: String) -> JSONValue {
+        let column = "-?(" + columns.joined(separator: "|") + ")"
+        return [
+            "name": "sort", "in": "query", "required": false,
+            "description": .string("""
+                Order by these columns (comma-separated; a leading - sorts descending), then by the primary key ascending. \
+                Default: \(order). Allowed: \(columns.joined(separator: ", ")). Any other column is a 400 listing them \
+                (`detail.allowed`).
+                """),
+            "schema": ["type": "string", "pattern": .string("^\(column)(,\(column))*$")],
+        ]
+    }
+
+    private static func facetColumnParameter(_ columns: [String]) -> JSONValue {
+        [
+            "name": "column", "in": "path", "required": true,
+            "description": .string("The column to count by: one of \(columns.joined(separator: ", ")); any other is a 400 (`detail.allowed`)"),
+            "schema": ["type": "string", "enum": .array(columns.map { .string($0) })],
+        ]
+    }
+
+    private static func facetResponse(_ description: String) -> JSONValue {
+        [
+            "description": .string(description),
+            "headers": ["X-Total-Count": ref("headers", "X-Total-Count")],
+            "content": ["application/json": ["schema": ["type": "array", "items": ref("schemas", "Facet")]]],
         ]
     }
 

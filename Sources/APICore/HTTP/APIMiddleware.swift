@@ -10,7 +10,8 @@ public enum APIPaths {
     /// Path templates; `{…}` matches any one segment.
     public static let templates = [
         "/etl_runs", "/etl_runs/{run_id}", "/etl_runs/{run_id}/dlq", "/etl_runs/{run_id}/events",
-        "/users", "/users/{id}", "/health", "/openapi.json", "/metrics",
+        "/etl_runs/{run_id}/dlq/facets/{column}", "/users", "/users/{id}", "/users/facets/{column}", "/health", "/openapi.json",
+        "/metrics",
     ]
 
     private static let split: [(template: String, segments: [Substring])] = templates.map { ($0, $0.split(separator: "/")) }
