@@ -6,6 +6,7 @@ set -euo pipefail
 packages=(
   libhiredis-dev libcurl4-openssl-dev libssh2-1-dev libsqlite3-dev pkg-config
   redis-server openssh-server openssh-sftp-server openssh-client sqlite3 ca-certificates curl
+  prometheus  # promtool, which the API's tests run on GET /metrics (the server itself is not started)
 )
 
 missing=()
@@ -25,4 +26,9 @@ fi
 echo "install-deps: installing ${missing[*]}"
 $sudo apt-get update -qq
 DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+# Only promtool is wanted from `prometheus`: where systemd started the server it brings
+# (listening on every interface, port 9090), stop it and keep it from starting at boot.
+if [[ " ${missing[*]} " == *" prometheus "* ]] && [ -d /run/systemd/system ]; then
+  $sudo systemctl disable --now prometheus >/dev/null 2>&1 || true
+fi
 echo "install-deps: done"

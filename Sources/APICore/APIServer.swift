@@ -45,11 +45,12 @@ public struct APISettings: Sendable, Equatable {
 public enum APIServer {
     /// The router alone, for tests that drive it without a socket.
     public static func router(
-        database: LazyReader, masking: SecretMasking = SecretMasking(), logger: Logger, allowedHosts: AllowedHosts = .default
+        database: LazyReader, masking: SecretMasking = SecretMasking(), logger: Logger, allowedHosts: AllowedHosts = .default,
+        metrics: APIMetrics = APIMetrics()
     ) -> Router<BasicRequestContext> {
         let router = Router(options: [.autoGenerateHeadEndpoints])
-        router.add(middleware: APIMiddleware(logger: logger, allowedHosts: allowedHosts))
-        APIRoutes(database: database, masking: masking).register(on: router)
+        router.add(middleware: APIMiddleware(logger: logger, allowedHosts: allowedHosts, metrics: metrics))
+        APIRoutes(database: database, masking: masking, metrics: metrics).register(on: router)
         return router
     }
 

@@ -25,7 +25,10 @@ public enum OpenAPIDocument {
             "/etl_runs": [
                 "get": operation(
                     id: "listRuns", summary: "Runs, newest first (by started_at)",
-                    parameters: [ref("parameters", "limit"), ref("parameters", "offset"), ref("parameters", "status")],
+                    parameters: [
+                        ref("parameters", "limit"), ref("parameters", "offset"), ref("parameters", "status"),
+                        sortParameter(Queries.runSortColumns, default: "newest first: -started_at, then -run_id"), ref("parameters", "format"),
+                    ],
                     ok: listResponse("Runs, newest first", item: "Run"), errors: ["400", "503"]),
             ],
             "/etl_runs/{run_id}": [
@@ -37,8 +40,18 @@ public enum OpenAPIDocument {
             "/etl_runs/{run_id}/dlq": [
                 "get": operation(
                     id: "listRunDeadLetters", summary: "A run's rejected rows with every reason, by line",
-                    parameters: [ref("parameters", "runIDPath"), ref("parameters", "limit"), ref("parameters", "offset")],
+                    parameters: [ref("parameters", "runIDPath"), ref("parameters", "limit"), ref("parameters", "offset"), ref("parameters", "format")],
                     ok: listResponse("Rejected rows, by line in raw.jsonl", item: "DeadLetter"), errors: ["400", "404", "503"]),
+            ],
+            "/etl_runs/{run_id}/dlq/facets/{column}": [
+                "get": operation(
+                    id: "facetRunDeadLetters",
+                    summary: "How many of a run's rejected rows have each rule (or field) among their reasons; a row counts once per value",
+                    parameters: [
+                        ref("parameters", "runIDPath"), facetColumnParameter(Queries.deadLetterFacetColumns), ref("parameters", "limit"),
+                        ref("parameters", "offset"),
+                    ],
+                    ok: facetResponse("Values with their row counts, most rows first, then by value"), errors: ["400", "404", "503"]),
             ],
             "/etl_runs/{run_id}/events": [
                 "get": operation(
@@ -55,18 +68,19 @@ public enum OpenAPIDocument {
                     id: "listUsers", summary: "Users (the latest enriched state of each), by id",
                     parameters: [
                         ref("parameters", "limit"), ref("parameters", "offset"),
-                        [
-                            "name": "department", "in": "query", "required": false,
-                            "description": "Only users of this department (exact name, as in company.department)",
-                            "schema": ["type": "string", "minLength": 1],
-                        ],
-                        [
-                            "name": "run_id", "in": "query", "required": false,
-                            "description": "Only users whose latest change came from this run",
-                            "schema": ["type": "string", "minLength": 1],
-                        ],
+                        ref("parameters", "department"), ref("parameters", "runIDQuery"),
+                        sortParameter(Queries.userSortColumns, default: "id"), ref("parameters", "format"),
                     ],
                     ok: listResponse("Users, by id", item: "User"), errors: ["400", "503"]),
+            ],
+            "/users/facets/{column}": [
+                "get": operation(
+                    id: "facetUsers", summary: "How many users have each value of a column, under the filters of /users",
+                    parameters: [
+                        facetColumnParameter(Queries.userFacetColumns), ref("parameters", "limit"), ref("parameters", "offset"),
+                        ref("parameters", "department"), ref("parameters", "runIDQuery"),
+                    ],
+                    ok: facetResponse("Values with their user counts, most users first, then by value"), errors: ["400", "503"]),
             ],
             "/users/{id}": [
                 "get": operation(
@@ -90,6 +104,24 @@ public enum OpenAPIDocument {
                         """,
                     "responses": [
                         "200": objectResponse("The API is up", schema: "Health"),
+                        "421": ref("responses", "421"),
+                    ],
+                ],
+            ],
+            "/metrics": [
+                "get": [
+                    "operationId": "metrics",
+                    "summary": "Prometheus metrics (text format 0.0.4)",
+                    "description": """
+                        The pipeline as the database shows it at the moment of the scrape (etl_runs{status}, etl_table_rows{table}, \
+                        etl_dlq_rows{rule}, etl_users_unknown_department, etl_unknown_departments, \
+                        etl_last_completed_run_timestamp_seconds, etl_last_completed_run_duration_seconds, \
+                        etl_phase_duration_seconds{phase}, etl_database_ready) and the API's own traffic since it started \
+                        (http_requests_total{method,route,status}, http_request_duration_seconds{method,route}, by route template). \
+                        Always 200: before the database is ready, etl_database_ready is 0 and only the HTTP metrics follow.
+                        """,
+                    "responses": [
+                        "200": ["description": "The metrics", "content": ["text/plain": ["schema": ["type": "string"]]]],
                         "421": ref("responses", "421"),
                     ],
                 ],
@@ -118,6 +150,25 @@ public enum OpenAPIDocument {
                 "status": [
                     "name": "status", "in": "query", "required": false, "description": "Only runs with this status",
                     "schema": ["type": "string", "enum": .array(RunStatus.allCases.map { .string($0.rawValue) })],
+                ],
+                "format": [
+                    "name": "format", "in": "query", "required": false,
+                    "description": """
+                        json (the default) or csv: RFC 4180 with a header row of the JSON keys in order, nested values as JSON text \
+                        (docs/API.md). Without it, an Accept header naming text/csv explicitly (not through a wildcard) with a \
+                        q at least that of application/json asks for CSV.
+                        """,
+                    "schema": ["type": "string", "enum": .array(ResponseFormat.allCases.map { .string($0.rawValue) })],
+                ],
+                "department": [
+                    "name": "department", "in": "query", "required": false,
+                    "description": "Only users of this department (exact name, as in company.department)",
+                    "schema": ["type": "string", "minLength": 1],
+                ],
+                "runIDQuery": [
+                    "name": "run_id", "in": "query", "required": false,
+                    "description": "Only users whose latest change came from this run",
+                    "schema": ["type": "string", "minLength": 1],
                 ],
                 "runIDPath": [
                     "name": "run_id", "in": "path", "required": true,
@@ -260,6 +311,15 @@ public enum OpenAPIDocument {
                         "detail": ["type": ["string", "null"]],
                     ],
                 ],
+                "Facet": [
+                    "type": "object",
+                    "required": ["value", "count"],
+                    "additionalProperties": false,
+                    "properties": [
+                        "value": ["type": ["string", "null"], "description": "A value of the column (null for rows without one)"],
+                        "count": ["type": "integer", "minimum": 1],
+                    ],
+                ],
                 "Health": [
                     "type": "object",
                     "required": ["status", "database", "detail"],
@@ -296,7 +356,41 @@ public enum OpenAPIDocument {
         [
             "description": .string(description),
             "headers": ["X-Total-Count": ref("headers", "X-Total-Count")],
-            "content": ["application/json": ["schema": ["type": "array", "items": ref("schemas", item)]]],
+            "content": [
+                "application/json": ["schema": ["type": "array", "items": ref("schemas", item)]],
+                "text/csv": ["schema": ["type": "string", "description": "The same page as CSV (format=csv or Accept: text/csv)"]],
+            ],
+        ]
+    }
+
+    /// `sort`: allow-listed columns, `-` for descending, comma-separated; the pattern lets
+    /// schemathesis generate valid values as well as invalid ones.
+    private static func sortParameter(_ columns: [String], default order: String) -> JSONValue {
+        let column = "-?(" + columns.joined(separator: "|") + ")"
+        return [
+            "name": "sort", "in": "query", "required": false,
+            "description": .string("""
+                Order by these columns (comma-separated; a leading - sorts descending), then by the primary key ascending. \
+                Default: \(order). Allowed: \(columns.joined(separator: ", ")). Any other column is a 400 listing them \
+                (`detail.allowed`).
+                """),
+            "schema": ["type": "string", "pattern": .string("^\(column)(,\(column))*$")],
+        ]
+    }
+
+    private static func facetColumnParameter(_ columns: [String]) -> JSONValue {
+        [
+            "name": "column", "in": "path", "required": true,
+            "description": .string("The column to count by: one of \(columns.joined(separator: ", ")); any other is a 400 (`detail.allowed`)"),
+            "schema": ["type": "string", "enum": .array(columns.map { .string($0) })],
+        ]
+    }
+
+    private static func facetResponse(_ description: String) -> JSONValue {
+        [
+            "description": .string(description),
+            "headers": ["X-Total-Count": ref("headers", "X-Total-Count")],
+            "content": ["application/json": ["schema": ["type": "array", "items": ref("schemas", "Facet")]]],
         ]
     }
 

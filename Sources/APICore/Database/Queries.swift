@@ -1,10 +1,19 @@
 import GRDB
 import PipelineCore
+import PipelineJSON
 
 /// A page of a list: the rows asked for and how many match in all (`X-Total-Count`).
 public struct Page<Item: Sendable>: Sendable {
     public var total: Int
     public var items: [Item]
+}
+
+/// How many rows have one value of a column (`value` is `nil` for SQL NULL).
+public struct Facet: Sendable, Equatable {
+    public var value: String?
+    public var count: Int
+
+    public var json: JSONValue { ["value": .string(value), "count": .int(count)] }
 }
 
 /// `limit`/`offset` as validated by ``QueryParameters``.
@@ -24,8 +33,15 @@ public struct Pagination: Sendable, Equatable {
 /// The SQL behind each endpoint. Every function runs inside one read transaction, so a page and
 /// its total come from the same snapshot even while the saver commits.
 public enum Queries {
-    /// Runs, newest first (`started_at`, then `run_id`, both descending).
-    public static func runs(_ db: Database, status: String?, page: Pagination) throws -> Page<RunResource> {
+    /// The columns `sort` accepts on `/etl_runs`.
+    public static let runSortColumns = [
+        "run_id", "status", "failed_phase", "started_at", "finished_at", "duration_ms", "extracted", "valid", "invalid", "loaded",
+        "unknown_department",
+    ]
+
+    /// Runs, newest first (`started_at`, then `run_id`, both descending), or in the order of `sort`
+    /// (then by `run_id`).
+    public static func runs(_ db: Database, status: String?, page: Pagination, sort: [SortKey]? = nil) throws -> Page<RunResource> {
         var filter = ""
         var arguments: StatementArguments = []
         if let status {
@@ -35,7 +51,10 @@ public enum Queries {
         let total = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM etl_runs \(filter)", arguments: arguments) ?? 0
         let rows = try Row.fetchAll(
             db,
-            sql: "SELECT \(RunResource.columns) FROM etl_runs \(filter) ORDER BY started_at DESC, run_id DESC LIMIT ? OFFSET ?",
+            sql: """
+                SELECT \(RunResource.columns) FROM etl_runs \(filter)
+                ORDER BY \(sort.map { SortKey.orderBy($0, tieBreak: "run_id") } ?? "started_at DESC, run_id DESC") LIMIT ? OFFSET ?
+                """,
             arguments: arguments + [page.limit, page.offset])
         return Page(total: total, items: rows.map(RunResource.init(row:)))
     }
@@ -60,6 +79,52 @@ public enum Queries {
         return Page(total: total, items: rows.map { DLQResource(row: $0, masking: masking) })
     }
 
+    /// The reason members `/etl_runs/{run_id}/dlq/facets/{column}` counts rows by.
+    public static let deadLetterFacetColumns = ["rule", "field"]
+
+    /// Dead-letter rows per rule, by rule name: a row counts once under each rule among its
+    /// reasons. Of one run, or of every run when `runID` is nil.
+    public static func deadLetterRules(_ db: Database, runID: String?) throws -> [(rule: String, rows: Int)] {
+        try deadLetterCounts(db, member: "rule", runID: runID, orderBy: "value", limit: -1, offset: 0).map { ($0.value ?? "", $0.count) }
+    }
+
+    /// A run's dead-letter rows per value of a reason member (`rule` or `field`): most rows first,
+    /// then by value; `nil` when there is no such run.
+    public static func deadLetterFacet(_ db: Database, runID: String, column: String, page: Pagination) throws -> Page<Facet>? {
+        precondition(deadLetterFacetColumns.contains(column))
+        guard try runExists(db, id: runID) else { return nil }
+        let total = try deadLetterCounts(db, member: column, runID: runID, orderBy: "value", limit: -1, offset: 0).count
+        let items = try deadLetterCounts(db, member: column, runID: runID, orderBy: "n DESC, value", limit: page.limit, offset: page.offset)
+        return Page(total: total, items: items)
+    }
+
+    /// Rows per value of `member` in the reasons of `dlq_records`, a row counted once per value.
+    /// Reasons that are not objects with a string `member` (which the saver never writes) count
+    /// under no value.
+    private static func deadLetterCounts(
+        _ db: Database, member: String, runID: String?, orderBy: String, limit: Int, offset: Int
+    ) throws -> [Facet] {
+        var filter = ""
+        var arguments: StatementArguments = []
+        if let runID {
+            filter = "WHERE d.run_id = ?"
+            arguments += [runID]
+        }
+        let rows = try Row.fetchAll(
+            db,
+            sql: """
+                SELECT value, COUNT(*) AS n FROM (
+                    SELECT DISTINCT d.run_id, d.line,
+                        CASE WHEN r.type = 'object' AND json_type(r.value, '$.\(member)') = 'text'
+                            THEN json_extract(r.value, '$.\(member)') END AS value
+                    FROM dlq_records d, json_each(CASE WHEN json_valid(d.reasons) THEN d.reasons ELSE '[]' END) r
+                    \(filter)
+                ) WHERE value IS NOT NULL GROUP BY value ORDER BY \(orderBy) LIMIT ? OFFSET ?
+                """,
+            arguments: arguments + [limit, offset])
+        return rows.map { Facet(value: $0[0], count: $0[1]) }
+    }
+
     /// A run's events in the order they happened; `nil` when there is no such run.
     public static func events(_ db: Database, runID: String) throws -> [EventResource]? {
         guard try runExists(db, id: runID) else { return nil }
@@ -68,8 +133,43 @@ public enum Queries {
         ).map(EventResource.init(row:))
     }
 
-    /// Users by id, optionally only one department's or those last changed by one run.
-    public static func users(_ db: Database, department: String?, runID: String?, page: Pagination, masking: SecretMasking) throws -> Page<UserResource> {
+    /// The columns `sort` accepts on `/users`.
+    public static let userSortColumns = [
+        "id", "run_id", "full_name", "email", "email_domain", "age", "age_group", "department", "department_code", "bmi", "bmi_category",
+        "birth_date", "inserted_at", "updated_at",
+    ]
+
+    /// The columns `/users/facets/{column}` counts users by.
+    public static let userFacetColumns = ["department", "department_code", "age_group", "bmi_category", "email_domain", "run_id"]
+
+    /// Users by id (or in the order of `sort`, then by id), optionally only one department's or
+    /// those last changed by one run.
+    public static func users(
+        _ db: Database, department: String?, runID: String?, page: Pagination, sort: [SortKey]? = nil, masking: SecretMasking
+    ) throws -> Page<UserResource> {
+        let (filter, arguments) = userFilter(department: department, runID: runID)
+        let total = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM users \(filter)", arguments: arguments) ?? 0
+        let rows = try Row.fetchAll(
+            db,
+            sql: "SELECT \(UserResource.columns) FROM users \(filter) ORDER BY \(SortKey.orderBy(sort ?? [], tieBreak: "id")) LIMIT ? OFFSET ?",
+            arguments: arguments + [page.limit, page.offset])
+        return Page(total: total, items: rows.map { UserResource(row: $0, masking: masking) })
+    }
+
+    /// Users per value of `column` (one of ``userFacetColumns``) under the same filters as
+    /// ``users(_:department:runID:page:sort:masking:)``: most users first, then by value.
+    public static func userFacet(_ db: Database, column: String, department: String?, runID: String?, page: Pagination) throws -> Page<Facet> {
+        precondition(userFacetColumns.contains(column))
+        let (filter, arguments) = userFilter(department: department, runID: runID)
+        let total = try Int.fetchOne(db, sql: "SELECT COUNT(DISTINCT \(column)) + MAX(\(column) IS NULL) FROM users \(filter)", arguments: arguments) ?? 0
+        let rows = try Row.fetchAll(
+            db,
+            sql: "SELECT \(column), COUNT(*) AS n FROM users \(filter) GROUP BY \(column) ORDER BY n DESC, \(column) LIMIT ? OFFSET ?",
+            arguments: arguments + [page.limit, page.offset])
+        return Page(total: total, items: rows.map { Facet(value: $0[0], count: $0[1]) })
+    }
+
+    private static func userFilter(department: String?, runID: String?) -> (String, StatementArguments) {
         var conditions: [String] = []
         var arguments: StatementArguments = []
         if let department {
@@ -80,12 +180,7 @@ public enum Queries {
             conditions.append("run_id = ?")
             arguments += [runID]
         }
-        let filter = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
-        let total = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM users \(filter)", arguments: arguments) ?? 0
-        let rows = try Row.fetchAll(
-            db, sql: "SELECT \(UserResource.columns) FROM users \(filter) ORDER BY id LIMIT ? OFFSET ?",
-            arguments: arguments + [page.limit, page.offset])
-        return Page(total: total, items: rows.map { UserResource(row: $0, masking: masking) })
+        return (conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND "), arguments)
     }
 
     public static func user(_ db: Database, id: Int64, masking: SecretMasking) throws -> UserResource? {

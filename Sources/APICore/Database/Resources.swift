@@ -23,6 +23,11 @@ public struct RunResource: Sendable, Equatable {
         public var unknownDepartment: Int?
     }
 
+    /// The keys of ``json``, in order: the columns of the CSV answer.
+    public static let keys = [
+        "run_id", "status", "failed_phase", "error", "started_at", "finished_at", "duration_ms", "counts", "staged_files", "remote_files",
+    ]
+
     static let columns = """
         run_id, status, failed_phase, error, started_at, finished_at, duration_ms,
         extracted, valid, invalid, loaded, unknown_department, staged_files, remote_files
@@ -118,6 +123,12 @@ public struct UserResource: Sendable, Equatable {
     /// The enriched row as in users.jsonl, masked once more on the way out (``PayloadColumn``).
     public var payload: JSONValue
 
+    /// The keys of ``json``, in order: the columns of the CSV answer.
+    public static let keys = [
+        "id", "run_id", "full_name", "email", "email_domain", "age", "age_group", "department", "department_code", "bmi",
+        "bmi_category", "birth_date", "record_hash", "inserted_at", "updated_at", "payload",
+    ]
+
     static let columns = """
         id, run_id, full_name, email, email_domain, age, age_group, department, department_code,
         bmi, bmi_category, birth_date, record_hash, payload, inserted_at, updated_at
@@ -180,6 +191,9 @@ public struct DLQResource: Sendable, Equatable {
         public var rule: String
         public var message: String
     }
+
+    /// The keys of ``json``, in order: the columns of the CSV answer.
+    public static let keys = ["run_id", "line", "reasons", "payload", "inserted_at"]
 
     static let columns = "run_id, line, reasons, payload, inserted_at"
 

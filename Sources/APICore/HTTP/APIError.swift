@@ -26,6 +26,13 @@ public struct APIError: Error, Sendable, Equatable {
             detail: ["parameter": .string(name), "in": .string(location), "value": .string(value), "expected": .string(expected)])
     }
 
+    /// 400 for a value outside an allow-list (`sort` columns, facet columns): `detail.allowed` lists it.
+    public static func notAllowed(_ name: String, in location: String, value: String, expected: String, allowed: [String]) -> APIError {
+        var error = badParameter(name, in: location, value: value, expected: expected)
+        error.detail = .object((error.detail.objectValue ?? []) + [JSONMember("allowed", .array(allowed.map { .string($0) }))])
+        return error
+    }
+
     /// 404 for an id that names nothing.
     public static func notFound(_ what: String, _ key: String, _ value: JSONValue) -> APIError {
         APIError(.notFound, "no \(what) with \(key) \(JSONWriter.string(value))", detail: [JSONMember(key, value)].asObject)

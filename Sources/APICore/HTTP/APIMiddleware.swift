@@ -10,17 +10,28 @@ public enum APIPaths {
     /// Path templates; `{…}` matches any one segment.
     public static let templates = [
         "/etl_runs", "/etl_runs/{run_id}", "/etl_runs/{run_id}/dlq", "/etl_runs/{run_id}/events",
-        "/users", "/users/{id}", "/health", "/openapi.json",
+        "/etl_runs/{run_id}/dlq/facets/{column}", "/users", "/users/{id}", "/users/facets/{column}", "/health", "/openapi.json",
+        "/metrics",
     ]
 
-    private static let split: [[Substring]] = templates.map { $0.split(separator: "/") }
+    private static let split: [(template: String, segments: [Substring])] = templates.map { ($0, $0.split(separator: "/")) }
 
     public static func isKnown(_ path: String) -> Bool {
+        template(of: path) != nil
+    }
+
+    /// The template `path` matches (`/etl_runs/abc/dlq` → `/etl_runs/{run_id}/dlq`), if any.
+    public static func template(of path: String) -> String? {
         let segments = path.split(separator: "/")
-        return split.contains { template in
-            template.count == segments.count
-                && zip(template, segments).allSatisfy { pattern, segment in pattern.hasPrefix("{") || pattern == segment }
-        }
+        return split.first { template in
+            template.segments.count == segments.count
+                && zip(template.segments, segments).allSatisfy { pattern, segment in pattern.hasPrefix("{") || pattern == segment }
+        }?.template
+    }
+
+    /// The `route` label of the HTTP metrics: the template, or `unmatched` for any other path.
+    public static func route(of path: String) -> String {
+        template(of: path) ?? "unmatched"
     }
 }
 
@@ -33,14 +44,17 @@ public enum APIPaths {
 /// - turns every error into the JSON error shape (``APIError``): 404 for unknown paths, 500 for
 ///   anything unexpected, whose details go to the log and not to the client;
 /// - strips the body of HEAD responses, errors included;
-/// - logs one line per request: method, path, status and duration in milliseconds.
+/// - logs one line per request: method, path, status and duration in milliseconds;
+/// - counts it, with its latency, in the HTTP metrics of `GET /metrics` (``APIMetrics``).
 public struct APIMiddleware<Context: RequestContext>: RouterMiddleware {
     let logger: Logger
     let allowedHosts: AllowedHosts
+    let metrics: APIMetrics
 
-    public init(logger: Logger, allowedHosts: AllowedHosts) {
+    public init(logger: Logger, allowedHosts: AllowedHosts, metrics: APIMetrics = APIMetrics()) {
         self.logger = logger
         self.allowedHosts = allowedHosts
+        self.metrics = metrics
     }
 
     public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
@@ -75,6 +89,7 @@ public struct APIMiddleware<Context: RequestContext>: RouterMiddleware {
             response = response.createHeadResponse()
         }
         let elapsed = ContinuousClock.now - started
+        metrics.recordRequest(method: request.method.rawValue, path: path, status: response.status.code, duration: elapsed)
         let milliseconds = Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15
         var metadata: Logger.Metadata = [
             "method": "\(request.method.rawValue)",

@@ -57,9 +57,45 @@ public struct QueryParameters: Sendable {
         return text
     }
 
+    /// `sort`: comma-separated columns of `allowed`, each ascending or, with a leading `-`,
+    /// descending (`sort=department,-age`). Anything else is a 400 listing the allowed columns.
+    public func sort(allowed: [String]) throws(APIError) -> [SortKey]? {
+        guard let text = first("sort") else { return nil }
+        var keys: [SortKey] = []
+        for item in text.split(separator: ",", omittingEmptySubsequences: false) {
+            let descending = item.hasPrefix("-")
+            let column = String(descending ? item.dropFirst() : item)
+            guard allowed.contains(column) else {
+                throw APIError.notAllowed(
+                    "sort", in: "query", value: text,
+                    expected: "comma-separated columns, each ascending or, prefixed by -, descending, of: " + allowed.joined(separator: ", "),
+                    allowed: allowed)
+            }
+            keys.append(SortKey(column: column, descending: descending))
+        }
+        return keys
+    }
+
     static func decode(_ text: Substring) -> String {
         let spaced = text.replacingOccurrences(of: "+", with: " ")
         return spaced.removingPercentEncoding ?? spaced
+    }
+}
+
+/// One column of an `ORDER BY`, from the allow-list of an endpoint (never a client's text).
+public struct SortKey: Sendable, Equatable {
+    public var column: String
+    public var descending: Bool
+
+    public init(column: String, descending: Bool = false) {
+        self.column = column
+        self.descending = descending
+    }
+
+    /// `ORDER BY` text: the keys, then `tieBreak` (the primary key) ascending so equal keys keep
+    /// one order from page to page.
+    static func orderBy(_ keys: [SortKey], tieBreak: String) -> String {
+        (keys.map { "\($0.column) \($0.descending ? "DESC" : "ASC")" } + ["\(tieBreak) ASC"]).joined(separator: ", ")
     }
 }
 
