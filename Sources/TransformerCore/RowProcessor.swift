@@ -84,6 +84,7 @@ struct RowProcessor {
     let rules: TransformRules
     let context: TransformContext
     private var tape = JSONTape()
+    private var keyCache = SecretKeyCache()
     /// `,"run_id":"…","extracted_at":…,"transformed_at":"…","record_hash":"`
     private let userTail: [UInt8]
 
@@ -164,7 +165,7 @@ struct RowProcessor {
     /// Writes the object compactly through ``SecretMasking`` (secrets at any depth dropped or
     /// masked), and notes where the fields the rules need are (the last of a repeated key wins,
     /// as in most parsers).
-    private func writeMasked(_ bytes: UnsafeRawBufferPointer, into out: inout [UInt8]) -> Fields {
+    private mutating func writeMasked(_ bytes: UnsafeRawBufferPointer, into out: inout [UInt8]) -> Fields {
         var fields = Fields()
         tape.forEachMember(of: 0) { key, value in
             switch topKey(key, bytes) {
@@ -180,7 +181,7 @@ struct RowProcessor {
             case .other: break
             }
         }
-        rules.masking.append(tape, 0, in: bytes, to: &out)
+        rules.masking.append(tape, 0, in: bytes, to: &out, cache: &keyCache)
         return fields
     }
 

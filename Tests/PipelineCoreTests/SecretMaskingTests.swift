@@ -94,4 +94,21 @@ import Testing
         #expect((try? JSONValue.parse(compact)) != nil, "\(compact)")
         #expect(!compact.contains("password") && !compact.contains("passwd"))
     }
+
+    /// The per-worker cache answers exactly what the list answers, for keys it has seen and keys
+    /// that share a slot, of every length around its 8- and 16-byte words.
+    @Test func theKeyCacheAnswersLikeTheList() {
+        var keys = ["ssn", "SSN", "ssn_", "ein", "iban", "IBAN", "wallet", "cryptoWallet", "cardNumber", "card_number",
+                    "password", "oldPassword", "passwd", "firstName", "lastName", "a", "id", "passwordpasswordx", "x_password_y"]
+        for length in 1...20 { keys.append(String(repeating: "s", count: length)); keys.append(String(repeating: "n", count: length - 1) + "ssn") }
+        for k in 0..<600 { keys.append("k\(k)") }
+        var cache = SecretKeyCache()
+        for _ in 0..<2 {
+            for key in keys {
+                var copy = key
+                let cached = copy.withUTF8 { cache.treatment(forKey: UnsafeRawBufferPointer($0), in: .default) }
+                #expect(cached == SecretFields.default.treatment(forKey: key), "\(key)")
+            }
+        }
+    }
 }

@@ -41,9 +41,16 @@ public struct SecretMasking: Sendable, Equatable {
 
     /// Appends the value at `index`, compact, with every secret inside it masked.
     public func append(_ tape: JSONTape, _ index: Int, in bytes: UnsafeRawBufferPointer, to out: inout [UInt8]) {
+        var cache = SecretKeyCache()
+        append(tape, index, in: bytes, to: &out, cache: &cache)
+    }
+
+    /// The same, remembering key treatments in `cache` from row to row (a worker's own cache).
+    public func append(_ tape: JSONTape, _ index: Int, in bytes: UnsafeRawBufferPointer, to out: inout [UInt8],
+                       cache: inout SecretKeyCache) {
         if tape.isCompact {
             var splice = Splice(copied: Int(tape.nodes[index].start))
-            splice.visit(tape, index, in: bytes, masking: self, to: &out)
+            splice.visit(tape, index, in: bytes, masking: self, cache: &cache, to: &out)
             out.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[splice.copied..<Int(tape.nodes[index].end)]))
             return
         }
@@ -103,7 +110,8 @@ public struct SecretMasking: Sendable, Equatable {
         /// The first byte of the document not yet written.
         var copied: Int
 
-        mutating func visit(_ tape: JSONTape, _ index: Int, in bytes: UnsafeRawBufferPointer, masking: SecretMasking, to out: inout [UInt8]) {
+        mutating func visit(_ tape: JSONTape, _ index: Int, in bytes: UnsafeRawBufferPointer, masking: SecretMasking,
+                            cache: inout SecretKeyCache, to out: inout [UInt8]) {
             let node = tape.nodes[index]
             switch node.kind {
             case .object:
@@ -112,7 +120,10 @@ public struct SecretMasking: Sendable, Equatable {
                 for member in 0..<Int(node.count) {
                     let value = key + 1
                     let next = Int(tape.nodes[value].next)
-                    switch masking.treatment(ofKey: key, tape, in: bytes) {
+                    let treatment = tape.nodes[key].flag
+                        ? masking.treatment(ofKey: key, tape, in: bytes)
+                        : cache.treatment(forKey: tape.content(key, in: bytes), in: masking.fields)
+                    switch treatment {
                     case .drop?:
                         // The member and one comma: the one before it when a member before it is
                         // kept, else the one after it (if any).
@@ -129,7 +140,7 @@ public struct SecretMasking: Sendable, Equatable {
                     case nil:
                         wroteAny = true
                         let kind = tape.nodes[value].kind
-                        if kind == .object || kind == .array { visit(tape, value, in: bytes, masking: masking, to: &out) }
+                        if kind == .object || kind == .array { visit(tape, value, in: bytes, masking: masking, cache: &cache, to: &out) }
                     }
                     key = next
                 }
@@ -137,7 +148,7 @@ public struct SecretMasking: Sendable, Equatable {
                 var element = index + 1
                 for _ in 0..<Int(node.count) {
                     let kind = tape.nodes[element].kind
-                    if kind == .object || kind == .array { visit(tape, element, in: bytes, masking: masking, to: &out) }
+                    if kind == .object || kind == .array { visit(tape, element, in: bytes, masking: masking, cache: &cache, to: &out) }
                     element = Int(tape.nodes[element].next)
                 }
             default:
