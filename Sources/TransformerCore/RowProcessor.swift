@@ -163,9 +163,16 @@ struct RowProcessor {
     // MARK: Masking
 
     /// Writes the object compactly through ``SecretMasking`` (secrets at any depth dropped or
-    /// masked), and notes where the fields the rules need are (the last of a repeated key wins,
-    /// as in most parsers).
+    /// masked), and notes where the fields the rules need are.
     private mutating func writeMasked(_ bytes: UnsafeRawBufferPointer, into out: inout [UInt8]) -> Fields {
+        let fields = topFields(bytes)
+        rules.masking.append(tape, 0, in: bytes, to: &out, cache: &keyCache)
+        return fields
+    }
+
+    /// Where the top-level fields the rules need are (the last of a repeated key wins, as in most
+    /// parsers). Not `mutating`: a closure over a mutating `self` would copy the processor.
+    private func topFields(_ bytes: UnsafeRawBufferPointer) -> Fields {
         var fields = Fields()
         tape.forEachMember(of: 0) { key, value in
             switch topKey(key, bytes) {
@@ -181,7 +188,6 @@ struct RowProcessor {
             case .other: break
             }
         }
-        rules.masking.append(tape, 0, in: bytes, to: &out, cache: &keyCache)
         return fields
     }
 
