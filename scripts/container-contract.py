@@ -822,7 +822,7 @@ MUTATIONS = [
     ("compose: the API listens on another port than it publishes", "docker-compose.yml",
      'API_PORT: "8000"', 'API_PORT: "8080"'),
     ("compose: the saver's database is not on the ./database mount", "docker-compose.yml",
-     "      DB_PATH: /app/database/data.db\n      SFTP_HOST", "      DB_PATH: /app/db/data.db\n      SFTP_HOST"),
+     "      DB_PATH: /app/database/data.db\n      DB_FILE_MODE", "      DB_PATH: /app/db/data.db\n      DB_FILE_MODE"),
     ("compose: a command names no built executable", "docker-compose.yml",
      'command: ["Transformer"]', 'command: ["Transfomer"]'),
     ("compose: a variable given to a binary that cannot read it", "docker-compose.yml",
