@@ -48,8 +48,17 @@ public struct TransformerSettings: Sendable {
             departments = try DepartmentTable.bundled()
             departmentsSource = DepartmentTable.bundledPath() ?? "bundled"
         }
-        rules = TransformRules(ageRange: ageMin...ageMax, departments: departments,
-                               masking: SecretMasking(fields: try SecretFields(from: env)))
+        let secrets = try SecretFields(from: env)
+        // The rules read these fields unmasked and quote or derive from them (a DLQ message
+        // shows a bad email, `email_domain` keeps part of it): none of them may be a secret.
+        let ruleFields = ["id", "firstName", "lastName", "email", "age", "birthDate", "height", "weight", "company", "department"]
+        let clashes = ruleFields.filter { secrets.treatment(forKey: $0) != nil }
+        guard clashes.isEmpty else {
+            throw ConfigurationError(
+                variable: "SECRET_FIELDS", value: env.raw("SECRET_FIELDS"),
+                expected: "no field the transformer validates or enriches from (\(clashes.joined(separator: ", ")))")
+        }
+        rules = TransformRules(ageRange: ageMin...ageMax, departments: departments, masking: SecretMasking(fields: secrets))
         reconcileInterval = try PipelineCore.reconcileInterval(from: env)
         claimTTL = try PipelineCore.claimTTL(from: env)
         maxUserBytes = try PipelineCore.maxUserBytes(from: env)

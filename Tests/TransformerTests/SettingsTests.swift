@@ -69,6 +69,15 @@ import TransformerCore
         #expect(error(["CLAIM_TTL_SECONDS": "0"])?.hasPrefix("invalid CLAIM_TTL_SECONDS") == true)
         #expect(error(["LOG_LEVEL": "loud"])?.hasPrefix("invalid LOG_LEVEL") == true)
         #expect(error(["REDIS_URL": "http://x"])?.contains("REDIS_URL") == true)
+        #expect(error(["SECRET_FIELDS": "ssn:hide"])?.hasPrefix("invalid SECRET_FIELDS") == true)
+    }
+
+    /// A field the rules read unmasked, quote in a DLQ message or enrich from cannot be a secret:
+    /// the list would promise what the transformer cannot keep.
+    @Test func secretFieldsCannotNameAFieldTheRulesRead() throws {
+        #expect(error(["SECRET_FIELDS": "ssn,email"]) == "invalid SECRET_FIELDS=\"ssn,email\": expected no field the transformer validates or enriches from (email)")
+        #expect(error(["SECRET_FIELDS": "*name"])?.contains("(firstName, lastName)") == true)
+        #expect(error(["SECRET_FIELDS": "ssn,token:drop"]) == nil)
     }
 
     @Test(arguments: [
