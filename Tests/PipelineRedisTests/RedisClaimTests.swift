@@ -25,14 +25,13 @@ extension RedisServerTests {
             // The winner stops renewing (as if it crashed): the loser keeps trying and gets it
             // once the TTL has run out, not before.
             let start = ContinuousClock.now
-            var attempts = 0
             while try await !loserClient.claim(key, owner: loser, ttl: .seconds(5)) {
-                attempts += 1
                 #expect(ContinuousClock.now - start < .seconds(15), "the claim never expired")
                 try await Task.sleep(for: .milliseconds(25))
             }
             let waited = ContinuousClock.now - start
-            #expect(attempts > 0)
+            // A machine that stalls past the TTL lets the loser's first try win, which is still
+            // correct. What matters is that the claim was not won before the TTL.
             #expect(ContinuousClock.now - claimedAt >= ttl, "not won before the TTL ran out")
             #expect(waited < .seconds(15))
             #expect(try await loserClient.getString(key) == loser)
