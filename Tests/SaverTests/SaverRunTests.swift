@@ -46,6 +46,22 @@ extension SaverServerTests {
             #expect(events.contains("save users written"))
             #expect(events.last == "save completed")
 
+            // data.db alone holds every committed row: the WAL was merged and emptied, and a copy
+            // without -wal/-shm opens and counts them.
+            let wal = try FileManager.default.attributesOfItem(atPath: h.databasePath + "-wal")[.size] as? Int
+            #expect(wal == 0, "frames left in the WAL after the run was saved")
+            let copy = TemporaryDirectory()
+            try FileManager.default.copyItem(atPath: h.databasePath, toPath: copy.file("data.db"))
+            let alone = try DatabaseQueue(path: copy.file("data.db"))
+            let copied = try await alone.read { db in
+                try ["integrity_check", "raw_users", "users", "dlq_records", "etl_runs"].map { name in
+                    name == "integrity_check"
+                        ? try String.fetchOne(db, sql: "PRAGMA integrity_check") ?? ""
+                        : String(try Int.fetchOne(db, sql: "SELECT count(*) FROM \(name)") ?? -1)
+                }
+            }
+            #expect(copied == ["ok", "\(run.total)", "\(run.valid)", "\(run.invalid)", "1"])
+
             // Rows hold what the files say.
             let user = try #require(try db.user(1))
             #expect(user["full_name"] as String == "First1 Last1")
