@@ -60,6 +60,16 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
+        // MARK: Coordination of the stages over Redis: the run ledger, claims, the phase worker,
+        // signals and crash-loop counting. Built on the Redis wrapper, not part of it.
+        .target(
+            name: "PipelineRuntime",
+            dependencies: [
+                "PipelineCore", "PipelineRedis",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
         .target(name: "PipelineHTTP", dependencies: ["CCurl", "PipelineCore"]),
         .target(name: "PipelineSFTP", dependencies: ["CSSH2", "PipelineCore"]),
 
@@ -76,7 +86,7 @@ let package = Package(
         .target(
             name: "ExtractorCore",
             dependencies: [
-                "PipelineCore", "PipelineJSON", "PipelineRedis", "PipelineHTTP",
+                "PipelineCore", "PipelineJSON", "PipelineRedis", "PipelineRuntime", "PipelineHTTP",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
@@ -93,7 +103,7 @@ let package = Package(
         .target(
             name: "TransformerCore",
             dependencies: [
-                "PipelineCore", "PipelineJSON", "PipelineRedis",
+                "PipelineCore", "PipelineJSON", "PipelineRedis", "PipelineRuntime",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -103,7 +113,7 @@ let package = Package(
         .executableTarget(
             name: "Transformer",
             dependencies: [
-                "TransformerCore", "PipelineCore", "PipelineRedis",
+                "TransformerCore", "PipelineCore", "PipelineRedis", "PipelineRuntime",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -112,7 +122,7 @@ let package = Package(
         .target(
             name: "SaverCore",
             dependencies: [
-                "PipelineCore", "PipelineRedis", "PipelineSFTP", "PipelineDatabase",
+                "PipelineCore", "PipelineRedis", "PipelineRuntime", "PipelineSFTP", "PipelineDatabase",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -159,7 +169,7 @@ let package = Package(
         .executableTarget(
             name: "TransformBench",
             dependencies: [
-                "PipelineCore", "PipelineRedis", "TransformerFixtures",
+                "PipelineCore", "PipelineRedis", "PipelineRuntime", "TransformerFixtures",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Benchmarks/TransformBench"
@@ -232,7 +242,11 @@ let package = Package(
         ),
         .testTarget(
             name: "PipelineRedisTests",
-            dependencies: ["PipelineRedis", "TestSupport", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["PipelineRedis", "PipelineRuntime", "TestSupport", .product(name: "Logging", package: "swift-log")]
+        ),
+        .testTarget(
+            name: "PipelineRuntimeTests",
+            dependencies: ["PipelineRuntime", "PipelineRedis", "PipelineCore", "TestSupport", .product(name: "Logging", package: "swift-log")]
         ),
         .testTarget(name: "PipelineHTTPTests", dependencies: ["PipelineHTTP", "TestSupport"]),
         .testTarget(name: "PipelineSFTPTests", dependencies: ["PipelineSFTP", "TestSupport"]),
@@ -240,14 +254,14 @@ let package = Package(
         .testTarget(
             name: "TransformerTests",
             dependencies: [
-                "TransformerCore", "TransformerFixtures", "TestSupport", "PipelineCore", "PipelineJSON", "PipelineRedis",
+                "TransformerCore", "TransformerFixtures", "TestSupport", "PipelineCore", "PipelineJSON", "PipelineRedis", "PipelineRuntime",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .testTarget(
             name: "ExtractorTests",
             dependencies: [
-                "ExtractorCore", "DummyJSONFixture", "PipelineCore", "PipelineRedis", "PipelineHTTP", "TestSupport",
+                "ExtractorCore", "DummyJSONFixture", "PipelineCore", "PipelineRedis", "PipelineRuntime", "PipelineHTTP", "TestSupport",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -269,7 +283,7 @@ let package = Package(
         .testTarget(
             name: "SaverTests",
             dependencies: [
-                "SaverCore", "PipelineCore", "PipelineRedis", "PipelineSFTP", "PipelineDatabase", "TestSupport",
+                "SaverCore", "PipelineCore", "PipelineRedis", "PipelineRuntime", "PipelineSFTP", "PipelineDatabase", "TestSupport",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -282,7 +296,7 @@ let package = Package(
         .testTarget(
             name: "EndToEndTests",
             dependencies: [
-                "ExtractorCore", "PipelineCore", "PipelineRedis", "PipelineDatabase", "TestSupport",
+                "ExtractorCore", "PipelineCore", "PipelineRedis", "PipelineRuntime", "PipelineDatabase", "TestSupport",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ]

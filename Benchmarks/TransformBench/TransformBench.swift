@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import PipelineCore
 import PipelineRedis
+import PipelineRuntime
 import TransformerFixtures
 
 /// Helpers for `scripts/bench-transform.sh`: stage a generated run for the transformer, and wait

@@ -3,6 +3,7 @@ import Logging
 import PipelineCore
 import PipelineHTTP
 import PipelineRedis
+import PipelineRuntime
 
 /// One extraction cycle (DESIGN.md §2): resume the newest run whose extraction did not finish,
 /// or start a new one; page through the upstream, appending every page to `raw.jsonl.part` and

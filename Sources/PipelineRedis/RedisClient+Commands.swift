@@ -257,7 +257,9 @@ extension RedisClient {
         }
     }
 
-    func unexpected(_ command: String, _ message: String) -> RedisError {
+    /// An unexpected reply to `command`, as an error of this client (also for the scripts of
+    /// the coordination layer, which check their replies the same way).
+    public func unexpected(_ command: String, _ message: String) -> RedisError {
         RedisError(kind: .unexpectedReply, endpoint: url.endpoint, command: command, message: message)
     }
 

@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import PipelineCore
 import PipelineRedis
+import PipelineRuntime
 import ServiceLifecycle
 
 /// Keeps `etl_runs` showing every run ever started, and prunes old staging.

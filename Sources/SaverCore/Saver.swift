@@ -4,6 +4,7 @@ import Logging
 import PipelineCore
 import PipelineDatabase
 import PipelineRedis
+import PipelineRuntime
 import PipelineSFTP
 import ServiceLifecycle
 

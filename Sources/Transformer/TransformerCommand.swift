@@ -2,6 +2,7 @@ import ArgumentParser
 import Logging
 import PipelineCore
 import PipelineRedis
+import PipelineRuntime
 import ServiceLifecycle
 import TransformerCore
 

@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import PipelineCore
 import PipelineRedis
+import PipelineRuntime
 
 /// The transformer's phase work for one claimed run (the `work` of ``PhaseWorker``): check the
 /// staged `raw.jsonl` against the ledger, then transform it into `users.jsonl`, `dlq.jsonl` and

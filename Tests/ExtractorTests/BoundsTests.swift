@@ -3,6 +3,7 @@ import ExtractorCore
 import Foundation
 import PipelineCore
 import PipelineRedis
+import PipelineRuntime
 import Testing
 import TestSupport
 

@@ -2,6 +2,7 @@ import DummyJSONFixture
 import Foundation
 import PipelineCore
 import PipelineRedis
+import PipelineRuntime
 import Testing
 import TestSupport
 

@@ -5,6 +5,7 @@ import Logging
 import PipelineCore
 import PipelineHTTP
 import PipelineRedis
+import PipelineRuntime
 import Synchronization
 import Testing
 import TestSupport

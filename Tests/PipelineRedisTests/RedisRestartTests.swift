@@ -1,6 +1,7 @@
 import Foundation
 import PipelineCore
 import PipelineRedis
+import PipelineRuntime
 import Testing
 import TestSupport
 

@@ -7,6 +7,7 @@ import Logging
 import PipelineCore
 import PipelineDatabase
 import PipelineRedis
+import PipelineRuntime
 import PipelineSFTP
 import SaverCore
 import Testing

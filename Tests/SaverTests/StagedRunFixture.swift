@@ -2,6 +2,7 @@ import Crypto
 import Foundation
 import PipelineCore
 import PipelineRedis
+import PipelineRuntime
 
 /// Writes one run's staged files exactly as docs/STAGING.md specifies the transformer's output
 /// (raw.jsonl, raw.masked.jsonl, users.jsonl, dlq.jsonl), and registers the run in the ledger as

@@ -23,7 +23,7 @@ public struct RunRecord: Sendable, Equatable {
     public var checkpoint: Checkpoint?
     /// Per phase, the attempts in a row that began on this run and have not ended in a handled
     /// way (completed, failed with a reason, or stopped gracefully): each one a stage process
-    /// that died on the run. See ``RunLedger/beginAttempt`` in PipelineRedis.
+    /// that died on the run. See ``RunLedger/beginAttempt`` in PipelineRuntime.
     public var attempts: [Phase: Int] = [:]
 
     public struct Checkpoint: Sendable, Equatable, Codable {

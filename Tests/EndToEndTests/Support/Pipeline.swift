@@ -3,6 +3,7 @@ import GRDB
 import PipelineCore
 import PipelineDatabase
 import PipelineRedis
+import PipelineRuntime
 import Synchronization
 import Testing
 import TestSupport

@@ -1,5 +1,6 @@
 import Foundation
 import PipelineCore
+import PipelineRedis
 
 /// The run ledger of DESIGN.md §4 in Redis: hash `etl:run:<run_id>` per run and the sorted set
 /// `etl:runs` of run ids by start time.

@@ -1,5 +1,6 @@
 import Foundation
 import PipelineCore
+import PipelineRedis
 
 /// A run on which a stage process died ``maxConsecutiveDeaths`` times in a row, so the stage
 /// fails it instead of trying a fourth time (docs/STAGING.md, "Attempts").

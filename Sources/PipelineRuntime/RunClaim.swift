@@ -1,5 +1,6 @@
 import Foundation
 import PipelineCore
+import PipelineRedis
 
 /// Thrown into the work of ``RunClaims/withClaim(_:run:_:)`` when its claim could not be renewed:
 /// another replica may own the run now, so this one must stop touching it.

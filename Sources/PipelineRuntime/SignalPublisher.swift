@@ -1,5 +1,6 @@
 import Logging
 import PipelineCore
+import PipelineRedis
 
 /// Publishes phase signals after the ledger has recorded them.
 ///

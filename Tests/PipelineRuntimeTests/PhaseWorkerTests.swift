@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import PipelineCore
 import PipelineRedis
+import PipelineRuntime
 import Synchronization
 import Testing
 import TestSupport

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import PipelineCore
+import PipelineRedis
 import ServiceLifecycle
 
 /// What a phase produced for one run: its staged files and named counts, recorded in the ledger
