@@ -65,6 +65,12 @@ LAUNCHER_FIXTURE_VARIABLES = {"FIXTURE_USERS", "FIXTURE_BAD_FRACTION"}
 # Variables only compose reads (no binary does), listed in .env.example: the host address the
 # API's port is published on, loopback unless widened.
 COMPOSE_ONLY_VARIABLES = {"API_PUBLISH_ADDRESS": "127.0.0.1"}
+# Set by the container runtime, not by compose or .env: Docker gives every container HOSTNAME
+# (its id, kept across restarts), which the stages use as their instance identity.
+RUNTIME_PROVIDED_VARIABLES = {"HOSTNAME"}
+# Listed in .env.example for processes run by hand, but never passed by compose: replicas of one
+# service would share it (under compose each container's HOSTNAME is its identity).
+PER_PROCESS_VARIABLES = {"INSTANCE_ID"}
 
 # Runtime packages that are tools, not libraries the binaries link (scripts/compose-check.py
 # checks that every other package the runtime stage installs is linked by a binary in the image).
@@ -295,7 +301,7 @@ def code_variables():
     found = {}
     for f in sources():
         for name, default, _ in f.reads:
-            if is_test_hook(name) or name.startswith("FIXTURE_"):
+            if is_test_hook(name) or name.startswith("FIXTURE_") or name in RUNTIME_PROVIDED_VARIABLES:
                 continue
             entry = found.setdefault(name, {"defaults": set(), "where": set()})
             if default is not None:
@@ -528,7 +534,12 @@ class Variables(unittest.TestCase):
         passed = set()
         for svc in compose_raw()["services"].values():
             passed |= set(env_of(svc))
-        self.assertEqual(sorted(set(code_variables()) - passed), [], "read by the code but set for no compose service")
+        self.assertEqual(sorted(set(code_variables()) - passed - PER_PROCESS_VARIABLES), [],
+                         "read by the code but set for no compose service")
+
+    def test_compose_never_passes_a_per_process_variable(self):
+        for name, svc in compose_raw()["services"].items():
+            self.assertEqual(sorted(set(env_of(svc)) & PER_PROCESS_VARIABLES), [], f"{name}: replicas would share it")
 
     def test_each_service_gets_exactly_what_its_binary_reads(self):
         problems = []
@@ -537,6 +548,7 @@ class Variables(unittest.TestCase):
             exe = command_of(svc)[0]
             needed, possible = variables_read_by(exe)
             given = set(env_of(svc))
+            needed -= PER_PROCESS_VARIABLES | RUNTIME_PROVIDED_VARIABLES
             if needed - given:
                 problems.append(f"{name} ({exe}) reads {sorted(needed - given)} but compose does not set them")
             if given - possible:

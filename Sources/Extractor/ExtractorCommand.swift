@@ -37,7 +37,7 @@ struct ExtractorCommand: AsyncParsableCommand {
         ])
         if once {
             do {
-                let outcome = try await extraction.runCycle()
+                let outcome = try await extraction.runCycle(takingOver: true)
                 if case .busy(let id) = outcome { throw StartupError("extractor: run \(id) is being extracted by another replica") }
             } catch let failure as ExtractionFailed {
                 throw StartupError("extractor: \(failure)")

@@ -27,7 +27,7 @@ public struct Extraction: Sendable {
         self.settings = settings
         self.fetcher = PageFetcher(http: http, settings: settings, sleep: sleep)
         self.ledger = RunLedger(redis: redis)
-        self.claims = RunClaims(redis: redis, ttl: settings.claimTTL)
+        self.claims = RunClaims(redis: redis, instance: settings.instanceID, ttl: settings.claimTTL)
         self.publisher = SignalPublisher(redis: redis)
         self.bounds = RunBounds(settings: settings)
         self.logger = logger
@@ -41,7 +41,10 @@ public struct Extraction: Sendable {
 
     /// Runs one cycle. Throws ``ExtractionFailed`` (after recording the failure in the ledger and
     /// publishing `channel:run_failed`) when the run cannot be extracted.
-    public func runCycle() async throws -> Outcome {
+    ///
+    /// - Parameter takingOver: the first cycle after start-up: take over at once a claim that an
+    ///   earlier life of this instance left (``RunClaims``), instead of waiting for it to expire.
+    public func runCycle(takingOver: Bool = false) async throws -> Outcome {
         let resumable = try await ledger.unfinishedExtraction()
         let id: RunID
         if let resumable {
@@ -59,7 +62,7 @@ public struct Extraction: Sendable {
         let deadline = ContinuousClock.now + claims.ttl * 2
         var waited = false
         while true {
-            let result = try await claims.withClaim(.extract, run: id) { [self] () async throws -> StagedFile? in
+            let result = try await claims.withClaim(.extract, run: id, takingOver: takingOver) { [self] () async throws -> StagedFile? in
                 // Re-read under the claim: whoever held it may have finished or moved the run on.
                 guard let current = try await ledger.run(id), RunLedger.isUnfinishedExtraction(current) else {
                     return nil

@@ -19,10 +19,13 @@ public struct ExtractorService: Service {
     public func run() async throws {
         await cancelWhenGracefulShutdown {
             defer { logger.info("stopped") }
+            // The first cycle may take over a claim this instance's previous life left (see RunClaims).
+            var first = true
             while !Task.isCancelled {
                 let started = ContinuousClock.now
+                defer { first = false }
                 do {
-                    _ = try await extraction.runCycle()
+                    _ = try await extraction.runCycle(takingOver: first)
                 } catch is CancellationError {
                     break
                 } catch {

@@ -26,6 +26,8 @@ public struct ExtractorSettings: Sendable {
     public var interval: Duration
     public var retry: RetryPolicy
     public var claimTTL: Duration
+    /// `INSTANCE_ID` (or a container's `HOSTNAME`): see ``PipelineCore/instanceID(from:)``.
+    public var instanceID: String?
     public var staging: StagingSettings
     public var log: LogSettings
 
@@ -41,6 +43,7 @@ public struct ExtractorSettings: Sendable {
         interval = try env.seconds("EXTRACT_INTERVAL_SECONDS", default: 86400, in: 1...31_536_000)
         retry = try RetryPolicy(from: env)
         claimTTL = try PipelineCore.claimTTL(from: env)
+        instanceID = try PipelineCore.instanceID(from: env)
         staging = try StagingSettings(from: env)
         log = try LogSettings(from: env)
     }

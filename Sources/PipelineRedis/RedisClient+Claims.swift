@@ -21,6 +21,30 @@ extension RedisClient {
         return 0
         """
 
+    /// Sets the key to `owner` when nobody holds it or when its holder starts with `prefix` and is
+    /// not `owner` itself: `KEYS[1]`, `ARGV[1]` owner, `ARGV[2]` prefix, `ARGV[3]` ms.
+    static let claimOrTakeOverScript = """
+        local held = redis.call('GET', KEYS[1])
+        if held == ARGV[1] then
+            return 0
+        end
+        if held == false or string.sub(held, 1, string.len(ARGV[2])) == ARGV[2] then
+            redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[3])
+            return 1
+        end
+        return 0
+        """
+
+    /// Takes the claim if nobody holds it, or if an owner whose name starts with `prefix` holds
+    /// it (an earlier life of this process: see ``claim(_:owner:ttl:)``), in one step. Returns
+    /// whether this owner now holds it; `false` when `owner` itself already does.
+    public func claim(_ key: String, owner: String, ttl: Duration, takingOverFrom prefix: String) async throws -> Bool {
+        precondition(!prefix.isEmpty, "an empty prefix would take over every claim")
+        let reply = try await eval(Self.claimOrTakeOverScript, keys: [key], args: [owner, prefix, Self.milliseconds(ttl)])
+        guard case .integer(let taken) = reply else { throw unexpected("EVAL", "expected an integer, got \(reply)") }
+        return taken == 1
+    }
+
     /// Takes the claim if nobody holds it; it expires after `ttl` unless renewed.
     /// Returns whether this owner now holds it.
     public func claim(_ key: String, owner: String, ttl: Duration) async throws -> Bool {

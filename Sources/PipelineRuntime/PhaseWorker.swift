@@ -91,9 +91,12 @@ public struct PhaseWorker: Service {
                 }
             }
             group.addTask {
+                // The first pass may take over claims this instance's previous life left (RunClaims).
+                var first = true
                 for await reason in wakeups {
                     try Task.checkCancellation()
-                    await reconcile(reason: reason)
+                    await reconcile(reason: reason, takingOver: first)
+                    first = false
                 }
             }
             defer { group.cancelAll(); wake.finish() }
@@ -101,8 +104,9 @@ public struct PhaseWorker: Service {
         }
     }
 
-    /// Works through every run ready for this phase, oldest first.
-    public func reconcile(reason: String) async {
+    /// Works through every run ready for this phase, oldest first; `takingOver` as in
+    /// ``RunClaims/withClaim(_:run:takingOver:_:)``.
+    public func reconcile(reason: String, takingOver: Bool = false) async {
         let ready: [RunID]
         do {
             ready = try await ledger.runs(readyFor: phase)
@@ -115,17 +119,17 @@ public struct PhaseWorker: Service {
         }
         for id in ready {
             if Task.isCancelled { return }
-            await process(id)
+            await process(id, takingOver: takingOver)
         }
     }
 
     /// Claims one run and works on it; returns whether this replica did the work.
     @discardableResult
-    public func process(_ id: RunID) async -> Bool {
+    public func process(_ id: RunID, takingOver: Bool = false) async -> Bool {
         var runLogger = logger
         runLogger[metadataKey: "run_id"] = "\(id)"
         do {
-            let done = try await claims.withClaim(phase, run: id) { [self, runLogger] () async throws -> Bool in
+            let done = try await claims.withClaim(phase, run: id, takingOver: takingOver) { [self, runLogger] () async throws -> Bool in
                 // Re-read under the claim: another replica may have finished the run meanwhile.
                 guard let record = try await ledger.run(id), isReady(record) else { return false }
                 try await perform(record, logger: runLogger)

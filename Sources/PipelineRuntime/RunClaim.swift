@@ -12,34 +12,60 @@ public struct ClaimLost: Error, CustomStringConvertible {
 
 /// Claims on runs (`SET etl:lock:<phase>:<run_id> <owner> NX PX <ttl>`), so that two replicas of
 /// a stage never work on the same run and a crashed replica's claim expires by itself.
+///
+/// A process with an instance identity (`INSTANCE_ID`, or a container's hostname) names its
+/// claims `<identity>:<pid>:<tag>`, and may take over, at start-up, the claims an earlier life
+/// with the same identity left behind when it died: a stage restarted in place resumes its
+/// run at once instead of waiting out the TTL.
 public struct RunClaims: Sendable {
     public let redis: RedisClient
-    /// Who holds a claim: host, pid and a random tag, readable in `redis-cli GET`.
+    /// Who holds a claim: the identity (or host), pid and a random tag, readable in `redis-cli GET`.
     public let owner: String
+    /// `<identity>:` when the process has an instance identity: the start of every owner name
+    /// any life of this instance uses, and so of the claims it may take over.
+    public let instancePrefix: String?
     /// How long a claim lives without renewal; renewed every third of it while work runs.
     public let ttl: Duration
 
-    public init(redis: RedisClient, owner: String = RunClaims.defaultOwner(), ttl: Duration = .seconds(30)) {
+    public init(redis: RedisClient, instance: String? = nil, ttl: Duration = .seconds(30)) {
+        self.init(redis: redis, owner: Self.owner(instance: instance), instance: instance, ttl: ttl)
+    }
+
+    /// A fixed owner name (tests); `instance`, when given, must be how `owner` starts.
+    public init(redis: RedisClient, owner: String, instance: String? = nil, ttl: Duration = .seconds(30)) {
         precondition(ttl >= .milliseconds(30), "claim TTL too short to renew")
+        let prefix = instance.map { "\($0):" }
+        precondition(prefix.map(owner.hasPrefix) ?? true, "the owner name must start with the instance identity")
         self.redis = redis
         self.owner = owner
+        self.instancePrefix = prefix
         self.ttl = ttl
     }
 
-    public static func defaultOwner() -> String {
-        "\(ProcessInfo.processInfo.hostName):\(ProcessInfo.processInfo.processIdentifier):\(String(UInt32.random(in: 0...UInt32.max), radix: 16))"
+    static func owner(instance: String?) -> String {
+        let tag = String(UInt32.random(in: 0...UInt32.max), radix: 16)
+        return "\(instance ?? ProcessInfo.processInfo.hostName):\(ProcessInfo.processInfo.processIdentifier):\(tag)"
     }
 
     /// Runs `body` while holding the claim of `phase` on `run`, renewing it in the background.
     ///
+    /// - Parameter takingOver: also take the claim from an earlier life of this instance (an
+    ///   owner that starts with ``instancePrefix``). Only at start-up: later, such a holder can
+    ///   only be this process itself. Ignored without an instance identity.
     /// - Returns: `nil` without running `body` when another owner holds the claim.
     /// - Throws: ``ClaimLost`` (and cancels `body`) when a renewal finds the claim gone or cannot
     ///   reach Redis before the claim would expire; whatever `body` throws otherwise.
     public func withClaim<T: Sendable>(
-        _ phase: Phase, run: RunID, _ body: @escaping @Sendable () async throws -> T
+        _ phase: Phase, run: RunID, takingOver: Bool = false, _ body: @escaping @Sendable () async throws -> T
     ) async throws -> T? {
         let key = LedgerKey.lock(phase, run)
-        guard try await redis.claim(key, owner: owner, ttl: ttl) else { return nil }
+        let claimed: Bool
+        if takingOver, let instancePrefix {
+            claimed = try await redis.claim(key, owner: owner, ttl: ttl, takingOverFrom: instancePrefix)
+        } else {
+            claimed = try await redis.claim(key, owner: owner, ttl: ttl)
+        }
+        guard claimed else { return nil }
         do {
             let result = try await withThrowingTaskGroup(of: T?.self) { group in
                 group.addTask { try await body() }

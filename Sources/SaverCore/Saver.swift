@@ -58,7 +58,7 @@ public struct Saver: Sendable {
     /// The reconcile/claim/signal loop of phase `save`, claiming runs for `CLAIM_TTL_SECONDS`.
     public func phaseWorker() -> PhaseWorker {
         PhaseWorker(
-            phase: .save, redis: redis, redisURL: settings.redisURL, claims: RunClaims(redis: redis, ttl: settings.claimTTL),
+            phase: .save, redis: redis, redisURL: settings.redisURL, claims: RunClaims(redis: redis, instance: settings.instanceID, ttl: settings.claimTTL),
             reconcileInterval: settings.reconcileInterval, logger: logger
         ) { [self] run, runLogger in
             try await save(run, logger: runLogger)

@@ -23,12 +23,15 @@ public struct SaverSettings: Sendable {
     public var reconcileInterval: Duration
     /// How long the claim on a run lives without renewal (`CLAIM_TTL_SECONDS`).
     public var claimTTL: Duration
+    /// `INSTANCE_ID` (or a container's `HOSTNAME`): see ``PipelineCore/instanceID(from:)``.
+    public var instanceID: String?
     public var log: LogSettings
 
     public init(
         redisURL: RedisURL, staging: StagingSettings, databasePath: String, sftp: SFTPConfiguration,
         remoteDirectory: String = "upload", retry: RetryPolicy = .default, reconcileInterval: Duration = .seconds(30),
-        claimTTL: Duration = .seconds(30), log: LogSettings = LogSettings(), databaseFileMode: DatabaseFileMode = .default
+        claimTTL: Duration = .seconds(30), instanceID: String? = nil, log: LogSettings = LogSettings(),
+        databaseFileMode: DatabaseFileMode = .default
     ) {
         self.redisURL = redisURL
         self.staging = staging
@@ -39,6 +42,7 @@ public struct SaverSettings: Sendable {
         self.retry = retry
         self.reconcileInterval = reconcileInterval
         self.claimTTL = claimTTL
+        self.instanceID = instanceID
         self.log = log
     }
 
@@ -53,6 +57,7 @@ public struct SaverSettings: Sendable {
         retry = try RetryPolicy(from: env)
         reconcileInterval = try PipelineCore.reconcileInterval(from: env)
         claimTTL = try PipelineCore.claimTTL(from: env)
+        instanceID = try PipelineCore.instanceID(from: env)
         log = try LogSettings(from: env)
     }
 

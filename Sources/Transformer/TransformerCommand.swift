@@ -35,7 +35,7 @@ struct TransformerCommand: AsyncParsableCommand {
         ])
         let worker = PhaseWorker(
             phase: .transform, redis: redis, redisURL: settings.redisURL,
-            claims: RunClaims(redis: redis, ttl: settings.claimTTL),
+            claims: RunClaims(redis: redis, instance: settings.instanceID, ttl: settings.claimTTL),
             reconcileInterval: settings.reconcileInterval, logger: logger
         ) { run, logger in
             try await transformation.work(run, logger: logger)

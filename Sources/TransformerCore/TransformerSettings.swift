@@ -27,6 +27,8 @@ public struct TransformerSettings: Sendable {
     /// How long a claim on a run outlives a transformer that died holding it (`CLAIM_TTL_SECONDS`,
     /// default 30): the wait before another replica takes the run over.
     public var claimTTL: Duration
+    /// `INSTANCE_ID` (or a container's `HOSTNAME`): see ``PipelineCore/instanceID(from:)``.
+    public var instanceID: String?
     /// The longest `raw.jsonl` line (one user) read (`MAX_USER_BYTES`, default 1 MiB).
     public var maxUserBytes: Int
     public var log: LogSettings
@@ -61,6 +63,7 @@ public struct TransformerSettings: Sendable {
         rules = TransformRules(ageRange: ageMin...ageMax, departments: departments, masking: SecretMasking(fields: secrets))
         reconcileInterval = try PipelineCore.reconcileInterval(from: env)
         claimTTL = try PipelineCore.claimTTL(from: env)
+        instanceID = try PipelineCore.instanceID(from: env)
         maxUserBytes = try PipelineCore.maxUserBytes(from: env)
         log = try LogSettings(from: env)
     }

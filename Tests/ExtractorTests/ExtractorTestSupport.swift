@@ -93,7 +93,9 @@ enum ExtractorTest {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: binary)
         process.arguments = arguments
-        process.environment = ProcessInfo.processInfo.environment.merging(env) { _, new in new }
+        // Not HOSTNAME: in a container it would give every test extractor the same instance
+        // identity (INSTANCE_ID), and a start would take over the claims of one still running.
+        process.environment = ProcessInfo.processInfo.environment.filter { $0.key != "HOSTNAME" }.merging(env) { _, new in new }
         _ = FileManager.default.createFile(atPath: log, contents: nil)
         let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
         process.standardOutput = handle

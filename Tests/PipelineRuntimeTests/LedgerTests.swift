@@ -106,6 +106,34 @@ import TestSupport
         #expect(try await second.withClaim(.transform, run: id) { "b" } == "b")
     }
 
+    @Test func aStartUpTakesOverOnlyTheClaimsOfAnEarlierLifeOfItsOwnInstance() async throws {
+        let id = RunID()
+        let key = LedgerKey.lock(.transform, id)
+        // A claim left by a dead process of instance "t1" (and one of "t10", which shares its first letters).
+        #expect(try await redis.claim(key, owner: "t1:100:dead", ttl: .seconds(60)))
+        let restarted = RunClaims(redis: redis, owner: "t1:200:live", instance: "t1", ttl: .seconds(3))
+        let stranger = RunClaims(redis: redis, owner: "t2:300:live", instance: "t2", ttl: .seconds(3))
+        let unnamed = RunClaims(redis: redis, owner: "host:400:live", ttl: .seconds(3))
+
+        #expect(try await restarted.withClaim(.transform, run: id) { "worked" } == nil, "not outside start-up")
+        #expect(try await stranger.withClaim(.transform, run: id, takingOver: true) { "worked" } == nil, "not another instance's")
+        #expect(try await unnamed.withClaim(.transform, run: id, takingOver: true) { "worked" } == nil, "not without an identity")
+        #expect(try await restarted.withClaim(.transform, run: id, takingOver: true) { "worked" } == "worked")
+        #expect(try await redis.get(key) == nil, "released when done")
+
+        let other = RunID()
+        let otherKey = LedgerKey.lock(.transform, other)
+        #expect(try await redis.claim(otherKey, owner: "t10:100:dead", ttl: .seconds(60)))
+        #expect(try await restarted.withClaim(.transform, run: other, takingOver: true) { "worked" } == nil, "t10 is not t1")
+
+        // Its own live claim is never taken twice.
+        let third = RunID()
+        let thirdKey = LedgerKey.lock(.transform, third)
+        #expect(try await redis.claim(thirdKey, owner: "t1:200:live", ttl: .seconds(60), takingOverFrom: "t1:"))
+        #expect(try await restarted.withClaim(.transform, run: third, takingOver: true) { "twice" } == nil)
+        #expect(try await redis.getString(thirdKey) == "t1:200:live")
+    }
+
     @Test func losingTheClaimCancelsTheWork() async throws {
         let id = RunID()
         let claims = RunClaims(redis: redis, owner: "a", ttl: .milliseconds(300))

@@ -79,6 +79,26 @@ import TestSupport
         #expect(try await ledger.run(id)?.counts[.transform] == ["valid": 1])
     }
 
+    @Test func aWorkerRestartedWithItsIdentityTakesOverTheClaimItsEarlierLifeLeft() async throws {
+        let id = try await extractedRun()
+        // A transformer of instance "t1" died holding the run: its claim would live 10 minutes.
+        #expect(try await redis.claim(LedgerKey.lock(.transform, id), owner: "t1:100:dead", ttl: .seconds(600)))
+        let recorder = Recorder()
+        func worker(instance: String) -> PhaseWorker {
+            PhaseWorker(phase: .transform, redis: redis, redisURL: Self.url, claims: RunClaims(redis: redis, instance: instance, ttl: .seconds(2)),
+                        reconcileInterval: .milliseconds(100), logger: Logger(label: "test")) { run, _ in try await recorder.work(run) }
+        }
+        let stranger = Task { try await worker(instance: "t2").run() }
+        try await Task.sleep(for: .seconds(1))
+        stranger.cancel()
+        #expect(recorder.calls.withLock { $0 }.isEmpty, "another instance waits for the claim to expire")
+
+        let restarted = Task { try await worker(instance: "t1").run() }
+        defer { restarted.cancel() }
+        #expect(try await waitFor([id], .transformed))
+        #expect(recorder.calls.withLock { $0 } == [id: 1])
+    }
+
     @Test func wakesOnTheSignalWithoutWaitingForTheInterval() async throws {
         let recorder = Recorder()
         let task = Task { try await worker(recorder, interval: .seconds(3600)).run() }

@@ -65,6 +65,33 @@ public func claimTTL(from env: Environment) throws -> Duration {
     try env.seconds("CLAIM_TTL_SECONDS", default: 30, in: 0.1...3600)
 }
 
+/// Who this process is across restarts (`INSTANCE_ID`; in a container, `HOSTNAME`, which Docker
+/// sets to the container's id and keeps when it restarts it): a stage restarted with the same
+/// identity takes over the claims its previous life left, at once, instead of waiting for them
+/// to expire. `nil` outside a container without `INSTANCE_ID`: claims are then only ever taken
+/// over by expiry. Letters, digits, `.`, `_` and `-`, at most 128.
+///
+/// Two live processes must never share an identity (each would take the other's claims when
+/// it starts); replicas under compose have distinct hostnames.
+public func instanceID(from env: Environment) throws -> String? {
+    func valid(_ text: String) -> Bool {
+        (1...128).contains(text.utf8.count)
+            && text.utf8.allSatisfy { byte in
+                (0x30...0x39).contains(byte) || (0x41...0x5A).contains(byte) || (0x61...0x7A).contains(byte)
+                    || byte == UInt8(ascii: ".") || byte == UInt8(ascii: "_") || byte == UInt8(ascii: "-")
+            }
+    }
+    if let explicit = env.raw("INSTANCE_ID"), !explicit.isEmpty {
+        guard valid(explicit) else {
+            throw ConfigurationError(variable: "INSTANCE_ID", value: explicit,
+                                     expected: "1 to 128 letters, digits, '.', '_' or '-'")
+        }
+        return explicit
+    }
+    if let hostname = env.raw("HOSTNAME"), valid(hostname) { return hostname }
+    return nil
+}
+
 /// The largest user object accepted, in bytes (`MAX_USER_BYTES`, default 1 MiB): the extractor
 /// fails a run whose upstream sends a bigger one, and the transformer reads `raw.jsonl` with
 /// this as its longest line, so one hostile row cannot take unbounded memory in either.
