@@ -6,7 +6,7 @@
 # one JSON line per run on stdout; `--repeat K` adds min/median lines. docs/BENCHMARKS.md has
 # the results and how they were taken.
 #
-#   scripts/bench-pipeline.sh [--users N ...] [--repeat K] [--bin DIR] [--keep DIR] [--timeout S] [--perf DIR]
+#   scripts/bench-pipeline.sh [--users N ...] [--repeat K] [--bin DIR] [--keep DIR] [--timeout S] [--no-floor] [--perf DIR]
 #
 #   --users N     one or more sizes (default 208); each is run K times
 #   --repeat K    runs per size (default 1); K > 1 also prints min/median per size
@@ -16,6 +16,8 @@
 #                 same command
 #   --keep DIR    keep each run's staging, database, uploads and logs under DIR/<N>-<k>/
 #   --timeout S   per-run limit in seconds (default 900)
+#   --no-floor    skip the floor: after each run, curl, the sqlite3 CLI and OpenSSH sftp moving the
+#                 same bytes in parallel (pages, rows, files), printed beside the pipeline
 #   --perf DIR    run each stage under `perf record -F 999 -g` into DIR/<Stage>-<N>.data; the
 #                 figures of such a run include the sampling overhead, and its peak RSS is perf's
 #

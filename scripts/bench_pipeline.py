@@ -17,6 +17,11 @@ Figures:
   high-water mark over the whole process life, exact, including a process that exits itself);
 - bytes: staged files (ledger `extract_files`, `transform_files`), uploaded files (ledger
   `save_files`), and the database (`data.db` + `-wal` after the saver stopped).
+- the floor (unless --no-floor): after the stages stop, the same bytes moved by standard tools
+  started together against the same servers — curl fetching every page (8 in parallel), the
+  sqlite3 CLI loading the run's three staged files into a fresh database with the pipeline's
+  schema and page size, and OpenSSH's sftp uploading them; its wall time is when the last one
+  exits, and the pipeline's end to end is printed as a multiple of it.
 
 Standard library only. Everything binds 127.0.0.1; every wait is bounded.
 """
@@ -220,6 +225,96 @@ def file_bytes(ledger_value: str | None) -> dict[str, int]:
     return {os.path.basename(f["path"]): int(f["bytes"]) for f in json.loads(ledger_value)}
 
 
+# The floor: the same bytes moved by standard tools, in parallel, in the same invocation — curl
+# fetching the run's pages from the same fixture, the sqlite3 CLI loading the run's staged lines
+# into a fresh database with the pipeline's own schema (one INSERT … SELECT per table, the same
+# JSON extraction as the saver), and OpenSSH's sftp uploading the three files to the same
+# server. The pipeline's end to end is then printed as a multiple of it.
+FLOOR_SQL = """
+PRAGMA journal_mode = WAL;
+PRAGMA synchronous = FULL;
+CREATE TEMP TABLE raw_lines (line TEXT);
+CREATE TEMP TABLE user_lines (line TEXT);
+CREATE TEMP TABLE dlq_lines (line TEXT);
+.mode ascii
+.separator "\\037" "\\n"
+.import {raw} raw_lines
+.import {users} user_lines
+.import {dlq} dlq_lines
+INSERT INTO raw_users (run_id, line, user_id, payload, inserted_at)
+  SELECT '{run}', rowid, CASE WHEN json_type(line, '$.id') = 'integer' AND json_extract(line, '$.id') > 0
+                          THEN json_extract(line, '$.id') END, line, '{at}' FROM raw_lines;
+INSERT INTO users (id, run_id, full_name, email, email_domain, age, age_group, department, department_code,
+                   bmi, bmi_category, birth_date, record_hash, payload, inserted_at, updated_at, last_seen_run_id)
+  SELECT line ->> '$.id', '{run}', line ->> '$.full_name', line ->> '$.email', line ->> '$.email_domain',
+         line ->> '$.age', line ->> '$.age_group', line ->> '$.company.department', line ->> '$.department_code',
+         line ->> '$.bmi', line ->> '$.bmi_category', line ->> '$.birth_date', line ->> '$.record_hash', line,
+         '{at}', '{at}', '{run}' FROM user_lines WHERE true
+  ON CONFLICT (id) DO UPDATE SET payload = excluded.payload, updated_at = excluded.updated_at;
+INSERT INTO dlq_records (run_id, line, reasons, payload, inserted_at)
+  SELECT '{run}', line ->> '$.line', line -> '$.reasons', line -> '$.payload', '{at}' FROM dlq_lines;
+"""
+
+
+def floor(opts, work: str, data: str, run_id: str, users: int, pipeline_db: str, known_hosts: str) -> dict:
+    """Runs the three standard tools side by side; returns each one's seconds and the wall time."""
+    run_dir = f"{data}/runs/{run_id}"
+    files = {name: f"{run_dir}/{name}" for name in ("raw.masked.jsonl", "users.jsonl", "dlq.jsonl")}
+    fdir = f"{work}/floor"
+    os.makedirs(f"{fdir}/pages")
+    # curl: every page the extractor fetched, 8 transfers at a time on reused connections.
+    with open(f"{fdir}/curl.cfg", "w") as f:
+        for n, skip in enumerate(range(0, users, 100)):
+            f.write(f'url = "http://127.0.0.1:{opts.fixture_port}/users?limit=100&skip={skip}"\n'
+                    f'output = "{fdir}/pages/{n}.json"\n')
+    # sqlite3: the pipeline's schema, then the load.
+    schema = subprocess.run(["sqlite3", pipeline_db, ".schema"], check=True, capture_output=True, text=True,
+                            timeout=60).stdout
+    schema = "\n".join(l for l in schema.splitlines() if "grdb_migrations" not in l and "sqlite_sequence" not in l)
+    page_size = subprocess.run(["sqlite3", pipeline_db, "PRAGMA page_size"], check=True, capture_output=True,
+                               text=True, timeout=60).stdout.strip()
+    with open(f"{fdir}/load.sql", "w") as f:
+        f.write(f"PRAGMA page_size = {page_size};\n{schema}\n")
+        f.write(FLOOR_SQL.format(raw=files["raw.masked.jsonl"], users=files["users.jsonl"], dlq=files["dlq.jsonl"],
+                                 run="floor", at=time.strftime("%Y-%m-%dT%H:%M:%SZ")))
+    # sftp: the three files, to names of their own on the same server.
+    with open(f"{fdir}/sftp.batch", "w") as f:
+        for name, path in files.items():
+            f.write(f"put {path} upload/floor_{name}\n")
+    commands = {
+        "curl": ["curl", "-sS", "--fail", "--parallel", "--parallel-max", "8", "-K", f"{fdir}/curl.cfg"],
+        "sqlite3": ["sqlite3", "-bail", f"{fdir}/floor.db", f".read {fdir}/load.sql"],
+        "sftp": ["sftp", "-q", "-b", f"{fdir}/sftp.batch", "-i", f"{opts.repo}/ssh_keys/id_ed25519",
+                 "-o", f"UserKnownHostsFile={known_hosts}", "-o", "BatchMode=yes", "-P", str(opts.sftp_port),
+                 "sftp_user@127.0.0.1"],
+    }
+    t0 = time.monotonic()
+    running = {name: subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=open(f"{fdir}/{name}.log", "w"))
+               for name, argv in commands.items()}
+    seconds: dict[str, float] = {}
+    deadline = t0 + opts.timeout
+    while len(seconds) < len(running):
+        for name, proc in running.items():
+            if name not in seconds and proc.poll() is not None:
+                seconds[name] = round(time.monotonic() - t0, 3)
+                if proc.returncode != 0:
+                    raise RuntimeError(f"floor: {name} exited with {proc.returncode}: {open(f'{fdir}/{name}.log').read()[-500:]}")
+        if time.monotonic() > deadline:
+            for proc in running.values():
+                proc.kill()
+            raise RuntimeError(f"floor: not done after {opts.timeout} s")
+        time.sleep(0.005)
+    wall = time.monotonic() - t0
+    loaded = subprocess.run(["sqlite3", f"{fdir}/floor.db", "SELECT (SELECT count(*) FROM raw_users) || ' ' || "
+                             "(SELECT count(*) FROM users) || ' ' || (SELECT count(*) FROM dlq_records)"],
+                            check=True, capture_output=True, text=True, timeout=60).stdout.split()
+    pages = len(os.listdir(f"{fdir}/pages"))
+    page_bytes = sum(os.path.getsize(f"{fdir}/pages/{n}") for n in os.listdir(f"{fdir}/pages"))
+    return {"wall_s": round(wall, 3), "tool_s": seconds, "pages": pages, "page_bytes": page_bytes,
+            "rows": {"raw": int(loaded[0]), "users": int(loaded[1]), "dlq": int(loaded[2])},
+            "uploaded_bytes": sum(os.path.getsize(p) for p in files.values())}
+
+
 def one_run(opts, sftp: SFTPServer, users: int, index: int) -> dict:
     work = tempfile.mkdtemp(prefix=f"bench-pipeline-{users}-", dir=opts.work_root)
     data, logs = f"{work}/data", f"{work}/logs"
@@ -313,9 +408,13 @@ def one_run(opts, sftp: SFTPServer, users: int, index: int) -> dict:
             api_status = json.load(r).get("status")
 
         for child in reversed(children):
-            child.stop()
+            if child is not fixture:
+                child.stop()
         db = f"{work}/database/data.db"
         db_bytes = sum(os.path.getsize(p) for p in (db, db + "-wal") if os.path.exists(p))
+        # The stages are stopped; the fixture and the SFTP server serve the floor's tools.
+        floor_result = floor(opts, work, data, run_id, users, db, known_hosts) if opts.floor else None
+        fixture.stop()
 
         stages = {}
         for phase in PHASES:
@@ -339,6 +438,7 @@ def one_run(opts, sftp: SFTPServer, users: int, index: int) -> dict:
                       "staged_files": staged, "uploaded_files": uploaded},
             "counts": {p: json.loads(record.get(f"{p}_counts", "{}")) for p in PHASES},
             "load_avg_1m": [round(load_before[0], 2), round(load_after[0], 2)],
+            "floor": floor_result,
             "bin": opts.bin, "nproc": os.cpu_count(),
             "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(wall0)),
         })
@@ -372,12 +472,21 @@ def fmt_row(r: dict) -> str:
             f"{r['handoff_s']['extract_to_transform']:.3f} / {r['handoff_s']['transform_to_save']:.3f} | "
             f"{rss['Extractor']} / {rss['Transformer']} / {rss['Saver']} / {rss['API']} | "
             f"{mb(b['staged'])} / {mb(b['uploaded'])} / {mb(b['database'])} | "
-            f"{r['load_avg_1m'][0]:.1f}→{r['load_avg_1m'][1]:.1f} |")
+            f"{r['load_avg_1m'][0]:.1f}→{r['load_avg_1m'][1]:.1f} | {floor_cell(r)} |")
+
+
+def floor_cell(r: dict) -> str:
+    f = r.get("floor")
+    if not f:
+        return "–"
+    t = f["tool_s"]
+    return (f"{f['wall_s']:.2f} (curl {t['curl']:.2f}, sqlite3 {t['sqlite3']:.2f}, sftp {t['sftp']:.2f}); "
+            f"pipeline {r['end_to_end_s'] / max(f['wall_s'], 1e-3):.2f}×")
 
 
 HEADER = ("| users | run | end to end s | users/s | extract s | transform s | save s | hand-offs s (E→T / T→S) | "
-          "peak RSS MiB (E / T / S / API) | MB staged / uploaded / db | load 1m |\n"
-          "|---:|---:|---:|---:|---:|---:|---:|---:|---|---|---|")
+          "peak RSS MiB (E / T / S / API) | MB staged / uploaded / db | load 1m | floor s (tools in parallel); pipeline ÷ floor |\n"
+          "|---:|---:|---:|---:|---:|---:|---:|---:|---|---|---|---|")
 
 
 def main() -> int:
@@ -389,6 +498,8 @@ def main() -> int:
     p.add_argument("--keep")
     p.add_argument("--timeout", type=float, default=900)
     p.add_argument("--perf", help="write a `perf record -g` profile of each stage to this directory")
+    p.add_argument("--no-floor", dest="floor", action="store_false",
+                   help="skip the floor (curl, sqlite3 and sftp moving the same bytes in parallel after each run)")
     opts = p.parse_args()
     opts.bin = os.path.abspath(opts.bin)
     opts.redis_port = int(os.environ.get("BENCH_REDIS_PORT", 16479))
