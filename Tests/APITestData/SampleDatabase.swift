@@ -19,6 +19,9 @@ public enum SampleDatabase {
         for run in runs {
             try await load(run, into: store, layout: layout)
         }
+        // The store checkpoints in the background after each transaction: wait for the last one,
+        // or it may write data.db after this returns (and after a test took its "before").
+        store.checkpointer.waitForIdle()
         try pool.close()
     }
 
