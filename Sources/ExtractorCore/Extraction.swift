@@ -91,33 +91,16 @@ public struct Extraction: Sendable {
     }
 
     private func extract(_ id: RunID, resuming record: RunRecord?, logger: Logger) async throws -> StagedFile {
-        // Counted under the claim, before any work: see CrashLoop.
-        let token = RunLedger.attemptToken(owner: claims.owner)
-        switch try await ledger.beginAttempt(.extract, run: id, token: token) {
+        // Counted under the claim, before any work: see CrashLoop. A failure the extraction
+        // recorded (ExtractionFailed) has cleared the count itself.
+        let counted = CountedAttempt(phase: .extract, ledger: ledger, publisher: publisher, owner: claims.owner)
+        switch try await counted.run(id, logger: logger, isRecorded: { $0 is ExtractionFailed }, {
+            try await attempt(id, resuming: record, logger: logger)
+        }) {
+        case .done(let staged):
+            return staged
         case .refused(let loop):
-            let failure = ExtractionFailed(run: id, reason: loop.description)
-            logger.error("extraction failed", metadata: ["error": "\(failure.reason)"])
-            let signal = try await ledger.failPhase(.extract, run: id, error: failure.reason, keepAttempts: true)
-            await publisher.publish(signal, on: .runFailed, logger: logger)
-            throw failure
-        case .began(let number):
-            if number > 1 {
-                logger.warning("attempt \(number) at this run: the extractor died during the last \(number - 1)",
-                               metadata: ["limit": "\(CrashLoop.maxConsecutiveDeaths)"])
-            }
-        }
-        do {
-            return try await attempt(id, resuming: record, logger: logger)
-        } catch let error where !(error is ClaimLost || error is ExtractionFailed) {
-            // Stopped gracefully, or an error this process survived (a recorded failure clears
-            // the count itself): not a death. A lost claim may belong to another replica now.
-            let ledger = self.ledger
-            do {
-                try await Task { try await ledger.endAttempt(.extract, run: id, token: token) }.value
-            } catch {
-                logger.warning("could not clear the attempt count; it counts as a death", metadata: ["error": "\(error)"])
-            }
-            throw error
+            throw ExtractionFailed(run: id, reason: loop.description)
         }
     }
 

@@ -152,39 +152,9 @@ public struct PhaseWorker: Service {
 
     private func perform(_ record: RunRecord, logger: Logger) async throws {
         // Counted only now, under the claim: a replica that lost the race never counts.
-        let token = RunLedger.attemptToken(owner: claims.owner)
-        switch try await ledger.beginAttempt(phase, run: record.id, token: token) {
-        case .refused(let loop):
-            logger.error("\(phase.rawValue) failed", metadata: ["error": "\(loop)"])
-            let signal = try await ledger.failPhase(phase, run: record.id, error: loop.description, keepAttempts: true)
-            await publisher.publish(signal, on: .runFailed, logger: logger)
-            return
-        case .began(let number):
-            if number > 1 {
-                logger.warning("attempt \(number) at this run: the \(phase.stageName) died during the last \(number - 1)",
-                               metadata: ["limit": "\(CrashLoop.maxConsecutiveDeaths)"])
-            }
-        }
-        do {
+        let counted = CountedAttempt(phase: phase, ledger: ledger, publisher: publisher, owner: claims.owner)
+        _ = try await counted.run(record.id, logger: logger) {
             try await attempt(record, logger: logger)
-        } catch let lost as ClaimLost {
-            // Another replica may own the run, and its attempt, now.
-            throw lost
-        } catch {
-            // Stopped gracefully, or an error this process survived: not a death.
-            await endAttempt(token, run: record.id, logger: logger)
-            throw error
-        }
-    }
-
-    /// Clears the attempt count even while this task is being cancelled (a graceful shutdown).
-    private func endAttempt(_ token: String, run id: RunID, logger: Logger) async {
-        let ledger = self.ledger
-        let phase = self.phase
-        do {
-            try await Task { try await ledger.endAttempt(phase, run: id, token: token) }.value
-        } catch {
-            logger.warning("could not clear the attempt count; it counts as a death", metadata: ["error": "\(error)"])
         }
     }
 
