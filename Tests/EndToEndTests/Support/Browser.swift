@@ -1,0 +1,59 @@
+import Foundation
+import Testing
+import TestSupport
+
+/// Debian's headless chromium, driven by scripts/browser.py over the DevTools protocol on a pipe
+/// (no debugging port is opened). Only ever pointed at the test's own API on 127.0.0.1.
+enum Browser {
+    static var installed: Bool {
+        (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin").split(separator: ":").contains { directory in
+            FileManager.default.isExecutableFile(atPath: "\(directory)/chromium")
+        }
+    }
+
+    /// The browser tests run where chromium is installed, and always in CI (`CI` set), where a
+    /// missing chromium fails them instead of skipping.
+    static var shouldRun: Bool { installed || ProcessInfo.processInfo.environment["CI"] != nil }
+
+    struct Page {
+        /// The DOM at the end, as `outerHTML`.
+        var dom: String
+        /// Each distinct value the `watch` expression had, in order.
+        var watched: [String]
+        /// Whether the `until` expression held before the time ran out (nil without one).
+        var until: Bool?
+        /// Whether the document was replaced (a reload or navigation) after it first loaded.
+        var reloaded: Bool
+    }
+
+    /// Opens `url`; with `until`, polls that JavaScript expression until it is truthy.
+    static func open(_ url: String, until: String? = nil, watch: String? = nil, timeout: Int = 60) async throws -> Page {
+        precondition(url.hasPrefix("http://127.0.0.1:"), "the browser only visits the test's own API")
+        var arguments = [repositoryRoot + "/scripts/browser.py", "dom", url, "--timeout", String(timeout)]
+        if let until { arguments += ["--until", until] }
+        if let watch { arguments += ["--watch", watch] }
+        let output = try await ChildProcess.run("python3", arguments)
+        guard output.status == 0, let object = try JSONSerialization.jsonObject(with: Data(output.stdout.utf8)) as? [String: Any] else {
+            throw StageProcessError("scripts/browser.py failed (\(output.status)) on \(url): \(output.stderr)")
+        }
+        return Page(
+            dom: object["dom"] as? String ?? "", watched: (object["watched"] as? [Any] ?? []).map { "\($0)" },
+            until: object["until"] as? Bool, reloaded: object["reloaded"] as? Bool ?? true)
+    }
+}
+
+/// scripts/check-html.py with html5lib from `.run/html-venv` (scripts/install-deps.sh).
+enum StrictHTMLCheck {
+    static let python = repositoryRoot + "/.run/html-venv/bin/python"
+
+    static func problems(_ pages: [String: String]) async throws -> String {
+        let directory = TemporaryDirectory("e2e-html")
+        var files: [String] = []
+        for (name, html) in pages.sorted(by: { $0.key < $1.key }) {
+            files.append(directory.file(name + ".html"))
+            try html.write(toFile: files.last!, atomically: true, encoding: .utf8)
+        }
+        let output = try await ChildProcess.run(python, [repositoryRoot + "/scripts/check-html.py"] + files)
+        return output.status == 0 ? "" : output.stdout + output.stderr
+    }
+}
