@@ -12,6 +12,7 @@ packages=(
   prometheus  # promtool, which the API's tests run on GET /metrics (the server itself is not started)
   chromium    # the headless browser the dashboard's end-to-end tests and scripts/screenshots.sh drive
   python3-venv  # the virtual environment html5lib goes into (Debian's python3 refuses system-wide pip)
+  pngquant optipng  # scripts/screenshots.sh: small PNGs (a 256-colour palette, then lossless)
 )
 
 # html5lib in .run/html-venv (HTML_VENV), as scripts/contract-test.sh installs schemathesis:

@@ -192,3 +192,19 @@ import TestSupport
         }
     }
 }
+
+/// The timeline's axis: ticks at round times from the run's start.
+@Suite struct DashboardChartTests {
+    @Test func timelineTicksFallOnRoundTimes() async throws {
+        let fixture = try await SampleFixture(runCount: 1)
+        let run = fixture.runs[0]
+        #expect(run.durationMS == 7375)
+        try await fixture.app().test(.router) { client in
+            let page = try await client.page("/ui/runs/\(run.runID)")
+            let labels = page.html.components(separatedBy: "<text class=\"axis\"").dropFirst().compactMap { part in
+                part.split(separator: ">", maxSplits: 1).last?.split(separator: "<").first.map(String.init)
+            }
+            #expect(labels == ["0 ms", "2.0 s", "4.0 s", "6.0 s"])
+        }
+    }
+}

@@ -42,6 +42,12 @@ enum DashboardFormat {
         return rounded == 0 ? "0" : String(format: "%.1f", rounded)
     }
 
+    /// `2026-09-22T10:15:00.123Z` → `2026-09-22 10:15`, for a column of many (the full value in
+    /// its `title`).
+    static func minute(_ text: String) -> String {
+        String(timestamp(text).prefix(16))
+    }
+
     /// `2026-09-22T10:15:00.123Z` → `2026-09-22 10:15:00`: the seconds are enough on a page.
     static func timestamp(_ text: String?) -> String {
         guard let text else { return "–" }

@@ -17,7 +17,7 @@ extension DashboardRoutes {
         let context: [String: Any] = [
             "title": "Runs",
             "inFlight": inFlight,
-            "total": String(result.total),
+            "summary": result.total == 1 ? "1 run in all." : "\(result.total) runs in all.",
             "runs": result.items.map { Self.runRow($0, events: events[$0.runID] ?? [], now: now) },
             "pager": DashboardLinks.pager(path: "/ui/", parameters: [("status", status)], page: page, total: result.total),
         ]
@@ -35,7 +35,7 @@ extension DashboardRoutes {
             "extracted": DashboardFormat.count(run.counts.extracted), "valid": DashboardFormat.count(run.counts.valid),
             "invalid": DashboardFormat.count(run.counts.invalid), "loaded": DashboardFormat.count(run.counts.loaded),
             "unknownDepartment": DashboardFormat.count(run.counts.unknownDepartment),
-            "phaseBars": SVGCharts.phaseBars(spans, runStart: start, runEnd: end),
+            "phaseBars": SVGCharts.phaseBars(spans, runStart: start, runEnd: end, width: 120),
         ]
         if let failedPhase = run.failedPhase { row["failedIn"] = failedPhase }
         return row

@@ -22,7 +22,7 @@ enum SVGCharts {
     }
 
     /// The run page's timeline: a row per phase on one time axis from the run's start, with
-    /// ticks at every quarter.
+    /// ticks at round times (``tickStep(_:)``).
     static func timeline(_ spans: [PhaseSpan], runStart: Date, runEnd: Date) -> [String: Any]? {
         guard !spans.isEmpty else { return nil }
         let labelWidth = 90.0, chartWidth = 560.0, valueWidth = 110.0, rowHeight = 28.0, barHeight = 16.0
@@ -44,17 +44,27 @@ enum SVGCharts {
             ]
         }
         let axisTop = Double(spans.count) * rowHeight + 2
-        let ticks: [[String: Any]] = (0...4).map { quarter in
-            let x = labelWidth + chartWidth * Double(quarter) / 4
+        let step = tickStep(total)
+        let ticks: [[String: Any]] = (0...Int((total / step).rounded(.down))).map { index in
+            let at = Double(index) * step
+            let x = labelWidth + chartWidth * at / total
             return [
                 "x": DashboardFormat.coordinate(x), "y1": "0", "y2": DashboardFormat.coordinate(axisTop + 4),
-                "textY": DashboardFormat.coordinate(axisTop + 18), "label": DashboardFormat.duration(seconds: total * Double(quarter) / 4),
+                "textY": DashboardFormat.coordinate(axisTop + 18), "label": DashboardFormat.duration(seconds: at),
             ]
         }
         return [
             "width": DashboardFormat.coordinate(labelWidth + chartWidth + valueWidth), "height": DashboardFormat.coordinate(axisTop + 24),
             "rows": rows, "ticks": ticks,
         ]
+    }
+
+    /// A round step (1, 2 or 5 times a power of ten, in seconds) that puts 2 to 5 intervals on
+    /// an axis `total` seconds long.
+    static func tickStep(_ total: TimeInterval) -> TimeInterval {
+        let rough = max(total, 0.001) / 4
+        let power = pow(10, (log10(rough)).rounded(.down))
+        return [1.0, 2, 5, 10].map { $0 * power }.first { $0 >= rough } ?? 10 * power
     }
 
     /// The run page's bar chart of rejected rows per rule, longest bar for the most rows.

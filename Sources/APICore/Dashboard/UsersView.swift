@@ -3,11 +3,12 @@ import Hummingbird
 import PipelineCore
 
 extension DashboardRoutes {
-    /// Columns of the users table: (sort column, header).
+    /// Columns of the users table: (sort column, header, right-aligned). The department's code
+    /// is shown beside its name (sortable from the form's list, like every column of `/users`).
     static let userColumns: [(column: String, label: String, numeric: Bool)] = [
         ("id", "Id", true), ("full_name", "Name", false), ("email", "Email", false), ("age", "Age", true),
-        ("department", "Department", false), ("department_code", "Code", false), ("bmi", "BMI", true),
-        ("run_id", "Run", false), ("updated_at", "Updated (UTC)", false),
+        ("department", "Department", false), ("bmi", "BMI", true),
+        ("run_id", "Run", false), ("updated_at", "Updated", false),
     ]
 
     static let pageSizes = [25, 50, 100, 200]
@@ -63,9 +64,7 @@ extension DashboardRoutes {
                 guard let value = facet.value else { return nil }
                 return ["value": value, "count": String(facet.count), "selected": value == department]
             },
-            "sortOptions": Self.userColumns.flatMap { column in
-                [(column.column, "\(column.label) ↑"), ("-" + column.column, "\(column.label) ↓")]
-            }.map { value, label in ["value": value, "label": label, "selected": value == (sortText ?? "id")] },
+            "sortOptions": Self.sortOptions(selected: sortText ?? "id"),
             "limits": Self.pageSizes.map { ["value": String($0), "selected": $0 == page.limit] },
             "columns": Self.userColumns.map { column -> [String: Any] in
                 let current = sort?.first?.column == column.column ? sort?.first : nil
@@ -87,12 +86,22 @@ extension DashboardRoutes {
         return DashboardPage.html(resources.render("users", context), status: id != nil && result.total == 0 ? .notFound : .ok)
     }
 
+    /// Every column of the allow-list of `/users`, ascending and descending; a `sort` given in
+    /// the URL that is not one of them (several columns) is kept as a further option.
+    static func sortOptions(selected: String) -> [[String: Any]] {
+        var options = Queries.userSortColumns.flatMap { column in
+            [(column, column.replacingOccurrences(of: "_", with: " ") + " ↑"), ("-" + column, column.replacingOccurrences(of: "_", with: " ") + " ↓")]
+        }
+        if !options.contains(where: { $0.0 == selected }) { options.append((selected, selected)) }
+        return options.map { value, label in ["value": value, "label": label, "selected": value == selected] }
+    }
+
     static func userRow(_ user: UserResource) -> [String: Any] {
         [
             "id": String(user.id), "href": DashboardLinks.user(user.id), "fullName": user.fullName, "email": user.email,
             "age": String(user.age), "department": user.department, "departmentCode": user.departmentCode,
             "unknownCode": user.departmentCode == "UNKNOWN", "bmi": user.bmi.map { String(format: "%.1f", $0) } ?? "–",
-            "runID": user.runID, "runHref": DashboardLinks.run(user.runID), "updatedAt": DashboardFormat.timestamp(user.updatedAt),
+            "runID": user.runID, "runHref": DashboardLinks.run(user.runID), "updatedAt": DashboardFormat.minute(user.updatedAt), "updatedAtFull": user.updatedAt,
         ]
     }
 }
