@@ -29,12 +29,13 @@ enum DashboardLinks {
         func at(_ offset: Int) -> String {
             link(path, parameters + [("limit", limit), ("offset", offset == 0 ? nil : String(offset))], fragment: fragment)
         }
+        // `offset` can be as large as an Int holds: compare with what is left, never add to it.
+        let shown = page.offset < total
         var context: [String: Any] = [
-            "range": total == 0 || page.offset >= total
-                ? "no rows here (\(total) in all)" : "\(page.offset + 1)–\(min(page.offset + page.limit, total)) of \(total)",
+            "range": shown ? "\(page.offset + 1)–\(page.offset + min(page.limit, total - page.offset)) of \(total)" : "no rows here (\(total) in all)",
         ]
         if page.offset > 0 { context["previous"] = at(max(0, min(page.offset, total) - page.limit)) }
-        if page.offset + page.limit < total { context["next"] = at(page.offset + page.limit) }
+        if shown, total - page.offset > page.limit { context["next"] = at(page.offset + page.limit) }
         return context
     }
 }
