@@ -223,3 +223,41 @@ import TestSupport
         }
     }
 }
+
+/// A run still in flight: both pages mark themselves for refreshing (the script, and a
+/// `<noscript>` meta refresh without it) and draw the running phase up to now.
+@Suite struct DashboardInFlightTests {
+    @Test func pagesOfARunInFlightRefreshThemselves() async throws {
+        var runs = SampleRunGenerator(usersPerRun: 4).runs(count: 2)
+        // The second run as the saver mirrors it mid-transform: extract done, transform started.
+        runs[1].status = .transforming
+        runs[1].finishedAt = nil
+        runs[1].counts.valid = nil
+        runs[1].counts.invalid = nil
+        runs[1].counts.loaded = nil
+        runs[1].counts.unknownDepartment = nil
+        runs[1].events = Array(runs[1].events.prefix { !($0.stage == "transform" && $0.event != "started") })
+        runs[1].rawMaskedLines = []
+        runs[1].remoteFiles = []
+        let directory = TemporaryDirectory("dashboard-in-flight")
+        let path = directory.file("database/data.db")
+        try await SampleDatabase.write(runs, to: path)
+        let app = Application(router: APIServer.router(database: LazyReader(path: path), logger: LogCapture().logger))
+        let refresh = "<noscript><meta http-equiv=\"refresh\" content=\"5\"></noscript>"
+        let (finished, live) = (runs[0].runID.rawValue, runs[1].runID.rawValue)
+        try await app.test(.router) { client in
+            let list = try await client.page("/ui/")
+            #expect(list.html.contains("<body data-in-flight=\"true\">") && list.html.contains(refresh))
+            let row = try #require(list.runRow(live))
+            #expect(row.contains("data-status=\"transforming\"") && row.contains("class=\"status running\""))
+            #expect(row.contains("class=\"phase transform running\""))
+            let page = try await client.page("/ui/runs/\(live)")
+            #expect(page.html.contains("<body data-in-flight=\"true\">") && page.html.contains(refresh))
+            #expect(page.html.contains("data-phase=\"transform\" data-state=\"running\""))
+            #expect(page.html.contains(">running</text>"))
+            // A finished run's page does not refresh, though another run is in flight.
+            let done = try await client.page("/ui/runs/\(finished)")
+            #expect(done.html.contains("<body data-in-flight=\"false\">") && !done.html.contains("http-equiv"))
+        }
+    }
+}
