@@ -32,27 +32,3 @@ extension TestClientProtocol {
         return DashboardAnswer(status: response.status, headers: response.headers, html: String(buffer: response.body))
     }
 }
-
-/// scripts/check-html.py with the html5lib of `.run/html-venv` (scripts/install-deps.sh makes it).
-enum StrictHTML {
-    static let python = repositoryRoot + "/.run/html-venv/bin/python"
-    static let script = repositoryRoot + "/scripts/check-html.py"
-
-    /// Present here, or required anyway: in CI (`CI` set) a missing parser fails the test.
-    static var shouldRun: Bool {
-        FileManager.default.isExecutableFile(atPath: python) || ProcessInfo.processInfo.environment["CI"] != nil
-    }
-
-    /// The parser's complaints about each page (empty when every page parses with no error).
-    static func problems(_ pages: [String: String]) async throws -> String {
-        let directory = TemporaryDirectory("strict-html")
-        var files: [String] = []
-        for (name, html) in pages.sorted(by: { $0.key < $1.key }) {
-            let file = directory.file(name + ".html")
-            try html.write(toFile: file, atomically: true, encoding: .utf8)
-            files.append(file)
-        }
-        let output = try await ChildProcess.run(python, [script] + files)
-        return output.status == 0 ? "" : output.stdout + output.stderr
-    }
-}

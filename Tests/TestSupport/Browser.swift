@@ -1,11 +1,9 @@
 import Foundation
-import Testing
-import TestSupport
 
 /// Debian's headless chromium, driven by scripts/browser.py over the DevTools protocol on a pipe
 /// (no debugging port is opened). Only ever pointed at the test's own API on 127.0.0.1.
-enum Browser {
-    static var installed: Bool {
+public enum Browser {
+    public static var installed: Bool {
         (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin").split(separator: ":").contains { directory in
             FileManager.default.isExecutableFile(atPath: "\(directory)/chromium")
         }
@@ -13,21 +11,21 @@ enum Browser {
 
     /// The browser tests run where chromium is installed, and always in CI (`CI` set), where a
     /// missing chromium fails them instead of skipping.
-    static var shouldRun: Bool { installed || ProcessInfo.processInfo.environment["CI"] != nil }
+    public static var shouldRun: Bool { installed || ProcessInfo.processInfo.environment["CI"] != nil }
 
-    struct Page {
+    public struct Page: Sendable {
         /// The DOM at the end, as `outerHTML`.
-        var dom: String
+        public var dom: String
         /// Each distinct value the `watch` expression had, in order.
-        var watched: [String]
+        public var watched: [String]
         /// Whether the `until` expression held before the time ran out (nil without one).
-        var until: Bool?
+        public var until: Bool?
         /// Whether the document was replaced (a reload or navigation) after it first loaded.
-        var reloaded: Bool
+        public var reloaded: Bool
     }
 
     /// Opens `url`; with `until`, polls that JavaScript expression until it is truthy.
-    static func open(_ url: String, until: String? = nil, watch: String? = nil, timeout: Int = 60) async throws -> Page {
+    public static func open(_ url: String, until: String? = nil, watch: String? = nil, timeout: Int = 60) async throws -> Page {
         precondition(url.hasPrefix("http://127.0.0.1:"), "the browser only visits the test's own API")
         var arguments = [repositoryRoot + "/scripts/browser.py", "dom", url, "--timeout", String(timeout)]
         if let until { arguments += ["--until", until] }
@@ -42,11 +40,17 @@ enum Browser {
     }
 }
 
-/// scripts/check-html.py with html5lib from `.run/html-venv` (scripts/install-deps.sh).
-enum StrictHTMLCheck {
-    static let python = repositoryRoot + "/.run/html-venv/bin/python"
+/// scripts/check-html.py with html5lib from `.run/html-venv` (scripts/install-deps.sh makes it).
+public enum StrictHTMLCheck {
+    public static let python = repositoryRoot + "/.run/html-venv/bin/python"
 
-    static func problems(_ pages: [String: String]) async throws -> String {
+    /// Present here, or required anyway: in CI (`CI` set) a missing parser fails the test.
+    public static var shouldRun: Bool {
+        FileManager.default.isExecutableFile(atPath: python) || ProcessInfo.processInfo.environment["CI"] != nil
+    }
+
+    /// The parser's complaints about each page (empty when every page parses with no error).
+    public static func problems(_ pages: [String: String]) async throws -> String {
         let directory = TemporaryDirectory("e2e-html")
         var files: [String] = []
         for (name, html) in pages.sorted(by: { $0.key < $1.key }) {
