@@ -13,8 +13,10 @@ extension EndToEnd {
     @Suite struct DashboardInBrowser {
         @Test(.enabled(if: Browser.shouldRun, "chromium is not installed (scripts/install-deps.sh installs it; required when CI is set)"))
         func aRunSeenInTheBrowserFromMidRunToCompleted() async throws {
-            // 50 pages of 100 users, 200 ms each: the extraction alone takes over 10 s.
-            try await Pipeline.run(fixture: ["--delay-ms", "200"]) { pipeline in
+            // 50 pages of 100 users, 1 s each: with the extractor's window of at most 8 pages in
+            // flight (it starts at 1 and doubles), about 9 rounds, so the run is in flight for
+            // 9 s or more before the transformer even starts.
+            try await Pipeline.run(fixture: ["--delay-ms", "1000"]) { pipeline in
                 try await pipeline.startDownstream()
                 let extractor = try pipeline.start(.extractor, as: "extractor", ["--once"])
                 let id = try await pipeline.onlyRun().rawValue
@@ -26,6 +28,7 @@ extension EndToEnd {
                 // Mid-run: the page polls by itself; the test only reads it.
                 let status = "document.getElementById('run-status').getAttribute('data-status')"
                 let live = try await Browser.open(api + "/ui/runs/\(id)", until: "\(status) === 'completed'", watch: status, timeout: 240)
+                print("dashboard in browser: run \(id) showed \(live.watched.joined(separator: " → "))")
                 #expect(live.until == true, "the page never said completed: it went \(live.watched)")
                 #expect(live.reloaded == false, "the page was reloaded rather than refreshed in place")
                 #expect(live.watched.first.map(Self.inFlight) == true, "opened mid-run: \(live.watched)")
