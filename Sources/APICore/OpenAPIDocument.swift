@@ -18,7 +18,8 @@ public enum OpenAPIDocument {
                 Read-only access to the ETL pipeline's run ledger and loaded users (SQLite, written by the saver). \
                 Every endpoint also answers HEAD; any other method on these paths answers 405 with `Allow: GET, HEAD`. \
                 Until the saver has created the database, data endpoints answer 503 and /health reports `"database": "not_ready"`. \
-                Every endpoint answers 421 to a request whose Host header is not one the server answers to (API_ALLOWED_HOSTS).
+                Every endpoint answers 421 to a request whose Host header is not one the server answers to (API_ALLOWED_HOSTS). \
+                A read-only HTML dashboard lives under /ui/ (GET / redirects there): its pages and their error pages are text/html.
                 """,
         ],
         "paths": [

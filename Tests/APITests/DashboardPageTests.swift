@@ -173,7 +173,7 @@ import TestSupport
                 #expect(page.html.contains("<h1>400 Bad Request</h1>"), "\(uri)")
                 #expect(page.html.contains("invalid query parameter"), "\(uri)")
             }
-            for uri in ["/ui/runs/no-such-run", "/ui/nothing/here", "/ui/static/missing.css"] {
+            for uri in ["/ui/runs/no-such-run", "/ui/nothing/here", "/ui/static/missing.css", "/ui/runs/", "/ui/static", "/ui/runs/x/y"] {
                 let page = try await client.page(uri)
                 #expect(page.status == .notFound, "\(uri)")
                 #expect(page.html.contains("<h1>404 Not Found</h1>"), "\(uri)")

@@ -41,7 +41,11 @@ public struct DashboardRoutes: Sendable {
                 return DashboardPage.asset(asset.bytes, contentType: asset.contentType)
             }
         }
-        router.get("/ui/**") { request, _ in try await page { _ in throw APIError.unknownPath(request.uri.path) } }
+        // Any other path under /ui/ is a 404 page. The router does not fall back from a static
+        // segment to `**`, so the prefixes of the routes above need routes of their own.
+        for path in ["/ui/**", "/ui/runs", "/ui/static"] {
+            router.get(RouterPath(path)) { request, _ in try await page { _ in throw APIError.unknownPath(request.uri.path) } }
+        }
     }
 
     /// Runs `body` with the templates, turning the API's errors into HTML error pages.
