@@ -18,6 +18,7 @@ import TestSupport
             let root = try await client.execute(uri: "/", method: .get)
             #expect(root.status == .found)
             #expect(root.headers[.location] == "/ui/")
+            #expect(root.headers[HTTPField.Name("X-Content-Type-Options")!] == "nosniff")
             for path in ["/etl_runs", "/users"] {
                 let response = try await client.execute(uri: path, method: .get)
                 #expect(response.headers[.contentType]?.hasPrefix("application/json") == true, "\(path)")

@@ -26,7 +26,9 @@ public struct DashboardRoutes: Sendable {
 
     public func register<Context: RequestContext>(on router: Router<Context>) {
         router.get("/") { _, _ in
-            Response(status: .found, headers: [.location: "/ui/", .contentLength: "0"])
+            var headers: HTTPFields = [.location: "/ui/", .contentLength: "0"]
+            headers.append(contentsOf: DashboardPage.securityHeaders)
+            return Response(status: .found, headers: headers)
         }
         router.get("/ui") { request, _ in try await page { try await runsPage(request, $0) } }
         router.get("/ui/runs/:run_id") { request, context in
