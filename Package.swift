@@ -29,6 +29,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/hummingbird-project/swift-mustache", from: "2.1.1"),
     ],
     targets: [
         // MARK: C libraries from Debian, each behind its own system-library target so that an
@@ -155,7 +156,11 @@ let package = Package(
                 // GET /metrics: swift-metrics' API over the Prometheus registry and text format.
                 .product(name: "CoreMetrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
-            ]
+                // The HTML dashboard under /ui/ (Sources/APICore/Dashboard): logic-less templates
+                // whose `{{ }}` escapes every value.
+                .product(name: "Mustache", package: "swift-mustache"),
+            ],
+            resources: [.copy("Dashboard/Resources")]
         ),
         .executableTarget(
             name: "API",

@@ -1,13 +1,32 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the pipeline builds against and the local servers its tests and
-# local run use. Does nothing when everything is present; otherwise `apt-get update` first.
+# local run use, and html5lib (PyPI) in a virtual environment of its own (.run/html-venv) for the
+# dashboard's strict HTML check (scripts/check-html.py). Does nothing when everything is present;
+# otherwise `apt-get update` first.
 set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 
 packages=(
   libhiredis-dev libcurl4-openssl-dev libssh2-1-dev libsqlite3-dev pkg-config
   redis-server openssh-server openssh-sftp-server openssh-client sqlite3 ca-certificates curl
   prometheus  # promtool, which the API's tests run on GET /metrics (the server itself is not started)
+  chromium    # the headless browser the dashboard's end-to-end tests and scripts/screenshots.sh drive
+  python3-venv  # the virtual environment html5lib goes into (Debian's python3 refuses system-wide pip)
+  pngquant optipng  # scripts/screenshots.sh: small PNGs (a 256-colour palette, then lossless)
 )
+
+# html5lib in .run/html-venv (HTML_VENV), as scripts/contract-test.sh installs schemathesis:
+# the strict parser the dashboard's pages must pass (HTML5LIB_VERSION, default 1.1).
+html_venv() {
+  local venv="${HTML_VENV:-$root/.run/html-venv}" version="${HTML5LIB_VERSION:-1.1}"
+  if "$venv/bin/python" -c "import html5lib, sys; sys.exit(html5lib.__version__ != '$version')" 2>/dev/null; then
+    return 0
+  fi
+  echo "install-deps: installing html5lib $version into $venv"
+  rm -rf "$venv"
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install -q --disable-pip-version-check "html5lib==$version"
+}
 
 missing=()
 for p in "${packages[@]}"; do
@@ -15,6 +34,7 @@ for p in "${packages[@]}"; do
 done
 if [ ${#missing[@]} -eq 0 ]; then
   echo "install-deps: all ${#packages[@]} packages present"
+  html_venv
   exit 0
 fi
 
@@ -31,4 +51,5 @@ DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recomme
 if [[ " ${missing[*]} " == *" prometheus "* ]] && [ -d /run/systemd/system ]; then
   $sudo systemctl disable --now prometheus >/dev/null 2>&1 || true
 fi
+html_venv
 echo "install-deps: done"

@@ -26,6 +26,11 @@ struct APICommand: AsyncParsableCommand {
         } catch {
             throw StartupError("api: \(error)")
         }
+        // The dashboard's templates ship beside the binary (APICore's resource directory): a
+        // deployment that lost them is refused at start-up rather than serving broken pages.
+        if case .failure(let error) = DashboardResources.shared {
+            throw StartupError("api: \(error)")
+        }
         PipelineLogging.bootstrap(stage: "api", settings: settings.log)
         let logger = Logger(label: "api")
         logger.info("starting", metadata: [

@@ -51,6 +51,7 @@ public enum APIServer {
         let router = Router(options: [.autoGenerateHeadEndpoints])
         router.add(middleware: APIMiddleware(logger: logger, allowedHosts: allowedHosts, metrics: metrics))
         APIRoutes(database: database, masking: masking, metrics: metrics).register(on: router)
+        DashboardRoutes(database: database, masking: masking).register(on: router)
         return router
     }
 

@@ -18,7 +18,8 @@ public enum OpenAPIDocument {
                 Read-only access to the ETL pipeline's run ledger and loaded users (SQLite, written by the saver). \
                 Every endpoint also answers HEAD; any other method on these paths answers 405 with `Allow: GET, HEAD`. \
                 Until the saver has created the database, data endpoints answer 503 and /health reports `"database": "not_ready"`. \
-                Every endpoint answers 421 to a request whose Host header is not one the server answers to (API_ALLOWED_HOSTS).
+                Every endpoint answers 421 to a request whose Host header is not one the server answers to (API_ALLOWED_HOSTS). \
+                A read-only HTML dashboard lives under /ui/ (GET / redirects there): its pages and their error pages are text/html.
                 """,
         ],
         "paths": [
@@ -92,6 +93,66 @@ public enum OpenAPIDocument {
                         ],
                     ],
                     ok: objectResponse("The user", schema: "User"), errors: ["400", "404", "503"]),
+            ],
+            // The HTML dashboard (docs/API.md, "Dashboard"): pages, and their errors as pages.
+            "/": [
+                "get": [
+                    "operationId": "dashboardRedirect",
+                    "summary": "Redirects to the dashboard at /ui/",
+                    "responses": [
+                        "302": ["description": "To /ui/", "headers": ["Location": ["required": true, "schema": ["type": "string", "const": "/ui/"]]]],
+                        "200": htmlResponse("The runs page, for a client that follows the redirect"),
+                        "421": ref("responses", "421"),
+                    ],
+                ],
+            ],
+            "/ui/": [
+                "get": htmlOperation(
+                    id: "dashboardRuns", summary: "Dashboard: the runs, newest first, with counts, durations and a bar per phase",
+                    parameters: [ref("parameters", "limit"), ref("parameters", "offset"), ref("parameters", "status")],
+                    errors: ["400", "503"]),
+            ],
+            "/ui/runs/{run_id}": [
+                "get": htmlOperation(
+                    id: "dashboardRun",
+                    summary: "Dashboard: one run's phase timeline, rejected rows per rule, rejected rows (paged), files and events",
+                    parameters: [ref("parameters", "runIDPath"), ref("parameters", "limit"), ref("parameters", "offset")],
+                    errors: ["400", "404", "503"]),
+            ],
+            "/ui/users": [
+                "get": htmlOperation(
+                    id: "dashboardUsers", summary: "Dashboard: users by id, department or run, sorted and paged; an empty field is no filter",
+                    parameters: [
+                        [
+                            "name": "id", "in": "query", "required": false, "description": "Look up one user by id (404 when none has it)",
+                            "schema": ["type": "string", "pattern": .string("^(\(DashboardRoutes.userIDPattern))?$")],
+                        ],
+                        ["name": "department", "in": "query", "required": false, "schema": ["type": "string"]],
+                        ["name": "run_id", "in": "query", "required": false, "schema": ["type": "string"]],
+                        htmlSortParameter(Queries.userSortColumns),
+                        ref("parameters", "limit"), ref("parameters", "offset"),
+                    ],
+                    errors: ["400", "404", "503"]),
+            ],
+            "/ui/static/{file}": [
+                "get": [
+                    "operationId": "dashboardAsset",
+                    "summary": "The dashboard's style sheet and script",
+                    "parameters": [
+                        [
+                            "name": "file", "in": "path", "required": true,
+                            "schema": ["type": "string", "enum": .array(DashboardResources.assetTypes.keys.sorted().map { .string($0) })],
+                        ],
+                    ],
+                    "responses": [
+                        "200": [
+                            "description": "The file",
+                            "content": ["text/css": ["schema": ["type": "string"]], "text/javascript": ["schema": ["type": "string"]]],
+                        ],
+                        "404": htmlResponse("No such file"),
+                        "421": ref("responses", "421"),
+                    ],
+                ],
             ],
             "/health": [
                 "get": [
@@ -339,6 +400,28 @@ public enum OpenAPIDocument {
 
     private static func ref(_ section: String, _ name: String) -> JSONValue {
         ["$ref": .string("#/components/\(section)/\(name)")]
+    }
+
+    /// A dashboard page: HTML for the page and for its errors (the 421 stays the JSON error).
+    private static func htmlOperation(id: String, summary: String, parameters: [JSONValue], errors: [String]) -> JSONValue {
+        var responses = [JSONMember("200", htmlResponse("The page"))]
+        for code in errors { responses.append(JSONMember(code, htmlResponse("An error page saying what went wrong"))) }
+        responses.append(JSONMember("421", ref("responses", "421")))
+        return ["operationId": .string(id), "summary": .string(summary), "parameters": .array(parameters), "responses": .object(responses)]
+    }
+
+    private static func htmlResponse(_ description: String) -> JSONValue {
+        ["description": .string(description), "content": ["text/html": ["schema": ["type": "string"]]]]
+    }
+
+    /// The users page's `sort`: as on `/users`, or empty (a form's blank field) for the default.
+    private static func htmlSortParameter(_ columns: [String]) -> JSONValue {
+        let column = "-?(" + columns.joined(separator: "|") + ")"
+        return [
+            "name": "sort", "in": "query", "required": false,
+            "description": "As on /users; empty for the default order (by id)",
+            "schema": ["type": "string", "pattern": .string("^(\(column)(,\(column))*)?$")],
+        ]
     }
 
     private static func operation(id: String, summary: String, parameters: [JSONValue], ok: JSONValue, errors: [String]) -> JSONValue {

@@ -99,8 +99,8 @@ final class APIProcess: @unchecked Sendable {
     private let process = Process()
     private let directory = TemporaryDirectory("api-process")
 
-    init(environment: [String: String]) throws {
-        process.executableURL = URL(fileURLWithPath: APIBinaryTests.binary)
+    init(environment: [String: String], executable: String = APIBinaryTests.binary) throws {
+        process.executableURL = URL(fileURLWithPath: executable)
         var env = ProcessInfo.processInfo.environment
         for name in [
             "API_HOST", "API_PORT", "DB_PATH", "LOG_LEVEL", "LOG_FORMAT",

@@ -12,6 +12,8 @@ public enum APIPaths {
         "/etl_runs", "/etl_runs/{run_id}", "/etl_runs/{run_id}/dlq", "/etl_runs/{run_id}/events",
         "/etl_runs/{run_id}/dlq/facets/{column}", "/users", "/users/{id}", "/users/facets/{column}", "/health", "/openapi.json",
         "/metrics",
+        // The HTML dashboard (DashboardRoutes); `/ui/` also matches `/ui`.
+        "/", "/ui/", "/ui/runs/{run_id}", "/ui/users", "/ui/static/{file}",
     ]
 
     private static let split: [(template: String, segments: [Substring])] = templates.map { ($0, $0.split(separator: "/")) }
