@@ -1,19 +1,29 @@
 #!/usr/bin/env bash
-# Installs the Debian packages the pipeline builds against and the local servers its tests and
-# local run use, and html5lib (PyPI) in a virtual environment of its own (.run/html-venv) for the
-# dashboard's strict HTML check (scripts/check-html.py). Does nothing when everything is present;
-# otherwise `apt-get update` first.
+# Installs the Debian packages the pipeline builds against and the local servers its local run
+# uses. With --tests, also what only the tests and scripts/screenshots.sh need: promtool, chromium,
+# pngquant/optipng, and html5lib (PyPI) in a virtual environment of its own (.run/html-venv) for
+# the dashboard's strict HTML check (scripts/check-html.py). Does nothing when everything is
+# present; otherwise `apt-get update` first.
+#
+#   scripts/install-deps.sh            # scripts/run.sh
+#   scripts/install-deps.sh --tests    # scripts/test.sh, scripts/screenshots.sh
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+tests=false
+[ "${1:-}" = "--tests" ] && tests=true
 
 packages=(
   libhiredis-dev libcurl4-openssl-dev libssh2-1-dev libsqlite3-dev pkg-config
   redis-server openssh-server openssh-sftp-server openssh-client sqlite3 ca-certificates curl
-  prometheus  # promtool, which the API's tests run on GET /metrics (the server itself is not started)
-  chromium    # the headless browser the dashboard's end-to-end tests and scripts/screenshots.sh drive
-  python3-venv  # the virtual environment html5lib goes into (Debian's python3 refuses system-wide pip)
-  pngquant optipng  # scripts/screenshots.sh: small PNGs (a 256-colour palette, then lossless)
 )
+if $tests; then
+  packages+=(
+    prometheus  # promtool, which the API's tests run on GET /metrics (the server itself is not started)
+    chromium    # the headless browser the dashboard's end-to-end tests and scripts/screenshots.sh drive
+    python3-venv  # the virtual environment html5lib goes into (Debian's python3 refuses system-wide pip)
+    pngquant optipng  # scripts/screenshots.sh: small PNGs (a 256-colour palette, then lossless)
+  )
+fi
 
 # html5lib in .run/html-venv (HTML_VENV), as scripts/contract-test.sh installs schemathesis:
 # the strict parser the dashboard's pages must pass (HTML5LIB_VERSION, default 1.1).
@@ -34,7 +44,7 @@ for p in "${packages[@]}"; do
 done
 if [ ${#missing[@]} -eq 0 ]; then
   echo "install-deps: all ${#packages[@]} packages present"
-  html_venv
+  if $tests; then html_venv; fi
   exit 0
 fi
 
@@ -51,5 +61,5 @@ DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recomme
 if [[ " ${missing[*]} " == *" prometheus "* ]] && [ -d /run/systemd/system ]; then
   $sudo systemctl disable --now prometheus >/dev/null 2>&1 || true
 fi
-html_venv
+if $tests; then html_venv; fi
 echo "install-deps: done"

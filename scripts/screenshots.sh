@@ -27,7 +27,7 @@ height="${SCREENSHOT_HEIGHT:-750}"
 out="$root/docs/screenshots"
 say() { printf 'screenshots: %s\n' "$*"; }
 
-scripts/install-deps.sh
+scripts/install-deps.sh --tests
 if [ -z "$bin" ]; then
   say "building (debug)"
   swift build

@@ -21,7 +21,7 @@ cd "$root"
 step() { printf '\n== %s\n' "$*"; }
 
 step "dependencies"
-scripts/install-deps.sh
+scripts/install-deps.sh --tests
 
 # The containers, before any build: the current compose-spec schema, hadolint and their self-test
 # on broken copies; then the contract between the code, .env.example, compose, the Dockerfile and
