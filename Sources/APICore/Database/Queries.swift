@@ -53,7 +53,10 @@ public enum Queries {
             SELECT \(RunResource.columns) FROM etl_runs \(filter)
             ORDER BY \(sort.map { SortKey.orderBy($0, tieBreak: "run_id") } ?? "started_at DESC, run_id DESC") LIMIT ? OFFSET ?
             """
-        let items = try fetch(db, sql: sql, cached: sort == nil, arguments: StatementArguments(arguments) + [page.limit, page.offset], RunResource.init(row:))
+        var tape = JSONTape()
+        let items = try fetch(db, sql: sql, cached: sort == nil, arguments: StatementArguments(arguments) + [page.limit, page.offset]) {
+            RunResource(row: $0, tape: &tape)
+        }
         return Page(total: total, items: items)
     }
 

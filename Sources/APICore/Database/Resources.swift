@@ -41,6 +41,12 @@ public struct RunResource: Sendable, Equatable {
     /// Columns by position, in the order of ``columns`` (a lookup by name costs a case-insensitive
     /// search per column and row).
     init(row: Row) {
+        var tape = JSONTape()
+        self.init(row: row, tape: &tape)
+    }
+
+    /// The same, parsing the file columns on `tape` (reused from row to row of a page).
+    init(row: Row, tape: inout JSONTape) {
         runID = row[0]
         status = row[1]
         failedPhase = row[2]
@@ -49,8 +55,8 @@ public struct RunResource: Sendable, Equatable {
         finishedAt = row[5]
         durationMS = row[6]
         counts = Counts(extracted: row[7], valid: row[8], invalid: row[9], loaded: row[10], unknownDepartment: row[11])
-        stagedFilesJSON = FileEntry.json(fromJSON: row[12])
-        remoteFilesJSON = FileEntry.json(fromJSON: row[13])
+        stagedFilesJSON = FileEntry.json(fromJSON: row[12], tape: &tape)
+        remoteFilesJSON = FileEntry.json(fromJSON: row[13], tape: &tape)
     }
 
     public var json: JSONValue {
@@ -90,11 +96,10 @@ public struct FileEntry: Sendable, Equatable {
     ///
     /// Written straight off a ``JSONTape``: strings keep their JSON spelling and no tree of values
     /// is built (a page of runs holds 8 files per run).
-    static func json(fromJSON text: String?) -> JSONValue {
+    static func json(fromJSON text: String?, tape: inout JSONTape) -> JSONValue {
         guard var text else { return .array([]) }
         let out = text.withUTF8 { buffer -> [UInt8] in
             let bytes = UnsafeRawBufferPointer(buffer)
-            var tape = JSONTape()
             guard (try? tape.parse(bytes)) != nil, tape.root.kind == .array else { return Array("[]".utf8) }
             var out: [UInt8] = []
             out.reserveCapacity(bytes.count)
@@ -120,6 +125,13 @@ public struct FileEntry: Sendable, Equatable {
                 if isString(name) {
                     guard tape.nodes[name].end - tape.nodes[name].start > 2 else { out.removeSubrange(start...); continue }
                     out.append(tape.text(name, in: bytes))
+                } else if isString(path), !tape.nodes[path].flag {
+                    // No escapes: the last component is a slice of the text, itself a JSON string's content.
+                    let base = baseName(tape.content(path, in: bytes))
+                    guard !base.isEmpty else { out.removeSubrange(start...); continue }
+                    out.append(UInt8(ascii: "\""))
+                    out.append(base)
+                    out.append(UInt8(ascii: "\""))
                 } else if isString(path) {
                     let base = baseName(tape.decodedString(path, in: bytes))
                     guard !base.isEmpty else { out.removeSubrange(start...); continue }
@@ -156,6 +168,14 @@ public struct FileEntry: Sendable, Equatable {
     }
 
     /// The last component of a path (`/data/runs/<id>/users.jsonl` → `users.jsonl`).
+    private static func baseName(_ path: UnsafeRawBufferPointer) -> UnsafeRawBufferPointer {
+        var end = path.count
+        while end > 0, path[end - 1] == UInt8(ascii: "/") { end -= 1 }
+        var start = end
+        while start > 0, path[start - 1] != UInt8(ascii: "/") { start -= 1 }
+        return UnsafeRawBufferPointer(rebasing: path[start..<end])
+    }
+
     private static func baseName(_ path: String) -> String {
         var utf8 = Substring(path).utf8
         while utf8.last == UInt8(ascii: "/") { utf8 = utf8.dropLast() }
