@@ -94,6 +94,7 @@ target.execute("PRAGMA journal_mode=DELETE")
 target.close()
 EOF
 
+. "$root/scripts/lib/api-server.sh"
 free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'; }
 
 # wait_ready URL PID LOG: bounded (30 s)
@@ -118,11 +119,10 @@ declare -A port pid
 for entry in $apis; do
   name="${entry%%=*}"
   path="${entry#*=}"
-  port[$name]="$(free_port)"
-  env API_HOST=127.0.0.1 API_PORT="${port[$name]}" DB_PATH="$db" "$path" >"$work/$name.log" 2>&1 &
-  pid[$name]=$!
-  pids+=("$!")
-  wait_ready "http://127.0.0.1:${port[$name]}/health" "${pid[$name]}" "$work/$name.log"
+  api_start "$path" "$db" "$work/$name.log"
+  port[$name]="$api_port"
+  pid[$name]="$api_pid"
+  pids+=("$api_pid")
   names+=("$name")
 done
 port[datasette]="$(free_port)"
