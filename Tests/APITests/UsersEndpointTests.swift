@@ -116,6 +116,23 @@ import Testing
         }
     }
 
+    /// The payload is read as SQLite's bytes: text that is not UTF-8 is not JSON, so it is served
+    /// as `null`, never passed through or repaired.
+    @Test func aPayloadThatIsNotUTF8IsServedAsNull() async throws {
+        let fixture = try await SampleFixture()
+        let pool = try DatabasePool(path: fixture.databasePath)
+        try await pool.write { db in
+            // {"id":3,"note":"<0xFF>"}
+            try db.execute(sql: "UPDATE users SET payload = CAST(X'7B226964223A332C226E6F7465223A22FF227D' AS TEXT) WHERE id = 3")
+        }
+        try pool.close()
+        try await fixture.app().test(.router) { client in
+            let user = try await client.execute(uri: "/users/3", method: .get).object
+            #expect(user.int("id") == 3)
+            #expect(user.isNull("payload"))
+        }
+    }
+
     @Test func filtersByDepartmentAndRun() async throws {
         let fixture = try await SampleFixture()
         let expected = fixture.expectedUsers

@@ -1,3 +1,4 @@
+import Foundation
 import GRDB
 import PipelineCore
 import PipelineJSON
@@ -234,7 +235,7 @@ public struct UserResource: Sendable, Equatable {
         bmiCategory = row[10]
         birthDate = row[11]
         recordHash = row[12]
-        payload = masker.read(row[13])
+        payload = masker.read(row, atIndex: 13)
         insertedAt = row[14]
         updatedAt = row[15]
     }
@@ -292,7 +293,7 @@ public struct DLQResource: Sendable, Equatable {
                 field: item["field"]?.stringValue ?? "", rule: item["rule"]?.stringValue ?? "",
                 message: item["message"]?.stringValue ?? "")
         }
-        payload = masker.read(row[3])
+        payload = masker.read(row, atIndex: 3)
         insertedAt = row[4]
     }
 
@@ -354,15 +355,20 @@ struct PayloadMasker {
         self.masking = masking
     }
 
-    mutating func read(_ text: String?) -> JSONValue {
-        guard var text else { return .null }
-        return text.withUTF8 { buffer in
-            let bytes = UnsafeRawBufferPointer(buffer)
-            guard (try? tape.parse(bytes)) != nil else { return .null }
-            var out: [UInt8] = []
-            out.reserveCapacity(bytes.count)
-            masking.append(tape, 0, in: bytes, to: &out, cache: &cache)
-            return .fragment(JSONFragment(uncheckedBytes: out))
-        }
+    /// The masked payload in column `index` of `row`, read from SQLite's own buffer when the
+    /// row comes from a cursor (no `String` made of it first).
+    mutating func read(_ row: Row, atIndex index: Int) -> JSONValue {
+        (try? row.withUnsafeData(atIndex: index) { data -> JSONValue in
+            guard let data else { return .null }
+            return data.withUnsafeBytes { bytes in masked(bytes) }
+        }) ?? .null
+    }
+
+    private mutating func masked(_ bytes: UnsafeRawBufferPointer) -> JSONValue {
+        guard (try? tape.parse(bytes)) != nil else { return .null }
+        var out: [UInt8] = []
+        out.reserveCapacity(bytes.count)
+        masking.append(tape, 0, in: bytes, to: &out, cache: &cache)
+        return .fragment(JSONFragment(uncheckedBytes: out))
     }
 }
