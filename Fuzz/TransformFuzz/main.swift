@@ -98,6 +98,7 @@ enum TransformCheck {
                 out.append(member.key)
                 strings(member.value, into: &out)
             }
+        case .fragment(let fragment): strings(fragment.value, into: &out)
         case .null, .bool: break
         }
     }
@@ -158,6 +159,7 @@ enum TransformCheck {
                 out.append(member.key)
                 if fields.treatment(forKey: member.key) == nil { publicStrings(member.value, fields, into: &out) }
             }
+        case .fragment(let fragment): publicStrings(fragment.value, fields, into: &out)
         case .null, .bool: break
         }
     }

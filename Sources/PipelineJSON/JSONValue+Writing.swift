@@ -34,6 +34,7 @@ public enum JSONWriter {
                 write(member.value, into: &out)
             }
             out.append(UInt8(ascii: "}"))
+        case .fragment(let fragment): out.append(contentsOf: fragment.bytes)
         }
     }
 }

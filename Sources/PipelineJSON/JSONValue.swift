@@ -1,6 +1,8 @@
 /// A JSON document as a value: what the API reads out of the database's JSON columns and what
 /// it writes in every response.
 ///
+/// A value read but not looked into can stay its text (``JSONFragment``): the writer copies it.
+///
 /// Objects keep their members in order (a user's payload reads in the upstream's key order,
 /// the OpenAPI document in the order it is written) and numbers keep their literal text, so a
 /// payload passes through the API exactly as the saver stored it.
@@ -12,6 +14,9 @@ public enum JSONValue: Sendable, Equatable {
     case string(String)
     case array([JSONValue])
     case object([JSONMember])
+    /// A complete JSON value kept as its compact text and written as it is (``JSONFragment``):
+    /// how the API passes a stored payload through without building a tree and writing it again.
+    case fragment(JSONFragment)
 
     public static func int(_ value: Int) -> JSONValue { .number(String(value)) }
 
@@ -26,8 +31,7 @@ public enum JSONValue: Sendable, Equatable {
 
     /// The member named `key` of an object; `nil` for a missing key or a value that is not an object.
     public subscript(key: String) -> JSONValue? {
-        guard case .object(let members) = self else { return nil }
-        return members.first(where: { $0.key == key })?.value
+        objectValue?.first(where: { $0.key == key })?.value
     }
 
     public var stringValue: String? {
@@ -42,12 +46,32 @@ public enum JSONValue: Sendable, Equatable {
 
     public var arrayValue: [JSONValue]? {
         if case .array(let items) = self { return items }
+        if case .fragment(let fragment) = self { return fragment.value.arrayValue }
         return nil
     }
 
     public var objectValue: [JSONMember]? {
         if case .object(let members) = self { return members }
+        if case .fragment(let fragment) = self { return fragment.value.objectValue }
         return nil
+    }
+}
+
+/// The compact text of one complete JSON value, spliced into output by ``JSONWriter`` as it is.
+///
+/// Only text that is already one valid, compact JSON value may be wrapped: text written by this
+/// module's writer, or by `SecretMasking` from a parsed ``JSONTape``.
+public struct JSONFragment: Sendable, Equatable {
+    public let bytes: [UInt8]
+
+    /// Wraps bytes the caller knows to be one complete, compact JSON value; nothing is checked.
+    public init(uncheckedBytes bytes: [UInt8]) {
+        self.bytes = bytes
+    }
+
+    /// The value as a tree, parsed on each call: for the rare reader that looks inside.
+    public var value: JSONValue {
+        (try? JSONValue.parse(bytes)) ?? .null
     }
 }
 

@@ -61,6 +61,9 @@ public struct SampleRunGenerator {
     public var spacing: TimeInterval
     /// Upstream users per run (ids 1...n, so later runs update the same users).
     public var usersPerRun: Int
+    /// Rejected rows per run beyond the three every run has (a bad email and age each), so a
+    /// run's dead letters can fill pages.
+    public var extraBadRows: Int
     /// Which runs fail, and in which phase; the rest complete.
     public var failure: @Sendable (Int) -> Phase?
 
@@ -69,6 +72,7 @@ public struct SampleRunGenerator {
         firstStart: Date = Date(timeIntervalSince1970: 1_790_000_000),  // 2026-09-22T...
         spacing: TimeInterval = 3600,
         usersPerRun: Int = 12,
+        extraBadRows: Int = 0,
         failure: @escaping @Sendable (Int) -> Phase? = { index in
             switch index % 10 {
             case 3: .transform
@@ -81,6 +85,7 @@ public struct SampleRunGenerator {
         self.firstStart = firstStart
         self.spacing = spacing
         self.usersPerRun = usersPerRun
+        self.extraBadRows = extraBadRows
         self.failure = failure
     }
 
@@ -158,6 +163,15 @@ public struct SampleRunGenerator {
         dlqLines.append(JSONLine(dlq(line: rawLines.count, runID: runID, raw: notJSON, transformedAt: transformedAt, payload: .string(notJSON), reasons: [
             ("row", "not_object", "the line is not a JSON object"),
         ])).text)
+        for id in (usersPerRun + 4)..<(usersPerRun + 4 + extraBadRows) {
+            let extra = upstreamUser(id: id, runIndex: index).setting("email", .string("user\(id)-at-example")).setting("age", .number(12))
+            rawLines.append(JSONLine(extra).text)
+            maskedLines.append(JSONLine(Self.mask(extra)).text)
+            dlqLines.append(JSONLine(dlq(line: rawLines.count, runID: runID, raw: rawLines.last!, transformedAt: transformedAt, payload: Self.mask(extra), reasons: [
+                ("email", "email_format", "\"user\(id)-at-example\" is not a valid email address"),
+                ("age", "range", "12 is outside 18...65"),
+            ])).text)
+        }
 
         let directory = "/data/runs/\(runID)"
         let raw = Self.describe("\(directory)/raw.jsonl", rawLines)

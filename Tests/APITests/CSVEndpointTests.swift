@@ -135,7 +135,7 @@ import Testing
                 case .string(let text): #expect(cell == text, "\(query) \(member.key)", sourceLocation: sourceLocation)
                 case .number(let text): #expect(cell == text, "\(query) \(member.key)", sourceLocation: sourceLocation)
                 case .bool(let flag): #expect(cell == String(flag), "\(query) \(member.key)", sourceLocation: sourceLocation)
-                case .array, .object:
+                case .array, .object, .fragment:
                     #expect(try JSONValue.parse(cell) == member.value, "\(query) \(member.key)", sourceLocation: sourceLocation)
                 }
             }

@@ -1,6 +1,7 @@
 import APICore
 import APITestData
 import Foundation
+import GRDB
 import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
@@ -56,6 +57,31 @@ import Testing
             let remote = try #require(run.objects("remote_files"))
             #expect(remote.map { $0.string("name") } == ["raw", "users", "dlq"].map { "\(sample.runID)_\($0).jsonl" } + ["\(sample.runID)_manifest.json"])
             #expect(remote.map { $0.int("bytes") } == sample.remoteFiles.map(\.bytes))
+        }
+    }
+
+    /// The file columns are read without a tree of values: odd entries still read as before
+    /// (a name, else the path's last component; no name: skipped; a member of another type: null).
+    @Test func fileColumnsOfAnyShapeReadAsNamesRowsBytesAndDigests() async throws {
+        let fixture = try await SampleFixture()
+        let runID = fixture.runs[0].runID.rawValue
+        let stored = #"[{"path":"/data/runs/x/users.jsonl","rows":3,"bytes":10,"sha256":"ab"},{"name":"caf\u00e9.jsonl","rows":1.5,"#
+            + #""path":"ignored"},{"path":"/x/"},{"name":""},5,{"name":7,"path":"a\/b\/c.jsonl","bytes":"7","sha256":null},"#
+            + #"{"rows":1},{"name":"n","name":"second","rows":2,"rows":3}]"#
+        let pool = try DatabasePool(path: fixture.databasePath)
+        try await pool.write { db in
+            try db.execute(sql: "UPDATE etl_runs SET staged_files = ?, remote_files = 'not json' WHERE run_id = ?", arguments: [stored, runID])
+        }
+        try pool.close()
+        try await fixture.app().test(.router) { client in
+            let run = try await client.execute(uri: "/etl_runs/\(runID)", method: .get).object
+            let staged = try #require(run.objects("staged_files"))
+            #expect(staged.map { $0.string("name") } == ["users.jsonl", "café.jsonl", "x", "c.jsonl", "n"])
+            #expect(staged.map { $0.int("rows") } == [3, nil, nil, nil, 2])
+            #expect(staged.map { $0.int("bytes") } == [10, nil, nil, nil, nil])
+            #expect(staged.map { $0.string("sha256") } == ["ab", nil, nil, nil, nil])
+            #expect(staged.allSatisfy { Set($0.keys) == ["name", "rows", "bytes", "sha256"] })
+            #expect(run.objects("remote_files")?.isEmpty == true)
         }
     }
 

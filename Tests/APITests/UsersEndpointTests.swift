@@ -75,7 +75,8 @@ import Testing
         try pool.close()
         try await fixture.app().test(.router) { client in
             var texts: [String] = []
-            for uri in ["/users/3", "/users?limit=500"] + fixture.runs.map({ "/etl_runs/\($0.runID)/dlq?limit=500" }) {
+            let pages = ["/users/3", "/users?limit=500"] + fixture.runs.map({ "/etl_runs/\($0.runID)/dlq?limit=500" })
+            for uri in pages + pages.dropFirst().map({ $0 + "&format=csv" }) {
                 let response = try await client.execute(uri: uri, method: .get)
                 #expect(response.status == .ok)
                 texts.append(String(buffer: response.body))
@@ -89,6 +90,46 @@ import Testing
             #expect(payload.object("profile")?.string("SSN") == "*******6789")
             #expect(payload.string("cryptoWallet") == "**************1234")
             #expect(payload.keys.contains("Password") == false)
+        }
+    }
+
+    /// A stored payload is served as its stored text (after the masking splice), not parsed and
+    /// written again: escapes and number spellings stay as stored, and a secret in it is still masked.
+    @Test func aPayloadIsServedAsItsStoredText() async throws {
+        let fixture = try await SampleFixture()
+        let stored = #"{"id":3,"note":"caf\u00e9 \/ \"x\"","n":1.50,"ssn":"123-45-6789","e":1E+3}"#
+        let served = #"{"id":3,"note":"caf\u00e9 \/ \"x\"","n":1.50,"ssn":"*******6789","e":1E+3}"#
+        let pool = try DatabasePool(path: fixture.databasePath)
+        try await pool.write { db in
+            try db.execute(sql: "UPDATE users SET payload = ? WHERE id = 3", arguments: [stored])
+            try db.execute(sql: "UPDATE dlq_records SET payload = ? WHERE rowid = (SELECT MIN(rowid) FROM dlq_records)", arguments: [stored])
+        }
+        let dlqRun: String = try await pool.read { db in
+            try String.fetchOne(db, sql: "SELECT run_id FROM dlq_records WHERE rowid = (SELECT MIN(rowid) FROM dlq_records)")!
+        }
+        try pool.close()
+        try await fixture.app().test(.router) { client in
+            for uri in ["/users/3", "/users?limit=500", "/etl_runs/\(dlqRun)/dlq?limit=500"] {
+                let text = String(buffer: try await client.execute(uri: uri, method: .get).body)
+                #expect(text.contains(#""payload":"# + served), "\(uri): \(text.prefix(300))")
+            }
+        }
+    }
+
+    /// The payload is read as SQLite's bytes: text that is not UTF-8 is not JSON, so it is served
+    /// as `null`, never passed through or repaired.
+    @Test func aPayloadThatIsNotUTF8IsServedAsNull() async throws {
+        let fixture = try await SampleFixture()
+        let pool = try DatabasePool(path: fixture.databasePath)
+        try await pool.write { db in
+            // {"id":3,"note":"<0xFF>"}
+            try db.execute(sql: "UPDATE users SET payload = CAST(X'7B226964223A332C226E6F7465223A22FF227D' AS TEXT) WHERE id = 3")
+        }
+        try pool.close()
+        try await fixture.app().test(.router) { client in
+            let user = try await client.execute(uri: "/users/3", method: .get).object
+            #expect(user.int("id") == 3)
+            #expect(user.isNull("payload"))
         }
     }
 

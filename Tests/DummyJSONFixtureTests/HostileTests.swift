@@ -31,6 +31,7 @@ import Testing
         case .string(let s): out.append((s, underSecret))
         case .number(let raw): out.append((raw, underSecret))
         case .bool, .null: break
+        case .fragment(let fragment): leaves(fragment.value, underSecret: underSecret, into: &out)
         }
     }
 

@@ -38,4 +38,15 @@ import Testing
     @Test func aLoneSurrogateEscapeIsJSONAndDecodesToTheReplacementCharacter() throws {
         #expect(try JSONValue.parse(#""a\ud800b""#) == .string("a\u{FFFD}b"))
     }
+
+    /// A fragment is written as its text, escapes and number spelling included, wherever it sits.
+    @Test func aFragmentIsWrittenAsItsText() throws {
+        let stored = #"{"note":"caf\u00e9 \/ x","n":1.50,"a":[1E+3]}"#
+        let fragment = JSONFragment(uncheckedBytes: Array(stored.utf8))
+        let page: JSONValue = ["items": [.fragment(fragment), ["k": .fragment(fragment)]], "total": 2]
+        #expect(JSONWriter.string(page) == #"{"items":["# + stored + #",{"k":"# + stored + #"}],"total":2}"#)
+        // Looking inside still works (the text is parsed for it).
+        #expect(JSONValue.fragment(fragment)["note"] == .string("café / x"))
+        #expect(JSONValue.fragment(fragment).objectValue?.map(\.key) == ["note", "n", "a"])
+    }
 }

@@ -69,6 +69,12 @@ extension SaverServerTests {
             #expect(user["run_id"] as String == run.id.rawValue)
             #expect(user["inserted_at"] as String == user["updated_at"] as String)
             #expect((user["payload"] as String).contains("\"cardNumber\":\"************0001\""))
+            // Each users.jsonl line is stored as it is, the transformer's masking included: the API
+            // serves that text without writing it again (docs/API.md, "Payloads are served as stored").
+            let userLines = Set(try String(contentsOfFile: run.usersFile.path, encoding: .utf8).split(separator: "\n").map(String.init))
+            let payloads = try await db.pool.read { db in try String.fetchAll(db, sql: "SELECT payload FROM users") }
+            #expect(payloads.count == run.valid)
+            #expect(payloads.allSatisfy(userLines.contains))
             let notJSON = try db.pool.read { db in
                 try Row.fetchOne(db, sql: "SELECT * FROM raw_users WHERE run_id = ? AND line = 3", arguments: [run.id.rawValue])
             }

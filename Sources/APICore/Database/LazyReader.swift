@@ -52,10 +52,14 @@ public final class LazyReader: Sendable {
         return pool
     }
 
+    /// Remembers `X-Total-Count`s of this pool's connections (``CountCache``).
+    public let counts = CountCache()
+
     /// Runs `body` in a read-only transaction on GRDB's reader queues.
     public func read<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
         let pool = try await pool()
-        return try await pool.read(body)
+        let counts = counts
+        return try await pool.read { db in try CountCache.$current.withValue(counts) { try body(db) } }
     }
 
     private func open() async throws -> DatabasePool {

@@ -43,20 +43,21 @@ public enum Queries {
     /// (then by `run_id`).
     public static func runs(_ db: Database, status: String?, page: Pagination, sort: [SortKey]? = nil) throws -> Page<RunResource> {
         var filter = ""
-        var arguments: StatementArguments = []
+        var arguments: [String] = []
         if let status {
             filter = "WHERE status = ?"
-            arguments += [status]
+            arguments.append(status)
         }
-        let total = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM etl_runs \(filter)", arguments: arguments) ?? 0
-        let rows = try Row.fetchAll(
-            db,
-            sql: """
-                SELECT \(RunResource.columns) FROM etl_runs \(filter)
-                ORDER BY \(sort.map { SortKey.orderBy($0, tieBreak: "run_id") } ?? "started_at DESC, run_id DESC") LIMIT ? OFFSET ?
-                """,
-            arguments: arguments + [page.limit, page.offset])
-        return Page(total: total, items: rows.map(RunResource.init(row:)))
+        let total = try count(db, sql: "SELECT COUNT(*) FROM etl_runs \(filter)", arguments: arguments)
+        let sql = """
+            SELECT \(RunResource.columns) FROM etl_runs \(filter)
+            ORDER BY \(sort.map { SortKey.orderBy($0, tieBreak: "run_id") } ?? "started_at DESC, run_id DESC") LIMIT ? OFFSET ?
+            """
+        var tape = JSONTape()
+        let items = try fetch(db, sql: sql, cached: sort == nil, arguments: StatementArguments(arguments) + [page.limit, page.offset]) {
+            RunResource(row: $0, tape: &tape)
+        }
+        return Page(total: total, items: items)
     }
 
     public static func run(_ db: Database, id: String) throws -> RunResource? {
@@ -71,12 +72,13 @@ public enum Queries {
     /// A run's dead letters by line; `nil` when there is no such run.
     public static func deadLetters(_ db: Database, runID: String, page: Pagination, masking: SecretMasking) throws -> Page<DLQResource>? {
         guard try runExists(db, id: runID) else { return nil }
-        let total = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM dlq_records WHERE run_id = ?", arguments: [runID]) ?? 0
-        let rows = try Row.fetchAll(
-            db,
-            sql: "SELECT \(DLQResource.columns) FROM dlq_records WHERE run_id = ? ORDER BY line LIMIT ? OFFSET ?",
-            arguments: [runID, page.limit, page.offset])
-        return Page(total: total, items: rows.map { DLQResource(row: $0, masking: masking) })
+        let total = try count(db, sql: "SELECT COUNT(*) FROM dlq_records WHERE run_id = ?", arguments: [runID])
+        var masker = PayloadMasker(masking)
+        let items = try fetch(
+            db, sql: "SELECT \(DLQResource.columns) FROM dlq_records WHERE run_id = ? ORDER BY line LIMIT ? OFFSET ?", cached: true,
+            arguments: [runID, page.limit, page.offset]
+        ) { DLQResource(row: $0, masker: &masker) }
+        return Page(total: total, items: items)
     }
 
     /// The reason members `/etl_runs/{run_id}/dlq/facets/{column}` counts rows by.
@@ -148,12 +150,13 @@ public enum Queries {
         _ db: Database, department: String?, runID: String?, page: Pagination, sort: [SortKey]? = nil, masking: SecretMasking
     ) throws -> Page<UserResource> {
         let (filter, arguments) = userFilter(department: department, runID: runID)
-        let total = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM users \(filter)", arguments: arguments) ?? 0
-        let rows = try Row.fetchAll(
-            db,
-            sql: "SELECT \(UserResource.columns) FROM users \(filter) ORDER BY \(SortKey.orderBy(sort ?? [], tieBreak: "id")) LIMIT ? OFFSET ?",
-            arguments: arguments + [page.limit, page.offset])
-        return Page(total: total, items: rows.map { UserResource(row: $0, masking: masking) })
+        let total = try count(db, sql: "SELECT COUNT(*) FROM users \(filter)", arguments: arguments)
+        var masker = PayloadMasker(masking)
+        let items = try fetch(
+            db, sql: "SELECT \(UserResource.columns) FROM users \(filter) ORDER BY \(SortKey.orderBy(sort ?? [], tieBreak: "id")) LIMIT ? OFFSET ?",
+            cached: sort == nil, arguments: StatementArguments(arguments) + [page.limit, page.offset]
+        ) { UserResource(row: $0, masker: &masker) }
+        return Page(total: total, items: items)
     }
 
     /// Users per value of `column` (one of ``userFacetColumns``) under the same filters as
@@ -161,30 +164,53 @@ public enum Queries {
     public static func userFacet(_ db: Database, column: String, department: String?, runID: String?, page: Pagination) throws -> Page<Facet> {
         precondition(userFacetColumns.contains(column))
         let (filter, arguments) = userFilter(department: department, runID: runID)
-        let total = try Int.fetchOne(db, sql: "SELECT COUNT(DISTINCT \(column)) + MAX(\(column) IS NULL) FROM users \(filter)", arguments: arguments) ?? 0
+        let total = try Int.fetchOne(
+            db, sql: "SELECT COUNT(DISTINCT \(column)) + MAX(\(column) IS NULL) FROM users \(filter)", arguments: StatementArguments(arguments)) ?? 0
         let rows = try Row.fetchAll(
             db,
             sql: "SELECT \(column), COUNT(*) AS n FROM users \(filter) GROUP BY \(column) ORDER BY n DESC, \(column) LIMIT ? OFFSET ?",
-            arguments: arguments + [page.limit, page.offset])
+            arguments: StatementArguments(arguments) + [page.limit, page.offset])
         return Page(total: total, items: rows.map { Facet(value: $0[0], count: $0[1]) })
     }
 
-    private static func userFilter(department: String?, runID: String?) -> (String, StatementArguments) {
+    private static func userFilter(department: String?, runID: String?) -> (String, [String]) {
         var conditions: [String] = []
-        var arguments: StatementArguments = []
+        var arguments: [String] = []
         if let department {
             conditions.append("department = ?")
-            arguments += [department]
+            arguments.append(department)
         }
         if let runID {
             conditions.append("run_id = ?")
-            arguments += [runID]
+            arguments.append(runID)
         }
         return (conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND "), arguments)
     }
 
     public static func user(_ db: Database, id: Int64, masking: SecretMasking) throws -> UserResource? {
-        try Row.fetchOne(db, sql: "SELECT \(UserResource.columns) FROM users WHERE id = ?", arguments: [id])
-            .map { UserResource(row: $0, masking: masking) }
+        var masker = PayloadMasker(masking)
+        return try fetch(db, sql: "SELECT \(UserResource.columns) FROM users WHERE id = ?", cached: true, arguments: [id]) {
+            UserResource(row: $0, masker: &masker)
+        }.first
+    }
+
+    /// Runs `sql` and makes an item of each row while SQLite still holds it (a cursor: no copy
+    /// of the row first). `cached`: the statement is prepared once per connection and reused;
+    /// only for SQL from a fixed, small set (not for `sort` orders, which a client can vary).
+    private static func fetch<Item>(
+        _ db: Database, sql: String, cached: Bool, arguments: StatementArguments, _ item: (Row) throws -> Item
+    ) throws -> [Item] {
+        let statement = cached ? try db.cachedStatement(sql: sql) : try db.makeStatement(sql: sql)
+        let rows = try Row.fetchCursor(statement, arguments: arguments)
+        var items: [Item] = []
+        while let row = try rows.next() { items.append(try item(row)) }
+        return items
+    }
+
+    /// `SELECT COUNT(*) …` for `X-Total-Count`, remembered by the reader while the database does
+    /// not change (``CountCache``): counting 100,000 users costs a millisecond per request.
+    static func count(_ db: Database, sql: String, arguments: [String]) throws -> Int {
+        if let counts = CountCache.current { return try counts.count(db, sql: sql, arguments: arguments) }
+        return try CountCache.countNow(db, sql: sql, arguments: arguments)
     }
 }

@@ -1,3 +1,4 @@
+import Foundation
 import GRDB
 import PipelineCore
 import PipelineJSON
@@ -12,8 +13,13 @@ public struct RunResource: Sendable, Equatable {
     public var finishedAt: String?
     public var durationMS: Int?
     public var counts: Counts
-    public var stagedFiles: [FileEntry]
-    public var remoteFiles: [FileEntry]
+    /// `staged_files` and `remote_files` as the API shows them (``FileEntry/json(fromJSON:)``):
+    /// written once from the stored column, then copied into each answer.
+    public var stagedFilesJSON: JSONValue
+    public var remoteFilesJSON: JSONValue
+
+    public var stagedFiles: [FileEntry] { FileEntry.list(stagedFilesJSON) }
+    public var remoteFiles: [FileEntry] { FileEntry.list(remoteFilesJSON) }
 
     public struct Counts: Sendable, Equatable {
         public var extracted: Int?
@@ -36,6 +42,12 @@ public struct RunResource: Sendable, Equatable {
     /// Columns by position, in the order of ``columns`` (a lookup by name costs a case-insensitive
     /// search per column and row).
     init(row: Row) {
+        var tape = JSONTape()
+        self.init(row: row, tape: &tape)
+    }
+
+    /// The same, parsing the file columns on `tape` (reused from row to row of a page).
+    init(row: Row, tape: inout JSONTape) {
         runID = row[0]
         status = row[1]
         failedPhase = row[2]
@@ -44,8 +56,8 @@ public struct RunResource: Sendable, Equatable {
         finishedAt = row[5]
         durationMS = row[6]
         counts = Counts(extracted: row[7], valid: row[8], invalid: row[9], loaded: row[10], unknownDepartment: row[11])
-        stagedFiles = FileEntry.list(fromJSON: row[12])
-        remoteFiles = FileEntry.list(fromJSON: row[13])
+        stagedFilesJSON = FileEntry.json(fromJSON: row[12], tape: &tape)
+        remoteFilesJSON = FileEntry.json(fromJSON: row[13], tape: &tape)
     }
 
     public var json: JSONValue {
@@ -64,8 +76,8 @@ public struct RunResource: Sendable, Equatable {
                 "loaded": .int(counts.loaded),
                 "unknown_department": .int(counts.unknownDepartment),
             ],
-            "staged_files": .array(stagedFiles.map(\.json)),
-            "remote_files": .array(remoteFiles.map(\.json)),
+            "staged_files": stagedFilesJSON,
+            "remote_files": remoteFilesJSON,
         ]
     }
 }
@@ -78,19 +90,93 @@ public struct FileEntry: Sendable, Equatable {
     public var bytes: Int?
     public var sha256: String?
 
-    /// Reads the `staged_files`/`remote_files` JSON column: an array of `{path|name, rows, bytes,
-    /// sha256}`. Entries without a name are skipped, and unreadable text reads as no files.
-    static func list(fromJSON text: String?) -> [FileEntry] {
-        guard let text, let items = (try? JSONValue.parse(text))?.arrayValue else { return [] }
-        return items.compactMap { item in
-            guard let name = item["name"]?.stringValue ?? item["path"]?.stringValue.map(baseName), !name.isEmpty else {
-                return nil
+    /// The `staged_files`/`remote_files` JSON column (an array of `{path|name, rows, bytes,
+    /// sha256}`) as the API shows it: `[{"name", "rows", "bytes", "sha256"}]`, the name being the
+    /// last component of `path` when there is no `name`. Entries without a name are skipped, a
+    /// member of the wrong type reads as `null`, and unreadable text reads as no files.
+    ///
+    /// Written straight off a ``JSONTape``: strings keep their JSON spelling and no tree of values
+    /// is built (a page of runs holds 8 files per run).
+    static func json(fromJSON text: String?, tape: inout JSONTape) -> JSONValue {
+        guard var text else { return .array([]) }
+        let out = text.withUTF8 { buffer -> [UInt8] in
+            let bytes = UnsafeRawBufferPointer(buffer)
+            guard (try? tape.parse(bytes)) != nil, tape.root.kind == .array else { return Array("[]".utf8) }
+            var out: [UInt8] = []
+            out.reserveCapacity(bytes.count)
+            out.append(UInt8(ascii: "["))
+            var first = true
+            var item = 1
+            for _ in 0..<Int(tape.root.count) {
+                defer { item = Int(tape.nodes[item].next) }
+                guard tape.nodes[item].kind == .object else { continue }
+                // The first member of each name counts, as in a lookup on a parsed object.
+                var name = -1, path = -1, rows = -1, size = -1, sha256 = -1
+                tape.forEachMember(of: item) { key, value in
+                    if name < 0, tape.keyEquals(key, "name", in: bytes) { name = value }
+                    else if path < 0, tape.keyEquals(key, "path", in: bytes) { path = value }
+                    else if rows < 0, tape.keyEquals(key, "rows", in: bytes) { rows = value }
+                    else if size < 0, tape.keyEquals(key, "bytes", in: bytes) { size = value }
+                    else if sha256 < 0, tape.keyEquals(key, "sha256", in: bytes) { sha256 = value }
+                }
+                func isString(_ index: Int) -> Bool { index >= 0 && tape.nodes[index].kind == .string }
+                let start = out.count
+                if !first { out.append(UInt8(ascii: ",")) }
+                out.append("{\"name\":")
+                if isString(name) {
+                    guard tape.nodes[name].end - tape.nodes[name].start > 2 else { out.removeSubrange(start...); continue }
+                    out.append(tape.text(name, in: bytes))
+                } else if isString(path), !tape.nodes[path].flag {
+                    // No escapes: the last component is a slice of the text, itself a JSON string's content.
+                    let base = baseName(tape.content(path, in: bytes))
+                    guard !base.isEmpty else { out.removeSubrange(start...); continue }
+                    out.append(UInt8(ascii: "\""))
+                    out.append(base)
+                    out.append(UInt8(ascii: "\""))
+                } else if isString(path) {
+                    let base = baseName(tape.decodedString(path, in: bytes))
+                    guard !base.isEmpty else { out.removeSubrange(start...); continue }
+                    out.appendJSONString(base)
+                } else {
+                    out.removeSubrange(start...)
+                    continue
+                }
+                first = false
+                out.append(",\"rows\":")
+                appendInt(rows, tape, bytes, &out)
+                out.append(",\"bytes\":")
+                appendInt(size, tape, bytes, &out)
+                out.append(",\"sha256\":")
+                if isString(sha256) { out.append(tape.text(sha256, in: bytes)) } else { out.append("null") }
+                out.append(UInt8(ascii: "}"))
             }
+            out.append(UInt8(ascii: "]"))
+            return out
+        }
+        return .fragment(JSONFragment(uncheckedBytes: out))
+    }
+
+    private static func appendInt(_ index: Int, _ tape: JSONTape, _ bytes: UnsafeRawBufferPointer, _ out: inout [UInt8]) {
+        if index >= 0, let value = tape.intValue(index, in: bytes) { out.appendInt(value) } else { out.append("null") }
+    }
+
+    /// The entries of a value written by ``json(fromJSON:)``.
+    static func list(_ json: JSONValue) -> [FileEntry] {
+        (json.arrayValue ?? []).compactMap { item in
+            guard let name = item["name"]?.stringValue else { return nil }
             return FileEntry(name: name, rows: item["rows"]?.intValue, bytes: item["bytes"]?.intValue, sha256: item["sha256"]?.stringValue)
         }
     }
 
     /// The last component of a path (`/data/runs/<id>/users.jsonl` → `users.jsonl`).
+    private static func baseName(_ path: UnsafeRawBufferPointer) -> UnsafeRawBufferPointer {
+        var end = path.count
+        while end > 0, path[end - 1] == UInt8(ascii: "/") { end -= 1 }
+        var start = end
+        while start > 0, path[start - 1] != UInt8(ascii: "/") { start -= 1 }
+        return UnsafeRawBufferPointer(rebasing: path[start..<end])
+    }
+
     private static func baseName(_ path: String) -> String {
         var utf8 = Substring(path).utf8
         while utf8.last == UInt8(ascii: "/") { utf8 = utf8.dropLast() }
@@ -120,7 +206,7 @@ public struct UserResource: Sendable, Equatable {
     public var recordHash: String
     public var insertedAt: String
     public var updatedAt: String
-    /// The enriched row as in users.jsonl, masked once more on the way out (``PayloadColumn``).
+    /// The enriched row as in users.jsonl, masked once more on the way out (``PayloadMasker``).
     public var payload: JSONValue
 
     /// The keys of ``json``, in order: the columns of the CSV answer.
@@ -135,7 +221,7 @@ public struct UserResource: Sendable, Equatable {
         """
 
     /// Columns by position, in the order of ``columns``.
-    init(row: Row, masking: SecretMasking) {
+    init(row: Row, masker: inout PayloadMasker) {
         id = row[0]
         runID = row[1]
         fullName = row[2]
@@ -149,7 +235,7 @@ public struct UserResource: Sendable, Equatable {
         bmiCategory = row[10]
         birthDate = row[11]
         recordHash = row[12]
-        payload = PayloadColumn.read(row[13], masking: masking)
+        payload = masker.read(row, atIndex: 13)
         insertedAt = row[14]
         updatedAt = row[15]
     }
@@ -181,7 +267,7 @@ public struct DLQResource: Sendable, Equatable {
     public var runID: String
     public var line: Int
     public var reasons: [Reason]
-    /// The masked row, masked once more on the way out (``PayloadColumn``); for a line that was not
+    /// The masked row, masked once more on the way out (``PayloadMasker``); for a line that was not
     /// a JSON object, the placeholder the transformer wrote in its place (docs/STAGING.md).
     public var payload: JSONValue
     public var insertedAt: String
@@ -198,7 +284,7 @@ public struct DLQResource: Sendable, Equatable {
     static let columns = "run_id, line, reasons, payload, inserted_at"
 
     /// Columns by position, in the order of ``columns``.
-    init(row: Row, masking: SecretMasking) {
+    init(row: Row, masker: inout PayloadMasker) {
         runID = row[0]
         line = row[1]
         let reasonsText: String? = row[2]
@@ -207,7 +293,7 @@ public struct DLQResource: Sendable, Equatable {
                 field: item["field"]?.stringValue ?? "", rule: item["rule"]?.stringValue ?? "",
                 message: item["message"]?.stringValue ?? "")
         }
-        payload = PayloadColumn.read(row[3], masking: masking)
+        payload = masker.read(row, atIndex: 3)
         insertedAt = row[4]
     }
 
@@ -253,9 +339,36 @@ public struct EventResource: Sendable, Equatable {
 /// buggy or older stage still cannot leak a secret through the API. Text that does not parse
 /// (which the saver never writes) reads as `null` rather than failing the whole page, and is
 /// never passed through, since it could not be masked.
-enum PayloadColumn {
-    static func read(_ text: String?, masking: SecretMasking) -> JSONValue {
-        guard let text, let masked = try? masking.masked(text), let value = try? JSONValue.parse(masked) else { return .null }
-        return value
+///
+/// The masking is `SecretMasking`'s splice over a ``JSONTape`` (the transformer's own path): the
+/// text is parsed once, without building a tree, and copied in runs around the secrets; what it
+/// writes is valid compact JSON, so the answer carries it as a ``JSONFragment``, spliced into the
+/// response as it is rather than parsed into a `JSONValue` and written again (docs/API.md,
+/// "Payloads are served as stored"). One masker serves a page: its tape and its cache of key
+/// treatments are reused from row to row.
+struct PayloadMasker {
+    let masking: SecretMasking
+    private var tape = JSONTape()
+    private var cache = SecretKeyCache()
+
+    init(_ masking: SecretMasking) {
+        self.masking = masking
+    }
+
+    /// The masked payload in column `index` of `row`, read from SQLite's own buffer when the
+    /// row comes from a cursor (no `String` made of it first).
+    mutating func read(_ row: Row, atIndex index: Int) -> JSONValue {
+        (try? row.withUnsafeData(atIndex: index) { data -> JSONValue in
+            guard let data else { return .null }
+            return data.withUnsafeBytes { bytes in masked(bytes) }
+        }) ?? .null
+    }
+
+    private mutating func masked(_ bytes: UnsafeRawBufferPointer) -> JSONValue {
+        guard (try? tape.parse(bytes)) != nil else { return .null }
+        var out: [UInt8] = []
+        out.reserveCapacity(bytes.count)
+        masking.append(tape, 0, in: bytes, to: &out, cache: &cache)
+        return .fragment(JSONFragment(uncheckedBytes: out))
     }
 }

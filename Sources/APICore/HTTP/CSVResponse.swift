@@ -80,15 +80,27 @@ public enum CSVResponse {
     static func appendRow(_ cells: [JSONValue], into out: inout [UInt8]) {
         for (index, cell) in cells.enumerated() {
             if index > 0 { out.append(UInt8(ascii: ",")) }
-            switch cell {
-            case .null: break
-            case .bool(let flag): out.append(contentsOf: (flag ? "true" : "false").utf8)
-            case .number(let text): out.append(contentsOf: text.utf8)
-            case .string(let text): appendField(Array(text.utf8), into: &out)
-            case .array, .object: appendField(JSONWriter.bytes(cell), into: &out)
-            }
+            appendCell(cell, into: &out)
         }
         out.append(contentsOf: [0x0D, 0x0A])
+    }
+
+    private static func appendCell(_ cell: JSONValue, into out: inout [UInt8]) {
+        switch cell {
+        case .null: break
+        case .bool(let flag): out.append(contentsOf: (flag ? "true" : "false").utf8)
+        case .number(let text): out.append(contentsOf: text.utf8)
+        case .string(let text): appendField(Array(text.utf8), into: &out)
+        case .array, .object: appendField(JSONWriter.bytes(cell), into: &out)
+        case .fragment(let fragment):
+            // An object or array is its text; a string, number, true/false or null (a DLQ
+            // payload that was not JSON is a string) is written as that value is.
+            if let first = fragment.bytes.first, first == UInt8(ascii: "{") || first == UInt8(ascii: "[") {
+                appendField(fragment.bytes, into: &out)
+            } else {
+                appendCell(fragment.value, into: &out)
+            }
+        }
     }
 
     private static func appendField(_ bytes: [UInt8], into out: inout [UInt8]) {
