@@ -499,6 +499,11 @@ check_outputs() { # run-id expected-number-of-runs
   [ "$status" = completed ] || stack_fail "GET /etl_runs does not serve run $run_id as completed (status: $status): $(cut -c1-300 <<<"$body")"
   [ "$runs" -eq "$n" ] || stack_fail "GET /etl_runs lists $runs runs, expected $n"
   say "  GET /etl_runs: $runs run(s); $run_id completed, counts $counts"
+  # The dashboard's templates, style and script are resource files: the image must ship them.
+  body="$(api_get /ui/ 2>&1)" || stack_fail "GET /ui/ failed (are the API's resources in the image?): $(cut -c1-300 <<<"$body")"
+  case "$body" in *"$run_id"*) ;; *) stack_fail "GET /ui/ does not list run $run_id: $(cut -c1-300 <<<"$body")" ;; esac
+  api_get /ui/static/dashboard.css >/dev/null 2>&1 || stack_fail "GET /ui/static/dashboard.css failed: the image lacks the dashboard's resources"
+  say "  GET /ui/: the dashboard lists $run_id"
   want="${run_id}_dlq.jsonl ${run_id}_manifest.json ${run_id}_raw.jsonl ${run_id}_users.jsonl"
   files="$(cd "$project/sftp_data" && ls -1 -- "$run_id"* 2>/dev/null | sort | tr '\n' ' ' | sed 's/ $//' || true)"
   [ "$files" = "$want" ] || stack_fail "sftp_data/ holds '$files' for run $run_id, expected '$want'"
