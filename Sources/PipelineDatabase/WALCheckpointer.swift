@@ -53,31 +53,39 @@ public final class WALCheckpointer: Sendable {
         return completed.load(ordering: .acquiring)
     }
 
-    /// Merges the whole WAL into the database file and empties it (a TRUNCATE checkpoint), after
-    /// every checkpoint requested so far; returns whether it got through.
+    /// Merges the whole WAL into the database file and empties it (a TRUNCATE checkpoint) on the
+    /// checkpointer's thread, after every checkpoint requested so far, without waiting for it;
+    /// `done` gets whether it got through and how long it took. ``waitForIdle()`` waits for it.
     ///
     /// Why: the background checkpoints are PASSIVE and the writer never checkpoints, so frames
     /// can stay in `-wal` indefinitely, and a copy of `data.db` without its WAL is then missing
-    /// rows or malformed. Called once a run is saved, it makes the main file self-contained.
+    /// rows or malformed. Requested once a run is saved, it makes the main file self-contained.
     /// A reader still on an older snapshot holds the merge back: it is retried up to `attempts`
     /// times, each waiting up to the busy timeout (1 s) for readers to move on.
-    @discardableResult
-    public func mergeAll(attempts: Int = 5) -> Bool {
-        queue.sync {
-            connection.withLock { db in
-                if db == nil { db = Self.open(path) }
-                guard let db else { return false }
-                for _ in 0..<max(1, attempts) {
-                    var walFrames: Int32 = 0
-                    var copied: Int32 = 0
-                    let status = sqlite3_wal_checkpoint_v2(db, nil, SQLITE_CHECKPOINT_TRUNCATE, &walFrames, &copied)
-                    if status == SQLITE_OK && walFrames == 0 {
-                        completed.add(1, ordering: .releasing)
-                        return true
-                    }
+    public func requestMerge(attempts: Int = 5, done: @escaping @Sendable (_ merged: Bool, _ elapsed: Duration) -> Void) {
+        queue.async { [self] in
+            let clock = ContinuousClock()
+            let started = clock.now
+            let merged = merge(attempts: attempts)
+            done(merged, started.duration(to: clock.now))
+        }
+    }
+
+    /// Only on ``queue``.
+    private func merge(attempts: Int) -> Bool {
+        connection.withLock { db in
+            if db == nil { db = Self.open(path) }
+            guard let db else { return false }
+            for _ in 0..<max(1, attempts) {
+                var walFrames: Int32 = 0
+                var copied: Int32 = 0
+                let status = sqlite3_wal_checkpoint_v2(db, nil, SQLITE_CHECKPOINT_TRUNCATE, &walFrames, &copied)
+                if status == SQLITE_OK && walFrames == 0 {
+                    completed.add(1, ordering: .releasing)
+                    return true
                 }
-                return false
             }
+            return false
         }
     }
 

@@ -52,6 +52,8 @@ struct SaverCommand: AsyncParsableCommand {
             services: saver.services().map { .init(service: $0) },
             gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
+        // A WAL merge requested by the last save finishes before the process ends.
+        saver.store.checkpointer.waitForIdle()
         logger.info("stopped")
     }
 }

@@ -46,8 +46,9 @@ extension SaverServerTests {
             #expect(events.contains("save users written"))
             #expect(events.last == "save completed")
 
-            // data.db alone holds every committed row: the WAL was merged and emptied, and a copy
-            // without -wal/-shm opens and counts them.
+            // data.db alone holds every committed row: the WAL was merged and emptied (in the
+            // background, just after the run completed), and a copy without -wal/-shm counts them.
+            saver.store.checkpointer.waitForIdle()
             let wal = try FileManager.default.attributesOfItem(atPath: h.databasePath + "-wal")[.size] as? Int
             #expect(wal == 0, "frames left in the WAL after the run was saved")
             let copy = TemporaryDirectory()
