@@ -49,22 +49,8 @@ extension EndToEnd {
         func transformerKilledMidFile() async throws {
             let reference = try await ReferenceRun.shared.state()
             try await Pipeline.run { p in
-                try await p.startAPI()
-                try p.start(.saver)
-                let extractor = try await p.extractOnce()
-                #expect(extractor.exitStatus == 0, "\(extractor.tail())")
-                let id = try await p.onlyRun()
-                try await p.waitFor(id, [.extracted])
-
                 // Killed at the first write into one of its output files, before any is complete.
-                let writes = try FileWrites(in: p.layout.runDirectory(id)) { $0.hasSuffix(".part") }
-                let killed = try p.start(.transformer, as: "transformer-killed")
-                let pid = killed.pid
-                let file = try await writes.firstWrite(within: .seconds(120)) { _ in kill(pid, SIGKILL) }
-                #expect(file != nil, "the transformer never wrote an output file")
-                #expect(await killed.waitForExit(timeout: .seconds(10)))
-
-                #expect(try await p.record(id)?.status == .transforming)
+                let (id, killed) = try await p.transformerKilledAtFirstWrite()
                 let outputs = [p.layout.usersFile(id), p.layout.dlqFile(id), p.layout.rawMaskedFile(id)]
                 #expect(outputs.filter { FileManager.default.fileExists(atPath: $0) }.isEmpty, "no output was complete when it was killed")
                 #expect(outputs.contains { FileManager.default.fileExists(atPath: $0 + ".part") }, "it was killed mid-file")
@@ -82,16 +68,8 @@ extension EndToEnd {
         func saverKilledBetweenTransactions() async throws {
             let reference = try await ReferenceRun.shared.state()
             try await Pipeline.run { p in
-                try await p.startAPI()
-                try p.start(.transformer)
                 // The test hook holds the saver right after the users transaction committed.
-                let killed = try p.start(.saver, as: "saver-killed", environment: ["SAVER_TEST_PAUSE_AFTER": "users"])
-                let extractor = try await p.extractOnce()
-                #expect(extractor.exitStatus == 0, "\(extractor.tail())")
-                let id = try await p.onlyRun()
-                #expect(try await eventually(within: .seconds(120)) { !killed.lines(containing: "test hook: pausing after users").isEmpty },
-                        "\(killed.tail())")
-                await killed.crash()
+                let (id, _) = try await p.saverKilledAfterUsers()
 
                 // Between the transactions: raw rows and users are in, the DLQ rows are not, and the
                 // manifest (a consumer's sign that the run is complete) is not on the server.
@@ -99,7 +77,6 @@ extension EndToEnd {
                 #expect(try await p.rowCount("users") == reference.rows["users"])
                 #expect(try await p.rowCount("dlq_records") == 0)
                 #expect(!p.uploadedNames().contains { $0.hasSuffix("_manifest.json") }, "\(p.uploadedNames())")
-                #expect(try await p.record(id)?.status == .saving)
 
                 let restarted = try p.start(.saver, as: "saver-restarted")
                 try await p.waitFor(id, [.completed, .failed])
