@@ -143,20 +143,20 @@ public struct SampleRunGenerator {
             if code == "UNKNOWN" { unknown += 1 }
             userLines.append(JSONLine(enrich(masked, line: rawLines.count, runID: runID, code: code, raw: raw, extractedAt: extractedAt, transformedAt: transformedAt)).text)
         }
-        var bad = upstreamUser(id: usersPerRun + 1, runIndex: index)
-        bad = bad.setting("email", "not-an-email").setting("age", .number(71))
-        rawLines.append(JSONLine(bad).text)
-        maskedLines.append(JSONLine(Self.mask(bad)).text)
-        dlqLines.append(JSONLine(dlq(line: rawLines.count, runID: runID, raw: rawLines.last!, transformedAt: transformedAt, payload: Self.mask(bad), reasons: [
+        // A rejected upstream row: raw as received, masked, and its dead letter.
+        func reject(_ user: SampleJSON, _ reasons: [(String, String, String)]) {
+            rawLines.append(JSONLine(user).text)
+            maskedLines.append(JSONLine(Self.mask(user)).text)
+            dlqLines.append(JSONLine(dlq(line: rawLines.count, runID: runID, raw: rawLines.last!, transformedAt: transformedAt,
+                                         payload: Self.mask(user), reasons: reasons)).text)
+        }
+        reject(upstreamUser(id: usersPerRun + 1, runIndex: index).setting("email", "not-an-email").setting("age", .number(71)), [
             ("email", "email_format", "\"not-an-email\" is not a valid email address"),
             ("age", "range", "71 is outside 18...65"),
-        ])).text)
-        let noDepartment = upstreamUser(id: usersPerRun + 2, runIndex: index).setting("company", ["name": "Ghost LLC"])
-        rawLines.append(JSONLine(noDepartment).text)
-        maskedLines.append(JSONLine(Self.mask(noDepartment)).text)
-        dlqLines.append(JSONLine(dlq(line: rawLines.count, runID: runID, raw: rawLines.last!, transformedAt: transformedAt, payload: Self.mask(noDepartment), reasons: [
+        ])
+        reject(upstreamUser(id: usersPerRun + 2, runIndex: index).setting("company", ["name": "Ghost LLC"]), [
             ("company.department", "required", "company.department is missing"),
-        ])).text)
+        ])
         let notJSON = "{\"id\": \(usersPerRun + 3), \"firstName\": \"Trunc"
         rawLines.append(notJSON)
         maskedLines.append(JSONLine(.string(notJSON)).text)
@@ -164,13 +164,10 @@ public struct SampleRunGenerator {
             ("row", "not_object", "the line is not a JSON object"),
         ])).text)
         for id in (usersPerRun + 4)..<(usersPerRun + 4 + extraBadRows) {
-            let extra = upstreamUser(id: id, runIndex: index).setting("email", .string("user\(id)-at-example")).setting("age", .number(12))
-            rawLines.append(JSONLine(extra).text)
-            maskedLines.append(JSONLine(Self.mask(extra)).text)
-            dlqLines.append(JSONLine(dlq(line: rawLines.count, runID: runID, raw: rawLines.last!, transformedAt: transformedAt, payload: Self.mask(extra), reasons: [
+            reject(upstreamUser(id: id, runIndex: index).setting("email", .string("user\(id)-at-example")).setting("age", .number(12)), [
                 ("email", "email_format", "\"user\(id)-at-example\" is not a valid email address"),
                 ("age", "range", "12 is outside 18...65"),
-            ])).text)
+            ])
         }
 
         let directory = "/data/runs/\(runID)"
