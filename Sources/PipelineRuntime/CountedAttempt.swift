@@ -34,11 +34,11 @@ public struct CountedAttempt: Sendable {
     /// Counts the attempt, runs `work`, and clears the count when `work` throws an error the
     /// process survived. `isRecorded` says which errors `work` already recorded in the ledger.
     public func run<T: Sendable>(
-        _ id: RunID, logger: Logger, isRecorded: @Sendable (any Error) -> Bool = { _ in false },
+        _ id: RunID, chunk: Int? = nil, logger: Logger, isRecorded: @Sendable (any Error) -> Bool = { _ in false },
         _ work: () async throws -> T
     ) async throws -> Outcome<T> {
         let token = RunLedger.attemptToken(owner: owner)
-        switch try await ledger.beginAttempt(phase, run: id, token: token) {
+        switch try await ledger.beginAttempt(phase, run: id, chunk: chunk, token: token) {
         case .refused(let loop):
             logger.error("\(phase.rawValue) failed", metadata: ["error": "\(loop)"])
             let signal = try await ledger.failPhase(phase, run: id, error: loop.description, keepAttempts: true)
@@ -51,20 +51,23 @@ public struct CountedAttempt: Sendable {
             }
         }
         do {
-            return .done(try await work())
+            let result = try await work()
+            // A normal return is a handled end too (a no-op once the phase's completion cleared it).
+            await end(token, run: id, chunk: chunk, logger: logger)
+            return .done(result)
         } catch let error where !(error is ClaimLost) && !isRecorded(error) {
             // Stopped gracefully, or an error this process survived: not a death.
-            await end(token, run: id, logger: logger)
+            await end(token, run: id, chunk: chunk, logger: logger)
             throw error
         }
     }
 
     /// Clears the attempt count even while this task is being cancelled (a graceful shutdown).
-    private func end(_ token: String, run id: RunID, logger: Logger) async {
+    private func end(_ token: String, run id: RunID, chunk: Int?, logger: Logger) async {
         let ledger = self.ledger
         let phase = self.phase
         do {
-            try await Task { try await ledger.endAttempt(phase, run: id, token: token) }.value
+            try await Task { try await ledger.endAttempt(phase, run: id, chunk: chunk, token: token) }.value
         } catch {
             logger.warning("could not clear the attempt count; it counts as a death", metadata: ["error": "\(error)"])
         }

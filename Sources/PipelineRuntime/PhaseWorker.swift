@@ -16,10 +16,10 @@ public struct PhaseOutput: Sendable, Equatable {
     }
 }
 
-/// The loop every downstream stage runs (DESIGN.md §4): wake on the previous phase's signal, on
-/// start-up, after every (re)subscription and every `RECONCILE_INTERVAL_SECONDS`; scan the
-/// ledger for runs ready for this phase; claim each, do the work, record the outcome in the
-/// ledger, then publish it.
+/// The loop every downstream stage runs: wake on the previous stage's chunk and phase signals,
+/// on start-up, after every (re)subscription and every `RECONCILE_INTERVAL_SECONDS`; scan the
+/// ledger for unfinished runs; claim the work each has for this phase (a chunk, or the run),
+/// do it, record the outcome in the ledger, then publish it.
 ///
 /// Signals only wake the loop: what to do is always read from the ledger, so a signal missed
 /// while the stage was down or Redis was restarting costs at most one interval. On graceful
@@ -27,7 +27,17 @@ public struct PhaseOutput: Sendable, Equatable {
 /// active status and is picked up again by the next start. A run on which the stage died
 /// ``CrashLoop/maxConsecutiveDeaths`` times in a row is failed instead (``CrashLoop``).
 public struct PhaseWorker: Service {
-    public typealias Work = @Sendable (_ run: RunRecord, _ logger: Logger) async throws -> PhaseOutput
+    /// How a phase takes a run's chunks.
+    public enum Work: Sendable {
+        /// Each sealed chunk on its own, under a claim of that chunk, in any order and by any
+        /// replica (the transformer). The phase completes once every chunk has its record and the
+        /// previous phase is complete.
+        case eachChunk(@Sendable (_ run: RunRecord, _ chunk: SealedChunk, _ logger: Logger) async throws -> TransformedChunk)
+        /// The run's ready chunks in order, under one claim of the run (the saver, whose outputs
+        /// grow in order). Returns the phase's output once the last chunk is done; `nil` while more
+        /// are to come.
+        case inOrder(@Sendable (_ run: RunRecord, _ logger: Logger) async throws -> PhaseOutput?)
+    }
 
     public let phase: Phase
     private let redisURL: RedisURL
@@ -40,7 +50,7 @@ public struct PhaseWorker: Service {
 
     public init(
         phase: Phase, redis: RedisClient, redisURL: RedisURL, claims: RunClaims? = nil,
-        reconcileInterval: Duration, logger: Logger, work: @escaping Work
+        reconcileInterval: Duration, logger: Logger, work: Work
     ) {
         precondition(phase.previous != nil, "the first phase has no upstream to wait for")
         self.phase = phase
@@ -67,11 +77,11 @@ public struct PhaseWorker: Service {
     private func runLoop() async throws {
         let (wakeups, wake) = AsyncStream.makeStream(of: String.self, bufferingPolicy: .bufferingNewest(1))
         wake.yield("start-up")
-        let channel = phase.previous!.completionChannel.rawValue
-        logger.info("waiting for runs", metadata: ["channel": "\(channel)", "reconcile_every_s": "\(reconcileInterval.seconds)"])
+        let channels = [phase.previous!.completionChannel.rawValue, phase.previous! == .extract ? Channel.chunkSealed.rawValue : Channel.chunkTransformed.rawValue]
+        logger.info("waiting for runs", metadata: ["channels": "\(channels.joined(separator: ","))", "reconcile_every_s": "\(reconcileInterval.seconds)"])
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask {
-                let subscriber = RedisSubscriber(url: redisURL, channels: [channel])
+                let subscriber = RedisSubscriber(url: redisURL, channels: channels)
                 defer { subscriber.close() }
                 for try await event in subscriber.events {
                     switch event {
@@ -104,66 +114,109 @@ public struct PhaseWorker: Service {
         }
     }
 
-    /// Works through every run ready for this phase, oldest first; `takingOver` as in
-    /// ``RunClaims/withClaim(_:run:takingOver:_:)``.
+    /// Works through every run with work for this phase, oldest first; `takingOver` as in
+    /// ``RunClaims/withClaim(_:run:chunk:takingOver:_:)``.
     public func reconcile(reason: String, takingOver: Bool = false) async {
-        let ready: [RunID]
+        let runs: [RunID]
         do {
-            ready = try await ledger.runs(readyFor: phase)
+            runs = try await ledger.unfinishedRuns()
         } catch {
             logger.warning("ledger scan failed; retrying at the next wake-up", metadata: ["error": "\(error)", "reason": "\(reason)"])
             return
         }
-        if !ready.isEmpty {
-            logger.debug("runs ready", metadata: ["count": "\(ready.count)", "reason": "\(reason)"])
-        }
-        for id in ready {
+        for id in runs {
             if Task.isCancelled { return }
-            await process(id, takingOver: takingOver)
+            var runLogger = logger
+            runLogger[metadataKey: "run_id"] = "\(id)"
+            do {
+                guard let record = try await ledger.run(id), record.status != .failed else { continue }
+                switch work {
+                case .eachChunk:
+                    for chunk in record.chunks.awaitingTransform {
+                        if Task.isCancelled { return }
+                        await process(id, chunk: chunk.index, takingOver: takingOver, logger: runLogger)
+                    }
+                    try await finishIfDone(id, logger: runLogger)
+                case .inOrder:
+                    if record.chunks.nextToSave != nil || isDone(record) {
+                        await process(id, chunk: nil, takingOver: takingOver, logger: runLogger)
+                    }
+                }
+            } catch is CancellationError {
+                return
+            } catch {
+                runLogger.warning("could not look at the run; retrying at the next wake-up", metadata: ["error": "\(error)"])
+            }
         }
     }
 
-    /// Claims one run and works on it; returns whether this replica did the work.
+    /// Whether the previous phase and this one have a record of every chunk, so all that is left
+    /// is finishing the phase.
+    private func isDone(_ record: RunRecord) -> Bool {
+        record.phaseFinishedAt[phase.previous!] != nil && record.chunks.allDone(phase.previous!) && record.chunks.allDone(phase)
+            && record.phaseFinishedAt[phase] == nil
+    }
+
+    /// Claims one chunk (or, for ``Work/inOrder(_:)``, the run) and works on it; returns whether
+    /// this replica did the work.
     @discardableResult
-    public func process(_ id: RunID, takingOver: Bool = false) async -> Bool {
-        var runLogger = logger
-        runLogger[metadataKey: "run_id"] = "\(id)"
+    public func process(_ id: RunID, chunk: Int?, takingOver: Bool = false, logger: Logger) async -> Bool {
         do {
-            let done = try await claims.withClaim(phase, run: id, takingOver: takingOver) { [self, runLogger] () async throws -> Bool in
-                // Re-read under the claim: another replica may have finished the run meanwhile.
-                guard let record = try await ledger.run(id), isReady(record) else { return false }
-                try await perform(record, logger: runLogger)
+            let done = try await claims.withClaim(phase, run: id, chunk: chunk, takingOver: takingOver) { [self, logger] () async throws -> Bool in
+                // Re-read under the claim: another replica may have done the work meanwhile.
+                guard let record = try await ledger.run(id), record.status != .failed else { return false }
+                if let chunk {
+                    guard let sealed = record.chunks.sealed[chunk], record.chunks.transformed[chunk] == nil else { return false }
+                    var chunkLogger = logger
+                    chunkLogger[metadataKey: "chunk"] = "\(chunk)"
+                    try await perform(record, chunk: sealed, logger: chunkLogger)
+                } else {
+                    try await perform(record, chunk: nil, logger: logger)
+                }
                 return true
             }
-            if done == nil { runLogger.debug("another replica holds the run") }
+            if done == nil { logger.debug("another replica holds it", metadata: chunk.map { ["chunk": "\($0)"] } ?? [:]) }
             return done ?? false
         } catch is CancellationError {
-            runLogger.info("stopped before the run was done; it will be resumed")
+            logger.info("stopped before the work was done; it will be resumed")
             return false
         } catch {
-            runLogger.error("could not work on the run", metadata: ["error": "\(error)"])
+            logger.error("could not work on the run", metadata: ["error": "\(error)"])
             return false
         }
     }
 
-    private func isReady(_ record: RunRecord) -> Bool {
-        record.status == phase.activeStatus || record.status == phase.previous!.doneStatus
-    }
-
-    private func perform(_ record: RunRecord, logger: Logger) async throws {
+    private func perform(_ record: RunRecord, chunk: SealedChunk?, logger: Logger) async throws {
         // Counted only now, under the claim: a replica that lost the race never counts.
         let counted = CountedAttempt(phase: phase, ledger: ledger, publisher: publisher, owner: claims.owner)
-        _ = try await counted.run(record.id, logger: logger) {
-            try await attempt(record, logger: logger)
+        _ = try await counted.run(record.id, chunk: chunk?.index, logger: logger) {
+            try await attempt(record, chunk: chunk, logger: logger)
         }
     }
 
-    private func attempt(_ record: RunRecord, logger: Logger) async throws {
+    private func attempt(_ record: RunRecord, chunk: SealedChunk?, logger: Logger) async throws {
         try await ledger.beginPhase(phase, run: record.id)
         let started = ContinuousClock.now
-        let output: PhaseOutput
         do {
-            output = try await work(record, logger)
+            switch work {
+            case .eachChunk(let transform):
+                guard let chunk else { return }
+                let output = try await transform(record, chunk, logger)
+                try await ledger.recordTransformed(output, index: chunk.index, run: record.id)
+                await publisher.publish(ChunkSignal(runID: record.id, phase: phase, chunk: chunk.index, rows: chunk.rows),
+                                        on: .chunkTransformed, logger: logger)
+                logger.info("chunk \(phase.rawValue)ed", metadata: [
+                    "rows": "\(chunk.rows)", "ms": "\(Int((ContinuousClock.now - started).seconds * 1000))",
+                    "counts": "\(Self.describe(output.counts))",
+                ])
+            case .inOrder(let save):
+                guard let output = try await save(record, logger) else { return }
+                let signal = try await ledger.completePhase(phase, run: record.id, files: output.files, counts: output.counts)
+                await publisher.publish(signal, on: phase.completionChannel, logger: logger)
+                logger.info("\(phase.rawValue) complete", metadata: [
+                    "ms": "\(Int((ContinuousClock.now - started).seconds * 1000))", "counts": "\(Self.describe(output.counts))",
+                ])
+            }
         } catch is CancellationError {
             throw CancellationError()
         } catch let lost as ClaimLost {
@@ -173,13 +226,27 @@ public struct PhaseWorker: Service {
             logger.error("\(phase.rawValue) failed", metadata: ["error": "\(message)"])
             let signal = try await ledger.failPhase(phase, run: record.id, error: message)
             await publisher.publish(signal, on: .runFailed, logger: logger)
-            return
         }
-        let signal = try await ledger.completePhase(phase, run: record.id, files: output.files, counts: output.counts)
-        await publisher.publish(signal, on: phase.completionChannel, logger: logger)
-        logger.info("\(phase.rawValue) complete", metadata: [
-            "ms": "\(Int((ContinuousClock.now - started).seconds * 1000))",
-            "counts": "\(output.counts.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ","))",
-        ])
+    }
+
+    /// Completes the phase of a run chunk by chunk once every chunk has its record and the
+    /// previous phase is complete: the files of every chunk, the counts summed. Under the run's
+    /// claim, so one replica completes it and publishes once.
+    private func finishIfDone(_ id: RunID, logger: Logger) async throws {
+        guard let record = try await ledger.run(id), isDone(record) else { return }
+        _ = try await claims.withClaim(phase, run: id) { [self] () async throws -> Bool in
+            guard let record = try await ledger.run(id), record.status != .failed, isDone(record) else { return false }
+            let chunks = (0..<(record.chunks.total ?? 0)).compactMap { record.chunks.transformed[$0] }
+            var counts: [String: Int] = [:]
+            for chunk in chunks { counts.merge(chunk.counts, uniquingKeysWith: +) }
+            let signal = try await ledger.completePhase(phase, run: id, files: chunks.flatMap(\.files), counts: counts)
+            await publisher.publish(signal, on: phase.completionChannel, logger: logger)
+            logger.info("\(phase.rawValue) complete", metadata: ["chunks": "\(chunks.count)", "counts": "\(Self.describe(counts))"])
+            return true
+        }
+    }
+
+    static func describe(_ counts: [String: Int]) -> String {
+        counts.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ",")
     }
 }

@@ -55,10 +55,11 @@ public struct RunClaims: Sendable {
     /// - Returns: `nil` without running `body` when another owner holds the claim.
     /// - Throws: ``ClaimLost`` (and cancels `body`) when a renewal finds the claim gone or cannot
     ///   reach Redis before the claim would expire; whatever `body` throws otherwise.
+    /// - Parameter chunk: claim one chunk of the run rather than the whole run.
     public func withClaim<T: Sendable>(
-        _ phase: Phase, run: RunID, takingOver: Bool = false, _ body: @escaping @Sendable () async throws -> T
+        _ phase: Phase, run: RunID, chunk: Int? = nil, takingOver: Bool = false, _ body: @escaping @Sendable () async throws -> T
     ) async throws -> T? {
-        let key = LedgerKey.lock(phase, run)
+        let key = chunk.map { LedgerKey.lock(phase, run, chunk: $0) } ?? LedgerKey.lock(phase, run)
         let claimed: Bool
         if takingOver, let instancePrefix {
             claimed = try await redis.claim(key, owner: owner, ttl: ttl, takingOverFrom: instancePrefix)

@@ -42,11 +42,12 @@ public struct RunLedger: Sendable {
         }
     }
 
-    /// Registers a new run as `extracting`.
-    public func startRun(_ id: RunID, at date: Date = Date()) async throws -> RunRecord {
+    /// Registers a new run as `extracting`, cut into chunks of `chunkUsers` users.
+    public func startRun(_ id: RunID, chunkUsers: Int? = nil, at date: Date = Date()) async throws -> RunRecord {
         var record = RunRecord(id: id, status: .extracting, startedAt: id.startedAt)
         record.phaseStartedAt[.extract] = date
         record.updatedAt = date
+        record.chunks.chunkUsers = chunkUsers
         _ = try await call { try await redis.hset(LedgerKey.run(id), record.fields) }
         _ = try await call { try await redis.zadd(LedgerKey.runs, score: id.startedAt.timeIntervalSince1970, member: id.rawValue) }
         return record
@@ -58,17 +59,14 @@ public struct RunLedger: Sendable {
         return fields.isEmpty ? nil : RunRecord(fields: fields)
     }
 
-    /// Marks `phase` as working on the run, clearing an earlier failure of the same run.
+    /// Marks `phase` as working on the run, clearing an earlier failure of the same phase.
     ///
-    /// The phase's start time is set only the first time: a phase resumed after a crash keeps
-    /// it, so anything derived from it (the transformer's `transformed_at`) is the same on
-    /// every attempt and a redone phase writes the same bytes.
+    /// The phase's start time is set only the first time: a phase resumed after a crash, or
+    /// begun again for its next chunk, keeps it, so anything derived from it (the transformer's
+    /// `transformed_at`) is the same on every attempt and a redone chunk writes the same bytes.
     public func beginPhase(_ phase: Phase, run id: RunID, at date: Date = Date()) async throws {
-        try await update(id, set: [
-            RunRecord.Field.status: phase.activeStatus.rawValue,
-            RunRecord.Field.updatedAt: Timestamp.format(date),
-        ], delete: [RunRecord.Field.failedPhase, RunRecord.Field.error])
-        _ = try await call { try await redis.send("HSETNX", LedgerKey.run(id), RunRecord.Field.startedAt(phase), Timestamp.format(date)) }
+        try await update(id, phase: phase, set: [RunRecord.Field.updatedAt: Timestamp.format(date)],
+                         setIfAbsent: [RunRecord.Field.startedAt(phase): Timestamp.format(date)], delete: [])
     }
 
     /// Records the extractor's resume point after a page is durably appended.
@@ -87,15 +85,14 @@ public struct RunLedger: Sendable {
         _ phase: Phase, run id: RunID, files: [StagedFile], counts: [String: Int], at date: Date = Date()
     ) async throws -> PhaseSignal {
         let set = [
-            RunRecord.Field.status: phase.doneStatus.rawValue,
             RunRecord.Field.finishedAt(phase): Timestamp.format(date),
             RunRecord.Field.updatedAt: Timestamp.format(date),
             RunRecord.Field.files(phase): JSONText.encode(files),
             RunRecord.Field.counts(phase): JSONText.encode(counts),
         ]
-        var delete = [RunRecord.Field.failedPhase, RunRecord.Field.error] + RunRecord.Field.attemptFields(phase)
+        var delete = RunRecord.Field.attemptFields(phase)
         if phase == .extract { delete += RunRecord.Field.checkpointFields }
-        try await update(id, set: set, delete: delete)
+        try await update(id, phase: phase, set: set, delete: delete)
         return PhaseSignal(runID: id, phase: phase, status: phase.doneStatus, at: date, files: files, counts: counts)
     }
 
@@ -108,7 +105,7 @@ public struct RunLedger: Sendable {
     @discardableResult
     public func failPhase(_ phase: Phase, run id: RunID, error: String, keepAttempts: Bool = false, at date: Date = Date()) async throws -> PhaseSignal {
         let error = URLRedaction.redactURLs(in: error)
-        try await update(id, set: [
+        try await update(id, phase: nil, set: [
             RunRecord.Field.status: RunStatus.failed.rawValue,
             RunRecord.Field.failedPhase: phase.rawValue,
             RunRecord.Field.error: error,
@@ -168,17 +165,48 @@ public struct RunLedger: Sendable {
         return out
         """
 
-    /// `HSET` some fields and `HDEL` others in one atomic step.
+    /// One atomic step: `HSET` some fields, set others only where absent, `HDEL` others; clear
+    /// the run's failure when it is a failure of `phase` (`ARGV[1]`, empty for none); then,
+    /// unless the run is `failed`, derive its status from the phases' times (``statusRule``).
     static let updateScript = """
-        local n = tonumber(ARGV[1])
-        for i = 2, 2 * n, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
-        for i = 2 * n + 2, #ARGV do redis.call('HDEL', KEYS[1], ARGV[i]) end
-        return n
+        local key = KEYS[1]
+        if ARGV[1] ~= '' and redis.call('HGET', key, 'failed_phase') == ARGV[1] then
+            redis.call('HDEL', key, 'failed_phase', 'error')
+            redis.call('HSET', key, 'status', 'extracting')
+        end
+        local i = 2
+        local n = tonumber(ARGV[i]); i = i + 1
+        for _ = 1, n do redis.call('HSET', key, ARGV[i], ARGV[i + 1]); i = i + 2 end
+        n = tonumber(ARGV[i]); i = i + 1
+        for _ = 1, n do redis.call('HSETNX', key, ARGV[i], ARGV[i + 1]); i = i + 2 end
+        for j = i, #ARGV do redis.call('HDEL', key, ARGV[j]) end
+        \(statusRule)
+        return 1
         """
 
-    func update(_ id: RunID, set: [String: String], delete: [String]) async throws {
-        var args: [String] = [String(set.count)]
+    /// A run's status is where its earliest unfinished phase is: with chunks the phases
+    /// overlap, so a run is `extracting` until its last chunk is sealed, however many chunks are
+    /// transformed or saved meanwhile; then `transforming` (or `extracted` before the transformer
+    /// began), `saving` (or `transformed`), `completed`. `failed` stays until the failing phase
+    /// begins again.
+    static let statusRule = """
+        if redis.call('HGET', key, 'status') ~= 'failed' then
+            local f = redis.call('HMGET', key, 'extract_finished_at', 'transform_started_at', 'transform_finished_at',
+                                 'save_started_at', 'save_finished_at')
+            local status
+            if not f[1] then status = 'extracting'
+            elseif not f[3] then status = f[2] and 'transforming' or 'extracted'
+            elseif not f[5] then status = f[4] and 'saving' or 'transformed'
+            else status = 'completed' end
+            redis.call('HSET', key, 'status', status)
+        end
+        """
+
+    func update(_ id: RunID, phase: Phase?, set: [String: String], setIfAbsent: [String: String] = [:], delete: [String]) async throws {
+        var args: [String] = [phase?.rawValue ?? "", String(set.count)]
         for (field, value) in set.sorted(by: { $0.key < $1.key }) { args += [field, value] }
+        args.append(String(setIfAbsent.count))
+        for (field, value) in setIfAbsent.sorted(by: { $0.key < $1.key }) { args += [field, value] }
         args += delete
         _ = try await call { try await redis.eval(Self.updateScript, keys: [LedgerKey.run(id)], args: args) }
     }

@@ -17,8 +17,18 @@ public struct SignalPublisher: Sendable {
     /// Publishes `signal` on `channel`; returns how many subscribers received it (0 on error).
     @discardableResult
     public func publish(_ signal: PhaseSignal, on channel: Channel, logger: Logger) async -> Int {
+        await publish(json: signal.json, on: channel, logger: logger)
+    }
+
+    /// Publishes a chunk's hand-off on `channel`.
+    @discardableResult
+    public func publish(_ signal: ChunkSignal, on channel: Channel, logger: Logger) async -> Int {
+        await publish(json: signal.json, on: channel, logger: logger)
+    }
+
+    private func publish(json: String, on channel: Channel, logger: Logger) async -> Int {
         do {
-            let receivers = try await redis.publish(channel.rawValue, signal.json)
+            let receivers = try await redis.publish(channel.rawValue, json)
             logger.debug("published \(channel.rawValue)", metadata: ["receivers": "\(receivers)"])
             return receivers
         } catch {

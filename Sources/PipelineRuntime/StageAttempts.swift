@@ -66,11 +66,13 @@ extension RunLedger {
     /// Counts an attempt at `phase` of the run, unless the stage already died
     /// ``CrashLoop/maxConsecutiveDeaths`` times in a row on it. Call it only while holding the
     /// run's claim (so two replicas never both count), before any work.
-    public func beginAttempt(_ phase: Phase, run id: RunID, token: String, at date: Date = Date()) async throws -> AttemptStart {
-        let fields = RunRecord.Field.self
+    /// With `chunk`, the attempt is at that chunk alone: replicas working on other chunks of the
+    /// run count theirs apart.
+    public func beginAttempt(_ phase: Phase, run id: RunID, chunk: Int? = nil, token: String, at date: Date = Date()) async throws -> AttemptStart {
+        let fields = Self.attemptFields(phase, chunk: chunk)
         let reply = try await call {
             try await redis.eval(Self.beginAttemptScript, keys: [LedgerKey.run(id)], args: [
-                fields.attempts(phase), fields.attemptStartedAt(phase), fields.attemptOwner(phase),
+                fields[0], fields[1], fields[2],
                 String(CrashLoop.maxConsecutiveDeaths), Timestamp.format(date), token,
             ])
         }
@@ -85,13 +87,16 @@ extension RunLedger {
     /// Clears the attempt count of `phase` when the attempt `token` ended in a handled way that
     /// records nothing else (a graceful stop, an error the stage survived). Does nothing when
     /// another attempt has been counted since (this one lost its claim).
-    public func endAttempt(_ phase: Phase, run id: RunID, token: String) async throws {
-        let fields = RunRecord.Field.self
+    public func endAttempt(_ phase: Phase, run id: RunID, chunk: Int? = nil, token: String) async throws {
+        let fields = Self.attemptFields(phase, chunk: chunk)
         _ = try await call {
-            try await redis.eval(Self.endAttemptScript, keys: [LedgerKey.run(id)], args: [
-                fields.attemptOwner(phase), token, fields.attempts(phase), fields.attemptStartedAt(phase),
-            ])
+            try await redis.eval(Self.endAttemptScript, keys: [LedgerKey.run(id)], args: [fields[2], token, fields[0], fields[1]])
         }
+    }
+
+    /// The count, started-at and owner fields of the attempts at a phase of the run, or at one chunk.
+    static func attemptFields(_ phase: Phase, chunk: Int?) -> [String] {
+        chunk.map { RunChunks.attemptFields($0, phase) } ?? RunRecord.Field.attemptFields(phase)
     }
 
     /// `KEYS[1]` the run's hash; `ARGV`: the count, started-at and owner fields, the limit, now,

@@ -25,6 +25,8 @@ public struct RunRecord: Sendable, Equatable {
     /// way (completed, failed with a reason, or stopped gracefully): each one a stage process
     /// that died on the run. See ``RunLedger/beginAttempt`` in PipelineRuntime.
     public var attempts: [Phase: Int] = [:]
+    /// The run's chunks: sealed by the extractor, then transformed and saved one by one.
+    public var chunks = RunChunks()
 
     public struct Checkpoint: Sendable, Equatable, Codable {
         public var skip: Int
@@ -63,6 +65,11 @@ public struct RunRecord: Sendable, Equatable {
             f[Field.checkpointTotal] = String(checkpoint.total)
         }
         for (phase, count) in attempts { f[Field.attempts(phase)] = String(count) }
+        if let chunkUsers = chunks.chunkUsers { f[RunChunks.Field.chunkUsers] = String(chunkUsers) }
+        if let total = chunks.total { f[RunChunks.Field.chunksTotal] = String(total) }
+        for (index, chunk) in chunks.sealed { f[RunChunks.Field.chunk(index, .extract)] = JSONText.encode(chunk) }
+        for (index, chunk) in chunks.transformed { f[RunChunks.Field.chunk(index, .transform)] = JSONText.encode(chunk) }
+        for (index, chunk) in chunks.saved { f[RunChunks.Field.chunk(index, .save)] = JSONText.encode(chunk) }
         return f
     }
 
@@ -87,6 +94,7 @@ public struct RunRecord: Sendable, Equatable {
            let total = f[Field.checkpointTotal].flatMap(Int.init) {
             checkpoint = Checkpoint(skip: skip, offset: offset, total: total)
         }
+        chunks = RunChunks(fields: f)
     }
 
     /// Whether `phase` has finished this run (its status is at or past the phase's done status).

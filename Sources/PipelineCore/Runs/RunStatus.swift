@@ -55,6 +55,10 @@ public enum Channel: String, Sendable, CaseIterable {
     case phase2Complete = "channel:phase2_complete"
     case phase3Complete = "channel:phase3_complete"
     case runFailed = "channel:run_failed"
+    /// A chunk was sealed (``ChunkSignal``): the transformers' wake-up.
+    case chunkSealed = "channel:chunk_sealed"
+    /// A chunk was transformed: the saver's wake-up.
+    case chunkTransformed = "channel:chunk_transformed"
 }
 
 /// The Redis keys of the run ledger (DESIGN.md §4).
@@ -65,4 +69,6 @@ public enum LedgerKey {
     public static func run(_ id: RunID) -> String { "etl:run:\(id)" }
     /// A stage's claim on a run: `SET … NX PX`.
     public static func lock(_ phase: Phase, _ id: RunID) -> String { "etl:lock:\(phase.rawValue):\(id)" }
+    /// A stage's claim on one chunk of a run.
+    public static func lock(_ phase: Phase, _ id: RunID, chunk: Int) -> String { "\(lock(phase, id)):\(ChunkName.number(chunk))" }
 }

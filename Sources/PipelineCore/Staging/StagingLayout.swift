@@ -5,6 +5,18 @@ import Glibc
 import Darwin
 #endif
 
+/// The files of one chunk.
+public enum ChunkFile: String, Sendable, CaseIterable {
+    /// One upstream user object per line, as received. Holds secrets: never leaves staging.
+    case raw = "raw.jsonl"
+    /// Valid rows, enriched, secrets removed.
+    case users = "users.jsonl"
+    /// Rejected rows with every reason, secrets removed.
+    case dlq = "dlq.jsonl"
+    /// The raw rows with secrets masked: the only form of the raw data that leaves staging.
+    case rawMasked = "raw.masked.jsonl"
+}
+
 /// Where each staged file of a run lives under `DATA_DIR` (DESIGN.md §3).
 public struct StagingLayout: Sendable, Equatable {
     public var dataDirectory: String
@@ -23,6 +35,11 @@ public struct StagingLayout: Sendable, Equatable {
     public func dlqFile(_ run: RunID) -> String { "\(runDirectory(run))/dlq.jsonl" }
     /// The raw rows with secrets masked: the only form of the raw data that leaves staging.
     public func rawMaskedFile(_ run: RunID) -> String { "\(runDirectory(run))/raw.masked.jsonl" }
+
+    /// A chunk's folder: `runs/<run_id>/chunks/<nnnnnn>/`, holding the chunk's `raw.jsonl` (the
+    /// extractor's) and its `users.jsonl`, `dlq.jsonl`, `raw.masked.jsonl` (the transformer's).
+    public func chunkDirectory(_ run: RunID, _ index: Int) -> String { "\(runDirectory(run))/chunks/\(ChunkName.number(index))" }
+    public func chunkFile(_ run: RunID, _ index: Int, _ file: ChunkFile) -> String { "\(chunkDirectory(run, index))/\(file.rawValue)" }
 
     /// Run ids that have a directory under `runs/`, oldest first.
     public func stagedRuns() throws -> [RunID] {

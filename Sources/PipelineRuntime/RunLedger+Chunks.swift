@@ -1,0 +1,58 @@
+import Foundation
+import PipelineCore
+import PipelineRedis
+
+extension RunLedger {
+    /// Records a sealed chunk, and with it the extractor's resume point, in one `HSET`; the last
+    /// chunk also fixes the run's chunk count. Call it only once the chunk's file is durable,
+    /// and before announcing the chunk.
+    public func sealChunk(_ chunk: SealedChunk, run id: RunID, isLast: Bool, checkpoint: RunRecord.Checkpoint?) async throws {
+        var fields = [RunChunks.Field.chunk(chunk.index, .extract): JSONText.encode(chunk)]
+        if isLast { fields[RunChunks.Field.chunksTotal] = String(chunk.index + 1) }
+        if let checkpoint {
+            fields[RunRecord.Field.checkpointSkip] = String(checkpoint.skip)
+            fields[RunRecord.Field.checkpointOffset] = String(checkpoint.offset)
+            fields[RunRecord.Field.checkpointTotal] = String(checkpoint.total)
+        }
+        _ = try await call { try await redis.hset(LedgerKey.run(id), fields) }
+    }
+
+    /// Records what the transformer made of a chunk, and clears the chunk's attempt count.
+    public func recordTransformed(_ chunk: TransformedChunk, index: Int, run id: RunID, at date: Date = Date()) async throws {
+        try await update(id, phase: nil, set: [
+            RunChunks.Field.chunk(index, .transform): JSONText.encode(chunk),
+            RunRecord.Field.updatedAt: Timestamp.format(date),
+        ], delete: RunChunks.attemptFields(index, .transform))
+    }
+
+    /// Records a chunk the saver made durable in SQLite and on the server.
+    public func recordSaved(_ chunk: SavedChunk, index: Int, run id: RunID, at date: Date = Date()) async throws {
+        try await update(id, phase: nil, set: [
+            RunChunks.Field.chunk(index, .save): JSONText.encode(chunk),
+            RunRecord.Field.updatedAt: Timestamp.format(date),
+        ], delete: [])
+    }
+
+    /// Forgets the saver's chunk records (a save that found the server's copy gone starts the
+    /// upload over; the database rows are replaced chunk by chunk anyway).
+    public func forgetSaved(run id: RunID, chunks: some Sequence<Int>) async throws {
+        let fields = chunks.map { RunChunks.Field.chunk($0, .save) }
+        guard !fields.isEmpty else { return }
+        try await update(id, phase: nil, set: [:], delete: fields)
+    }
+
+    /// Runs that may have work for a stage that works chunk by chunk, oldest first: every run
+    /// among the newest `scanLimit` that is neither `completed` nor `failed`.
+    public func unfinishedRuns(scanLimit: Int = 1000) async throws -> [RunID] {
+        let statuses = RunStatus.allCases.filter { $0 != .completed && $0 != .failed }.map(\.rawValue)
+        let reply = try await call { try await redis.eval(Self.scanScript, keys: [LedgerKey.runs], args: [String(scanLimit)] + statuses) }
+        return (reply.array ?? []).compactMap { $0.string.flatMap(RunID.init(parsing:)) }.reversed()
+    }
+}
+
+extension RunChunks {
+    /// The attempt fields of one chunk, cleared together.
+    public static func attemptFields(_ index: Int, _ phase: Phase) -> [String] {
+        [Field.attempts(index, phase), Field.attemptStartedAt(index, phase), Field.attemptOwner(index, phase)]
+    }
+}
