@@ -5,14 +5,15 @@ import PipelineHTTP
 import PipelineRedis
 import PipelineRuntime
 
-/// One extraction cycle (DESIGN.md §2): resume the newest run whose extraction did not finish,
-/// or start a new one; page through the upstream, appending every page to `raw.jsonl.part` and
-/// checkpointing after each durable page; then commit the file, record the run as `extracted`
-/// and publish `channel:phase1_complete`.
+/// One extraction cycle: resume the newest run whose extraction did not finish, or start a new
+/// one; page through the upstream, cutting the users into chunks that are sealed and announced
+/// as soon as they are full (``ChunkSealer``); then record the run as `extracted` and publish
+/// `channel:phase1_complete`.
 ///
 /// Nothing is lost or duplicated whatever fails when: a page is appended only whole, the
-/// checkpoint (next `skip`, durable byte offset) is written after the fsync, and a resumed run
-/// truncates the file to the checkpoint's offset before fetching the checkpoint's `skip` again.
+/// checkpoint (next `skip`, durable byte offset in the open chunk) is written after the fsync,
+/// together with the chunks sealed since the last one, and a resumed run truncates the open
+/// chunk to the checkpoint's offset before fetching the checkpoint's `skip` again.
 public struct Extraction: Sendable {
     let settings: ExtractorSettings
     let fetcher: PageFetcher
@@ -34,7 +35,8 @@ public struct Extraction: Sendable {
     }
 
     public enum Outcome: Sendable, Equatable {
-        case extracted(RunID, StagedFile)
+        /// The run's chunks' raw files.
+        case extracted(RunID, [StagedFile])
         /// Another replica holds the run's claim.
         case busy(RunID)
     }
@@ -51,7 +53,7 @@ public struct Extraction: Sendable {
             id = resumable.id
         } else {
             id = RunID()
-            _ = try await ledger.startRun(id)
+            _ = try await ledger.startRun(id, chunkUsers: settings.chunkUsers)
         }
         var runLogger = logger
         runLogger[metadataKey: "run_id"] = "\(id)"
@@ -62,7 +64,7 @@ public struct Extraction: Sendable {
         let deadline = ContinuousClock.now + claims.ttl * 2
         var waited = false
         while true {
-            let result = try await claims.withClaim(.extract, run: id, takingOver: takingOver) { [self] () async throws -> StagedFile? in
+            let result = try await claims.withClaim(.extract, run: id, takingOver: takingOver) { [self] () async throws -> [StagedFile]? in
                 // Re-read under the claim: whoever held it may have finished or moved the run on.
                 guard let current = try await ledger.run(id), RunLedger.isUnfinishedExtraction(current) else {
                     return nil
@@ -90,7 +92,7 @@ public struct Extraction: Sendable {
         }
     }
 
-    private func extract(_ id: RunID, resuming record: RunRecord?, logger: Logger) async throws -> StagedFile {
+    private func extract(_ id: RunID, resuming record: RunRecord?, logger: Logger) async throws -> [StagedFile] {
         // Counted under the claim, before any work: see CrashLoop. A failure the extraction
         // recorded (ExtractionFailed) has cleared the count itself.
         let counted = CountedAttempt(phase: .extract, ledger: ledger, publisher: publisher, owner: claims.owner)
@@ -104,64 +106,70 @@ public struct Extraction: Sendable {
         }
     }
 
-    private func attempt(_ id: RunID, resuming record: RunRecord?, logger: Logger) async throws -> StagedFile {
+    private func attempt(_ id: RunID, resuming record: RunRecord?, logger: Logger) async throws -> [StagedFile] {
         try await ledger.beginPhase(.extract, run: id)
-        let path = settings.staging.layout.rawFile(id)
         let started = ContinuousClock.now
+        var sealer: ChunkSealer?
+        defer { sealer?.close() }
         do {
             if let checkpoint = record?.checkpoint, let reason = bounds.check(checkpoint) {
                 throw ExtractionFailed(run: id, reason: reason)
             }
-            let (writer, checkpoint) = try openWriter(path: path, record: record, logger: logger)
+            let chunks = try ChunkSealer(
+                run: id, record: record, chunkUsers: settings.chunkUsers, layout: settings.staging.layout, ledger: ledger,
+                publisher: publisher, maxLineBytes: settings.maxUserBytes, logger: logger)
+            sealer = chunks
             var pages = 0
-            var expectedTotal = checkpoint?.total
+            var expectedTotal = record?.checkpoint?.total
             let pageSize = settings.pageSize
             let bounds = self.bounds
-            let window = PageWindow(fetcher: fetcher, pageSize: pageSize, maxInFlight: settings.pagesInFlight)
-            try await window.run(from: checkpoint?.skip ?? 0, total: checkpoint?.total, logger: logger, .init(
-                validate: { fetched, skip in
-                    let page = fetched.page
-                    // Before anything is derived from the page's numbers (page counts, next skips).
-                    if let reason = bounds.check(total: page.total) {
-                        throw ExtractionFailed(run: id, reason: reason)
-                    }
-                    if let expected = expectedTotal, page.total != expected {
-                        throw ExtractionFailed(run: id, reason: "upstream total changed from \(expected) to \(page.total) at skip=\(skip)")
-                    }
-                    if let reason = bounds.check(page, requestedSkip: skip) {
-                        throw ExtractionFailed(run: id, reason: reason)
-                    }
-                    if page.users.isEmpty && skip < page.total {
-                        throw ExtractionFailed(run: id, reason: "upstream returned an empty page at skip=\(skip) before total=\(page.total)")
-                    }
-                    expectedTotal = page.total
-                    return page.users.count
-                },
-                append: { fetched, skip in
-                    for range in fetched.page.users {
-                        try Self.appendUser(fetched.body[range], to: writer)
-                    }
-                    pages += 1
-                    let pageCount = (fetched.page.total + pageSize - 1) / pageSize
-                    logger.info("page \(skip / pageSize + 1)/\(pageCount)", metadata: [
-                        "skip": "\(skip)", "users": "\(fetched.page.users.count)", "bytes": "\(fetched.body.count)",
-                        "ms": "\(Int(fetched.elapsed.seconds * 1000))",
-                    ])
-                },
-                checkpoint: { nextSkip, total in
-                    let offset = try writer.checkpoint()
-                    try await ledger.saveCheckpoint(run: id, .init(skip: nextSkip, offset: offset, total: total))
-                }))
-            let staged = try writer.commit()
-            let signal = try await ledger.completePhase(.extract, run: id, files: [staged], counts: ["extracted": staged.rows])
+            if !chunks.isComplete {
+                let window = PageWindow(fetcher: fetcher, pageSize: pageSize, maxInFlight: settings.pagesInFlight)
+                try await window.run(from: chunks.resumeSkip, total: expectedTotal, logger: logger, .init(
+                    validate: { fetched, skip in
+                        let page = fetched.page
+                        // Before anything is derived from the page's numbers (page counts, next skips).
+                        if let reason = bounds.check(total: page.total) {
+                            throw ExtractionFailed(run: id, reason: reason)
+                        }
+                        if let expected = expectedTotal, page.total != expected {
+                            throw ExtractionFailed(run: id, reason: "upstream total changed from \(expected) to \(page.total) at skip=\(skip)")
+                        }
+                        if let reason = bounds.check(page, requestedSkip: skip) {
+                            throw ExtractionFailed(run: id, reason: reason)
+                        }
+                        if page.users.isEmpty && skip < page.total {
+                            throw ExtractionFailed(run: id, reason: "upstream returned an empty page at skip=\(skip) before total=\(page.total)")
+                        }
+                        expectedTotal = page.total
+                        return page.users.count
+                    },
+                    append: { fetched, skip in
+                        for (range, userID) in zip(fetched.page.users, fetched.page.ids) {
+                            try chunks.append(fetched.body[range], id: userID)
+                        }
+                        chunks.endPage()
+                        pages += 1
+                        let pageCount = (fetched.page.total + pageSize - 1) / pageSize
+                        logger.info("page \(skip / pageSize + 1)/\(pageCount)", metadata: [
+                            "skip": "\(skip)", "users": "\(fetched.page.users.count)", "bytes": "\(fetched.body.count)",
+                            "ms": "\(Int(fetched.elapsed.seconds * 1000))",
+                        ])
+                    },
+                    checkpoint: { nextSkip, total in
+                        try await chunks.checkpoint(nextSkip: nextSkip, total: total)
+                    }))
+            }
+            let files = chunks.files
+            let rows = files.reduce(0) { $0 + $1.rows }
+            let signal = try await ledger.completePhase(.extract, run: id, files: files, counts: ["extracted": rows])
             await publisher.publish(signal, on: .phase1Complete, logger: logger)
             let seconds = (ContinuousClock.now - started).seconds
             logger.info("extraction complete", metadata: [
-                "users": "\(staged.rows)", "pages": "\(pages)", "bytes": "\(staged.bytes)",
-                "seconds": "\(String(format: "%.2f", seconds))", "users_per_s": "\(Int(Double(staged.rows) / max(seconds, 0.001)))",
-                "sha256": "\(staged.sha256)",
+                "users": "\(rows)", "pages": "\(pages)", "chunks": "\(files.count)", "bytes": "\(files.reduce(0) { $0 + $1.bytes })",
+                "seconds": "\(String(format: "%.2f", seconds))", "users_per_s": "\(Int(Double(rows) / max(seconds, 0.001)))",
             ])
-            return staged
+            return files
         } catch is CancellationError {
             logger.info("extraction interrupted; the next start resumes it from its checkpoint")
             throw CancellationError()
@@ -176,36 +184,6 @@ public struct Extraction: Sendable {
             let signal = try await ledger.failPhase(.extract, run: id, error: failure.reason)
             await publisher.publish(signal, on: .runFailed, logger: logger)
             throw failure
-        }
-    }
-
-    /// A writer positioned at the run's checkpoint, or a fresh one when there is nothing to resume.
-    private func openWriter(path: String, record: RunRecord?, logger: Logger) throws -> (StagedFileWriter, RunRecord.Checkpoint?) {
-        guard let checkpoint = record?.checkpoint else {
-            return (try StagedFileWriter(path: path), nil)
-        }
-        do {
-            let writer = try StagedFileWriter.resume(path: path, at: checkpoint.offset)
-            logger.info("resuming from checkpoint", metadata: ["skip": "\(checkpoint.skip)", "offset": "\(checkpoint.offset)", "rows": "\(writer.lineCount)"])
-            return (writer, checkpoint)
-        } catch StagingError.missing {
-            logger.warning("checkpoint found but its staged file is gone; extracting the run from the start", metadata: ["path": "\(path).part"])
-            return (try StagedFileWriter(path: path), nil)
-        }
-    }
-
-    /// Appends one user object as received. Valid JSON has no raw newline inside a string, so a
-    /// newline within an element is whitespace between tokens: it becomes a space to keep one
-    /// object per line.
-    static func appendUser(_ bytes: ArraySlice<UInt8>, to writer: StagedFileWriter) throws {
-        try bytes.withUnsafeBytes { raw in
-            guard let base = raw.baseAddress else { return try writer.appendLine(raw) }
-            // memchr rather than a generic `contains`: this runs over every byte extracted.
-            if memchr(base, 0x0A, raw.count) != nil || memchr(base, 0x0D, raw.count) != nil {
-                try writer.appendLine(raw.map { $0 == 0x0A || $0 == 0x0D ? 0x20 : $0 })
-            } else {
-                try writer.appendLine(raw)
-            }
         }
     }
 }

@@ -9,6 +9,9 @@ public struct ExtractorSettings: Sendable {
     /// The upstream users endpoint, paged with `?limit=&skip=`.
     public var usersURL: URL
     public var pageSize: Int
+    /// Users per chunk (`CHUNK_USERS`): the unit the later stages work on, sealed as soon as it
+    /// is full. A whole number of pages, so a chunk always ends where a page ends.
+    public var chunkUsers: Int
     /// Most page requests in flight at once (``PageWindow``): enough to hide the round trip and
     /// the per-checkpoint fsync; the window starts at one and only grows while the upstream
     /// answers every request first time. Not an environment variable: a tuning constant.
@@ -35,6 +38,11 @@ public struct ExtractorSettings: Sendable {
         redisURL = try RedisURL(from: env)
         usersURL = try env.httpURL("DUMMYJSON_URL", default: "https://dummyjson.com/users")
         pageSize = try env.int("PAGE_SIZE", default: 100, in: 1...1000)
+        chunkUsers = try env.int("CHUNK_USERS", default: 10_000, in: 1...10_000_000)
+        guard chunkUsers % pageSize == 0 else {
+            throw ConfigurationError(variable: "CHUNK_USERS", value: String(chunkUsers),
+                                     expected: "a whole number of pages: a multiple of PAGE_SIZE (\(pageSize))")
+        }
         httpTimeout = try env.seconds("HTTP_TIMEOUT_SECONDS", default: 10, in: 0.1...600)
         // Upper ends keep every sum of a skip, a page size and a count far from Int.max.
         maxUsersPerRun = try env.int("MAX_USERS_PER_RUN", default: 10_000_000, in: 1...1_000_000_000_000)

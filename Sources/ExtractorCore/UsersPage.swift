@@ -7,14 +7,16 @@ import PipelineJSON
 /// number of users returned). The body is read with the project's one strict parser
 /// (``JSONTape``), so a page holds exactly what the transformer will accept: bytes that are not
 /// UTF-8, numbers RFC 8259 forbids or anything else that is not JSON fail the page here, before
-/// any of it is staged. Only the envelope and the users' outer spans are put on the tape; the
-/// inside of each user is validated, not recorded.
+/// any of it is staged. Only the envelope, the users' spans and their top-level members are put
+/// on the tape (for each user's `id`); values nested deeper are validated, not recorded.
 public struct UsersPage: Sendable, Equatable {
     public var total: Int
     public var skip: Int
     public var limit: Int?
     /// Byte ranges of the elements of `users`, in order.
     public var users: [Range<Int>]
+    /// Each user's id as the transformer reads it (``JSONTape/userID(of:in:)``), 0 for none.
+    public var ids: [Int] = []
 
     /// Parses `body`, or throws ``EnvelopeError`` saying what is wrong with it.
     public static func parse(_ body: [UInt8]) throws(EnvelopeError) -> UsersPage {
@@ -24,7 +26,7 @@ public struct UsersPage: Sendable, Equatable {
     private static func parse(_ bytes: UnsafeRawBufferPointer) throws(EnvelopeError) -> UsersPage {
         var tape = JSONTape()
         do {
-            try tape.parse(bytes, recordingDepth: 2)
+            try tape.parse(bytes, recordingDepth: 3)
         } catch {
             throw EnvelopeError("the body is not valid JSON: \(error)")
         }
@@ -43,14 +45,17 @@ public struct UsersPage: Sendable, Equatable {
         let limit = try integer("limit")
         guard total >= 0, skip >= 0 else { throw EnvelopeError("negative total (\(total)) or skip (\(skip))") }
         var users: [Range<Int>] = []
+        var ids: [Int] = []
         users.reserveCapacity(Int(tape.nodes[usersIndex].count))
+        ids.reserveCapacity(Int(tape.nodes[usersIndex].count))
         var element = usersIndex + 1
         for _ in 0..<tape.nodes[usersIndex].count {
             let node = tape.nodes[element]
             users.append(Int(node.start)..<Int(node.end))
+            ids.append(tape.userID(of: element, in: bytes))
             element = Int(node.next)
         }
-        return UsersPage(total: total, skip: skip, limit: limit, users: users)
+        return UsersPage(total: total, skip: skip, limit: limit, users: users, ids: ids)
     }
 }
 

@@ -3,17 +3,19 @@ import PipelineCore
 import PipelineRedis
 
 extension RunLedger {
-    /// Records a sealed chunk, and with it the extractor's resume point, in one `HSET`; the last
-    /// chunk also fixes the run's chunk count. Call it only once the chunk's file is durable,
-    /// and before announcing the chunk.
-    public func sealChunk(_ chunk: SealedChunk, run id: RunID, isLast: Bool, checkpoint: RunRecord.Checkpoint?) async throws {
-        var fields = [RunChunks.Field.chunk(chunk.index, .extract): JSONText.encode(chunk)]
-        if isLast { fields[RunChunks.Field.chunksTotal] = String(chunk.index + 1) }
+    /// Records sealed chunks and, with them, the extractor's resume point, in one `HSET`; `total`
+    /// (the run's chunk count) when the last chunk is among them. Call it only once the chunks'
+    /// files are durable, and before announcing them.
+    public func sealChunks(_ chunks: [SealedChunk], run id: RunID, total: Int?, checkpoint: RunRecord.Checkpoint?) async throws {
+        var fields: [String: String] = [:]
+        for chunk in chunks { fields[RunChunks.Field.chunk(chunk.index, .extract)] = JSONText.encode(chunk) }
+        if let total { fields[RunChunks.Field.chunksTotal] = String(total) }
         if let checkpoint {
             fields[RunRecord.Field.checkpointSkip] = String(checkpoint.skip)
             fields[RunRecord.Field.checkpointOffset] = String(checkpoint.offset)
             fields[RunRecord.Field.checkpointTotal] = String(checkpoint.total)
         }
+        guard !fields.isEmpty else { return }
         _ = try await call { try await redis.hset(LedgerKey.run(id), fields) }
     }
 
@@ -54,5 +56,12 @@ extension RunChunks {
     /// The attempt fields of one chunk, cleared together.
     public static func attemptFields(_ index: Int, _ phase: Phase) -> [String] {
         [Field.attempts(index, phase), Field.attemptStartedAt(index, phase), Field.attemptOwner(index, phase)]
+    }
+}
+
+extension RunLedger {
+    /// ``sealChunks(_:run:total:checkpoint:)`` for one chunk, the run's last when `isLast`.
+    public func sealChunk(_ chunk: SealedChunk, run id: RunID, isLast: Bool, checkpoint: RunRecord.Checkpoint? = nil) async throws {
+        try await sealChunks([chunk], run: id, total: isLast ? chunk.index + 1 : nil, checkpoint: checkpoint)
     }
 }

@@ -26,8 +26,14 @@ extension EndToEnd {
                 #expect(atKill.status == .extracting)
                 let skip = try #require(atKill.checkpoint?.skip)
                 #expect(skip >= 1_500 && skip < Pipeline.users, "killed mid-pagination")
-                #expect(FileManager.default.fileExists(atPath: p.layout.rawFile(id) + ".part"))
-                #expect(!FileManager.default.fileExists(atPath: p.layout.rawFile(id)))
+                // Killed after chunk 0 was sealed, with the next chunk open.
+                let open = atKill.chunks.sealed.count
+                #expect(open == skip / Pipeline.chunkUsers, "every full chunk is sealed: \(atKill.chunks.sealed.keys.sorted())")
+                #expect(open >= 1)
+                if (atKill.checkpoint?.offset ?? 0) > 0 {
+                    #expect(FileManager.default.fileExists(atPath: p.layout.chunkFile(id, open, .raw) + ".part"))
+                }
+                #expect(!FileManager.default.fileExists(atPath: p.layout.chunkFile(id, open, .raw)), "the open chunk is not sealed")
                 let requestsBefore = try await p.fixtureStats().requests
 
                 let restarted = try await p.extractOnce(as: "extractor-restarted")
@@ -45,36 +51,38 @@ extension EndToEnd {
             }
         }
 
-        @Test("2. SIGKILL the transformer mid-file, restart it: the replacement redoes the run after the claim expires, and the run ends as an undisturbed one")
+        @Test("2. SIGKILL the transformer mid-chunk, restart it: the replacement redoes that chunk after its claim expires, and the run ends as an undisturbed one")
         func transformerKilledMidFile() async throws {
             let reference = try await ReferenceRun.shared.state()
             try await Pipeline.run { p in
                 // Killed at the first write into one of its output files, before any is complete.
                 let (id, killed) = try await p.transformerKilledAtFirstWrite()
-                let outputs = [p.layout.usersFile(id), p.layout.dlqFile(id), p.layout.rawMaskedFile(id)]
+                let outputs = [ChunkFile.users, .dlq, .rawMasked].map { p.layout.chunkFile(id, 0, $0) }
                 #expect(outputs.filter { FileManager.default.fileExists(atPath: $0) }.isEmpty, "no output was complete when it was killed")
                 #expect(outputs.contains { FileManager.default.fileExists(atPath: $0 + ".part") }, "it was killed mid-file")
                 #expect(killed.lines(containing: "transform summary").isEmpty)
 
                 let restarted = try p.start(.transformer, as: "transformer-restarted")
                 try await p.waitFor(id, [.completed, .failed])
-                #expect(restarted.lines(containing: "transform summary").count == 1, "\(restarted.tail())")
+                // One transform per chunk: the killed one finished none.
+                #expect(restarted.lines(containing: "transform summary").count == Pipeline.users / Pipeline.chunkUsers, "\(restarted.tail())")
 
                 try await p.expectSameEnd(as: reference)
             }
         }
 
-        @Test("3. SIGKILL the saver between its users and DLQ transactions, restart it: the replacement saves the run again, and the run ends as an undisturbed one")
+        @Test("3. SIGKILL the saver between the users and DLQ transactions of a chunk, restart it: the replacement saves that chunk again, and the run ends as an undisturbed one")
         func saverKilledBetweenTransactions() async throws {
             let reference = try await ReferenceRun.shared.state()
             try await Pipeline.run { p in
                 // The test hook holds the saver right after the users transaction committed.
                 let (id, _) = try await p.saverKilledAfterUsers()
 
-                // Between the transactions: raw rows and users are in, the DLQ rows are not, and the
-                // manifest (a consumer's sign that the run is complete) is not on the server.
-                #expect(try await p.rowCount("raw_users") == reference.rows["raw_users"])
-                #expect(try await p.rowCount("users") == reference.rows["users"])
+                // Between the transactions of chunk 0: its raw rows and users are in, its DLQ rows are
+                // not, and the manifest (a consumer's sign that the run is complete) is not on the server.
+                #expect(try await p.rowCount("raw_users") == Pipeline.chunkUsers)
+                let users = try await p.rowCount("users")
+                #expect(users > 0 && users < (reference.rows["users"] ?? 0))
                 #expect(try await p.rowCount("dlq_records") == 0)
                 #expect(!p.uploadedNames().contains { $0.hasSuffix("_manifest.json") }, "\(p.uploadedNames())")
 
@@ -82,6 +90,33 @@ extension EndToEnd {
                 try await p.waitFor(id, [.completed, .failed])
                 #expect(restarted.lines(containing: "run saved").count == 1, "\(restarted.tail())")
 
+                try await p.expectSameEnd(as: reference)
+            }
+        }
+
+        @Test("3b. SIGKILL the saver between two chunks, restart it: the replacement resumes at the next chunk, and the run ends as an undisturbed one")
+        func saverKilledBetweenChunks() async throws {
+            let reference = try await ReferenceRun.shared.state()
+            try await Pipeline.run { p in
+                try await p.startAPI()
+                try p.start(.transformer)
+                let killed = try p.start(.saver, as: "saver-killed", environment: ["SAVER_TEST_PAUSE_AFTER": "chunk"])
+                let extractor = try await p.extractOnce()
+                #expect(extractor.exitStatus == 0, "\(extractor.tail())")
+                let id = try await p.onlyRun()
+                #expect(try await eventually(within: .seconds(120)) { !killed.lines(containing: "test hook: pausing after chunk").isEmpty },
+                        "\(killed.tail())")
+                await killed.crash()
+
+                // Chunk 0 is durable everywhere; nothing of chunk 1 is in the database.
+                let atKill = try #require(try await p.record(id))
+                #expect(atKill.chunks.saved.keys.sorted() == [0])
+                #expect(try await p.rowCount("raw_users") == Pipeline.chunkUsers)
+                #expect(!p.uploadedNames().contains { $0.hasSuffix("_manifest.json") }, "\(p.uploadedNames())")
+
+                let restarted = try p.start(.saver, as: "saver-restarted")
+                try await p.waitFor(id, [.completed, .failed])
+                #expect(restarted.lines(containing: "run saved").count == 1, "\(restarted.tail())")
                 try await p.expectSameEnd(as: reference)
             }
         }

@@ -127,11 +127,11 @@ actor HostileRun {
             let expected = "completed failed_phase=- extracted=\(users) valid=\(users - invalid) invalid=\(invalid) loaded=\(users - invalid)"
             if state.runs != [expected] { problems.append("GET /etl_runs: \(state.runs), expected [\(expected)]") }
             // A masked hostile value made it through, masked (the rows were not dropped).
-            let staged = String(decoding: FileManager.default.contents(atPath: p.layout.usersFile(id)) ?? Data(), as: UTF8.self)
+            let staged = String(decoding: p.staged(id, .users), as: UTF8.self)
             let maskedSSN = #""SSN":""# + String(repeating: "*", count: 19) + #"Qm7d""#
             if !staged.contains(maskedSSN) { problems.append("users.jsonl has no \(maskedSSN)") }
 
-            let raw = [UInt8](FileManager.default.contents(atPath: p.layout.rawFile(id)) ?? Data())
+            let raw = p.staged(id, .raw)
             let plantedInPages = secrets.filter { !$0.hasPrefix("S3cr3t30") && !$0.hasPrefix("S3cr3t31") }
             let exposure = try await Exposure.collect(p)
 

@@ -97,7 +97,7 @@ extension ExtractorSuites {
         let env = ExtractorTest.environment(port: Int(server.port), dataDir: dir.path, ["MAX_USER_BYTES": "1000"])
         let (failure, _) = try await failure(env)
         #expect(failure?.reason == "user 2 of the page at skip=0 is \(big.utf8.count) bytes, over MAX_USER_BYTES 1000")
-        let part = try ExtractorTest.readFile(StagingLayout(dataDirectory: dir.path).rawFile(try #require(failure?.run)) + ".part")
+        let part = try ExtractorTest.readFile(StagingLayout(dataDirectory: dir.path).chunkFile(try #require(failure?.run), 0, .raw) + ".part")
         #expect(part.isEmpty, "not even the small user of that page is staged")
     }
 
@@ -174,8 +174,8 @@ extension ExtractorSuites {
             _ = try await ledger.startRun(id)
             try await ledger.saveCheckpoint(run: id, .init(skip: skip, offset: 0, total: total))
             let layout = StagingLayout(dataDirectory: dir.path)
-            try FileManager.default.createDirectory(atPath: layout.runDirectory(id), withIntermediateDirectories: true)
-            #expect(FileManager.default.createFile(atPath: layout.rawFile(id) + ".part", contents: Data()))
+            try FileManager.default.createDirectory(atPath: layout.chunkDirectory(id, 0), withIntermediateDirectories: true)
+            #expect(FileManager.default.createFile(atPath: layout.chunkFile(id, 0, .raw) + ".part", contents: Data()))
 
             let run = try await once(ExtractorTest.environment(port: port, dataDir: dir.path), log: dir.file("extractor.log"))
             #expect(run.exited, "died by signal \(run.status)")

@@ -141,7 +141,7 @@ extension ExtractorSuites {
         let count = 20_000
         try await FixtureServer.withRunning(try ExtractorTest.fixture(users: count, badFraction: 0.05, faults: FaultSettings(delayMs: 10))) { server, port in
             // A short claim TTL: the killed process's claim must expire before the new one resumes.
-            let env = ExtractorTest.environment(port: port, dataDir: dir.path, ["LOG_LEVEL": "info", "CLAIM_TTL_SECONDS": "1.5"])
+            let env = ExtractorTest.environment(port: port, dataDir: dir.path, ["LOG_LEVEL": "info", "CLAIM_TTL_SECONDS": "1.5", "CHUNK_USERS": "3000"])
             let ledger = RunLedger(redis: try ExtractorTest.redis())
             let first = try ExtractorTest.launch(["--once"], env: env, log: dir.file("first.log"))
             defer { if first.isRunning { kill(first.processIdentifier, SIGKILL) } }
@@ -158,8 +158,10 @@ extension ExtractorSuites {
             _ = try await ExtractorTest.wait(first, limit: .seconds(30))
             let id = try #require(runID)
             let layout = StagingLayout(dataDirectory: dir.path)
-            #expect(!FileManager.default.fileExists(atPath: layout.rawFile(id)), "a killed run leaves no complete-looking file")
-            let killedAt = try #require(try await ledger.run(id)?.checkpoint)
+            let killed = try #require(try await ledger.run(id))
+            #expect(!FileManager.default.fileExists(atPath: layout.chunkFile(id, killed.chunks.sealed.count, .raw)),
+                    "a killed run leaves no complete-looking open chunk")
+            let killedAt = try #require(killed.checkpoint)
             #expect(killedAt.skip < count)
 
             let second = try ExtractorTest.launch(["--once"], env: env, log: dir.file("second.log"))
@@ -169,7 +171,7 @@ extension ExtractorSuites {
             #expect(try await ledger.recentRuns() == [id], "the same run resumed, no new run")
             let record = try #require(try await ledger.run(id))
             #expect(record.status == .extracted)
-            #expect(try ExtractorTest.readFile(layout.rawFile(id)) == ExtractorTest.expectedRaw(server.users), "nothing lost, nothing duplicated")
+            #expect(try ExtractorTest.stagedRaw(dir.path, id) == ExtractorTest.expectedRaw(server.users), "nothing lost, nothing duplicated")
             let log = try String(contentsOfFile: dir.file("second.log"), encoding: .utf8)
             #expect(log.contains("resuming from checkpoint"))
             #expect(log.contains("waiting for the claim to expire"), "the dead process's claim was still live at restart")

@@ -63,6 +63,18 @@ enum ExtractorTest {
         Array(try Data(contentsOf: URL(fileURLWithPath: path)))
     }
 
+    /// Every sealed chunk's `raw.jsonl` of the run, in chunk order: the run's raw rows.
+    static func stagedRaw(_ dataDir: String, _ id: RunID) throws -> [UInt8] {
+        let layout = StagingLayout(dataDirectory: dataDir)
+        var out: [UInt8] = []
+        var index = 0
+        while FileManager.default.fileExists(atPath: layout.chunkFile(id, index, .raw)) {
+            out += try readFile(layout.chunkFile(id, index, .raw))
+            index += 1
+        }
+        return out
+    }
+
     /// Records the waits the retry loop takes, and really waits (the fixture's rate window must pass).
     final class Sleeps: Sendable {
         let waits = Mutex<[Duration]>([])
@@ -129,4 +141,9 @@ enum ExtractorTest {
         }
         return false
     }
+}
+
+extension Array where Element == StagedFile {
+    /// Rows in all the files.
+    var rows: Int { reduce(0) { $0 + $1.rows } }
 }

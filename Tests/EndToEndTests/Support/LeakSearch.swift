@@ -45,9 +45,13 @@ struct Exposure {
 
         // Staged outputs of every run.
         for run in (try? p.layout.stagedRuns()) ?? [] {
-            exposure.addFile("staged \(run)/users.jsonl", path: p.layout.usersFile(run))
-            exposure.addFile("staged \(run)/dlq.jsonl", path: p.layout.dlqFile(run))
-            exposure.addFile("staged \(run)/raw.masked.jsonl", path: p.layout.rawMaskedFile(run))
+            var index = 0
+            while FileManager.default.fileExists(atPath: p.layout.chunkDirectory(run, index)) {
+                for file in [ChunkFile.users, .dlq, .rawMasked] {
+                    exposure.addFile("staged \(run)/chunks/\(ChunkName.number(index))/\(file.rawValue)", path: p.layout.chunkFile(run, index, file))
+                }
+                index += 1
+            }
         }
 
         // SQLite: every row of every table, every column as text; and the files themselves.

@@ -29,6 +29,8 @@ final class Pipeline: Sendable {
     static let users = 5_000
     static let badFraction = 0.05
     static let pageSize = 100
+    /// Five chunks a run: every scenario meets a run mid-chunk, with chunks before and after.
+    static let chunkUsers = 1_000
 
     static let binDirectory = ProcessInfo.processInfo.environment["E2E_BIN_DIR"].flatMap { $0.isEmpty ? nil : $0 }
         ?? repositoryRoot + "/.build/debug"
@@ -50,6 +52,18 @@ final class Pipeline: Sendable {
 
     var dataDirectory: String { directory.file("data") }
     var layout: StagingLayout { StagingLayout(dataDirectory: dataDirectory) }
+
+    /// One kind of staged file of every chunk of `run` that has it, in chunk order, concatenated:
+    /// what the run staged as a whole.
+    func staged(_ run: RunID, _ file: ChunkFile) -> [UInt8] {
+        var out: [UInt8] = []
+        var index = 0
+        while let data = FileManager.default.contents(atPath: layout.chunkFile(run, index, file)) {
+            out += data
+            index += 1
+        }
+        return out
+    }
     var databasePath: String { directory.file("database/data.db") }
     var logsDirectory: String { directory.file("logs") }
     var knownHostsPath: String { directory.file("known_hosts") }
@@ -157,6 +171,7 @@ final class Pipeline: Sendable {
             "REDIS_URL": redisURL,
             "DUMMYJSON_URL": fixtureURL + "/users",
             "PAGE_SIZE": String(Self.pageSize),
+            "CHUNK_USERS": String(Self.chunkUsers),
             "HTTP_TIMEOUT_SECONDS": "5",
             "RETRY_MAX_RETRIES": "4",
             "RETRY_BASE_DELAY_SECONDS": "0.2",
