@@ -67,7 +67,6 @@ extension ExtractorSuites {
             defer { subscriber.close() }
             var events = subscriber.events.makeAsyncIterator()
             #expect(try await events.next() == .subscribed)
-            #expect(try await events.next() == .subscribed)
 
             let env = ExtractorTest.environment(port: port, dataDir: dir.path, ["CHUNK_USERS": "500"])
             let (extraction, ledger) = try ExtractorTest.extraction(env)
