@@ -6,12 +6,12 @@ import PipelineRuntime
 import ServiceLifecycle
 import TransformerCore
 
-/// The transformer stage: validates, enriches and masks each extracted run, then signals the saver.
+/// The transformer stage: validates, enriches and masks each sealed chunk of a run, then signals the saver.
 @main
 struct TransformerCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "Transformer",
-        abstract: "Validate, enrich and mask every extracted run into users.jsonl, dlq.jsonl and raw.masked.jsonl, then signal the saver.",
+        abstract: "Validate, enrich and mask every sealed chunk of a run into users.jsonl, dlq.jsonl and raw.masked.jsonl, then signal the saver.",
         discussion: "Settings come from environment variables; see .env.example."
     )
 
@@ -36,10 +36,9 @@ struct TransformerCommand: AsyncParsableCommand {
         let worker = PhaseWorker(
             phase: .transform, redis: redis, redisURL: settings.redisURL,
             claims: RunClaims(redis: redis, instance: settings.instanceID, ttl: settings.claimTTL),
-            reconcileInterval: settings.reconcileInterval, logger: logger
-        ) { run, logger in
-            try await transformation.work(run, logger: logger)
-        }
+            reconcileInterval: settings.reconcileInterval, logger: logger,
+            work: .eachChunk { run, chunk, logger in try await transformation.work(run, chunk: chunk, logger: logger) }
+        )
         let group = ServiceGroup(configuration: .init(
             services: [.init(service: worker)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()

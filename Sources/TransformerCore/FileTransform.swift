@@ -20,9 +20,10 @@ public struct TransformPaths: Sendable, Equatable {
         self.rawMasked = rawMasked
     }
 
-    /// The files of `run` under a staging layout.
-    public init(layout: StagingLayout, run: RunID) {
-        self.init(raw: layout.rawFile(run), users: layout.usersFile(run), dlq: layout.dlqFile(run), rawMasked: layout.rawMaskedFile(run))
+    /// The files of chunk `chunk` of `run` under a staging layout: all four in the chunk's folder.
+    public init(layout: StagingLayout, run: RunID, chunk: Int) {
+        self.init(raw: layout.chunkFile(run, chunk, .raw), users: layout.chunkFile(run, chunk, .users),
+                  dlq: layout.chunkFile(run, chunk, .dlq), rawMasked: layout.chunkFile(run, chunk, .rawMasked))
     }
 }
 
@@ -57,16 +58,19 @@ public final class CancellationFlag: Sendable {
     public var isCancelled: Bool { flag.load(ordering: .relaxed) }
 }
 
-/// Turns one `raw.jsonl` into `users.jsonl`, `dlq.jsonl` and `raw.masked.jsonl` (docs/STAGING.md).
+/// Turns one `raw.jsonl` (a run's chunk) into `users.jsonl`, `dlq.jsonl` and `raw.masked.jsonl`
+/// (docs/STAGING.md).
 ///
 /// Streams, in a pipeline: this thread reads lines through one buffer into batches of about
 /// ``batchBytes``; up to `2 × workers` batches are validated, masked and enriched at once on
 /// Dispatch's pool; this thread takes them back in line order and applies the one rule that
-/// needs the rows before it (a repeated `id`); then each output file's own serial queue writes
-/// and hashes its part of the batch, while the kernel is asked to start writing the pages out
-/// as they accumulate (so the fsync at the end is short). Memory is bounded by a fixed pool of
-/// batches and the writers' buffers, whatever the number of rows; only the set of ids seen
-/// grows (a bitmap: 1 bit per id up to 2^26).
+/// needs the rows before it (a repeated `id`, which the extractor decided: ``repeats``); then
+/// each output file's own serial queue writes and hashes its part of the batch, while the kernel
+/// is asked to start writing the pages out as they accumulate (so the fsync at the end is
+/// short). Memory is bounded by a fixed pool of batches and the writers' buffers, whatever the
+/// number of rows.
+///
+/// Line numbers are the run's: the file's first line is ``firstLine``.
 ///
 /// Blocking and CPU-bound: call it from a thread of its own, not from a Swift task.
 public struct FileTransform: Sendable {
@@ -79,13 +83,20 @@ public struct FileTransform: Sendable {
     /// The expected number of rows, for the progress lines.
     public var expectedRows: Int?
     /// The longest `raw.jsonl` line read (`MAX_USER_BYTES`): a longer one fails the transform
-    /// with ``StagingError/lineTooLong(path:line:limit:)`` instead of taking unbounded memory.
+    /// with ``StagingError/lineTooLong(path:line:limit:)`` (its line number the run's) instead of
+    /// taking unbounded memory.
     public var maxLineBytes: Int
+    /// The run-wide number of the file's first line (a chunk's ``SealedChunk/firstLine``).
+    public var firstLine: Int
+    /// The lines whose `id` an earlier line of the run had (``SealedChunk/repeats``): these, and
+    /// only these, fail `id.duplicate`.
+    public var repeats: [RepeatedID]
     public var logger: Logger
 
     public init(paths: TransformPaths, rules: TransformRules, context: TransformContext,
                 workers: Int = ProcessInfo.processInfo.activeProcessorCount, batchBytes: Int = 512 << 10,
-                expectedRows: Int? = nil, maxLineBytes: Int = defaultMaxUserBytes, logger: Logger) {
+                expectedRows: Int? = nil, maxLineBytes: Int = defaultMaxUserBytes,
+                firstLine: Int = 1, repeats: [RepeatedID] = [], logger: Logger) {
         self.paths = paths
         self.rules = rules
         self.context = context
@@ -93,6 +104,8 @@ public struct FileTransform: Sendable {
         self.batchBytes = batchBytes
         self.expectedRows = expectedRows
         self.maxLineBytes = maxLineBytes
+        self.firstLine = firstLine
+        self.repeats = repeats
         self.logger = logger
     }
 
@@ -109,8 +122,9 @@ public struct FileTransform: Sendable {
         defer {
             if !committed { for output in outputs { output.abandon() } }
         }
-        var merger = Merger(context: context, expectedRows: expectedRows, logger: logger)
+        var merger = Merger(context: context, repeats: repeats, expectedRows: expectedRows, logger: logger)
         var reader = try JSONLReader(path: paths.raw, maxLineLength: maxLineBytes)
+        let lineOffset = firstLine - 1
 
         // Batches being processed, oldest first; at most `maxInFlight`. The pool holds a few more,
         // for the one being filled and those the output queues are still writing.
@@ -163,20 +177,24 @@ public struct FileTransform: Sendable {
             }
         }
 
-        try reader.forEachLine { number, line in
-            let batch: Batch
-            if let current {
-                batch = current
-            } else {
-                batch = pool.take()
-                batch.start(at: number)
-                current = batch
+        do {
+            try reader.forEachLine { number, line in
+                let batch: Batch
+                if let current {
+                    batch = current
+                } else {
+                    batch = pool.take()
+                    batch.start(at: lineOffset + number)
+                    current = batch
+                }
+                batch.add(line)
+                if batch.byteCount >= batchBytes {
+                    current = nil
+                    try submit(batch)
+                }
             }
-            batch.add(line)
-            if batch.byteCount >= batchBytes {
-                current = nil
-                try submit(batch)
-            }
+        } catch StagingError.lineTooLong(let path, let line, let limit) {
+            throw StagingError.lineTooLong(path: path, line: lineOffset + line, limit: limit)
         }
         if let batch = current {
             current = nil
@@ -206,18 +224,18 @@ public struct TransformedLines: Sendable, Equatable {
 }
 
 extension FileTransform {
-    /// Transforms `lines` (as ``JSONLReader`` yields them: no newline inside, numbered from 1) in
-    /// memory, through the same row processing and merge as ``run(cancellation:)``, minus the
-    /// files. The fuzz target `TransformFuzz` (docs/RELIABILITY.md, "Fuzzing") drives it; it is
-    /// not for transforming runs.
+    /// Transforms `lines` (as ``JSONLReader`` yields them: no newline inside; the first numbered
+    /// `firstLine`, with ``repeats`` as for a file) in memory, through the same row processing
+    /// and merge as ``run(cancellation:)``, minus the files. The fuzz target `TransformFuzz`
+    /// (docs/RELIABILITY.md, "Fuzzing") drives it; it is not for transforming runs.
     public static func transform(lines: [[UInt8]], rules: TransformRules, context: TransformContext,
-                                 logger: Logger) -> TransformedLines {
+                                 firstLine: Int = 1, repeats: [RepeatedID] = [], logger: Logger) -> TransformedLines {
         let batch = Batch(processor: RowProcessor(rules: rules, context: context),
                           capacity: lines.reduce(0) { $0 + $1.count })
-        batch.start(at: 1)
+        batch.start(at: firstLine)
         for line in lines { line.withUnsafeBytes { batch.add($0) } }
         batch.process()
-        var merger = Merger(context: context, expectedRows: nil, logger: logger)
+        var merger = Merger(context: context, repeats: repeats, expectedRows: nil, logger: logger)
         merger.merge(batch)
         var out = TransformedLines()
         out.masked = batch.buffers.results.map { Array(batch.buffers.masked[$0.masked]) }
@@ -339,7 +357,10 @@ struct Merger {
     let expectedRows: Int?
     let logger: Logger
     private(set) var summary = TransformSummary()
-    private var seen = IDSet()
+    /// The repeated ids by line, in line order, and the first not yet reached: rows arrive in
+    /// line order, so each is one comparison.
+    private let repeats: [RepeatedID]
+    private var nextRepeat = 0
     private var unknownNamesLogged: Set<String> = []
     private let started = ContinuousClock.now
     private var lastProgress = ContinuousClock.now
@@ -349,8 +370,9 @@ struct Merger {
     /// Different unknown department names logged one by one; more are only counted.
     static let unknownNamesLogLimit = 1000
 
-    init(context: TransformContext, expectedRows: Int?, logger: Logger) {
+    init(context: TransformContext, repeats: [RepeatedID], expectedRows: Int?, logger: Logger) {
         self.context = context
+        self.repeats = repeats.sorted { $0.line < $1.line }
         self.expectedRows = expectedRows
         self.logger = logger
         var runID: [UInt8] = []
@@ -368,8 +390,10 @@ struct Merger {
     mutating func merge(_ batch: Batch) {
         for result in batch.buffers.results {
             var failures = result.failures
-            if result.id > 0 && !seen.insert(result.id) {
-                failures.insert(RowFailure(field: "id", rule: "duplicate", message: "id \(result.id) appears on an earlier line"), at: 0)
+            while nextRepeat < repeats.count && repeats[nextRepeat].line < result.line { nextRepeat += 1 }
+            if nextRepeat < repeats.count && repeats[nextRepeat].line == result.line {
+                let id = repeats[nextRepeat].id
+                failures.insert(RowFailure(field: "id", rule: "duplicate", message: "id \(id) appears on an earlier line"), at: 0)
             }
             summary.rows += 1
             if failures.isEmpty {
@@ -446,27 +470,5 @@ struct Merger {
             "rows_per_s": "\(Int(Double(summary.rows) / max(summary.seconds, 0.001)))",
             "bytes_written": "\(bytes)", "commit_ms": "\(Int(commitSeconds * 1000))",
         ])
-    }
-}
-
-/// The ids seen so far in a run: a bitmap for ids below 2^26 (8 MiB at most, 125 KiB for a
-/// million dense ids), a hash set above.
-struct IDSet {
-    private var bits: [UInt64] = []
-    private var large: Set<Int> = []
-    static let bitmapLimit = 1 << 26
-
-    /// Adds `id` (> 0); returns `false` when it was already there.
-    mutating func insert(_ id: Int) -> Bool {
-        guard id < Self.bitmapLimit else { return large.insert(id).inserted }
-        let word = id >> 6
-        if word >= bits.count {
-            let grown = min(max(word + 1, bits.count * 2, 1024), Self.bitmapLimit >> 6)
-            bits.append(contentsOf: repeatElement(0, count: grown - bits.count))
-        }
-        let mask: UInt64 = 1 << UInt64(id & 63)
-        if bits[word] & mask != 0 { return false }
-        bits[word] |= mask
-        return true
     }
 }

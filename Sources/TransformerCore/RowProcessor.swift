@@ -50,8 +50,6 @@ public struct TransformContext: Sendable, Equatable {
 /// What processing one row produced, pointing into its batch's buffers.
 struct RowResult {
     var line: Int
-    /// The row's id when it is a positive integer, else 0: what the duplicate check looks at.
-    var id: Int
     /// The row for `raw.masked.jsonl`, in ``RowBuffers/masked``.
     var masked: Range<Int>
     /// The finished `users.jsonl` line in ``RowBuffers/users``; empty when the row failed a rule.
@@ -130,7 +128,7 @@ struct RowProcessor {
             appendRejectedLine(bytes, into: &out.masked)
             let masked = maskedStart..<out.masked.count
             out.results.append(RowResult(
-                line: number, id: 0, masked: masked, user: 0..<0, failures: [rejection],
+                line: number, masked: masked, user: 0..<0, failures: [rejection],
                 unknownDepartment: nil, hash: Self.hash(out.masked, masked)))
             return
         }
@@ -139,7 +137,7 @@ struct RowProcessor {
         let hash = Self.hash(out.masked, masked)
 
         var failures: [RowFailure] = []
-        let id = checkID(fields.id, bytes, &failures)
+        checkID(fields.id, bytes, &failures)
         checkName(fields.firstName, "firstName", bytes, &failures)
         checkName(fields.lastName, "lastName", bytes, &failures)
         let email = checkEmail(fields.email, bytes, &failures)
@@ -147,7 +145,7 @@ struct RowProcessor {
         let department = checkDepartment(fields.company, bytes, &failures)
 
         guard failures.isEmpty, let email, let age, let department else {
-            out.results.append(RowResult(line: number, id: id, masked: masked, user: 0..<0,
+            out.results.append(RowResult(line: number, masked: masked, user: 0..<0,
                                          failures: failures, unknownDepartment: nil, hash: hash))
             return
         }
@@ -156,7 +154,7 @@ struct RowProcessor {
         out.users.append(contentsOf: out.masked[masked.lowerBound ..< masked.upperBound - 1])
         let unknown = writeEnrichment(line: number, fields: fields, email: email, age: age, department: department,
                                       hash: hash, bytes, into: &out.users)
-        out.results.append(RowResult(line: number, id: id, masked: masked, user: userStart..<out.users.count,
+        out.results.append(RowResult(line: number, masked: masked, user: userStart..<out.users.count,
                                      failures: [], unknownDepartment: unknown, hash: hash))
     }
 
@@ -240,14 +238,13 @@ struct RowProcessor {
 
     // MARK: Rules
 
-    private func checkID(_ value: Int, _ bytes: UnsafeRawBufferPointer, _ failures: inout [RowFailure]) -> Int {
+    private func checkID(_ value: Int, _ bytes: UnsafeRawBufferPointer, _ failures: inout [RowFailure]) {
         guard value >= 0 else {
             failures.append(RowFailure(field: "id", rule: "positive_integer", message: "id is missing"))
-            return 0
+            return
         }
-        if let id = tape.intValue(value, in: bytes), id > 0 { return id }
+        if let id = tape.intValue(value, in: bytes), id > 0 { return }
         failures.append(RowFailure(field: "id", rule: "positive_integer", message: "id must be a positive integer, got \(preview(value, bytes))"))
-        return 0
     }
 
     private func checkName(_ value: Int, _ field: String, _ bytes: UnsafeRawBufferPointer, _ failures: inout [RowFailure]) {

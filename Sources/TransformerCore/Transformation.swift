@@ -5,9 +5,9 @@ import PipelineCore
 import PipelineRedis
 import PipelineRuntime
 
-/// The transformer's phase work for one claimed run (the `work` of ``PhaseWorker``): check the
-/// staged `raw.jsonl` against the ledger, then transform it into `users.jsonl`, `dlq.jsonl` and
-/// `raw.masked.jsonl`.
+/// The transformer's phase work for one claimed chunk of a run (the `work` of ``PhaseWorker``,
+/// `.eachChunk`): check the chunk's `raw.jsonl` against what the extractor sealed, then
+/// transform it into the chunk folder's `users.jsonl`, `dlq.jsonl` and `raw.masked.jsonl`.
 public struct Transformation: Sendable {
     /// The ledger field holding the run's key for digests of rejected lines (hex, 256 bits).
     public static let lineDigestKeyField = "line_digest_key"
@@ -29,46 +29,47 @@ public struct Transformation: Sendable {
         self.maxUserBytes = maxUserBytes
     }
 
-    /// Transforms `run`; throws ``TransformFailed`` when the run cannot be transformed (the
-    /// caller records it as failed), `CancellationError` when cancelled.
-    public func work(_ run: RunRecord, logger: Logger) async throws -> PhaseOutput {
+    /// Transforms `chunk` of `run`; throws ``TransformFailed`` when it cannot be transformed (the
+    /// caller records the run as failed), `CancellationError` when cancelled.
+    public func work(_ run: RunRecord, chunk: SealedChunk, logger: Logger) async throws -> TransformedChunk {
         // `run` was read before the phase began; the times every row repeats are read back as
-        // stored, so that every attempt writes them identically.
-        // The key of the digests of lines that are not JSON objects: made by the first attempt,
-        // kept in the ledger (never in SQLite, the files or the logs), so every attempt and
-        // replica writes the same digests.
+        // stored, so that every attempt and every replica writes them identically.
+        // The key of the digests of lines that are not JSON objects: made by the first attempt
+        // at any chunk, kept in the ledger (never in SQLite, the files or the logs), so every
+        // attempt and replica writes the same digests.
         let candidateKey = SymmetricKey(size: .bits256).withUnsafeBytes { Hex.encode($0) }
         try await redis.hsetnx(LedgerKey.run(run.id), field: Self.lineDigestKeyField, value: candidateKey)
         let fields = try await redis.hgetall(LedgerKey.run(run.id))
         guard let keyHex = fields[Self.lineDigestKeyField], let keyBytes = Hex.decode(keyHex), keyBytes.count == 32 else {
             throw TransformFailed("the ledger's \(Self.lineDigestKeyField) for the run is not 64 hex digits")
         }
-        guard let record = RunRecord(fields: fields) else { throw TransformFailed("the ledger has no record of the run") }
+        guard RunRecord(fields: fields) != nil else { throw TransformFailed("the ledger has no record of the run") }
         guard let transformedAt = fields[RunRecord.Field.startedAt(.transform)] else {
             throw TransformFailed("the ledger has no \(RunRecord.Field.startedAt(.transform)) for the run")
         }
-        let extractedAt = fields[RunRecord.Field.finishedAt(.extract)]
-        let extractFiles = record.files[.extract] ?? []
-        guard let recorded = extractFiles.first(where: { $0.path.hasSuffix("/raw.jsonl") || $0.path == "raw.jsonl" }) ?? extractFiles.first else {
-            throw TransformFailed("the ledger records no raw.jsonl for the run (\(RunRecord.Field.files(.extract)) is empty)")
+        // How errors name the chunk: its index and run-wide lines.
+        let chunkName = chunk.rows > 0 ? "chunk \(chunk.index) (lines \(chunk.firstLine)-\(chunk.firstLine + chunk.rows - 1))" : "chunk \(chunk.index)"
+        if let stray = chunk.repeats.first(where: { !chunk.lines.contains($0.line) }) {
+            throw TransformFailed("\(chunkName): the ledger lists a repeated id on line \(stray.line), outside the chunk")
         }
-        let paths = TransformPaths(layout: layout, run: run.id)
-        // The ledger's path is the extractor's view of the volume; the facts are checked against ours.
-        let expected = StagedFile(path: paths.raw, rows: recorded.rows, bytes: recorded.bytes, sha256: recorded.sha256)
+        let paths = TransformPaths(layout: layout, run: run.id, chunk: chunk.index)
+        let expected = StagedFile(path: paths.raw, rows: chunk.rows, bytes: chunk.bytes, sha256: chunk.sha256)
         let transform = FileTransform(
             paths: paths, rules: rules,
-            context: TransformContext(runID: run.id.rawValue, extractedAt: extractedAt, transformedAt: transformedAt,
+            context: TransformContext(runID: run.id.rawValue, extractedAt: chunk.sealedAt, transformedAt: transformedAt,
                                       lineDigestKey: SymmetricKey(data: keyBytes)),
-            workers: workers, expectedRows: recorded.rows, maxLineBytes: maxUserBytes, logger: logger)
-        logger.info("transforming run", metadata: [
-            "raw": "\(paths.raw)", "rows": "\(recorded.rows)", "bytes": "\(recorded.bytes)", "transformed_at": "\(transformedAt)",
+            workers: workers, expectedRows: chunk.rows, maxLineBytes: maxUserBytes,
+            firstLine: chunk.firstLine, repeats: chunk.repeats, logger: logger)
+        logger.info("transforming chunk", metadata: [
+            "raw": "\(paths.raw)", "first_line": "\(chunk.firstLine)", "rows": "\(chunk.rows)", "bytes": "\(chunk.bytes)",
+            "repeated_ids": "\(chunk.repeats.count)", "transformed_at": "\(transformedAt)",
         ])
         let summary = try await onDedicatedThread(name: "transform") { cancellation in
             let started = ContinuousClock.now
             do {
                 try StagedFileCheck.verify(expected)
             } catch let error as StagingError {
-                throw TransformFailed("raw.jsonl does not match what the extractor recorded, so it was not transformed: \(error)")
+                throw TransformFailed("\(chunkName): raw.jsonl does not match what the extractor recorded, so it was not transformed: \(error)")
             }
             logger.info("raw.jsonl matches the ledger", metadata: [
                 "rows": "\(expected.rows)", "sha256": "\(expected.sha256)", "ms": "\(Int((ContinuousClock.now - started).seconds * 1000))",
@@ -77,10 +78,10 @@ public struct Transformation: Sendable {
             do {
                 return try transform.run(cancellation: cancellation)
             } catch StagingError.lineTooLong(_, let line, let limit) {
-                throw TransformFailed("raw.jsonl line \(line) is longer than MAX_USER_BYTES (\(limit) bytes)")
+                throw TransformFailed("\(chunkName): raw.jsonl line \(line) is longer than MAX_USER_BYTES (\(limit) bytes)")
             }
         }
-        return PhaseOutput(files: summary.files, counts: summary.counts)
+        return TransformedChunk(files: summary.files, counts: summary.counts)
     }
 }
 

@@ -72,9 +72,9 @@ extension LedgerTests {
 }
 
 extension PhaseWorkerTests {
-    /// Simulates a transformer that died holding the claim: counted, never ended.
+    /// Simulates a transformer that died holding the claim of the run's chunk 0: counted, never ended.
     func die(on id: RunID, _ n: Int) async throws {
-        #expect(try await ledger.beginAttempt(.transform, run: id, token: "host:\(1000 + n):dead") == .began(number: n))
+        #expect(try await ledger.beginAttempt(.transform, run: id, chunk: 0, token: "host:\(1000 + n):dead") == .began(number: n))
     }
 
     @Test func aRunOnWhichTheStageDiedThreeTimesInARowIsFailedWithThatReason() async throws {
@@ -86,7 +86,7 @@ extension PhaseWorkerTests {
         #expect(try await events.next() == .subscribed)
 
         let recorder = Recorder()
-        await worker(recorder).process(id)
+        await worker(recorder).reconcile(reason: "test")
         #expect(recorder.calls.withLock { $0 } == [:], "no fourth attempt")
         let record = try #require(try await ledger.run(id))
         #expect(record.status == .failed)
@@ -97,7 +97,7 @@ extension PhaseWorkerTests {
         let signal = try #require(try await nextSignal(&events, for: id), "no run_failed signal")
         #expect(signal.error == error)
 
-        await worker(recorder).process(id)
+        await worker(recorder).reconcile(reason: "test")
         #expect(recorder.calls.withLock { $0 } == [:], "a failed run is final downstream")
     }
 
@@ -105,30 +105,30 @@ extension PhaseWorkerTests {
         let id = try await extractedRun()
         for n in 1...2 { try await die(on: id, n) }
         let recorder = Recorder()
-        #expect(await worker(recorder).process(id))
+        await worker(recorder).reconcile(reason: "test")
         #expect(recorder.calls.withLock { $0 } == [id: 1])
         let record = try #require(try await ledger.run(id))
         #expect(record.status == .transformed)
-        #expect(record.attempts[.transform] == nil)
+        #expect(try await chunkAttempts(id) == nil)
     }
 
     @Test func aGracefulStopIsNotADeath() async throws {
         let id = try await extractedRun()
         let started = Mutex(0)
         let worker = PhaseWorker(phase: .transform, redis: redis, redisURL: Self.url, claims: RunClaims(redis: redis, ttl: .seconds(2)),
-                                 reconcileInterval: .seconds(60), logger: Logger(label: "test")) { _, _ in
+                                 reconcileInterval: .seconds(60), logger: Logger(label: "test"), work: .eachChunk { _, _, _ in
             started.withLock { $0 += 1 }
             try await Task.sleep(for: .seconds(600))
             throw CancellationError()
-        }
+        })
         // Four graceful stops in the middle of the work: each ends its attempt, so none is refused.
         for stop in 1...4 {
-            let task = Task { await worker.process(id) }
+            let task = Task { await worker.process(id, chunk: 0, logger: Logger(label: "test")) }
             #expect(try await eventually(within: .seconds(10)) { started.withLock { $0 } == stop })
-            #expect(try await ledger.run(id)?.attempts[.transform] == 1)
+            #expect(try await chunkAttempts(id) == 1)
             task.cancel()
             _ = await task.value
-            #expect(try await ledger.run(id)?.attempts[.transform] == nil, "stop \(stop) cleared its attempt")
+            #expect(try await chunkAttempts(id) == nil, "stop \(stop) cleared its attempt")
         }
         #expect(try await ledger.run(id)?.status == .transforming, "left for the next start, never failed")
     }
@@ -136,9 +136,9 @@ extension PhaseWorkerTests {
     @Test func aHandledFailureIsNotADeath() async throws {
         let id = try await extractedRun()
         for n in 1...2 { try await die(on: id, n) }
-        await worker(Recorder(), fail: true).process(id)
+        await worker(Recorder(), fail: true).reconcile(reason: "test")
         let record = try #require(try await ledger.run(id))
         #expect(record.error == "row 3 is not JSON")
-        #expect(record.attempts[.transform] == nil)
+        #expect(try await chunkAttempts(id) == nil)
     }
 }

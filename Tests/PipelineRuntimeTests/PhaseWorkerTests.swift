@@ -18,23 +18,24 @@ import TestSupport
         try await redis.flushdb()
     }
 
-    /// Counts calls per run and returns a fixed output.
+    /// Counts calls per run and returns a fixed output for each chunk.
     final class Recorder: Sendable {
         let calls = Mutex<[RunID: Int]>([:])
-        func work(_ run: RunRecord) async throws -> PhaseOutput {
+        func work(_ run: RunRecord, _ chunk: SealedChunk) async throws -> TransformedChunk {
             calls.withLock { $0[run.id, default: 0] += 1 }
             try await Task.sleep(for: .milliseconds(50))
-            return PhaseOutput(files: [StagedFile(path: "users.jsonl", rows: 1, bytes: 2, sha256: "ab")], counts: ["valid": 1])
+            return TransformedChunk(files: [StagedFile(path: "chunks/\(chunk.index)/users.jsonl", rows: chunk.rows, bytes: 2, sha256: "ab")],
+                                    counts: ["valid": chunk.rows])
         }
     }
 
     func worker(_ recorder: Recorder, interval: Duration = .seconds(60), fail: Bool = false) -> PhaseWorker {
         PhaseWorker(phase: .transform, redis: redis, redisURL: Self.url, claims: RunClaims(redis: redis, ttl: .seconds(2)),
-                    reconcileInterval: interval, logger: Logger(label: "test")) { run, _ in
-            let output = try await recorder.work(run)
+                    reconcileInterval: interval, logger: Logger(label: "test"), work: .eachChunk { run, chunk, _ in
+            let output = try await recorder.work(run, chunk)
             if fail { throw StageFailure(message: "row 3 is not JSON") }
             return output
-        }
+        })
     }
 
     struct StageFailure: Error, CustomStringConvertible {
@@ -42,11 +43,22 @@ import TestSupport
         var description: String { message }
     }
 
-    func extractedRun(secondsAgo: Double = 0) async throws -> RunID {
+    /// A run whose extractor sealed `chunks` chunks of one row each and completed.
+    func extractedRun(secondsAgo: Double = 0, chunks: Int = 1) async throws -> RunID {
         let id = RunID(startingAt: Date(timeIntervalSinceNow: -secondsAgo))
-        _ = try await ledger.startRun(id)
-        try await ledger.completePhase(.extract, run: id, files: [], counts: ["extracted": 1])
+        _ = try await ledger.startRun(id, chunkUsers: 1)
+        for index in 0..<chunks {
+            let chunk = SealedChunk(index: index, firstLine: index + 1, rows: 1, bytes: 2, sha256: "cd",
+                                    sealedAt: Timestamp.format(Date()), repeats: [])
+            try await ledger.sealChunk(chunk, run: id, isLast: index == chunks - 1, checkpoint: nil)
+        }
+        try await ledger.completePhase(.extract, run: id, files: [], counts: ["extracted": chunks])
         return id
+    }
+
+    /// The attempt count of one chunk of the transform (``CrashLoop``).
+    func chunkAttempts(_ id: RunID, chunk: Int = 0) async throws -> Int? {
+        try await redis.hgetall(LedgerKey.run(id))[RunChunks.Field.attempts(chunk, .transform)].flatMap(Int.init)
     }
 
     /// Polls until every run reaches `status`, for at most `limit`.
@@ -81,12 +93,13 @@ import TestSupport
 
     @Test func aWorkerRestartedWithItsIdentityTakesOverTheClaimItsEarlierLifeLeft() async throws {
         let id = try await extractedRun()
-        // A transformer of instance "t1" died holding the run: its claim would live 10 minutes.
-        #expect(try await redis.claim(LedgerKey.lock(.transform, id), owner: "t1:100:dead", ttl: .seconds(600)))
+        // A transformer of instance "t1" died holding the run's chunk: its claim would live 10 minutes.
+        #expect(try await redis.claim(LedgerKey.lock(.transform, id, chunk: 0), owner: "t1:100:dead", ttl: .seconds(600)))
         let recorder = Recorder()
         func worker(instance: String) -> PhaseWorker {
             PhaseWorker(phase: .transform, redis: redis, redisURL: Self.url, claims: RunClaims(redis: redis, instance: instance, ttl: .seconds(2)),
-                        reconcileInterval: .milliseconds(100), logger: Logger(label: "test")) { run, _ in try await recorder.work(run) }
+                        reconcileInterval: .milliseconds(100), logger: Logger(label: "test"),
+                        work: .eachChunk { run, chunk, _ in try await recorder.work(run, chunk) })
         }
         let stranger = Task { try await worker(instance: "t2").run() }
         try await Task.sleep(for: .seconds(1))
@@ -109,15 +122,16 @@ import TestSupport
         #expect(try await waitFor([id], .transformed, limit: .seconds(5)))
     }
 
-    @Test func twoReplicasProcessEveryRunExactlyOnce() async throws {
-        let ids = try await (0..<6).asyncMap { try await extractedRun(secondsAgo: Double(10 - $0)) }
+    @Test func twoReplicasProcessEveryChunkExactlyOnce() async throws {
+        let ids = try await (0..<6).asyncMap { try await extractedRun(secondsAgo: Double(10 - $0), chunks: 3) }
         let recorder = Recorder()
         let a = Task { try await worker(recorder, interval: .milliseconds(100)).run() }
         let b = Task { try await worker(recorder, interval: .milliseconds(100)).run() }
         defer { a.cancel(); b.cancel() }
         #expect(try await waitFor(ids, .transformed))
         try await Task.sleep(for: .milliseconds(300))
-        #expect(recorder.calls.withLock { $0 } == Dictionary(uniqueKeysWithValues: ids.map { ($0, 1) }))
+        #expect(recorder.calls.withLock { $0 } == Dictionary(uniqueKeysWithValues: ids.map { ($0, 3) }))
+        for id in ids { #expect(try await ledger.run(id)?.counts[.transform] == ["valid": 3], "the chunks' counts, summed") }
     }
 
     @Test func aFailedRunIsRecordedAndAnnounced() async throws {

@@ -9,23 +9,20 @@ import TransformerCore
 /// "Hostile input"): a longer one fails the run saying so, instead of taking unbounded memory.
 extension TransformerProcessTests {
     @Test func aRawLineLongerThanMaxUserBytesFailsTheRunSayingSo() async throws {
-        let id = RunID()
-        try FileManager.default.createDirectory(atPath: layout.runDirectory(id), withIntermediateDirectories: true)
-        let long = #"{"id":2,"bio":""# + String(repeating: "x", count: 5000) + #""}"#
-        try Data((#"{"id":1}"# + "\n" + long + "\n" + #"{"id":3}"# + "\n").utf8).write(to: URL(fileURLWithPath: layout.rawFile(id)))
-        let staged = try StagedFile.describe(path: layout.rawFile(id))
-        _ = try await ledger.startRun(id)
-        try await ledger.completePhase(.extract, run: id, files: [staged], counts: ["extracted": staged.rows])
+        // Two chunks of two lines; the long line is the first of chunk 1, line 3 of the run.
+        let long = #"{"id":3,"bio":""# + String(repeating: "x", count: 5000) + #""}"#
+        let run = ChunkedRun(lines: [#"{"id":1}"#, #"{"id":2}"#, long, #"{"id":4}"#].map { Array($0.utf8) }, chunkUsers: 2)
+        try await run.stage(layout: layout, ledger: ledger)
 
         var env = environment()
         env["MAX_USER_BYTES"] = "4096"
         let transformer = try start("bounded", env)
         defer { transformer.killNow() }
-        #expect(try await eventually(within: .seconds(60)) { try await status(id) == .failed }, logs(transformer))
-        let record = try #require(try await ledger.run(id))
+        #expect(try await eventually(within: .seconds(60)) { try await status(run.id) == .failed }, logs(transformer))
+        let record = try #require(try await ledger.run(run.id))
         #expect(record.failedPhase == .transform)
-        #expect(record.error == "raw.jsonl line 2 is longer than MAX_USER_BYTES (4096 bytes)")
-        #expect(outputs(id).allSatisfy { !FileManager.default.fileExists(atPath: $0) }, "no output for a refused run")
+        #expect(record.error == "chunk 1 (lines 3-4): raw.jsonl line 3 is longer than MAX_USER_BYTES (4096 bytes)")
+        #expect(outputs(run, chunk: 1).allSatisfy { !FileManager.default.fileExists(atPath: $0) }, "no output for a refused chunk")
     }
 
     @Test func maxUserBytesDefaultsTo1MiBAndIsBounded() throws {

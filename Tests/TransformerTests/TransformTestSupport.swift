@@ -26,21 +26,25 @@ struct TransformRun {
     }
     static let rules = TransformRules(ageRange: 18...65, departments: try! DepartmentTable.bundled())
 
-    /// Writes `lines` (each followed by a newline) as raw.jsonl and transforms them.
+    /// Writes `lines` (each followed by a newline) as raw.jsonl and transforms them; `repeats`
+    /// are the lines the extractor found repeating an earlier line's id.
     @discardableResult
-    func run(_ lines: [String], rules: TransformRules = TransformRun.rules, workers: Int = 1, batchBytes: Int = 512 << 10) throws -> TransformSummary {
-        try runBytes(lines.map { Array($0.utf8) }, rules: rules, workers: workers, batchBytes: batchBytes)
+    func run(_ lines: [String], rules: TransformRules = TransformRun.rules, workers: Int = 1, batchBytes: Int = 512 << 10,
+             firstLine: Int = 1, repeats: [RepeatedID] = []) throws -> TransformSummary {
+        try runBytes(lines.map { Array($0.utf8) }, rules: rules, workers: workers, batchBytes: batchBytes, firstLine: firstLine, repeats: repeats)
     }
 
     @discardableResult
-    func runBytes(_ lines: [[UInt8]], rules: TransformRules = TransformRun.rules, workers: Int = 1, batchBytes: Int = 512 << 10) throws -> TransformSummary {
+    func runBytes(_ lines: [[UInt8]], rules: TransformRules = TransformRun.rules, workers: Int = 1, batchBytes: Int = 512 << 10,
+                  firstLine: Int = 1, repeats: [RepeatedID] = []) throws -> TransformSummary {
         try Data(lines.flatMap { $0 + [0x0A] }).write(to: URL(fileURLWithPath: paths.raw))
-        return try transform(rules: rules, workers: workers, batchBytes: batchBytes)
+        return try transform(rules: rules, workers: workers, batchBytes: batchBytes, firstLine: firstLine, repeats: repeats)
     }
 
-    func transform(rules: TransformRules = TransformRun.rules, workers: Int = 1, batchBytes: Int = 512 << 10) throws -> TransformSummary {
+    func transform(rules: TransformRules = TransformRun.rules, workers: Int = 1, batchBytes: Int = 512 << 10,
+                   firstLine: Int = 1, repeats: [RepeatedID] = []) throws -> TransformSummary {
         try FileTransform(paths: paths, rules: rules, context: Self.context, workers: workers, batchBytes: batchBytes,
-                          logger: quietLogger).run()
+                          firstLine: firstLine, repeats: repeats, logger: quietLogger).run()
     }
 
     func lines(_ path: String) throws -> [String] {

@@ -39,24 +39,33 @@ import Glibc
         try TransformerProcess(name, environment: environment, logPath: directory.file("\(name).log"))
     }
 
-    /// Stages a raw.jsonl and records the run as extracted, as the extractor would.
-    func stageRun(count: Int, badEvery: Int? = nil, repeating: Bool = false) async throws -> RunID {
-        let id = RunID()
-        try FileManager.default.createDirectory(atPath: layout.runDirectory(id), withIntermediateDirectories: true)
+    /// Stages a run of generated users in chunks and records it as extracted, as the extractor would.
+    func stageRun(count: Int, badEvery: Int? = nil, repeating: Bool = false, chunkUsers: Int = 10_000) async throws -> ChunkedRun {
+        let source = directory.file("source-\(UUID().uuidString).jsonl")
         if repeating {
-            try DummyUsers.writeRepeatingFile(path: layout.rawFile(id), count: count)
+            try DummyUsers.writeRepeatingFile(path: source, count: count)
         } else {
-            try DummyUsers.writeFile(path: layout.rawFile(id), count: count, seed: 11, badEvery: badEvery)
+            try DummyUsers.writeFile(path: source, count: count, seed: 11, badEvery: badEvery)
         }
-        let staged = try StagedFile.describe(path: layout.rawFile(id))
-        _ = try await ledger.startRun(id)
-        try await ledger.completePhase(.extract, run: id, files: [staged], counts: ["extracted": staged.rows])
-        return id
+        let run = ChunkedRun(lines: try ChunkedRun.lines(ofFile: source), chunkUsers: chunkUsers)
+        try FileManager.default.removeItem(atPath: source)
+        try await run.stage(layout: layout, ledger: ledger)
+        return run
     }
 
     func status(_ id: RunID) async throws -> RunStatus? { try await ledger.run(id)?.status }
 
-    func outputs(_ id: RunID) -> [String] { [layout.usersFile(id), layout.dlqFile(id), layout.rawMaskedFile(id)] }
+    func outputs(_ run: ChunkedRun, chunk: Int) -> [String] {
+        [ChunkFile.users, .dlq, .rawMasked].map { layout.chunkFile(run.id, chunk, $0) }
+    }
+
+    /// The chunks named by the log lines with the message `message` (their `chunk=` field).
+    func chunks(in process: TransformerProcess, _ message: String) -> [Int] {
+        // The message is followed by a space and its fields (a progress line's `transforming chunk=1` is not it).
+        process.lines(containing: " \(message) ").compactMap { line in
+            line.firstMatch(of: /\schunk=(\d+)/).flatMap { Int($0.1) }
+        }
+    }
 
     /// Where the process logs are, for a failed expectation's message.
     func logs(_ processes: TransformerProcess...) -> Comment {
@@ -64,7 +73,10 @@ import Glibc
     }
 
     @Test func aTransformerStartedAfterThePhase1SignalStillProcessesTheRun() async throws {
-        let id = try await stageRun(count: 600, badEvery: 9)
+        let run = try await stageRun(count: 600, badEvery: 9, chunkUsers: 250)
+        let id = run.id
+        #expect(run.chunks.map(\.rows) == [250, 250, 100])
+        #expect(!run.chunks.flatMap(\.repeats).isEmpty, "the generated rows repeat some ids")
         // Published while no transformer of this test runs. (Pub/sub ignores database numbers: a
         // transformer of another suite may hear it, and scan a database of its own.)
         let signal = PhaseSignal(runID: id, phase: .extract, status: .extracted, at: Date())
@@ -80,31 +92,41 @@ import Glibc
 
         let record = try #require(try await ledger.run(id))
         let files = try #require(record.files[.transform])
-        #expect(files.map(\.path) == outputs(id))
+        #expect(files.map(\.path) == run.outputs(layout), "every chunk's users, dlq and raw.masked, in chunk order")
         for file in files {
             #expect(try await sha256sum(file.path) == file.sha256)
             #expect(try StagedFile.describe(path: file.path) == file)
         }
         let counts = try #require(record.counts[.transform])
         #expect(counts["valid"]! + counts["invalid"]! == 600)
-        #expect(files.map(\.rows) == [counts["valid"]!, counts["invalid"]!, 600])
+        #expect(files.map(\.rows) == run.chunks.indices.flatMap { record.chunks.transformed[$0]!.files.map(\.rows) })
+        #expect(stride(from: 2, to: files.count, by: 3).map { files[$0].rows } == run.chunks.map(\.rows))
         #expect(counts["unknown_department"] == 0)
         #expect(counts.keys.contains("rule:email.email_format"))
+        #expect(counts["rule:id.duplicate"] == run.chunks.flatMap(\.repeats).count)
+        var summed: [String: Int] = [:]
+        for chunk in record.chunks.transformed.values { summed.merge(chunk.counts, uniquingKeysWith: +) }
+        #expect(counts == summed, "the run's counts are its chunks' counts, summed")
 
-        // The same bytes the library writes for this run's ledger facts.
+        // The same bytes the library writes for each chunk from the ledger's facts.
         let fields = try await redis.hgetall(LedgerKey.run(id))
-        let copy = TransformRun()
-        try FileManager.default.copyItem(atPath: layout.rawFile(id), toPath: copy.paths.raw)
         let key = try #require(fields[Transformation.lineDigestKeyField].flatMap(Hex.decode))
         #expect(key.count == 32, "the run's digest key is made once and kept in the ledger")
-        let context = TransformContext(runID: id.rawValue, extractedAt: fields["extract_finished_at"],
-                                       transformedAt: try #require(fields["transform_started_at"]), lineDigestKey: SymmetricKey(data: key))
-        let summary = try FileTransform(paths: copy.paths, rules: TransformRun.rules, context: context, logger: quietLogger).run()
-        #expect(summary.files.map(\.sha256) == files.map(\.sha256))
-        #expect(summary.counts == counts)
-        let users = try copy.users
-        #expect(users.first?["extracted_at"] as? String == fields["extract_finished_at"])
-        #expect(users.first?["transformed_at"] as? String == fields["transform_started_at"])
+        let transformedAt = try #require(fields["transform_started_at"])
+        for chunk in run.chunks {
+            let copy = TransformRun()
+            try FileManager.default.copyItem(atPath: layout.chunkFile(id, chunk.index, .raw), toPath: copy.paths.raw)
+            let context = TransformContext(runID: id.rawValue, extractedAt: chunk.sealedAt, transformedAt: transformedAt,
+                                           lineDigestKey: SymmetricKey(data: key))
+            let summary = try FileTransform(paths: copy.paths, rules: TransformRun.rules, context: context,
+                                            firstLine: chunk.firstLine, repeats: chunk.repeats, logger: quietLogger).run()
+            #expect(summary.files.map(\.sha256) == record.chunks.transformed[chunk.index]?.files.map(\.sha256))
+            #expect(summary.counts == record.chunks.transformed[chunk.index]?.counts)
+            let users = try copy.users
+            #expect(users.allSatisfy { $0["extracted_at"] as? String == chunk.sealedAt }, "a chunk's rows were extracted when it was sealed")
+            #expect(users.allSatisfy { $0["transformed_at"] as? String == transformedAt })
+            #expect(users.allSatisfy { chunk.lines.contains(($0["line"] as? Int) ?? 0) }, "run-wide line numbers")
+        }
 
         // Announced on channel:phase2_complete with what the ledger holds.
         #expect(try await eventually(within: .seconds(5)) { messages.signals(on: .phase2Complete, run: id).count == 1 })
@@ -115,13 +137,16 @@ import Glibc
         #expect(announced.counts == counts)
         #expect(messages.signals(on: .runFailed, run: id).isEmpty)
 
-        #expect(late.lines(containing: "transform summary").count == 1, logs(late))
+        #expect(late.lines(containing: "transform summary").count == 3, logs(late))
+        #expect(chunks(in: late, "transforming chunk") == [0, 1, 2], logs(late))
         await late.stop()
         #expect(late.exitStatus == 0, "SIGTERM stops it gracefully; \(logs(late))")
     }
 
-    @Test func twoTransformersStartedTogetherProcessTheRunExactlyOnce() async throws {
-        let id = try await stageRun(count: 30_000, repeating: true)
+    @Test func twoTransformersStartedTogetherTransformEachChunkExactlyOnce() async throws {
+        let run = try await stageRun(count: 30_000, repeating: true)
+        let id = run.id
+        #expect(run.chunks.count == 3)
         let messages = SignalCollector(url: Self.url, channels: [.phase2Complete])
         defer { messages.close() }
         #expect(try await messages.waitUntilSubscribed())
@@ -130,65 +155,80 @@ import Glibc
         let b = try start("b", environment(reconcile: 0.2))
         defer { b.killNow() }
         #expect(try await eventually(within: .seconds(300)) { try await status(id) == .transformed }, logs(a, b))
-        // Give the other replica several reconcile rounds to (wrongly) do the run again.
+        // Give the other replica several reconcile rounds to (wrongly) do a chunk again.
         try await Task.sleep(for: .seconds(2))
         #expect(a.isRunning && b.isRunning)
         await a.stop()
         await b.stop()
         #expect(a.lines(containing: "waiting for runs").count == 1 && b.lines(containing: "waiting for runs").count == 1, logs(a, b))
-        #expect(a.lines(containing: "transforming run").count + b.lines(containing: "transforming run").count == 1, logs(a, b))
+        #expect((chunks(in: a, "transforming chunk") + chunks(in: b, "transforming chunk")).sorted() == [0, 1, 2], logs(a, b))
+        #expect((chunks(in: a, "chunk transformed") + chunks(in: b, "chunk transformed")).sorted() == [0, 1, 2], logs(a, b))
         #expect(a.lines(containing: "transform complete").count + b.lines(containing: "transform complete").count == 1, logs(a, b))
         #expect(messages.signals(on: .phase2Complete, run: id).count == 1)
         #expect(try await ledger.run(id)?.counts[.transform]?["valid"] == 30_000)
     }
 
-    @Test func aTransformerKilledMidRunIsReplacedAndTheOutputsMatchAnUninterruptedRun() async throws {
-        // Large enough (~85 MB in, ~280 MB out) that the debug binary spends many seconds in the
-        // file, so the kill lands mid-file: after 8 MiB of raw.masked.jsonl.part, before the end.
-        let id = try await stageRun(count: 60_000, repeating: true)
+    @Test func aTransformerKilledMidChunkRedoesOnlyThatChunkAndTheOutputsMatchAnUninterruptedRun() async throws {
+        // Chunks large enough (~28 MB in each) that the debug binary spends seconds in one, so the
+        // kill lands in chunk 1: after 4 MiB of its raw.masked.jsonl.part, before its end.
+        let run = try await stageRun(count: 60_000, repeating: true, chunkUsers: 20_000)
+        let id = run.id
 
         // The reference: the run transformed without interruption.
         let uninterrupted = try start("uninterrupted", environment())
         defer { uninterrupted.killNow() }
         #expect(try await eventually(within: .seconds(400)) { try await status(id) == .transformed }, logs(uninterrupted))
         await uninterrupted.stop()
-        let reference = try await checksums(outputs(id))
+        let reference = try await checksums(run.outputs(layout))
         let referenceRecord = try #require(try await ledger.run(id))
 
-        // Redo the phase: back to `extracted`, outputs gone (transform_started_at stays, as for any redo).
+        // Redo the phase: back to `extracted`, the chunk records and outputs gone (transform_started_at stays, as for any redo).
         _ = try await redis.hset(LedgerKey.run(id), [RunRecord.Field.status: RunStatus.extracted.rawValue])
-        _ = try await redis.hdel(LedgerKey.run(id), fields: [RunRecord.Field.finishedAt(.transform), RunRecord.Field.files(.transform), RunRecord.Field.counts(.transform)])
-        for path in outputs(id) { try FileManager.default.removeItem(atPath: path) }
+        _ = try await redis.hdel(LedgerKey.run(id), fields: [RunRecord.Field.finishedAt(.transform), RunRecord.Field.files(.transform),
+                                                             RunRecord.Field.counts(.transform)] + run.chunks.map { RunChunks.Field.chunk($0.index, .transform) })
+        for path in run.outputs(layout) { try FileManager.default.removeItem(atPath: path) }
 
-        // Killed mid-file.
-        // Its claim outlives it by 5 s (CLAIM_TTL_SECONDS), the replacement's wait.
-        let killed = try start("killed", environment(claimTTL: 5))
+        // Killed in the middle of chunk 1, chunk 0 done.
+        var env = environment()
+        env["INSTANCE_ID"] = "transformer-killed-mid-chunk"
+        let killed = try start("killed", env)
         defer { killed.killNow() }
-        let part = layout.rawMaskedFile(id) + ".part"
-        #expect(try await eventually(within: .seconds(120)) { fileSize(part) > 8 << 20 }, logs(killed))
+        let part = layout.chunkFile(id, 1, .rawMasked) + ".part"
+        #expect(try await eventually(within: .seconds(200)) {
+            guard fileSize(part) > 4 << 20 else { return false }
+            return try await ledger.run(id)?.chunks.transformed[0] != nil
+        }, logs(killed))
         killed.signal(SIGKILL)
         #expect(await killed.waitForExit(timeout: .seconds(10)))
-        #expect(try await status(id) == .transforming)
-        #expect(outputs(id).allSatisfy { !FileManager.default.fileExists(atPath: $0) }, "no output was complete when it was killed")
-        #expect(killed.lines(containing: "transform summary").isEmpty, "it was killed before finishing")
+        let afterKill = try #require(try await ledger.run(id))
+        #expect(afterKill.status == .transforming)
+        #expect(afterKill.chunks.transformed.keys.sorted() == [0], "chunk 0 was recorded, chunk 1 was not: \(logs(killed))")
+        #expect(outputs(run, chunk: 0).allSatisfy { FileManager.default.fileExists(atPath: $0) })
+        #expect(outputs(run, chunk: 1).allSatisfy { !FileManager.default.fileExists(atPath: $0) }, "chunk 1 was not complete when it was killed")
+        let chunk0 = try outputs(run, chunk: 0).map(identity)
 
-        // The replacement waits for the dead one's claim to expire, then redoes the run.
-        let replacement = try start("replacement", environment(claimTTL: 5))
-        defer { replacement.killNow() }
-        #expect(try await eventually(within: .seconds(400)) { try await status(id) == .transformed }, logs(replacement))
-        await replacement.stop()
-        #expect(try await checksums(outputs(id)) == reference)
+        // Restarted with the same identity: it takes its claim on chunk 1 over at once and redoes
+        // chunks 1 and 2 only.
+        let restarted = try start("restarted", env)
+        defer { restarted.killNow() }
+        #expect(try await eventually(within: .seconds(400)) { try await status(id) == .transformed }, logs(restarted))
+        await restarted.stop()
+        #expect(chunks(in: restarted, "transforming chunk") == [1, 2], logs(restarted))
+        #expect(try outputs(run, chunk: 0).map(identity) == chunk0, "chunk 0's files were not written again")
+        #expect(try await checksums(run.outputs(layout)) == reference)
         let record = try #require(try await ledger.run(id))
         #expect(record.files[.transform] == referenceRecord.files[.transform])
         #expect(record.counts[.transform] == referenceRecord.counts[.transform])
+        #expect(record.chunks.transformed == referenceRecord.chunks.transformed)
         #expect(record.phaseStartedAt[.transform] == referenceRecord.phaseStartedAt[.transform])
-        #expect(outputs(id).allSatisfy { !FileManager.default.fileExists(atPath: $0 + ".part") })
+        #expect(run.outputs(layout).allSatisfy { !FileManager.default.fileExists(atPath: $0 + ".part") })
     }
 
-    @Test func aRawFileThatDoesNotMatchTheLedgerFailsTheRun() async throws {
-        let id = try await stageRun(count: 50)
-        // One byte changed after the extractor recorded the file.
-        let handle = try FileHandle(forUpdating: URL(fileURLWithPath: layout.rawFile(id)))
+    @Test func aChunkWhoseRawFileDoesNotMatchItsSealFailsTheRunNamingTheChunk() async throws {
+        let run = try await stageRun(count: 30, chunkUsers: 10)
+        let id = run.id
+        // One byte of chunk 1 changed after the extractor sealed it.
+        let handle = try FileHandle(forUpdating: URL(fileURLWithPath: layout.chunkFile(id, 1, .raw)))
         try handle.seek(toOffset: 10)
         try handle.write(contentsOf: Data("X".utf8))
         try handle.close()
@@ -201,9 +241,11 @@ import Glibc
         let record = try #require(try await ledger.run(id))
         #expect(record.failedPhase == .transform)
         let error = try #require(record.error)
-        #expect(error.contains("raw.jsonl does not match what the extractor recorded"), "\(error)")
+        #expect(error.hasPrefix("chunk 1 (lines 11-20): raw.jsonl does not match what the extractor recorded, so it was not transformed: "), "\(error)")
+        #expect(error.contains(layout.chunkFile(id, 1, .raw)), "\(error)")
         #expect(error.contains("SHA-256"), "\(error)")
-        #expect(outputs(id).allSatisfy { !FileManager.default.fileExists(atPath: $0) && !FileManager.default.fileExists(atPath: $0 + ".part") })
+        #expect(outputs(run, chunk: 1).allSatisfy { !FileManager.default.fileExists(atPath: $0) && !FileManager.default.fileExists(atPath: $0 + ".part") })
+        #expect(record.chunks.transformed[1] == nil)
         #expect(try await eventually(within: .seconds(5)) { messages.signals(on: .runFailed, run: id).count == 1 })
         #expect(messages.signals(on: .runFailed, run: id).first?.error == error)
         await transformer.stop()
@@ -266,8 +308,14 @@ final class SignalCollector: Sendable {
     }
 }
 
+/// A file's inode and modification time: what writing it again would change.
+func identity(_ path: String) throws -> String {
+    let attributes = try FileManager.default.attributesOfItem(atPath: path)
+    return "\(attributes[.systemFileNumber] ?? "?") \((attributes[.modificationDate] as? Date)?.timeIntervalSince1970 ?? 0)"
+}
+
 /// SHA-256 of each file, in order.
-private func checksums(_ paths: [String]) async throws -> [String] {
+func checksums(_ paths: [String]) async throws -> [String] {
     var sums: [String] = []
     for path in paths { sums.append(try await sha256sum(path)) }
     return sums

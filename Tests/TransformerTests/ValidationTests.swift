@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import PipelineCore
 import Testing
 import TestSupport
 import TransformerCore
@@ -12,14 +13,17 @@ import TransformerFixtures
         /// The bad line; it is line 2 of raw.jsonl, between two valid users (ids 1 and 3).
         var line: String
         var rules: [String]
+        /// What the extractor recorded for the line: the id it repeats.
+        var repeats: [RepeatedID] = []
         var testDescription: String { name }
 
-        init(_ name: String, _ rules: [String], _ change: (inout FixtureJSON) -> Void) {
+        init(_ name: String, _ rules: [String], repeating id: Int? = nil, _ change: (inout FixtureJSON) -> Void) {
             var user = DummyUsers.user(1)
             change(&user)
             self.name = name
             self.line = user.text
             self.rules = rules
+            self.repeats = id.map { [RepeatedID(line: 2, id: $0)] } ?? []
         }
 
         init(_ name: String, _ rules: [String], line: String) {
@@ -37,7 +41,7 @@ import TransformerFixtures
         Case("empty firstName", ["firstName.required"], line: DummyUsers.badLine(.emptyFirstName, index: 1)),
         Case("empty department", ["company.department.required"], line: DummyUsers.badLine(.emptyDepartment, index: 1)),
         Case("id not an integer", ["id.positive_integer"], line: DummyUsers.badLine(.idNotInteger, index: 1)),
-        Case("duplicate id", ["id.duplicate"]) { $0.set("id", .int(1)) },
+        Case("duplicate id", ["id.duplicate"], repeating: 1) { $0.set("id", .int(1)) },
         Case("missing field", ["lastName.required"], line: DummyUsers.badLine(.missingField, index: 1)),
         Case("wrong type", ["age.integer"], line: DummyUsers.badLine(.wrongType, index: 1)),
         Case("not JSON", ["row.not_object"], line: DummyUsers.badLine(.notJSON, index: 1)),
@@ -80,7 +84,7 @@ import TransformerFixtures
     @Test(arguments: cases)
     func aBadRowLandsInTheDLQWithItsRules(_ c: Case) throws {
         let run = TransformRun()
-        let summary = try run.run([DummyUsers.user(0).text, c.line, DummyUsers.user(2).text])
+        let summary = try run.run([DummyUsers.user(0).text, c.line, DummyUsers.user(2).text], repeats: c.repeats)
         let dlq = try run.dlq
         #expect(dlq.count == 1)
         let row = try #require(dlq.first)
@@ -128,37 +132,61 @@ import TransformerFixtures
         var duplicate = DummyUsers.user(0)
         duplicate.set("age", .int(12))
         let run = TransformRun()
-        try run.run([DummyUsers.user(0).text, duplicate.text])
+        try run.run([DummyUsers.user(0).text, duplicate.text], repeats: [RepeatedID(line: 2, id: 1)])
         #expect(try run.dlq.first?.rules == ["id.duplicate", "age.range"])
         #expect(try run.users.count == 1)
     }
 
-    @Test func anIDIsADuplicateEvenWhenItsFirstRowWasRejected() throws {
-        var first = DummyUsers.user(0)
-        first.set("email", .string("bad"))
+    /// Which lines repeat an id is the extractor's finding (it sees the run in order; a chunk
+    /// alone does not): the transformer rejects exactly the lines it lists, and says so in the
+    /// words it always used.
+    @Test func theDuplicatesAreTheLinesTheExtractorListed() throws {
         let run = TransformRun()
-        try run.run([first.text, DummyUsers.user(0).text])
-        #expect(try run.dlq.map(\.rules) == [["email.email_format"], ["id.duplicate"]])
+        // Lines 101…103 of the run: the first repeats an id of an earlier chunk, the third an id
+        // of this chunk (the extractor lists both), the second an id the extractor did not list.
+        var fromEarlierChunk = DummyUsers.user(101)
+        fromEarlierChunk.set("id", .int(7))
+        var unlisted = DummyUsers.user(102)
+        unlisted.set("id", .int(9))
+        var fromThisChunk = DummyUsers.user(103)
+        fromThisChunk.set("id", .int(7))
+        let summary = try run.run([fromEarlierChunk.text, unlisted.text, fromThisChunk.text], firstLine: 101,
+                                  repeats: [RepeatedID(line: 103, id: 7), RepeatedID(line: 101, id: 7)])
+        let dlq = try run.dlq
+        #expect(dlq.map { $0["line"] as? Int } == [101, 103])
+        for row in dlq {
+            let reasons = try #require(row["reasons"] as? [[String: Any]])
+            #expect(reasons.count == 1)
+            #expect(reasons.first?["field"] as? String == "id")
+            #expect(reasons.first?["rule"] as? String == "duplicate")
+            #expect(reasons.first?["message"] as? String == "id 7 appears on an earlier line")
+        }
+        #expect(try run.users.map { $0["line"] as? Int } == [102])
+        #expect(summary.counts["rule:id.duplicate"] == 2)
     }
 
-    @Test func duplicatesAreFoundAcrossBatchesAndThreads() throws {
-        // Small batches, several workers: the duplicate's first occurrence is in an earlier batch.
+    @Test func listedDuplicatesAreFoundAcrossBatchesAndThreads() throws {
+        // Small batches, several workers: the listed lines fall in different batches.
         let lines = (0..<400).map { DummyUsers.user($0).text } + (0..<5).map { DummyUsers.user($0 * 50).text }
+        let repeats = (0..<5).map { RepeatedID(line: 401 + $0, id: $0 * 50 + 1) }
         let run = TransformRun()
-        let summary = try run.run(lines, workers: 4, batchBytes: 4096)
+        let summary = try run.run(lines, workers: 4, batchBytes: 4096, repeats: repeats)
         #expect(summary.valid == 400)
         #expect(try run.dlq.map { $0["line"] as? Int } == [401, 402, 403, 404, 405])
+        #expect(try run.dlq.map { ($0["reasons"] as? [[String: Any]])?.first?["message"] as? String }
+                == repeats.map { "id \($0.id) appears on an earlier line" })
         #expect(summary.counts["rule:id.duplicate"] == 5)
     }
 
-    @Test func largeIDsAreCheckedForDuplicatesToo() throws {
+    @Test func aLargeRepeatedIDIsQuotedExactly() throws {
         var a = DummyUsers.user(0)
         a.set("id", .number("9007199254740993"))
         var b = DummyUsers.user(1)
         b.set("id", .number("9007199254740993"))
         let run = TransformRun()
-        try run.run([a.text, b.text])
+        try run.run([a.text, b.text], repeats: [RepeatedID(line: 2, id: 9_007_199_254_740_993)])
         #expect(try run.dlq.first?.rules == ["id.duplicate"])
+        #expect(try run.lines(run.paths.dlq).first?.contains(#""message":"id 9007199254740993 appears on an earlier line""#) == true)
         #expect(try run.lines(run.paths.users).first?.hasPrefix(#"{"id":9007199254740993,"#) == true)
     }
 
