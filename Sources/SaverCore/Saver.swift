@@ -247,14 +247,21 @@ public struct Saver: Sendable {
         var items: [RunUploader.Item] = []
         for file in RemoteFile.allCases {
             let name = file.name(run)
-            try await session.finish(name + ".part", final: name, pieces: remote.pieces[file] ?? [])
-            items.append(RunUploader.Item(name: name, local: remote.whole(file)))
+            let whole = remote.whole(file)
+            if try await session.finish(name + ".part", final: name, pieces: remote.pieces[file] ?? []) {
+                logger.info("uploaded", metadata: [
+                    "file": "\(uploader.remotePath(name))", "bytes": "\(whole.bytes)", "rows": "\(whole.rows)",
+                    "chunks": "\(remote.pieces[file]?.count ?? 0)",
+                ])
+            }
+            items.append(RunUploader.Item(name: name, local: whole))
         }
         let manifest = try await RunManifest(record: record, files: items, counts: counts).write(to: layout.runDirectory(run))
         let manifestItem = RunUploader.Item(name: Self.remoteNames(run).manifest, local: manifest)
         let sent = try await session.upload(manifestItem)
-        logger.info("files in place on the server, manifest last", metadata: [
-            "manifest_bytes": "\(sent.bytes)", "destination": "\(uploader.destination)",
+        logger.info("uploaded", metadata: [
+            "file": "\(uploader.remotePath(manifestItem.name))", "bytes": "\(sent.bytes)", "rows": "\(manifest.rows)",
+            "ms": "\(Int(sent.elapsed.seconds * 1000))",
         ])
         let remoteFiles = (items + [manifestItem]).map {
             StagedFile(path: uploader.remotePath($0.name), rows: $0.local.rows, bytes: $0.local.bytes, sha256: $0.local.sha256)
