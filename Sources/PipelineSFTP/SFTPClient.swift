@@ -131,6 +131,33 @@ public final class SFTPClient: Sendable {
         }
     }
 
+    /// Writes `localPath` into `remotePath` from byte `offset` on: a remote file longer than
+    /// `offset` is cut back to it first, a missing one is created; one shorter than `offset` is
+    /// left alone and nothing is written (``SFTPAppendResult/appended`` is `false`). The size on
+    /// the server after the write is checked. For files that grow a piece at a time and resume
+    /// where the last recorded piece ended.
+    ///
+    /// - Parameter progress: as in ``upload(localPath:remotePath:progress:)``, for this piece.
+    @discardableResult
+    public func append(
+        localPath: String, remotePath: String, at offset: Int,
+        progress: (@Sendable (SFTPTransferProgress) -> Void)? = nil
+    ) async throws -> SFTPAppendResult {
+        try await perform("append", remotePath) { connection, cancellation in
+            try connection.append(localPath: localPath, remotePath: remotePath, at: UInt64(max(0, offset)),
+                                  progress: progress, cancellation: cancellation)
+        }
+    }
+
+    /// Cuts `remotePath` back to `size` bytes when it is longer; returns the size it had, or
+    /// `nil` when it does not exist.
+    @discardableResult
+    public func truncate(_ remotePath: String, to size: Int) async throws -> Int? {
+        try await perform("truncate", remotePath) { connection, _ in
+            try connection.truncate(remotePath, to: UInt64(max(0, size))).map { Int($0) }
+        }
+    }
+
     /// Streams the remote file through `chunk`, a buffer (up to 1 MiB) at a time, on the
     /// connection's thread; the buffer is valid only during the call. For checksums and copies
     /// of files of any size. Throwing from `chunk` stops the read and rethrows.

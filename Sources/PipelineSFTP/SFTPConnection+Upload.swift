@@ -60,7 +60,7 @@ extension SFTPConnection {
         return SFTPTransferResult(remotePath: remotePath, bytes: size, elapsed: started.duration(to: clock.now))
     }
 
-    private func streamFile(
+    func streamFile(
         _ file: LocalFile, to handle: SFTPFileHandle, sftp: SFTPSubsystem,
         remotePath: String, partPath: String, size: Int64, started: ContinuousClock.Instant,
         progress: (@Sendable (SFTPTransferProgress) -> Void)?, cancellation: CancellationFlag

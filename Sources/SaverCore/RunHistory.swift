@@ -48,9 +48,12 @@ public enum RunHistory {
             updatedAt: Timestamp.format(updated))
     }
 
-    /// The files the extractor and the transformer recorded, as they recorded them.
+    /// The files the extractor and the transformer recorded, as they recorded them: each
+    /// phase's files once it is complete; before that, the transformer's chunk by chunk.
     public static func stagedFiles(of record: RunRecord) -> [StagedFile] {
-        (record.files[.extract] ?? []) + (record.files[.transform] ?? [])
+        let transformed = record.files[.transform]
+            ?? record.chunks.transformed.sorted { $0.key < $1.key }.flatMap(\.value.files)
+        return (record.files[.extract] ?? []) + transformed
     }
 
     static func milliseconds(from start: Date, to end: Date) -> Int {

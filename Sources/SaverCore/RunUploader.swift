@@ -1,19 +1,18 @@
-import Crypto
 import Foundation
 import Logging
 import PipelineCore
 import PipelineSFTP
-import Synchronization
 
-/// Uploads one run's files to the SFTP server (DESIGN.md §7), in the order given (the manifest
-/// last), retrying transient failures on a new connection.
+/// Where a run's files go on the SFTP server (docs/STAGING.md, "What the saver records"), and
+/// how: a connection per save (``session(logger:)``), retried on a new connection when a
+/// transient failure breaks it.
 ///
-/// Each file goes to `<name>.part`, is size-checked on the server and renamed into place
-/// (``SFTPClient/upload(localPath:remotePath:progress:)``). A file already on the server with
-/// the same size and SHA-256 (read back and hashed) is skipped, so a retried or repeated save
-/// sends only what is missing. Host-key, authentication and permission failures are not
-/// retried; when the retries run out the error says how many attempts were made and why the
-/// last one failed.
+/// The three data files grow a chunk at a time as `<name>.part` (``UploadSession/write(_:pieces:from:)``);
+/// once the run's last chunk is in, each `.part` is size-checked and renamed into place
+/// (``UploadSession/finish(_:final:pieces:)``), and the manifest goes last. Nothing is read
+/// back from the server: the sizes it reports, against those the ledger recorded, say what it
+/// holds. Host-key, authentication and permission failures are not retried; when the retries
+/// run out the error says how many attempts were made and why the last one failed.
 public struct RunUploader: Sendable {
     public var configuration: SFTPConfiguration
     public var remoteDirectory: String
@@ -40,14 +39,21 @@ public struct RunUploader: Sendable {
         }
     }
 
-    /// What happened to one file.
-    public struct Outcome: Sendable, Equatable {
-        /// The remote file: path on the server, rows, bytes and SHA-256 (those of the local file,
-        /// which the size check, or the read-back checksum of a skipped file, confirmed).
-        public var remote: StagedFile
-        /// `false` when the file was already on the server and was skipped.
-        public var uploaded: Bool
-        public var elapsed: Duration
+    /// One chunk's local file and where the remote file ends once it is appended.
+    public struct Piece: Sendable, Equatable {
+        public var chunk: Int
+        public var path: String
+        public var bytes: Int
+        /// The remote file's size after this piece (`remote_bytes` of the chunk's save record).
+        public var end: Int
+        public var start: Int { end - bytes }
+
+        public init(chunk: Int, path: String, bytes: Int, end: Int) {
+            self.chunk = chunk
+            self.path = path
+            self.bytes = bytes
+            self.end = end
+        }
     }
 
     public func remotePath(_ name: String) -> String {
@@ -58,97 +64,169 @@ public struct RunUploader: Sendable {
         "sftp://\(configuration.user)@\(configuration.endpoint)/\(remoteDirectory)"
     }
 
-    public func upload(_ items: [Item], logger: Logger) async throws -> [Outcome] {
-        try await upload(items, last: nil, logger: logger)
-    }
-
-    /// Uploads `items`, then on the same connection the item `last` returns once it is ready
-    /// (the saver's manifest, which can only be written when the database loads are done). The
-    /// connection waits for it rather than a second SSH handshake paying for it afterwards.
-    /// `last` is called once, whatever the retries; an error it throws is not retried.
-    public func upload(_ items: [Item], last: (@Sendable () async throws -> Item)?, logger: Logger) async throws -> [Outcome] {
-        var done: [String: Outcome] = [:]
-        var lastItem: Item?
-        do {
-            try await retry.run({ attempt in
-                let client = try await SFTPClient.connect(configuration)
-                do {
-                    try await client.mkdirs(remoteDirectory)
-                    for item in items where done[item.name] == nil {
-                        done[item.name] = try await send(item, with: client, logger: logger)
-                    }
-                    if let last, lastItem == nil {
-                        lastItem = try await last()
-                    }
-                    if let lastItem, done[lastItem.name] == nil {
-                        done[lastItem.name] = try await send(lastItem, with: client, logger: logger)
-                    }
-                    await client.close()
-                } catch {
-                    await client.close()
-                    throw error
-                }
-            }, classify: SFTPError.classify, onRetry: { event in
-                logger.warning("upload failed; retrying on a new connection", metadata: [
-                    "retry": "\(event.retry)/\(event.maxRetries)", "delay_s": "\(Self.format(event.delay.seconds))",
-                    "reason": "\(event.error)", "done": "\(done.count)/\(items.count)",
-                ])
-            })
-        } catch let exhausted as RetriesExhausted {
-            throw SaveFailure("could not upload the run's files to \(destination): \(exhausted)")
-        } catch let error as SFTPError {
-            throw SaveFailure("could not upload the run's files to \(destination): \(error)")
-        }
-        return (items + (lastItem.map { [$0] } ?? [])).map { done[$0.name]! }
-    }
-
-    private func send(_ item: Item, with client: SFTPClient, logger: Logger) async throws -> Outcome {
-        let clock = ContinuousClock()
-        let started = clock.now
-        let path = remotePath(item.name)
-        let remote = StagedFile(path: path, rows: item.local.rows, bytes: item.local.bytes, sha256: item.local.sha256)
-        if let info = try await client.stat(path), info.kind != .directory, info.size == UInt64(item.local.bytes) {
-            let checksum = try await Self.sha256(of: path, with: client)
-            if checksum == item.local.sha256 {
-                logger.info("already on the server with the same size and SHA-256; skipped", metadata: [
-                    "file": "\(path)", "bytes": "\(item.local.bytes)",
-                ])
-                return Outcome(remote: remote, uploaded: false, elapsed: started.duration(to: clock.now))
-            }
-            logger.warning("a different file of the same size is on the server; replacing it", metadata: [
-                "file": "\(path)", "remote_sha256": "\(checksum)", "local_sha256": "\(item.local.sha256)",
-            ])
-        }
-        let hook = progress
-        let result = try await client.upload(localPath: item.local.path, remotePath: path) { report in
-            hook?(path, report)
-            if report.bytesTransferred < report.totalBytes ?? 0 {
-                logger.debug("uploading", metadata: [
-                    "file": "\(path)", "bytes": "\(report.bytesTransferred)/\(report.totalBytes ?? 0)",
-                ])
-            }
-        }
-        logger.info("uploaded", metadata: [
-            "file": "\(path)", "bytes": "\(result.bytes)", "rows": "\(item.local.rows)",
-            "mib_s": "\(Self.format(result.mebibytesPerSecond))", "ms": "\(Int(result.elapsed.seconds * 1000))",
-        ])
-        return Outcome(remote: remote, uploaded: true, elapsed: started.duration(to: clock.now))
-    }
-
-    /// SHA-256 of a remote file, streamed through the hasher a buffer at a time.
-    static func sha256(of path: String, with client: SFTPClient) async throws -> String {
-        let hasher = Hasher()
-        try await client.read(path) { chunk in
-            hasher.state.withLock { $0.update(bufferPointer: chunk) }
-        }
-        return SHA256Digest.hex(hasher.state.withLock { $0.finalize() })
-    }
-
-    private final class Hasher: Sendable {
-        let state = Mutex(SHA256())
+    /// A connection for one save, opened at its first use; close it when the save ends.
+    func session(logger: Logger) -> UploadSession {
+        UploadSession(uploader: self, logger: logger)
     }
 
     static func format(_ value: Double) -> String {
         String(format: "%.1f", value)
+    }
+}
+
+/// One save's SFTP connection. Every operation runs under the uploader's `RetryPolicy`: a
+/// transient failure closes the connection, and the operation is tried again on a new one
+/// (an append again from the piece's start, cutting back what the broken one left). Used by one
+/// task at a time.
+final class UploadSession {
+    let uploader: RunUploader
+    let logger: Logger
+    private var client: SFTPClient?
+    private var directoryMade = false
+    /// Bytes written by this session, data and manifest.
+    private(set) var bytesSent: Int64 = 0
+
+    init(uploader: RunUploader, logger: Logger) {
+        self.uploader = uploader
+        self.logger = logger
+    }
+
+    func close() async {
+        await client?.close()
+        client = nil
+    }
+
+    /// Makes the remote file `name` hold exactly `pieces`, appending `pieces[first...]`: each
+    /// goes in at its start (the end of the piece before), cutting the file back when it is
+    /// longer. When the server holds less than a piece's start (it lost the file, or its end),
+    /// the file is written again from the last piece whose end it still covers, or from the
+    /// start; that happens at most three times per call.
+    func write(_ name: String, pieces: [RunUploader.Piece], from first: Int) async throws {
+        let path = uploader.remotePath(name)
+        var next = first
+        var restarts = 0
+        while next < pieces.count {
+            let piece = pieces[next]
+            let hook = uploader.progress
+            let result = try await withClient("append", path) { client in
+                try await client.append(localPath: piece.path, remotePath: path, at: piece.start) { report in hook?(path, report) }
+            }
+            let found = Int(result.sizeFound)
+            if !result.appended {
+                restarts += 1
+                let covered = pieces[..<next].lastIndex { $0.end <= found }
+                let resume = covered.map { $0 + 1 } ?? 0
+                logger.warning("the server holds less of the file than the ledger recorded; writing it again from chunk \(pieces[resume].chunk)", metadata: [
+                    "file": "\(path)", "server_bytes": "\(found)", "recorded_bytes": "\(piece.start)",
+                    "from_byte": "\(pieces[resume].start)",
+                ])
+                guard restarts <= 3 else {
+                    throw SaveFailure("\(path) on \(uploader.destination) kept losing bytes: \(found) after writing it again \(restarts - 1) times")
+                }
+                next = resume
+                continue
+            }
+            if found > piece.start {
+                logger.warning("the server holds more of the file than the ledger recorded (an interrupted append); cut back", metadata: [
+                    "file": "\(path)", "server_bytes": "\(found)", "cut_to": "\(piece.start)", "chunk": "\(piece.chunk)",
+                ])
+            }
+            bytesSent += result.bytes
+            logger.debug("appended", metadata: [
+                "file": "\(path)", "chunk": "\(piece.chunk)", "bytes": "\(result.bytes)", "end": "\(piece.end)",
+                "ms": "\(Int(result.elapsed.seconds * 1000))",
+            ])
+            next += 1
+        }
+    }
+
+    /// Puts the run's `.part` file `part` in place as `final` once it holds every piece: its
+    /// size on the server must be the last piece's end (a longer one is cut back, a shorter or
+    /// missing one written again as ``write(_:pieces:from:)`` does). When the `.part` is gone
+    /// and `final` already has that size, an earlier save renamed it: nothing is sent. Returns
+    /// whether it renamed.
+    @discardableResult
+    func finish(_ part: String, final: String, pieces: [RunUploader.Piece]) async throws -> Bool {
+        let partPath = uploader.remotePath(part)
+        let finalPath = uploader.remotePath(final)
+        let total = pieces.last?.end ?? 0
+        let (partInfo, finalInfo) = try await withClient("stat", partPath) { client in
+            (try await client.stat(partPath), try await client.stat(finalPath))
+        }
+        if let size = partInfo?.size {
+            if Int(size) != total {
+                logger.warning("the .part file on the server does not have the size the ledger recorded; writing its last chunk again", metadata: [
+                    "file": "\(partPath)", "server_bytes": "\(size)", "recorded_bytes": "\(total)",
+                ])
+                try await write(part, pieces: pieces, from: max(0, pieces.count - 1))
+            }
+        } else if let size = finalInfo?.size, Int(size) == total, finalInfo?.isFile == true {
+            logger.info("already in place with the recorded size (renamed by an earlier save)", metadata: ["file": "\(finalPath)", "bytes": "\(total)"])
+            return false
+        } else {
+            logger.warning("the .part file is gone from the server; writing it again from the first chunk", metadata: ["file": "\(partPath)"])
+            try await write(part, pieces: pieces, from: 0)
+        }
+        try await withClient("rename", partPath) { client in
+            // The size the server reports is the check that every byte arrived.
+            let size = try await client.stat(partPath)?.size
+            guard size.map({ Int($0) }) == total else {
+                throw SaveFailure("\(partPath) has \(size.map(String.init) ?? "no") bytes on \(uploader.destination), the run's chunks \(total)")
+            }
+            try await client.rename(from: partPath, to: finalPath, replacing: true)
+        }
+        return true
+    }
+
+    /// Uploads one whole file (the manifest) through `<name>.part`, size-checked and renamed.
+    func upload(_ item: RunUploader.Item) async throws -> SFTPTransferResult {
+        let path = uploader.remotePath(item.name)
+        let hook = uploader.progress
+        let result = try await withClient("upload", path) { client in
+            try await client.upload(localPath: item.local.path, remotePath: path) { report in hook?(path, report) }
+        }
+        bytesSent += result.bytes
+        return result
+    }
+
+    /// Runs `body` with a connection, under the retry policy: a failed attempt's connection is
+    /// closed and the next attempt connects again.
+    private func withClient<T>(_ operation: String, _ path: String, _ body: (SFTPClient) async throws -> T) async throws -> T {
+        do {
+            return try await uploader.retry.run({ _ in
+                let client = try await connected()
+                do {
+                    return try await body(client)
+                } catch {
+                    await close()
+                    throw error
+                }
+            }, classify: SFTPError.classify, onRetry: { event in
+                logger.warning("upload failed; retrying on a new connection", metadata: [
+                    "retry": "\(event.retry)/\(event.maxRetries)", "delay_s": "\(RunUploader.format(event.delay.seconds))",
+                    "reason": "\(event.error)", "operation": "\(operation)", "file": "\(path)",
+                ])
+            })
+        } catch let exhausted as RetriesExhausted {
+            throw SaveFailure("could not upload the run's files to \(uploader.destination): \(exhausted)")
+        } catch let error as SFTPError {
+            throw SaveFailure("could not upload the run's files to \(uploader.destination): \(error)")
+        }
+    }
+
+    private func connected() async throws -> SFTPClient {
+        if let client { return client }
+        let client = try await SFTPClient.connect(uploader.configuration)
+        if !directoryMade {
+            do {
+                try await client.mkdirs(uploader.remoteDirectory)
+            } catch {
+                await client.close()
+                throw error
+            }
+            directoryMade = true
+        }
+        self.client = client
+        return client
     }
 }

@@ -8,13 +8,13 @@ import PipelineRuntime
 import PipelineSFTP
 import ServiceLifecycle
 
-/// The saver stage (DESIGN.md §6, §7): loads each transformed run into SQLite, uploads its
-/// files over SFTP, and records every run in `etl_runs`.
+/// The saver stage (docs/STAGING.md): loads each transformed chunk of a run into SQLite, in
+/// order, grows the run's files on the SFTP server with it, and records every run in `etl_runs`.
 ///
 /// ``services()`` are what the executable runs: the ``PhaseWorker`` of phase `save` (wakes on
-/// `channel:phase2_complete`, reconciles, claims, records the outcome in the ledger and
-/// publishes `channel:phase3_complete` or `channel:run_failed`) with ``save(_:logger:)`` as
-/// its work, and the ``RunRecorder`` that mirrors failed and unfinished runs into `etl_runs`
+/// `channel:chunk_transformed` and `channel:phase2_complete`, reconciles, claims the run,
+/// records the outcome in the ledger and publishes `channel:phase3_complete` or
+/// `channel:run_failed`) with ``save(_:logger:)`` as its in-order work, and the ``RunRecorder`` that mirrors failed and unfinished runs into `etl_runs`
 /// and prunes staging.
 public struct Saver: Sendable {
     public let settings: SaverSettings
@@ -59,10 +59,8 @@ public struct Saver: Sendable {
     public func phaseWorker() -> PhaseWorker {
         PhaseWorker(
             phase: .save, redis: redis, redisURL: settings.redisURL, claims: RunClaims(redis: redis, instance: settings.instanceID, ttl: settings.claimTTL),
-            reconcileInterval: settings.reconcileInterval, logger: logger
-        ) { [self] run, runLogger in
-            try await save(run, logger: runLogger)
-        }
+            reconcileInterval: settings.reconcileInterval, logger: logger,
+            work: .inOrder { [self] run, runLogger in try await save(run, logger: runLogger) })
     }
 
     public func recorder() -> RunRecorder {
@@ -73,103 +71,225 @@ public struct Saver: Sendable {
 
     /// The names a run's files get on the server, in upload order (the manifest last).
     public static func remoteNames(_ run: RunID) -> (raw: String, users: String, dlq: String, manifest: String) {
-        ("\(run)_raw.jsonl", "\(run)_users.jsonl", "\(run)_dlq.jsonl", "\(run)_manifest.json")
+        (RemoteFile.raw.name(run), RemoteFile.users.name(run), RemoteFile.dlq.name(run), "\(run)_manifest.json")
     }
 
-    /// Saves one run: checks the staged files against the ledger, loads them in three
-    /// transactions (raw rows, users, DLQ rows), uploads the three files and the manifest, then
-    /// writes the `completed` run row with its events. Every step is idempotent, so a run
-    /// interrupted anywhere is simply saved again.
+    /// Saves the run's ready chunks in order, and finishes the run once its last chunk is saved.
+    ///
+    /// Each chunk, from the first without a save record while it is transformed: its three
+    /// files are loaded in three transactions (raw rows, users, DLQ rows; each file checked
+    /// against the chunk's transform record in the same read, and the transaction rolled back
+    /// when it does not match), and appended to the three `.part` files on the server at the
+    /// ends the previous chunk recorded, side by side with the loads; then the chunk is
+    /// recorded saved (``RunLedger/recordSaved(_:index:run:)``) with the `.part` sizes. A
+    /// chunk's rows are replaced by its line range, so saving it again writes the same rows.
+    ///
+    /// Once every chunk is saved and the transform phase is complete: each `.part` is
+    /// size-checked and renamed, the manifest (rows, bytes and SHA-256 of each whole file,
+    /// hashed as the chunks were read) goes last, then the `completed` run row with its events.
+    ///
+    /// A save interrupted anywhere resumes at the first chunk without a save record: the
+    /// chunks before it are read again locally to continue the files' checksums (the server's
+    /// copy is never read back), and the first append cuts back what the server holds beyond
+    /// the last recorded end, or writes again what it lost (``UploadSession``).
     ///
     /// Rows carry the save's start time from the ledger (`save_started_at`, kept across
-    /// attempts) as `inserted_at`/`updated_at`, so saving a run again writes identical rows.
+    /// attempts and chunks) as `inserted_at`/`updated_at`, so saving a chunk again writes
+    /// identical rows.
     ///
-    /// - Returns: the remote files and the counts `raw`, `loaded`, `dlq` for the ledger.
-    public func save(_ run: RunRecord, logger: Logger) async throws -> PhaseOutput {
+    /// - Returns: the remote files and the counts `raw`, `loaded`, `dlq` for the ledger once
+    ///   the run is saved; `nil` while chunks are still to come (the worker calls again on
+    ///   `chunk_transformed` or `phase2_complete`).
+    public func save(_ run: RunRecord, logger: Logger) async throws -> PhaseOutput? {
         let clock = ContinuousClock()
         let started = clock.now
         // Re-read: the worker began the phase after reading `run`, which set save_started_at.
-        let record = try await ledger.run(run.id) ?? run
+        var record = try await ledger.run(run.id) ?? run
         let savedAt = Timestamp.format(record.phaseStartedAt[.save] ?? Date())
-        let staged = try StagedRun.locate(record, layout: layout)
-        try await staged.verify()
-        logger.info("staged files match the ledger", metadata: [
-            "raw": "\(staged.rawMasked.rows)", "users": "\(staged.users.rows)", "dlq": "\(staged.dlq.rows)",
-        ])
-        // The ledger's history up to this save; a save_finished_at left by an earlier save of
-        // the same run is not part of it (this save adds its own "completed").
-        var events = RunHistory.events(of: record).filter { !($0.stage == Phase.save.rawValue && $0.event == "completed") }
 
-        // The three files go to the SFTP server while the database loads them: the loads are
-        // bound by SQLite on one thread, the uploads by encryption and the network, so side by
-        // side they take about as long as the loads alone. The manifest (which carries the
-        // loaded counts) follows on the same connection only once both are done, so seeing it
-        // still means every file is complete and the rows are in; and the loads finish even
-        // when the upload fails, as before (its error is only awaited after them).
-        let names = Self.remoteNames(run.id)
-        let items = [
-            RunUploader.Item(name: names.raw, local: staged.rawMasked),
-            RunUploader.Item(name: names.users, local: staged.users),
-            RunUploader.Item(name: names.dlq, local: staged.dlq),
-        ]
-        let (manifests, manifestReady) = AsyncThrowingStream.makeStream(of: RunUploader.Item.self)
-        defer { manifestReady.finish() }
-        async let uploading = uploader.upload(items, last: {
-            // Ends (nil) when this save is cancelled or fails before the manifest exists.
-            for try await manifest in manifests { return manifest }
-            throw CancellationError()
-        }, logger: logger)
-
-        let raw = try await store.replaceRawRows(run: run.id, from: staged.rawMasked.path, insertedAt: savedAt)
-        log(raw, table: "raw_users", logger: logger, &events)
-        try await pause(after: .raw, logger: logger)
-
-        let users = try await store.upsertUsers(run: run.id, from: staged.users.path, at: savedAt)
-        let changed = try await store.usersChanged(by: run.id)
-        log(users, table: "users", extra: ["changed_by_run": "\(changed)"], logger: logger, &events)
-        try await pause(after: .users, logger: logger)
-
-        let dlq = try await store.replaceDLQRows(run: run.id, from: staged.dlq.path, insertedAt: savedAt)
-        log(dlq, table: "dlq_records", logger: logger, &events)
-        try await pause(after: .dlq, logger: logger)
-
-        let counts = ["raw": raw.rows, "loaded": users.rows, "dlq": dlq.rows]
-        let manifest = try await RunManifest(record: record, files: items, counts: counts).write(to: layout.runDirectory(run.id))
-        manifestReady.yield(RunUploader.Item(name: names.manifest, local: manifest))
-        manifestReady.finish()
-        let outcomes = try await uploading
-        for outcome in outcomes {
-            events.append(RunEvent(at: Timestamp.format(Date()), stage: Phase.save.rawValue, event: "uploaded",
-                                   detail: "\(outcome.remote.path) bytes=\(outcome.remote.bytes) sha256=\(outcome.remote.sha256)"))
+        // The files' running checksums and pieces over the chunks saved before this session.
+        var remote = RemoteRun()
+        let first = (0...).first { record.chunks.saved[$0] == nil }!
+        if first > 0 {
+            for index in 0..<first {
+                let (staged, saved) = try locateSaved(index, record)
+                remote = try await BlockingIO.run { [remote] in try remote.continued(over: staged, saved: saved) }
+            }
+            logger.info("resuming the save after the chunks already saved", metadata: [
+                "chunks_saved": "\(first)", "next_chunk": "\(first)",
+                "remote_bytes": "\(RemoteFile.allCases.map { "\($0.rawValue)=\(remote.end($0))" }.joined(separator: ","))",
+            ])
         }
-        try await pause(after: .upload, logger: logger)
+
+        let session = uploader.session(logger: logger)
+        do {
+            var index = first
+            var savedNow = 0
+            while true {
+                if record.chunks.transformed[index] == nil || record.chunks.sealed[index] == nil {
+                    // Chunks transformed while this one was saved are saved in the same pass.
+                    record = try await ledger.run(run.id) ?? record
+                    guard record.chunks.transformed[index] != nil, record.chunks.sealed[index] != nil else { break }
+                }
+                let staged = try StagedChunk.locate(run: run.id, sealed: record.chunks.sealed[index]!,
+                                                    transformed: record.chunks.transformed[index]!, layout: layout)
+                let saved = try await saveChunk(staged, run: run.id, savedAt: savedAt, remote: &remote, session: session, logger: logger)
+                record.chunks.saved[index] = saved
+                savedNow += 1
+                if index == 0 { try await pause(after: .chunk, logger: logger) }
+                index += 1
+            }
+            record = try await ledger.run(run.id) ?? record
+            guard record.phaseFinishedAt[.transform] != nil, record.chunks.allDone(.save) else {
+                await session.close()
+                logger.info("chunks saved; the run waits for more", metadata: [
+                    "saved_now": "\(savedNow)", "chunks_saved": "\(record.chunks.saved.count)",
+                    "chunks_total": "\(record.chunks.total.map(String.init) ?? "unknown")",
+                    "ms": "\(Self.ms(started.duration(to: clock.now)))",
+                ])
+                return nil
+            }
+            let output = try await finish(record, remote: remote, session: session, logger: logger)
+            await session.close()
+            logger.info("run saved", metadata: [
+                "raw": "\(output.counts["raw"] ?? 0)", "loaded": "\(output.counts["loaded"] ?? 0)", "dlq": "\(output.counts["dlq"] ?? 0)",
+                "chunks": "\(record.chunks.total ?? 0)", "chunks_saved_now": "\(savedNow)", "bytes_uploaded": "\(session.bytesSent)",
+                "destination": "\(uploader.destination)", "ms": "\(Self.ms(started.duration(to: clock.now)))",
+            ])
+            return output
+        } catch {
+            await session.close()
+            throw error
+        }
+    }
+
+    /// The staged files and save record of a chunk saved earlier.
+    private func locateSaved(_ index: Int, _ record: RunRecord) throws -> (StagedChunk, SavedChunk) {
+        guard let sealed = record.chunks.sealed[index], let transformed = record.chunks.transformed[index],
+              let saved = record.chunks.saved[index] else {
+            throw SaveFailure("chunk \(index) of run \(record.id) is recorded saved but not sealed and transformed")
+        }
+        return (try StagedChunk.locate(run: record.id, sealed: sealed, transformed: transformed, layout: layout), saved)
+    }
+
+    /// One chunk: the three transactions and the three appends side by side, then its save
+    /// record. The test hooks `raw`, `users`, `dlq` and `upload` pause after those steps of
+    /// chunk 0 only.
+    private func saveChunk(
+        _ staged: StagedChunk, run: RunID, savedAt: String, remote: inout RemoteRun, session: UploadSession, logger: Logger
+    ) async throws -> SavedChunk {
+        let clock = ContinuousClock()
+        let started = clock.now
+        var chunkLogger = logger
+        chunkLogger[metadataKey: "chunk"] = "\(staged.index)"
+        let pieces = RemoteFile.allCases.map { remote.pieces(with: staged, $0) }
+        async let loading = load(staged, run: run, savedAt: savedAt, remote: remote, logger: chunkLogger)
+        // The loads finish even when the appends fail: their error is thrown only after them.
+        var appendFailure: (any Error)?
+        do {
+            for (file, pieces) in zip(RemoteFile.allCases, pieces) {
+                try await session.write(file.name(run) + ".part", pieces: pieces, from: pieces.count - 1)
+            }
+            if staged.index == 0 { try await pause(after: .upload, logger: chunkLogger) }
+        } catch {
+            appendFailure = error
+        }
+        let loaded = try await loading
+        if let appendFailure { throw appendFailure }
+
+        remote.append(staged, pieces: pieces, loaded: loaded)
+        let saved = SavedChunk(
+            counts: ["raw": loaded.raw.rows, "loaded": loaded.users.rows, "dlq": loaded.dlq.rows],
+            remoteBytes: Dictionary(uniqueKeysWithValues: RemoteFile.allCases.map { ($0.rawValue, remote.end($0)) }))
+        try await ledger.recordSaved(saved, index: staged.index, run: run)
+        chunkLogger.info("chunk saved", metadata: [
+            "raw": "\(loaded.raw.rows)", "loaded": "\(loaded.users.rows)", "dlq": "\(loaded.dlq.rows)",
+            "lines": "\(staged.lines.lowerBound)-\(staged.lines.upperBound)",
+            "ms_raw": "\(Self.ms(loaded.raw.elapsed))", "ms_users": "\(Self.ms(loaded.users.elapsed))", "ms_dlq": "\(Self.ms(loaded.dlq.elapsed))",
+            "ms": "\(Self.ms(started.duration(to: clock.now)))",
+        ])
+        return saved
+    }
+
+    /// The three transactions of a chunk, one after another, each file checked in its read.
+    private func load(
+        _ staged: StagedChunk, run: RunID, savedAt: String, remote: RemoteRun, logger: Logger
+    ) async throws -> (raw: SaverStore.Loaded, users: SaverStore.Loaded, dlq: SaverStore.Loaded) {
+        let raw = try await store.replaceRawRows(run: run, lines: staged.lines, file: staged.rawMasked, whole: remote.hash(.raw), insertedAt: savedAt)
+        log(raw, table: "raw_users", logger: logger)
+        if staged.index == 0 { try await pause(after: .raw, logger: logger) }
+        let users = try await store.upsertUsers(run: run, file: staged.users, whole: remote.hash(.users), at: savedAt)
+        log(users, table: "users", logger: logger)
+        if staged.index == 0 { try await pause(after: .users, logger: logger) }
+        let dlq = try await store.replaceDLQRows(run: run, lines: staged.lines, file: staged.dlq, whole: remote.hash(.dlq), insertedAt: savedAt)
+        log(dlq, table: "dlq_records", logger: logger)
+        if staged.index == 0 { try await pause(after: .dlq, logger: logger) }
+        return (raw, users, dlq)
+    }
+
+    /// Every chunk is saved and the transform phase complete: the `.part` files are renamed,
+    /// the manifest uploaded, the `completed` run row written.
+    private func finish(_ record: RunRecord, remote: RemoteRun, session: UploadSession, logger: Logger) async throws -> PhaseOutput {
+        let clock = ContinuousClock()
+        let run = record.id
+        let chunks = (0..<(record.chunks.total ?? 0)).compactMap { record.chunks.saved[$0] }
+        var counts: [String: Int] = [:]
+        for chunk in chunks {
+            for key in ["raw", "loaded", "dlq"] { counts[key, default: 0] += chunk.counts[key] ?? 0 }
+        }
+        var events = RunHistory.events(of: record).filter { !($0.stage == Phase.save.rawValue && $0.event == "completed") }
+        let changed = try await store.usersChanged(by: run)
+        for (table, key) in [("raw_users", "raw"), ("users", "loaded"), ("dlq_records", "dlq")] {
+            events.append(RunEvent(at: Timestamp.format(Date()), stage: Phase.save.rawValue, event: "\(table) written",
+                                   detail: "rows=\(counts[key] ?? 0)"))
+        }
+
+        var items: [RunUploader.Item] = []
+        for file in RemoteFile.allCases {
+            let name = file.name(run)
+            let whole = remote.whole(file)
+            if try await session.finish(name + ".part", final: name, pieces: remote.pieces[file] ?? []) {
+                logger.info("uploaded", metadata: [
+                    "file": "\(uploader.remotePath(name))", "bytes": "\(whole.bytes)", "rows": "\(whole.rows)",
+                    "chunks": "\(remote.pieces[file]?.count ?? 0)",
+                ])
+            }
+            items.append(RunUploader.Item(name: name, local: whole))
+        }
+        let manifest = try await RunManifest(record: record, files: items, counts: counts).write(to: layout.runDirectory(run))
+        let manifestItem = RunUploader.Item(name: Self.remoteNames(run).manifest, local: manifest)
+        let sent = try await session.upload(manifestItem)
+        logger.info("uploaded", metadata: [
+            "file": "\(uploader.remotePath(manifestItem.name))", "bytes": "\(sent.bytes)", "rows": "\(manifest.rows)",
+            "ms": "\(Int(sent.elapsed.seconds * 1000))",
+        ])
+        let remoteFiles = (items + [manifestItem]).map {
+            StagedFile(path: uploader.remotePath($0.name), rows: $0.local.rows, bytes: $0.local.bytes, sha256: $0.local.sha256)
+        }
+        for file in remoteFiles {
+            events.append(RunEvent(at: Timestamp.format(Date()), stage: Phase.save.rawValue, event: "uploaded",
+                                   detail: "\(file.path) bytes=\(file.bytes) sha256=\(file.sha256)"))
+        }
 
         let finished = Date()
         events.append(RunEvent(at: Timestamp.format(finished), stage: Phase.save.rawValue, event: "completed",
                                detail: RunHistory.describe(counts)))
         let row = RunRow(
-            runID: run.id.rawValue, status: RunStatus.completed.rawValue, startedAt: Timestamp.format(record.startedAt),
+            runID: run.rawValue, status: RunStatus.completed.rawValue, startedAt: Timestamp.format(record.startedAt),
             finishedAt: Timestamp.format(finished), durationMs: RunHistory.milliseconds(from: record.startedAt, to: finished),
             extracted: record.counts[.extract]?["extracted"], valid: record.counts[.transform]?["valid"],
-            invalid: record.counts[.transform]?["invalid"], loaded: users.rows,
+            invalid: record.counts[.transform]?["invalid"], loaded: counts["loaded"],
             unknownDepartment: record.counts[.transform]?["unknown_department"],
             stagedFiles: JSONText.encode(RunHistory.stagedFiles(of: record)),
-            remoteFiles: JSONText.encode(outcomes.map(\.remote)), updatedAt: Timestamp.format(finished))
+            remoteFiles: JSONText.encode(remoteFiles), updatedAt: Timestamp.format(finished))
         let runWrite = clock.now
         try await store.writeRun(row, events: events, overwriteCompleted: true)
         logger.info("etl_runs row written", metadata: [
-            "status": "completed", "events": "\(events.count)", "ms": "\(Self.ms(runWrite.duration(to: clock.now)))",
+            "status": "completed", "events": "\(events.count)", "users_changed": "\(changed)",
+            "ms": "\(Self.ms(runWrite.duration(to: clock.now)))",
         ])
         mergeWAL(logger: logger)
-
-        let uploaded = outcomes.filter(\.uploaded)
-        logger.info("run saved", metadata: [
-            "raw": "\(raw.rows)", "loaded": "\(users.rows)", "dlq": "\(dlq.rows)", "users_changed": "\(changed)",
-            "uploaded": "\(uploaded.count)", "skipped": "\(outcomes.count - uploaded.count)",
-            "bytes_uploaded": "\(uploaded.reduce(0) { $0 + $1.remote.bytes })",
-            "destination": "\(uploader.destination)", "ms": "\(Self.ms(started.duration(to: clock.now)))",
-        ])
-        return PhaseOutput(files: outcomes.map(\.remote), counts: counts)
+        return PhaseOutput(files: remoteFiles, counts: counts)
     }
 
     /// Merges the WAL into `data.db` once the run is in, so the file alone holds every committed
@@ -188,13 +308,10 @@ public struct Saver: Sendable {
         }
     }
 
-    private func log(_ loaded: SaverStore.Loaded, table: String, extra: Logger.Metadata = [:], logger: Logger, _ events: inout [RunEvent]) {
-        var metadata: Logger.Metadata = [
+    private func log(_ loaded: SaverStore.Loaded, table: String, logger: Logger) {
+        logger.debug("transaction committed", metadata: [
             "table": "\(table)", "rows": "\(loaded.rows)", "ms": "\(Self.ms(loaded.elapsed))", "rows_s": "\(loaded.rowsPerSecond)",
-        ]
-        metadata.merge(extra) { $1 }
-        logger.info("transaction committed", metadata: metadata)
-        events.append(RunEvent(at: Timestamp.format(Date()), stage: Phase.save.rawValue, event: "\(table) written", detail: "rows=\(loaded.rows)"))
+        ])
     }
 
     /// The test-only pause of ``SaverHooks/pauseAfter``.

@@ -126,10 +126,11 @@ public struct SaverStartupError: Error, CustomStringConvertible, Sendable {
 
 /// Test-only behaviour, off unless set; never listed in `.env.example`.
 ///
-/// `SAVER_TEST_PAUSE_AFTER=raw|users|dlq|upload` makes the saver log
-/// `test hook: pausing after <step>` and sleep after committing that step, so a test can kill
-/// it in a known window (the crash-recovery test kills it between the users and the DLQ
-/// transactions). The progress callback lets in-process tests act in the middle of an upload.
+/// `SAVER_TEST_PAUSE_AFTER=raw|users|dlq|upload|chunk` makes the saver log
+/// `test hook: pausing after <step>` and sleep after that step of the run's FIRST chunk
+/// (chunk 0), so a test can kill it in a known window: `users` between chunk 0's users and DLQ
+/// transactions, `chunk` once chunk 0 is recorded saved and before chunk 1's transactions.
+/// The progress callback lets in-process tests act in the middle of an upload.
 public struct SaverHooks: Sendable {
     public var pauseAfter: SaveStep?
     public var pauseDuration: Duration
@@ -157,14 +158,16 @@ public struct SaverHooks: Sendable {
     }
 }
 
-/// The steps of saving one run, in order.
+/// The steps of saving a run's first chunk, in order (the hook pauses after one of them).
 public enum SaveStep: String, Sendable, CaseIterable {
-    /// The `raw_users` transaction.
+    /// Chunk 0's `raw_users` transaction.
     case raw
-    /// The `users` transaction.
+    /// Chunk 0's `users` transaction.
     case users
-    /// The `dlq_records` transaction.
+    /// Chunk 0's `dlq_records` transaction.
     case dlq
-    /// The four uploads.
+    /// Chunk 0's appends to the three remote `.part` files (side by side with its transactions).
     case upload
+    /// Chunk 0's save record in the ledger: the next step is chunk 1's first transaction.
+    case chunk
 }

@@ -1,13 +1,17 @@
+import Crypto
 import Foundation
 import GRDB
 import PipelineCore
 import PipelineDatabase
 
-/// The saver's writes to SQLite (DESIGN.md §6), one transaction per staged file.
+/// The saver's writes to SQLite (docs/STAGING.md, "What the saver records"), one transaction
+/// per staged chunk file.
 ///
-/// Each method is one transaction, all-or-nothing and idempotent per run: `raw_users`,
-/// `dlq_records` and a run's events are deleted and inserted again; `users` are upserted;
-/// the run row is upserted. Rows are inserted through one prepared statement per transaction
+/// Each method is one transaction, all-or-nothing and idempotent per chunk: a chunk's
+/// `raw_users` and `dlq_records` (its run's rows in its line range) and a run's events are
+/// deleted and inserted again; `users` are upserted; the run row is upserted. A chunk file is
+/// checked against the ledger (rows, bytes, SHA-256) in the same read that loads it, and the
+/// transaction is rolled back when it does not match. Rows are inserted through one prepared statement per transaction
 /// (Codable per-row inserts are about 2× slower); SQLite's JSON functions pick the columns out
 /// of each line, so a line is parsed once, in C.
 ///
@@ -25,11 +29,13 @@ public struct SaverStore: Sendable {
     }
 
     /// What one loading transaction did.
-    public struct Loaded: Sendable, Equatable {
+    public struct Loaded: Sendable {
         /// Lines read and written.
         public var rows: Int
         /// From the start of the transaction to its commit.
         public var elapsed: Duration
+        /// The running SHA-256 given to the load, continued over the file's bytes.
+        public var whole: SHA256
 
         public var rowsPerSecond: Int {
             elapsed.seconds > 0 ? Int(Double(rows) / elapsed.seconds) : rows
@@ -38,7 +44,7 @@ public struct SaverStore: Sendable {
 
     // MARK: raw_users
 
-    static let deleteRawSQL = "DELETE FROM raw_users WHERE run_id = ?"
+    static let deleteRawSQL = "DELETE FROM raw_users WHERE run_id = ? AND line BETWEEN ? AND ?"
     /// `?1` the line, `?2` the run, `?3` its line number, `?4` inserted_at. `user_id` is the row's
     /// `id` when that is a positive integer, else NULL (a rejected row may have none).
     static let insertRawSQL = """
@@ -49,15 +55,16 @@ public struct SaverStore: Sendable {
                 ?1, ?4)
         """
 
-    /// Replaces the run's `raw_users` with the lines of `raw.masked.jsonl`.
-    public func replaceRawRows(run: RunID, from path: String, insertedAt: String) async throws -> Loaded {
-        try await load(path: path, label: "raw.masked.jsonl", delete: Self.deleteRawSQL, insert: Self.insertRawSQL, run: run,
-                       constants: [2: run.rawValue, 4: insertedAt], lineNumberIndex: 3)
+    /// Replaces the `raw_users` of the chunk's `lines` with the lines of its `raw.masked.jsonl`
+    /// (`file`, checked as it is read), numbered run-wide from `lines.lowerBound`.
+    public func replaceRawRows(run: RunID, lines: ClosedRange<Int>, file: StagedFile, whole: SHA256 = SHA256(), insertedAt: String) async throws -> Loaded {
+        try await load(file, whole: whole, label: "raw.masked.jsonl", delete: Self.deleteRawSQL, lines: lines, insert: Self.insertRawSQL,
+                       run: run, constants: [2: run.rawValue, 4: insertedAt], lineNumberIndex: 3)
     }
 
     // MARK: dlq_records
 
-    static let deleteDLQSQL = "DELETE FROM dlq_records WHERE run_id = ?"
+    static let deleteDLQSQL = "DELETE FROM dlq_records WHERE run_id = ? AND line BETWEEN ? AND ?"
     /// `->` keeps JSON as JSON text: a payload that is a string (a raw line that was not JSON)
     /// stays a quoted JSON string.
     static let insertDLQSQL = """
@@ -65,10 +72,11 @@ public struct SaverStore: Sendable {
         VALUES (?2, ?1 ->> '$.line', ?1 -> '$.reasons', ?1 -> '$.payload', ?3)
         """
 
-    /// Replaces the run's `dlq_records` with the lines of `dlq.jsonl`.
-    public func replaceDLQRows(run: RunID, from path: String, insertedAt: String) async throws -> Loaded {
-        try await load(path: path, label: "dlq.jsonl", delete: Self.deleteDLQSQL, insert: Self.insertDLQSQL, run: run,
-                       constants: [2: run.rawValue, 3: insertedAt], lineNumberIndex: nil)
+    /// Replaces the `dlq_records` of the chunk's `lines` with the lines of its `dlq.jsonl`
+    /// (`file`, checked as it is read; each line carries its run-wide line number).
+    public func replaceDLQRows(run: RunID, lines: ClosedRange<Int>, file: StagedFile, whole: SHA256 = SHA256(), insertedAt: String) async throws -> Loaded {
+        try await load(file, whole: whole, label: "dlq.jsonl", delete: Self.deleteDLQSQL, lines: lines, insert: Self.insertDLQSQL,
+                       run: run, constants: [2: run.rawValue, 3: insertedAt], lineNumberIndex: nil)
     }
 
     // MARK: users
@@ -109,38 +117,51 @@ public struct SaverStore: Sendable {
             """
     }()
 
-    /// Upserts the lines of `users.jsonl` by id.
-    public func upsertUsers(run: RunID, from path: String, at timestamp: String) async throws -> Loaded {
-        try await load(path: path, label: "users.jsonl", delete: nil, insert: Self.upsertUserSQL, run: run,
+    /// Upserts the lines of a chunk's `users.jsonl` (`file`, checked as it is read) by id.
+    public func upsertUsers(run: RunID, file: StagedFile, whole: SHA256 = SHA256(), at timestamp: String) async throws -> Loaded {
+        try await load(file, whole: whole, label: "users.jsonl", delete: nil, lines: nil, insert: Self.upsertUserSQL, run: run,
                        constants: [2: run.rawValue, 3: timestamp], lineNumberIndex: nil)
     }
 
-    /// One transaction: optionally delete the run's rows, then run `insert` for every line of
-    /// the file through one prepared statement (``LineInsertStatement``: `?1` is the line, bound
-    /// from the read buffer; `constants` are bound once; `lineNumberIndex` gets the line number).
+    /// One transaction: optionally delete the rows of the chunk's `lines`, then run `insert`
+    /// for every line of the file through one prepared statement (``LineInsertStatement``: `?1`
+    /// is the line, bound from the read buffer; `constants` are bound once; `lineNumberIndex`
+    /// gets the run-wide line number, counted from `lines.lowerBound`).
+    ///
+    /// The bytes read are hashed as they go by, into the file's own SHA-256 and into `whole`
+    /// (the remote file the chunk is appended to): the file is read once. A file whose rows,
+    /// size or SHA-256 differ from `file` rolls the transaction back with
+    /// ``StagingError/corrupt(path:reason:)``, also when one of its lines could not be stored
+    /// (the file is then read to its end first, so the error names the cause).
     private func load(
-        path: String, label: String, delete: String?, insert: String, run: RunID,
+        _ file: StagedFile, whole: SHA256, label: String, delete: String?, lines: ClosedRange<Int>?, insert: String, run: RunID,
         constants: [Int32: String], lineNumberIndex: Int32?
     ) async throws -> Loaded {
         let clock = ContinuousClock()
         let started = clock.now
-        let rows = try await database.write { db -> Int in
-            if let delete { try db.execute(sql: delete, arguments: [run.rawValue]) }
+        let (rows, hashed) = try await database.write { db -> (Int, SHA256) in
+            if let delete, let lines { try db.execute(sql: delete, arguments: [run.rawValue, lines.lowerBound, lines.upperBound]) }
             let statement = try LineInsertStatement(db, sql: insert, constants: constants, lineNumberIndex: lineNumberIndex)
-            var reader = try JSONLReader(path: path)
+            let offset = (lines?.lowerBound ?? 1) - 1
+            var reader = try JSONLReader(path: file.path)
+            var digest = FileDigest(continuing: whole)
             var rows = 0
-            try reader.forEachLine { number, bytes in
-                do {
-                    try statement.execute(line: bytes, number: number)
-                } catch let error as DatabaseError {
-                    throw SaveFailure("\(label) line \(number) of run \(run) could not be stored: \(Self.explain(error))")
-                }
+            var refused: SaveFailure?
+            try reader.forEachLine(reading: { digest.update($0) }) { number, line in
                 rows += 1
+                guard refused == nil else { return }
+                do {
+                    try statement.execute(line: line, number: number + offset)
+                } catch let error as DatabaseError {
+                    refused = SaveFailure("\(label) line \(number + offset) of run \(run) could not be stored: \(Self.explain(error))")
+                }
             }
-            return rows
+            try digest.check(rows: rows, against: file)
+            if let refused { throw refused }
+            return (rows, digest.running)
         }
         checkpointer.request()
-        return Loaded(rows: rows, elapsed: started.duration(to: clock.now))
+        return Loaded(rows: rows, elapsed: started.duration(to: clock.now), whole: hashed)
     }
 
     private static func explain(_ error: DatabaseError) -> String {

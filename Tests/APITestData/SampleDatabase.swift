@@ -42,9 +42,11 @@ public enum SampleDatabase {
             try lines(run.rawMaskedLines).write(toFile: layout.rawMaskedFile(run.runID), atomically: true, encoding: .utf8)
             try lines(run.userLines).write(toFile: layout.usersFile(run.runID), atomically: true, encoding: .utf8)
             try lines(run.dlqLines).write(toFile: layout.dlqFile(run.runID), atomically: true, encoding: .utf8)
-            _ = try await store.replaceRawRows(run: run.runID, from: layout.rawMaskedFile(run.runID), insertedAt: savedAt)
-            _ = try await store.upsertUsers(run: run.runID, from: layout.usersFile(run.runID), at: savedAt)
-            _ = try await store.replaceDLQRows(run: run.runID, from: layout.dlqFile(run.runID), insertedAt: savedAt)
+            // One chunk holding the whole run.
+            let lines = 1...max(1, run.rawMaskedLines.count)
+            _ = try await store.replaceRawRows(run: run.runID, lines: lines, file: try StagedFile.describe(path: layout.rawMaskedFile(run.runID)), insertedAt: savedAt)
+            _ = try await store.upsertUsers(run: run.runID, file: try StagedFile.describe(path: layout.usersFile(run.runID)), at: savedAt)
+            _ = try await store.replaceDLQRows(run: run.runID, lines: lines, file: try StagedFile.describe(path: layout.dlqFile(run.runID)), insertedAt: savedAt)
         }
         let row = RunRow(
             runID: run.runID.rawValue, status: run.status.rawValue, failedPhase: run.failedPhase?.rawValue, error: run.error,

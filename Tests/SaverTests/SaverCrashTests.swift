@@ -19,22 +19,11 @@ extension SaverServerTests {
             let h = try await SaverHarness()
             let run = try await h.stage(rows: 400)
 
-            // The reference: the same run saved without interruption, into another database.
-            let referencePath = h.directory.file("reference/data.db")
-            let reference = try await h.saver(settings: h.settings(databasePath: referencePath))
-            let saved = try await h.running(reference) { try await h.waitForLedger(run.id, .completed) }
-            try #require(saved?.status == .completed, "\(saved?.error ?? "-")")
-            let expected = try DatabaseSnapshot(path: referencePath).contents()
-            // Hand the run back to the saver and empty the server, so the processes do it all again.
-            _ = try await h.redis.hset(LedgerKey.run(run.id), field: RunRecord.Field.status, value: RunStatus.transformed.rawValue)
-            for name in filesOnDisk(h.remoteOnDisk) { try FileManager.default.removeItem(atPath: h.remoteOnDisk + "/" + name) }
+            let expected = try await Self.savedOnceThenHandedBack(h, run)
 
             // First process: pauses after committing the users transaction; killed there.
-            let first = try SaverProcess(Self.binary, environment: h.processEnvironment(["SAVER_TEST_PAUSE_AFTER": "users"]),
-                                         log: h.directory.file("saver-1.log"))
+            let first = try await Self.pausedSaver(h, after: .users)
             defer { first.kill(SIGKILL) }
-            let paused = try await h.eventually(.seconds(60)) { first.output.contains("test hook: pausing after users") }
-            try #require(paused, "the saver never reached the pause; its output:\n\(first.output)")
             let db = try DatabaseSnapshot(path: h.databasePath)
             #expect(try db.count("raw_users", run: run.id) == run.total)
             #expect(try db.count("users") == run.valid)
@@ -60,6 +49,56 @@ extension SaverServerTests {
             #expect(filesOnDisk(h.remoteOnDisk) == [names.dlq, names.manifest, names.raw, names.users].sorted())
             #expect(try await sha256sum(h.remoteOnDisk + "/" + names.users) == sha256sum(run.usersFile.path))
             #expect(second.output.contains("run saved"))
+        }
+
+        @Test("SIGKILL between two chunks' transactions, restart: the save resumes at chunk 1 and ends as an uninterrupted run")
+        func killedBetweenChunks() async throws {
+            try #require(FileManager.default.isExecutableFile(atPath: Self.binary), "build it first: swift build --build-tests")
+            let h = try await SaverHarness()
+            let run = try await h.stage(rows: 300, chunkUsers: 100)
+            let expected = try await Self.savedOnceThenHandedBack(h, run)
+
+            // First process: pauses once chunk 0 is recorded saved, before chunk 1's transactions.
+            let first = try await Self.pausedSaver(h, after: .chunk)
+            defer { first.kill(SIGKILL) }
+            let db = try DatabaseSnapshot(path: h.databasePath)
+            #expect(try db.count("raw_users", run: run.id) == 100)
+            #expect(try await h.ledger.run(run.id)?.chunks.saved.keys.sorted() == [0])
+            first.kill(SIGKILL)
+            #expect(await first.waitForExit(within: .seconds(10)))
+
+            let second = try SaverProcess(Self.binary, environment: h.processEnvironment(), log: h.directory.file("saver-2.log"))
+            defer { second.kill(SIGKILL) }
+            let record = try await h.waitForLedger(run.id, .completed, limit: .seconds(60))
+            #expect(record?.status == .completed, "\(record?.error ?? "-"); output:\n\(second.output)")
+            second.kill(SIGTERM)
+            #expect(await second.waitForExit(within: .seconds(15)))
+            #expect(second.output.contains("resuming the save after the chunks already saved"), "\(second.output)")
+            #expect(try DatabaseSnapshot(path: h.databasePath).contents() == expected)
+            try await h.expectRemoteFiles(run)
+        }
+
+        /// Saves `run` without interruption into another database (the reference, whose tables
+        /// it returns), then hands the run back to the saver from scratch and empties the server,
+        /// so the processes of a test do it all again.
+        static func savedOnceThenHandedBack(_ h: SaverHarness, _ run: StagedRunFixture) async throws -> [String: [String]] {
+            let referencePath = h.directory.file("reference/data.db")
+            let reference = try await h.saver(settings: h.settings(databasePath: referencePath))
+            let saved = try await h.running(reference) { try await h.waitForLedger(run.id, .completed) }
+            try #require(saved?.status == .completed, "\(saved?.error ?? "-")")
+            try await h.handBack(run, forgetChunks: true)
+            for name in filesOnDisk(h.remoteOnDisk) { try FileManager.default.removeItem(atPath: h.remoteOnDisk + "/" + name) }
+            return try DatabaseSnapshot(path: referencePath).contents()
+        }
+
+        /// A saver process held by the test hook after `step`, once it logged the pause.
+        static func pausedSaver(_ h: SaverHarness, after step: SaveStep) async throws -> SaverProcess {
+            let process = try SaverProcess(Self.binary, environment: h.processEnvironment(["SAVER_TEST_PAUSE_AFTER": step.rawValue]),
+                                           log: h.directory.file("saver-1.log"))
+            let paused = try await h.eventually(.seconds(60)) { process.output.contains("test hook: pausing after \(step.rawValue)") }
+            if !paused { process.kill(SIGKILL) }
+            try #require(paused, "the saver never reached the pause; its output:\n\(process.output)")
+            return process
         }
 
         @Test("SIGTERM stops an idle saver cleanly, with exit status 0, every time")

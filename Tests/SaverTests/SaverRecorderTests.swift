@@ -113,9 +113,13 @@ extension SaverServerTests {
                 case "failedTransform": try await h.ledger.failPhase(.transform, run: id, error: "bad")
                 case "failedExtract": try await h.ledger.failPhase(.extract, run: id, error: "upstream down")
                 case "failedSave": try await h.ledger.failPhase(.save, run: id, error: "host key")
-                case "transformed": try await h.ledger.completePhase(.transform, run: id, files: [], counts: [:])
+                // The status follows the phases' times (the earliest unfinished phase): each
+                // phase before the one that makes the status is completed first.
+                case "transformed":
+                    for phase in [Phase.extract, .transform] { try await h.ledger.completePhase(phase, run: id, files: [], counts: [:]) }
                 case "extracting": break
-                default: try await h.ledger.completePhase(.save, run: id, files: [], counts: [:])
+                default:
+                    for phase in Phase.allCases { try await h.ledger.completePhase(phase, run: id, files: [], counts: [:]) }
                 }
             }
             let deleted = try await recorder.pruneStaging()

@@ -81,14 +81,40 @@ final class SaverHarness: Sendable {
         return Saver(settings: settings, database: database, redis: redis, logger: Logger(label: "saver-test"), hooks: hooks)
     }
 
-    /// Stages a transformed run.
+    /// Stages a run in chunks of `chunkUsers` (one chunk by default), its first
+    /// `transformedChunks` (all by default) transformed.
     func stage(
-        _ id: RunID = .test(), rows: Int = 50, invalidEvery: Int = 10, idOffset: Int = 0, variant: String = "a",
-        notJSONLine: Int? = 3, register: Bool = true
+        _ id: RunID = .test(), rows: Int = 50, chunkUsers: Int? = nil, transformedChunks: Int? = nil, invalidEvery: Int = 10,
+        idOffset: Int = 0, variant: String = "a", notJSONLine: Int? = 3, register: Bool = true
     ) async throws -> StagedRunFixture {
         try await StagedRunFixture.stage(
-            id, layout: layout, ledger: register ? ledger : nil, rows: rows, invalidEvery: invalidEvery,
-            idOffset: idOffset, variant: variant, notJSONLine: notJSONLine)
+            id, layout: layout, ledger: register ? ledger : nil, rows: rows, chunkUsers: chunkUsers, transformedChunks: transformedChunks,
+            invalidEvery: invalidEvery, idOffset: idOffset, variant: variant, notJSONLine: notJSONLine)
+    }
+
+    /// Hands a saved run back to the saver, as if its completion had been lost: without its
+    /// save finish time (and status), and with `forgetChunks` without its chunks' save records
+    /// too, so it is saved from scratch.
+    func handBack(_ run: StagedRunFixture, forgetChunks: Bool) async throws {
+        if forgetChunks { try await ledger.forgetSaved(run: run.id, chunks: run.chunks.indices) }
+        _ = try await redis.hdel(LedgerKey.run(run.id), fields: [RunRecord.Field.finishedAt(.save)])
+        _ = try await redis.hset(LedgerKey.run(run.id), field: RunRecord.Field.status, value: RunStatus.saving.rawValue)
+    }
+
+    /// The server's copy of each of the run's data files equals the run's staged rows, byte
+    /// for byte, with no `.part` left; the manifest lists them with their rows, sizes and SHA-256.
+    func expectRemoteFiles(_ run: StagedRunFixture, sourceLocation: SourceLocation = #_sourceLocation) async throws {
+        let names = Saver.remoteNames(run.id)
+        #expect(filesOnDisk(remoteOnDisk) == [names.dlq, names.manifest, names.raw, names.users].sorted(), sourceLocation: sourceLocation)
+        for (name, local) in run.expectedRemote {
+            let bytes = try Data(contentsOf: URL(fileURLWithPath: remoteOnDisk + "/" + name))
+            let expected = try Data(contentsOf: URL(fileURLWithPath: local.path))
+            #expect(bytes == expected, "\(name): \(bytes.count) bytes on the server, \(expected.count) expected", sourceLocation: sourceLocation)
+        }
+        let manifest = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: remoteOnDisk + "/" + names.manifest))) as? [String: Any]
+        let files = (manifest?["files"] as? [[String: Any]]) ?? []
+        #expect(files.map { "\($0["name"] ?? "") \($0["rows"] ?? "") \($0["bytes"] ?? "") \($0["sha256"] ?? "")" }
+                == run.expectedRemote.map { "\($0.name) \($0.local.rows) \($0.local.bytes) \($0.local.sha256)" }, sourceLocation: sourceLocation)
     }
 
     /// Runs the saver's worker and recorder until `body` returns.

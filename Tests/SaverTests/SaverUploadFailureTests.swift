@@ -53,7 +53,7 @@ extension SaverServerTests {
                 let stopped = OnceFlag()
                 let restarted = OnceFlag()
                 let hooks = SaverHooks(uploadProgress: { path, progress in
-                    guard path.hasSuffix("_raw.jsonl"), progress.bytesTransferred < progress.totalBytes ?? 0, stopped.set() else { return }
+                    guard path.hasSuffix("_raw.jsonl.part"), progress.bytesTransferred < progress.totalBytes ?? 0, stopped.set() else { return }
                     waitOffThePool { try? await server.stop() }
                     Task {
                         try? await Task.sleep(for: .seconds(1.5))
@@ -86,7 +86,7 @@ extension SaverServerTests {
                 let run = try await h.stage(rows: 3000)
                 let stopped = OnceFlag()
                 let hooks = SaverHooks(uploadProgress: { path, progress in
-                    guard path.hasSuffix("_raw.jsonl"), progress.bytesTransferred < progress.totalBytes ?? 0, stopped.set() else { return }
+                    guard path.hasSuffix("_raw.jsonl.part"), progress.bytesTransferred < progress.totalBytes ?? 0, stopped.set() else { return }
                     waitOffThePool { try? await server.stop() }
                 })
                 let retry = RetryPolicy(maxRetries: 2, baseDelay: .milliseconds(200), multiplier: 2, maxDelay: .seconds(1), jitter: 0.1)

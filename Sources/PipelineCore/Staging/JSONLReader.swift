@@ -22,10 +22,20 @@ public struct JSONLReader: ~Copyable {
 
     /// Calls `body` with each line's 1-based number and bytes. Stops early when `body` throws.
     public mutating func forEachLine(_ body: (_ number: Int, _ line: UnsafeRawBufferPointer) throws -> Void) throws {
+        try forEachLine(reading: { _ in }, body)
+    }
+
+    /// ``forEachLine(_:)``, and `reading` sees every byte of the file first, a read buffer at a
+    /// time (before the lines in it): a caller checks or hashes the file in the same pass.
+    public mutating func forEachLine(
+        reading: (_ bytes: UnsafeRawBufferPointer) throws -> Void,
+        _ body: (_ number: Int, _ line: UnsafeRawBufferPointer) throws -> Void
+    ) throws {
         var carry: [UInt8] = []
         var number = 0
         while true {
             guard let chunk = try chunks.next() else { break }
+            try reading(chunk)
             var start = 0
             while start < chunk.count {
                 let rest = UnsafeRawBufferPointer(rebasing: chunk[start...])

@@ -40,10 +40,15 @@ public struct StagedFile: Codable, Sendable, Equatable, Hashable {
 
     /// Checks that the file at ``path`` still has the recorded rows, size and checksum.
     public func verify() throws {
-        let actual = try StagedFile.describe(path: path)
-        if actual.bytes != bytes { throw StagingError.corrupt(path: path, reason: "\(actual.bytes) bytes, expected \(bytes)") }
-        if actual.rows != rows { throw StagingError.corrupt(path: path, reason: "\(actual.rows) rows, expected \(rows)") }
-        if actual.sha256 != sha256 { throw StagingError.corrupt(path: path, reason: "SHA-256 \(actual.sha256), expected \(sha256)") }
+        try StagedFile.describe(path: path).check(against: self)
+    }
+
+    /// Throws ``StagingError/corrupt(path:reason:)`` unless these facts (of a file just read)
+    /// have the rows, size and checksum `expected` records.
+    public func check(against expected: StagedFile) throws {
+        if bytes != expected.bytes { throw StagingError.corrupt(path: path, reason: "\(bytes) bytes, expected \(expected.bytes)") }
+        if rows != expected.rows { throw StagingError.corrupt(path: path, reason: "\(rows) rows, expected \(expected.rows)") }
+        if sha256 != expected.sha256 { throw StagingError.corrupt(path: path, reason: "SHA-256 \(sha256), expected \(expected.sha256)") }
     }
 }
 
