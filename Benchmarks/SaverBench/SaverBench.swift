@@ -34,13 +34,13 @@ struct SaverBench: AsyncParsableCommand {
 
         let store = SaverStore(database: try await Saver.openDatabase(path: root + "/database/data.db"))
         let stamp = Timestamp.format(Date())
-        let raw = try await store.replaceRawRows(run: run, from: files.raw.path, insertedAt: stamp)
+        let raw = try await store.replaceRawRows(run: run, lines: 1...max(rows, 1), file: files.raw, insertedAt: stamp)
         report("raw_users (insert)", raw)
-        let inserted = try await store.upsertUsers(run: run, from: files.users.path, at: stamp)
+        let inserted = try await store.upsertUsers(run: run, file: files.users, at: stamp)
         report("users (upsert, all new)", inserted)
-        let updated = try await store.upsertUsers(run: run, from: files.users.path, at: stamp)
+        let updated = try await store.upsertUsers(run: run, file: files.users, at: stamp)
         report("users (upsert, all known)", updated)
-        let dlq = try await store.replaceDLQRows(run: run, from: files.dlq.path, insertedAt: stamp)
+        let dlq = try await store.replaceDLQRows(run: run, lines: 1...max(rows, 1), file: files.dlq, insertedAt: stamp)
         report("dlq_records (insert)", dlq)
         print("RESULT rows=\(rows) raw_rows_s=\(raw.rowsPerSecond) users_insert_rows_s=\(inserted.rowsPerSecond) users_update_rows_s=\(updated.rowsPerSecond) dlq_rows_s=\(dlq.rowsPerSecond)")
     }

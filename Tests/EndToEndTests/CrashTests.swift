@@ -38,7 +38,8 @@ extension EndToEnd {
 
                 let restarted = try await p.extractOnce(as: "extractor-restarted")
                 #expect(restarted.exitStatus == 0, "\(restarted.tail())")
-                #expect(restarted.lines(containing: "resuming from checkpoint").count == 1, "\(restarted.tail())")
+                // From the checkpoint in the open chunk, or right after the sealed ones when it was empty.
+                #expect(restarted.lines(containing: "resuming").count == 1, "\(restarted.tail())")
                 try await p.waitFor(id, [.completed, .failed])
 
                 // Resumed, not restarted: the restart fetched exactly the pages from the checkpoint on;
