@@ -22,9 +22,9 @@
 #                 without chunks ignores it)
 #   --timeline FILE   also write the per-chunk timeline as CSV (users, run, run_id, chunk, rows,
 #                 extract_ms, transform_ms, save_ms, transform_by: ms from the extractor's start
-#                 to the log line `chunk sealed` / `chunk transformed` / the saver's `saved`, each
-#                 with `chunk=` metadata). The timeline is always printed on stderr; a build without
-#                 chunks logs no such lines and the section says so.
+#                 to a stage's log line with `chunk=` metadata whose message has the word `chunk`
+#                 and `sealed` / `transformed` / `saved`). The timeline is always printed on
+#                 stderr; a build without chunks logs no such lines and the section says so.
 #   --keep DIR    keep each run's staging, database, uploads and logs under DIR/<N>-<k>/
 #   --timeout S   per-run limit in seconds (default 900)
 #   --no-floor    skip the floor: after each run, curl, the sqlite3 CLI and OpenSSH sftp moving the
