@@ -2,11 +2,13 @@
 # Whole-pipeline benchmark (issue #9): the four release stages (Extractor, Transformer, Saver,
 # API) against the DummyJSON fixture, a private redis-server and a private OpenSSH SFTP server,
 # all on 127.0.0.1, for N users; per stage and end to end (extractor start → manifest on the
-# SFTP server): wall seconds, users/s, peak RSS per process, bytes moved. A table on stderr and
-# one JSON line per run on stdout; `--repeat K` adds min/median lines. docs/BENCHMARKS.md has
-# the results and how they were taken.
+# SFTP server): wall seconds, users/s, peak RSS per process, bytes moved, and per chunk when each
+# stage finished it (the timeline). A table and the timeline on stderr and one JSON line per run
+# on stdout; `--repeat K` adds min/median lines. docs/BENCHMARKS.md has the results and how they
+# were taken.
 #
-#   scripts/bench-pipeline.sh [--users N ...] [--repeat K] [--bin DIR] [--keep DIR] [--timeout S] [--no-floor] [--perf DIR]
+#   scripts/bench-pipeline.sh [--users N ...] [--repeat K] [--bin DIR] [--transformers N] [--chunk-users K]
+#                             [--timeline FILE] [--keep DIR] [--timeout S] [--no-floor] [--perf DIR]
 #
 #   --users N     one or more sizes (default 208); each is run K times
 #   --repeat K    runs per size (default 1); K > 1 also prints min/median per size
@@ -14,6 +16,15 @@
 #                 DIR needs Extractor, Transformer, Saver, API, DummyJSON and the Transformer's
 #                 etl-pipeline_TransformerCore.resources — so a saved baseline is measured by the
 #                 same command
+#   --transformers N  Transformer replicas on the run (default 1), each with its own INSTANCE_ID
+#                 (transformer-1 … transformer-N; the other stages extractor-1, saver-1)
+#   --chunk-users K   CHUNK_USERS for the stages (default: unset, the build's default; a build
+#                 without chunks ignores it)
+#   --timeline FILE   also write the per-chunk timeline as CSV (users, run, run_id, chunk, rows,
+#                 extract_ms, transform_ms, save_ms, transform_by: ms from the extractor's start
+#                 to a stage's log line with `chunk=` metadata whose message has the word `chunk`
+#                 and `sealed` / `transformed` / `saved`). The timeline is always printed on
+#                 stderr; a build without chunks logs no such lines and the section says so.
 #   --keep DIR    keep each run's staging, database, uploads and logs under DIR/<N>-<k>/
 #   --timeout S   per-run limit in seconds (default 900)
 #   --no-floor    skip the floor: after each run, curl, the sqlite3 CLI and OpenSSH sftp moving the

@@ -3,7 +3,7 @@
 
 One run: a fresh work directory (staging, database, logs), a fresh redis-server, the SFTP
 server's upload folder emptied, the DummyJSON fixture for N users (5% bad), then API, Saver and
-Transformer, and — once both downstream stages are subscribed to their channels — the Extractor
+the Transformer(s), and — once the downstream stages are subscribed to their channels — the Extractor
 with --once. The run ends when `<run>_manifest.json` appears in the SFTP server's upload folder
 and the ledger says `completed`; then every process is stopped (SIGTERM) and reaped.
 
@@ -19,17 +19,26 @@ Figures:
   `save_files`), and the database (`data.db` + `-wal` after the saver stopped).
 - the floor (unless --no-floor): after the stages stop, the same bytes moved by standard tools
   started together against the same servers — curl fetching every page (8 in parallel), the
-  sqlite3 CLI loading the run's three staged files into a fresh database with the pipeline's
-  schema and page size, and OpenSSH's sftp uploading them; its wall time is when the last one
-  exits, and the pipeline's end to end is printed as a multiple of it.
+  sqlite3 CLI loading the run's three files (the uploaded copies: the same bytes as the staged
+  ones) into a fresh database with the pipeline's schema and page size, and OpenSSH's sftp
+  uploading them; its wall time is when the last one exits, and the pipeline's end to end is
+  printed as a multiple of it;
+- the chunk timeline: per chunk, when each stage finished it (ms from the extractor's spawn), from
+  the stages' log lines (`chunk_timeline`), with a text chart of the stages' overlap.
+
+`--transformers N` starts N Transformer replicas (INSTANCE_ID transformer-1 … transformer-N);
+`--chunk-users K` sets CHUNK_USERS. The run's machinery (`Pipeline`) is shared with
+scripts/compare_outputs.py.
 
 Standard library only. Everything binds 127.0.0.1; every wait is bounded.
 """
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -256,10 +265,12 @@ INSERT INTO dlq_records (run_id, line, reasons, payload, inserted_at)
 """
 
 
-def floor(opts, work: str, data: str, run_id: str, users: int, pipeline_db: str, known_hosts: str) -> dict:
-    """Runs the three standard tools side by side; returns each one's seconds and the wall time."""
-    run_dir = f"{data}/runs/{run_id}"
-    files = {name: f"{run_dir}/{name}" for name in ("raw.masked.jsonl", "users.jsonl", "dlq.jsonl")}
+def floor(opts, work: str, upload: str, run_id: str, users: int, pipeline_db: str, known_hosts: str) -> dict:
+    """Runs the three standard tools side by side; returns each one's seconds and the wall time.
+    The files are the run's uploaded ones (`<run>_raw.jsonl` is the staged `raw.masked.jsonl`),
+    read from the SFTP server's folder: the same bytes however a build lays out its staging."""
+    files = {name: f"{upload}/{run_id}_{remote}" for name, remote in
+             (("raw.masked.jsonl", "raw.jsonl"), ("users.jsonl", "users.jsonl"), ("dlq.jsonl", "dlq.jsonl"))}
     fdir = f"{work}/floor"
     os.makedirs(f"{fdir}/pages")
     # curl: every page the extractor fetched, 8 transfers at a time on reused connections.
@@ -316,151 +327,339 @@ def floor(opts, work: str, data: str, run_id: str, users: int, pipeline_db: str,
             "uploaded_bytes": sum(os.path.getsize(p) for p in files.values())}
 
 
-def one_run(opts, sftp: SFTPServer, users: int, index: int) -> dict:
-    work = tempfile.mkdtemp(prefix=f"bench-pipeline-{users}-", dir=opts.work_root)
-    data, logs = f"{work}/data", f"{work}/logs"
-    os.makedirs(logs)
-    redis = Redis(opts.repo, opts.redis_port, f"{work}/redis")
-    children: list[Child] = []
-    known_hosts = f"{work}/known_hosts"
-    result: dict = {"users": users, "run": index}
-    record: dict[str, str] = {}
-    try:
-        redis.start()
-        sftp.start(known_hosts)
-        sftp.clear()
-        env = dict(os.environ,
-                   REDIS_URL=redis.url, DATA_DIR=data, DB_PATH=f"{work}/database/data.db",
-                   DUMMYJSON_URL=f"http://127.0.0.1:{opts.fixture_port}/users", PAGE_SIZE="100",
-                   SFTP_HOST="127.0.0.1", SFTP_PORT=str(opts.sftp_port), SFTP_USER="sftp_user",
-                   SFTP_KEY_PATH=f"{opts.repo}/ssh_keys/id_ed25519", SFTP_KNOWN_HOSTS=known_hosts,
-                   SFTP_REMOTE_DIR="upload", API_HOST="127.0.0.1", API_PORT=str(opts.api_port),
-                   LOG_LEVEL="info", LOG_FORMAT="text")
-        for key in ("RECONCILE_INTERVAL_SECONDS", "STAGING_KEEP_RUNS"):
-            env.pop(key, None)  # the defaults, as a deployment has them
+class Pipeline:
+    """One whole-pipeline run in its own work directory (`data/` staging, `database/data.db`,
+    `logs/<process>.log`, `redis/`): a fresh redis-server, the SFTP server's upload folder emptied,
+    the fixture (N users, 5% bad, seed 1), then API, Saver and `transformers` Transformer replicas,
+    and — once the transformers and the saver listen — `Extractor --once`; `run()` returns when
+    the manifest is on the SFTP server and the ledger says `completed`.
 
-        def spawn(name: str, *argv: str) -> Child:
-            command = [f"{opts.bin}/{name}", *argv]
-            if opts.perf and name in STAGES:
-                # --perf DIR: the stage runs under `perf record`, which follows every thread it
-                # starts (attaching with -p later misses threads); the peak RSS reported is then perf's.
-                os.makedirs(opts.perf, exist_ok=True)
-                command = ["perf", "record", "-q", "-F", "999", "-g", "-o", f"{opts.perf}/{name}-{users}.data", "--", *command]
-            child = Child(name, command, env, f"{logs}/{name}.log")
-            children.append(child)
-            return child
+    Each stage gets its own INSTANCE_ID (`extractor-1`, `transformer-1` … `transformer-N`,
+    `saver-1`), so replicas never share an identity (a shared one takes the other's claims).
+    `chunk_users` sets CHUNK_USERS (a build without chunks ignores it); `extra_env` is added to
+    the pipeline stages' environment (not the fixture's). Used by this benchmark and by
+    scripts/compare_outputs.py.
+    """
 
-        fixture = spawn("DummyJSON", "--host", "127.0.0.1", "--port", str(opts.fixture_port),
-                        "--users", str(users), "--bad-fraction", "0.05")
-        wait_until("the fixture", lambda: http_ok(f"http://127.0.0.1:{opts.fixture_port}/health"), 60, 0.05, [fixture])
-        api = spawn("API")
-        saver = spawn("Saver")
-        transformer = spawn("Transformer")
-        # Signals are the hand-off: start extracting only once both downstream stages listen.
+    def __init__(self, opts, sftp: SFTPServer, work: str, users: int, bin_dir: str, *, transformers: int = 1,
+                 chunk_users: int | None = None, extra_env: dict[str, str] | None = None,
+                 fixture_bin: str | None = None, perf: str | None = None):
+        self.opts, self.sftp, self.work, self.users, self.bin = opts, sftp, work, users, bin_dir
+        self.transformers, self.perf = transformers, perf
+        self.fixture_bin = fixture_bin or bin_dir
+        self.data, self.logs, self.db = f"{work}/data", f"{work}/logs", f"{work}/database/data.db"
+        os.makedirs(self.logs, exist_ok=True)
+        self.redis = Redis(opts.repo, opts.redis_port, f"{work}/redis")
+        self.known_hosts = f"{work}/known_hosts"
+        self.children: list[Child] = []
+        self.fixture: Child | None = None
+        self.extractor: Child | None = None
+        self.run_id: str | None = None
+        self.env = dict(os.environ,
+                        REDIS_URL=self.redis.url, DATA_DIR=self.data, DB_PATH=self.db,
+                        DUMMYJSON_URL=f"http://127.0.0.1:{opts.fixture_port}/users", PAGE_SIZE="100",
+                        SFTP_HOST="127.0.0.1", SFTP_PORT=str(opts.sftp_port), SFTP_USER="sftp_user",
+                        SFTP_KEY_PATH=f"{opts.repo}/ssh_keys/id_ed25519", SFTP_KNOWN_HOSTS=self.known_hosts,
+                        SFTP_REMOTE_DIR="upload", API_HOST="127.0.0.1", API_PORT=str(opts.api_port),
+                        LOG_LEVEL="info", LOG_FORMAT="text")
+        for key in ("RECONCILE_INTERVAL_SECONDS", "STAGING_KEEP_RUNS", "CHUNK_USERS", "INSTANCE_ID"):
+            self.env.pop(key, None)  # the defaults, as a deployment has them
+        self.fixture_env = dict(self.env)
+        if chunk_users is not None:
+            self.env["CHUNK_USERS"] = str(chunk_users)
+        self.env.update(extra_env or {})
+
+    def spawn(self, name: str, *argv: str, label: str | None = None, instance: str | None = None,
+              bin_dir: str | None = None, env: dict[str, str] | None = None) -> Child:
+        """`name` from the build (or `bin_dir`), logging to logs/<label>.log."""
+        label = label or name
+        command = [f"{bin_dir or self.bin}/{name}", *argv]
+        if self.perf and name in STAGES:
+            # --perf DIR: the stage runs under `perf record`, which follows every thread it starts
+            # (attaching with -p later misses threads); the peak RSS reported is then perf's.
+            os.makedirs(self.perf, exist_ok=True)
+            command = ["perf", "record", "-q", "-F", "999", "-g", "-o", f"{self.perf}/{label}-{self.users}.data", "--", *command]
+        env = env or (self.env if instance is None else dict(self.env, INSTANCE_ID=instance))
+        child = Child(label, command, env, f"{self.logs}/{label}.log")
+        self.children.append(child)
+        return child
+
+    def start(self) -> None:
+        opts = self.opts
+        self.redis.start()
+        self.sftp.start(self.known_hosts)
+        self.sftp.clear()
+        self.fixture = self.spawn("DummyJSON", "--host", "127.0.0.1", "--port", str(opts.fixture_port),
+                                  "--users", str(self.users), "--bad-fraction", "0.05", bin_dir=self.fixture_bin,
+                                  env=self.fixture_env)
+        wait_until("the fixture", lambda: http_ok(f"http://127.0.0.1:{opts.fixture_port}/health"), 60, 0.05, [self.fixture])
+        api = self.spawn("API")
+        self.saver = self.spawn("Saver", instance="saver-1")
+        self.transformer_children = [
+            self.spawn("Transformer", label="Transformer" if self.transformers == 1 else f"Transformer-{k}",
+                       instance=f"transformer-{k}")
+            for k in range(1, self.transformers + 1)]
+        # Signals are the hand-off: start extracting only once the downstream stages listen.
         wait_until("the transformer and saver subscriptions",
-                   lambda: redis.numsub("channel:phase1_complete") >= 1 and redis.numsub("channel:phase2_complete") >= 1,
-                   60, 0.02, [saver, transformer])
+                   lambda: self.redis.numsub("channel:phase1_complete") >= self.transformers
+                   and self.redis.numsub("channel:phase2_complete") >= 1,
+                   60, 0.02, [self.saver, *self.transformer_children])
         wait_until("the API", lambda: http_ok(f"http://127.0.0.1:{opts.api_port}/health"), 60, 0.05, [api])
 
+    def run(self) -> str:
+        """Starts `Extractor --once` and returns the run id once the manifest is uploaded and the
+        ledger says `completed`. Sets t0 (monotonic, just before the spawn), wall0 (the same
+        instant on the wall clock), t_end (the first poll that saw the manifest)."""
+        redis, upload = self.redis, self.sftp.upload
         # Dirty pages of earlier work (a previous run, the staging just written) are flushed first,
         # so neither the pipeline nor the floor pays for another's writeback in its fsyncs.
         os.sync()
-        load_before = os.getloadavg()
-        t0 = time.monotonic()
-        wall0 = time.time()
-        extractor = spawn("Extractor", "--once")
-        live = [saver, transformer, fixture]
+        self.load_before = os.getloadavg()
+        self.t0 = time.monotonic()
+        self.wall0 = time.time()
+        extractor = self.extractor = self.spawn("Extractor", "--once", instance="extractor-1")
+        live = [self.saver, *self.transformer_children, self.fixture]
 
-        def manifest() -> str | None:
-            for name in os.listdir(sftp.upload):
-                if name.endswith("_manifest.json"):
-                    return name
+        def failed() -> None:
             # A failed run never gets a manifest: stop waiting at once.
             run_ids = redis.cli("ZRANGE", "etl:runs", "0", "-1").split()
             if run_ids and redis.cli("HGET", f"etl:run:{run_ids[-1]}", "status").strip() == "failed":
                 raise RuntimeError(f"run {run_ids[-1]} failed: {redis.cli('HGET', f'etl:run:{run_ids[-1]}', 'error').strip()}")
             if extractor.poll() and extractor.status != 0:
                 raise RuntimeError(f"Extractor exited with {extractor.status}")
-            return None
+            for child in live:
+                if child.poll():
+                    raise RuntimeError(f"{child.name} exited with {child.status} during the run")
 
         # Poll often: this is the end-to-end clock. Look at the directory every 5 ms, and at the
         # ledger and the processes (to stop early on a failure) every 0.5 s.
-        deadline = t0 + opts.timeout
+        deadline = self.t0 + self.opts.timeout
         polls = 0
-        found = None
-        while found is None:
-            names = [n for n in os.listdir(sftp.upload) if n.endswith("_manifest.json")]
+        while True:
+            names = [n for n in os.listdir(upload) if n.endswith("_manifest.json")]
             if names:
-                found = names[0]
                 break
             polls += 1
             if polls % 100 == 0:
-                found = manifest()
-                for child in live:
-                    if child.poll():
-                        raise RuntimeError(f"{child.name} exited with {child.status} during the run")
+                failed()
             if time.monotonic() > deadline:
-                raise RuntimeError(f"no manifest after {opts.timeout} s")
+                raise RuntimeError(f"no manifest after {self.opts.timeout} s")
             time.sleep(0.005)
-        t_end = time.monotonic()
-        run_id = found[: -len("_manifest.json")]
-        wait_until("the ledger's completed status", lambda: redis.cli("HGET", f"etl:run:{run_id}", "status").strip() == "completed", 30)
+        self.t_end = time.monotonic()
+        run_id = self.run_id = names[0][: -len("_manifest.json")]
+        wait_until("the ledger's completed status",
+                   lambda: redis.cli("HGET", f"etl:run:{run_id}", "status").strip() == "completed", 30)
         wait_until("the extractor's exit", extractor.poll, 60)
-        load_after = os.getloadavg()
+        self.load_after = os.getloadavg()
+        return run_id
+
+    def stop_stages(self) -> None:
+        """Stops every process but the fixture (the floor's curl still needs it)."""
+        for child in reversed(self.children):
+            if child is not self.fixture:
+                child.stop()
+
+    def close(self) -> None:
+        for child in reversed(self.children):
+            try:
+                child.stop(5)
+            except Exception as e:  # keep stopping the others
+                print(f"warning: stopping {child.name}: {e}", file=sys.stderr)
+        self.redis.stop()
+
+
+# The per-chunk timeline, from the stages' logs. A chunked stage logs one line per chunk it
+# finished: the extractor `chunk sealed`, the transformer `chunk transformed`, the saver one with
+# `saved`; each carries `chunk=<n>` metadata. Counted: a line of the run with `chunk=` metadata whose
+# message has the word `chunk` and one of the words sealed / transformed / saved. LineLogHandler (Sources/PipelineCore/Logging) writes
+# `<ts> <LEVEL> [stage] run=<id> <message> key=value …` (LOG_FORMAT=text, values with spaces
+# quoted) or one JSON object with `ts`, `msg` and the metadata (LOG_FORMAT=json); `ts` is ISO 8601
+# UTC with milliseconds.
+TIMELINE_STAGES = {"sealed": "extract", "transformed": "transform", "saved": "save"}
+TEXT_LINE = re.compile(r"^(\S+) +[A-Za-z]+ +\[[^\]]*\] (.*)$")
+TOKEN = re.compile(r'([^\s=]+)=("(?:[^"\\]|\\.)*"|\S*)|(\S+)')
+
+
+def parse_log_time(text: str) -> float | None:
+    from datetime import datetime, timezone
+    try:
+        t = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return (t if t.tzinfo else t.replace(tzinfo=timezone.utc)).timestamp()
+
+
+def log_events(path: str):
+    """(time, message, metadata) for every line of a stage's log that parses."""
+    with open(path, encoding="utf-8", errors="replace") as f:
+        for line in f:
+            line = line.rstrip("\n")
+            if line.startswith("{"):
+                try:
+                    obj = json.loads(line)
+                except ValueError:
+                    continue
+                at = parse_log_time(str(obj.get("ts", "")))
+                if at is not None:
+                    yield at, str(obj.get("msg", "")), {k: str(v) for k, v in obj.items() if k not in ("ts", "msg")}
+                continue
+            m = TEXT_LINE.match(line)
+            at = parse_log_time(m.group(1)) if m else None
+            if at is None:
+                continue
+            # `run=<id>` first, then the message, then the metadata: the key=value tokens after
+            # the message's last word.
+            tokens = TOKEN.findall(m.group(2))
+            meta = {}
+            if tokens and tokens[0][0] == "run":
+                meta["run_id"] = tokens.pop(0)[1]
+            last_word = max((i for i, t in enumerate(tokens) if t[2]), default=-1)
+            words = [t[2] or f"{t[0]}={t[1]}" for t in tokens[: last_word + 1]]
+            for key, value, _ in tokens[last_word + 1:]:
+                if value.startswith('"'):
+                    value = re.sub(r"\\(.)", r"\1", value[1:-1])
+                meta[key] = value
+            yield at, " ".join(words), meta
+
+
+def chunk_timeline(logs: str, run_id: str, wall0: float) -> list[dict]:
+    """Per chunk, when each stage finished it (ms since `wall0`) and which process did (the log
+    file's name: `Transformer-2`). A chunk finished twice by a stage (redone after a kill) keeps
+    the last time."""
+    chunks: dict[int, dict] = {}
+    for name in sorted(os.listdir(logs)):
+        process = name[: -len(".log")]
+        for at, message, meta in log_events(f"{logs}/{name}"):
+            if "chunk" not in meta or meta.get("run_id", run_id) != run_id:
+                continue
+            # `chunk sealed`, `chunk transformed`, `chunk saved`: the word `chunk` and the stage's word
+            # (not `resuming after the sealed chunks`, which also names a chunk).
+            if not re.search(r"\bchunk\b", message):
+                continue
+            word = next((w for w in TIMELINE_STAGES if re.search(rf"\b{w}\b", message)), None)
+            try:
+                index = int(meta["chunk"])
+            except ValueError:
+                continue
+            if word is None:
+                continue
+            phase = TIMELINE_STAGES[word]
+            entry = chunks.setdefault(index, {"chunk": index})
+            ms = round((at - wall0) * 1000)
+            if ms >= entry.get(f"{phase}_ms", ms):
+                entry[f"{phase}_ms"], entry[f"{phase}_by"] = ms, process
+            if meta.get("rows", "").isdigit() and (phase == "extract" or "rows" not in entry):
+                entry["rows"] = int(meta["rows"])
+    return [chunks[k] for k in sorted(chunks)]
+
+
+def timeline_text(chunks: list[dict], end_ms: int, width: int = 50) -> str:
+    """One line per chunk: when each stage finished it and a bar from 0 to the run's end with E
+    (sealed), T (transformed) and S (saved); then one lane per stage, `=` from its first chunk to
+    its last. Lanes that overlap are stages working at the same time."""
+    if not chunks:
+        return ("chunk timeline: no chunk lines in the stages' logs (a build without chunks: each stage "
+                "works on the whole run; see the per-stage seconds above)")
+    end_ms = max([end_ms] + [c.get(f"{p}_ms", 0) for c in chunks for p in PHASES])
+    col = lambda ms: min(width - 1, max(0, int(ms * width / max(end_ms, 1))))
+    fmt = lambda v: "–" if v is None else f"{v:,}"
+
+    def bar(marks: list[tuple[int, str]], fill: str) -> str:
+        lane = [" "] * width
+        if marks:
+            for i in range(col(min(t for t, _ in marks)), col(max(t for t, _ in marks)) + 1):
+                lane[i] = fill
+            for t, m in marks:
+                lane[col(t)] = m
+        return "|" + "".join(lane) + "|"
+
+    head = f"{'chunk':>6} {'rows':>7} {'sealed':>8} {'transformed':>11} {'saved':>8} {'transformed by':<14} "
+    out = [f"chunk timeline: ms from the extractor's start until each stage finished the chunk "
+           f"({len(chunks)} chunks; the run's end {end_ms:,} ms; E sealed, T transformed, S saved)",
+           head + "0 ms".ljust(width + 2 - len(f"{end_ms:,} ms")) + f"{end_ms:,} ms"]
+    for c in chunks:
+        marks = [(c[f"{p}_ms"], m) for p, m in zip(PHASES, "ETS") if f"{p}_ms" in c]
+        out.append(f"{c['chunk']:>6} {fmt(c.get('rows')):>7} {fmt(c.get('extract_ms')):>8} "
+                   f"{fmt(c.get('transform_ms')):>11} {fmt(c.get('save_ms')):>8} {c.get('transform_by', '–'):<14} "
+                   + bar(marks, "-"))
+    for phase, mark in zip(PHASES, "ETS"):
+        times = [c[f"{phase}_ms"] for c in chunks if f"{phase}_ms" in c]
+        span = f"{len(times)} chunks, {min(times):,}–{max(times):,} ms" if times else "no lines"
+        out.append(f"{phase + ' (' + span + ')':>{len(head)}}" + bar([(t, mark) for t in times], "="))
+    return "\n".join(out)
+
+
+TIMELINE_CSV = ["users", "run", "run_id", "chunk", "rows", "extract_ms", "transform_ms", "save_ms", "transform_by"]
+
+
+def write_timeline(path: str, results: list[dict]) -> None:
+    """Every run's chunks so far, one CSV row per chunk (ms since the extractor's start)."""
+    with open(path, "w", newline="") as f:
+        out = csv.DictWriter(f, TIMELINE_CSV, extrasaction="ignore")
+        out.writeheader()
+        for r in results:
+            for c in r["timeline"]:
+                out.writerow({"users": r["users"], "run": r["run"], "run_id": r["run_id"], **c})
+
+
+def one_run(opts, sftp: SFTPServer, users: int, index: int) -> dict:
+    work = tempfile.mkdtemp(prefix=f"bench-pipeline-{users}-", dir=opts.work_root)
+    pipe = Pipeline(opts, sftp, work, users, opts.bin, transformers=opts.transformers, chunk_users=opts.chunk_users,
+                 perf=opts.perf)
+    result: dict = {"users": users, "run": index, "transformers": opts.transformers, "chunk_users": opts.chunk_users}
+    record: dict[str, str] = {}
+    try:
+        pipe.start()
+        run_id = pipe.run()
+        redis = pipe.redis
         record = redis.hash(f"etl:run:{run_id}")
         with urllib.request.urlopen(f"http://127.0.0.1:{opts.api_port}/etl_runs/{run_id}", timeout=5) as r:
             api_status = json.load(r).get("status")
 
-        for child in reversed(children):
-            if child is not fixture:
-                child.stop()
-        db = f"{work}/database/data.db"
+        pipe.stop_stages()
+        db = pipe.db
         db_bytes = sum(os.path.getsize(p) for p in (db, db + "-wal") if os.path.exists(p))
         # The stages are stopped; the fixture and the SFTP server serve the floor's tools.
-        floor_result = floor(opts, work, data, run_id, users, db, known_hosts) if opts.floor else None
-        fixture.stop()
+        floor_result = floor(opts, work, sftp.upload, run_id, users, db, pipe.known_hosts) if opts.floor else None
+        pipe.fixture.stop()
 
         stages = {}
         for phase in PHASES:
             s, f = parse_ts(record[f"{phase}_started_at"]), parse_ts(record[f"{phase}_finished_at"])
             stages[phase] = {"seconds": round(f - s, 3), "users_per_s": int(users / max(f - s, 1e-3))}
         gaps = {
-            "start_to_extract": round(parse_ts(record["extract_started_at"]) - wall0, 3),
+            "start_to_extract": round(parse_ts(record["extract_started_at"]) - pipe.wall0, 3),
             "extract_to_transform": round(parse_ts(record["transform_started_at"]) - parse_ts(record["extract_finished_at"]), 3),
             "transform_to_save": round(parse_ts(record["save_started_at"]) - parse_ts(record["transform_finished_at"]), 3),
         }
-        e2e = t_end - t0
+        e2e = pipe.t_end - pipe.t0
         staged = {**file_bytes(record.get("extract_files")), **file_bytes(record.get("transform_files"))}
         uploaded = file_bytes(record.get("save_files"))
         result.update({
             "run_id": run_id, "status": record["status"], "api_status": api_status,
             "end_to_end_s": round(e2e, 3), "users_per_s": int(users / e2e),
             "stages": stages, "handoff_s": gaps,
-            "peak_rss_mib": {c.name: round(c.maxrss_kib / 1024, 1) for c in children},
-            "cpu_s": {c.name: round(c.cpu_s, 2) for c in children},
+            "peak_rss_mib": {c.name: round(c.maxrss_kib / 1024, 1) for c in pipe.children},
+            "cpu_s": {c.name: round(c.cpu_s, 2) for c in pipe.children},
             "bytes": {"staged": sum(staged.values()), "uploaded": sum(uploaded.values()), "database": db_bytes,
                       "staged_files": staged, "uploaded_files": uploaded},
             "counts": {p: json.loads(record.get(f"{p}_counts", "{}")) for p in PHASES},
-            "load_avg_1m": [round(load_before[0], 2), round(load_after[0], 2)],
+            "load_avg_1m": [round(pipe.load_before[0], 2), round(pipe.load_after[0], 2)],
             "floor": floor_result,
+            "timeline": chunk_timeline(pipe.logs, run_id, pipe.wall0),
             "bin": opts.bin, "nproc": os.cpu_count(),
-            "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(wall0)),
+            "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(pipe.wall0)),
         })
         return result
     finally:
-        for child in reversed(children):
-            try:
-                child.stop(5)
-            except Exception as e:  # keep stopping the others
-                print(f"warning: stopping {child.name}: {e}", file=sys.stderr)
-        redis.stop()
+        pipe.close()
         if opts.keep:
             dest = os.path.join(opts.keep, f"{users}-{index}")
             shutil.rmtree(dest, ignore_errors=True)
             os.makedirs(dest)
-            shutil.move(data, f"{dest}/data") if os.path.exists(data) else None
+            shutil.move(pipe.data, f"{dest}/data") if os.path.exists(pipe.data) else None
             shutil.move(f"{work}/database", f"{dest}/database") if os.path.exists(f"{work}/database") else None
-            shutil.move(logs, f"{dest}/logs")
+            shutil.move(pipe.logs, f"{dest}/logs")
             shutil.copytree(sftp.upload, f"{dest}/upload")
             if record:
                 with open(f"{dest}/ledger.json", "w") as f:
@@ -474,9 +673,14 @@ def fmt_row(r: dict) -> str:
     return (f"| {r['users']:>9,} | {r['run']} | **{r['end_to_end_s']:.2f}** | {r['users_per_s']:>7,} | "
             f"{s['extract']['seconds']:.2f} | {s['transform']['seconds']:.2f} | {s['save']['seconds']:.2f} | "
             f"{r['handoff_s']['extract_to_transform']:.3f} / {r['handoff_s']['transform_to_save']:.3f} | "
-            f"{rss['Extractor']} / {rss['Transformer']} / {rss['Saver']} / {rss['API']} | "
+            f"{rss['Extractor']} / {','.join(map(str, replicas(rss, 'Transformer')))} / {rss['Saver']} / {rss['API']} | "
             f"{mb(b['staged'])} / {mb(b['uploaded'])} / {mb(b['database'])} | "
             f"{r['load_avg_1m'][0]:.1f}→{r['load_avg_1m'][1]:.1f} | {floor_cell(r)} |")
+
+
+def replicas(by_process: dict, stage: str) -> list:
+    """A stage's values by process, replicas (`Transformer-1`, `Transformer-2`, …) in order."""
+    return [v for name, v in sorted(by_process.items()) if name == stage or name.startswith(stage + "-")]
 
 
 def floor_cell(r: dict) -> str:
@@ -502,6 +706,9 @@ def main() -> int:
     p.add_argument("--keep")
     p.add_argument("--timeout", type=float, default=900)
     p.add_argument("--perf", help="write a `perf record -g` profile of each stage to this directory")
+    p.add_argument("--transformers", type=int, default=1, help="Transformer replicas (each its own INSTANCE_ID)")
+    p.add_argument("--chunk-users", type=int, help="CHUNK_USERS for the stages (unset: the build's default)")
+    p.add_argument("--timeline", help="also write the per-chunk timeline of every run to this CSV file")
     p.add_argument("--no-floor", dest="floor", action="store_false",
                    help="skip the floor (curl, sqlite3 and sftp moving the same bytes in parallel after each run)")
     opts = p.parse_args()
@@ -514,8 +721,10 @@ def main() -> int:
     if opts.keep:
         opts.keep = os.path.abspath(opts.keep)
         os.makedirs(opts.keep, exist_ok=True)
-    if opts.repeat < 1 or any(n < 1 for n in opts.users):
-        p.error("--repeat and --users must be at least 1")
+    if opts.repeat < 1 or opts.transformers < 1 or any(n < 1 for n in opts.users):
+        p.error("--repeat, --transformers and --users must be at least 1")
+    if opts.chunk_users is not None and opts.chunk_users < 1:
+        p.error("--chunk-users must be at least 1")
     for name in STAGES + ["DummyJSON"]:
         if not os.access(f"{opts.bin}/{name}", os.X_OK):
             p.error(f"{opts.bin}/{name} is missing")
@@ -547,6 +756,9 @@ def main() -> int:
                 results.append(r)
                 print(json.dumps(r, sort_keys=True), flush=True)
                 print(HEADER + "\n" + fmt_row(r), file=sys.stderr, flush=True)
+                print(timeline_text(r["timeline"], round(r["end_to_end_s"] * 1000)), file=sys.stderr, flush=True)
+                if opts.timeline:
+                    write_timeline(opts.timeline, results)
     finally:
         sftp.stop()
 
@@ -559,7 +771,7 @@ def main() -> int:
             summary = {"users": users, "runs": len(runs), "summary": True}
             for key, get in {"end_to_end_s": lambda r: r["end_to_end_s"],
                              **{f"{ph}_s": (lambda r, ph=ph: r["stages"][ph]["seconds"]) for ph in PHASES},
-                             **{f"rss_{st}_mib": (lambda r, st=st: r["peak_rss_mib"][st]) for st in STAGES}}.items():
+                             **{f"rss_{st}_mib": (lambda r, st=st: max(replicas(r["peak_rss_mib"], st))) for st in STAGES}}.items():
                 values = [get(r) for r in runs]
                 summary[key] = {"min": min(values), "median": statistics.median(values)}
             print(json.dumps(summary, sort_keys=True), flush=True)

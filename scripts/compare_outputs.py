@@ -1,192 +1,274 @@
 #!/usr/bin/env python3
-"""Byte-identity check of two builds' outputs; run it through scripts/compare-outputs.sh.
+"""Whole-pipeline byte-identity check of two builds; run it through scripts/compare-outputs.sh.
 
-Outputs carry run ids and timestamps, so each stage of the two builds is run on the same input
-with the same ledger facts, and their outputs are compared byte for byte:
+Each side — A (`--base`) and B (`--new`) — runs the whole pipeline once, the way
+scripts/bench_pipeline.py does (its `Pipeline`: a fresh redis-server and work directory, the SFTP
+server's upload folder emptied, API, Saver, the side's Transformer replicas with distinct
+INSTANCE_IDs, then `Extractor --once`, until the manifest is uploaded and the ledger says
+`completed`), on the same fixture: A's DummyJSON, seed 1, N users, 5% bad. `--chunk-users K`
+passes CHUNK_USERS to both sides (a build without chunks ignores it); `--base-env`/`--new-env`
+add variables to one side's stages.
 
-1. Extractor: both builds extract the same fixture (DummyJSON of the first build, seed 1, N
-   users, 5% bad) into their own staging; `raw.jsonl` must be identical.
-2. Transformer: both builds transform the same staged run (the first build's `raw.jsonl`, and
-   its ledger record, with `transform_started_at` preset so `transformed_at` is the same);
-   `users.jsonl`, `dlq.jsonl` and `raw.masked.jsonl` must be identical.
-3. Saver: both builds save the same transformed run (the same three files and ledger record,
-   `save_started_at` preset) into a fresh database and an empty SFTP upload folder; the four
-   uploaded files must be identical, and so must the database's rows: `raw_users`, `users`,
-   `dlq_records` in full, `etl_runs` and `etl_run_events` without the columns that hold the
-   wall-clock time of the save's end (`finished_at`, `duration_ms`, `updated_at`, events' `at`).
+Then the outcomes are compared byte for byte after normalising ONLY these values, each side with
+its own run id:
 
-Prints one line per comparison and exits non-zero on any difference. Standard library only.
+1. the run id: every occurrence, in file names, file lines and column values → `<run_id>`;
+2. timestamps: a JSON member whose key ends in `_at` with an ISO 8601 value
+   (`"extracted_at":"2026-…Z"` → `"extracted_at":"<at>"`), in file lines and in column values
+   (the payloads); and every non-NULL column whose name ends in `_at` → `<at>`;
+3. what changes because of 1–2: in the manifest's `files` and in `etl_runs.remote_files`, each
+   entry's `sha256` and `bytes` are first checked against the uploaded file they name (a mismatch
+   is a difference), then replaced by the SHA-256 and size of that file after normalisation;
+4. the per-run secret: `"hmac_sha256":"…"` of a line that is not a JSON object (keyed by the run's
+   random `line_digest_key`) → `<hmac>`, and `"record_hash":"…"` on a line holding such a
+   placeholder (`"rejected_line"`) → `<record_hash>`. The standard fixture has no such lines.
+
+Compared, each as normalised text, line by line:
+- the uploaded `<run_id>_raw.jsonl`, `_users.jsonl`, `_dlq.jsonl` and `_manifest.json` (and the
+  set of uploaded names);
+- SQLite `raw_users` (by run_id, line), `users` (by id), `dlq_records` (by run_id, line): every
+  column, by name, one line per row;
+- `etl_runs`: status, failed_phase, error, extracted, valid, invalid, loaded, unknown_department,
+  remote_files;
+- DLQ reasons and line numbers: the (line, field/rule …) list of `dlq_records`, with a count per rule.
+Not compared: `etl_runs.started_at/finished_at/duration_ms/updated_at/staged_files` (times, and
+staging paths that a chunked build lays out differently) and `etl_run_events`.
+
+Prints one line per comparison — and for a difference the first differing line of each side —
+and exits 1 on any difference. Standard library only.
 """
 from __future__ import annotations
 
 import argparse
-import filecmp
+import collections
 import hashlib
+import json
 import os
+import re
 import shutil
+import socket
 import sqlite3
 import sys
 import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from bench_pipeline import Child, Redis, SFTPServer, http_ok, resp_command, wait_until  # noqa: E402
+from bench_pipeline import STAGES, Pipeline, SFTPServer  # noqa: E402
 
-PRESET_TRANSFORM = "2026-01-01T00:00:00.000Z"
-PRESET_SAVE = "2026-01-01T00:01:00.000Z"
+TIMESTAMP = re.compile(r'"([^"\\]*_at)":"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:?\d\d)?"')
+HMAC = re.compile(r'"hmac_sha256":"[0-9a-f]{64}"')
+RECORD_HASH = re.compile(r'"record_hash":"[0-9a-f]{64}"')
+FLAT_OBJECT = re.compile(r"\{[^{}]*\}")
+UPLOADS = ("raw.jsonl", "users.jsonl", "dlq.jsonl", "manifest.json")
+TABLES = {"raw_users": "run_id, line", "users": "id", "dlq_records": "run_id, line"}
+RUN_COLUMNS = ("status", "failed_phase", "error", "extracted", "valid", "invalid", "loaded", "unknown_department",
+               "remote_files")
 
 
-def sha(path: str) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+class Side:
+    """One build's finished run: its uploads, its database and how to normalise what it wrote."""
+
+    def __init__(self, label: str, work: str, run_id: str, db: str):
+        self.label, self.work, self.run_id, self.db = label, work, run_id, db
+        self.upload = f"{work}/upload"
+        self.counts: collections.Counter = collections.Counter()
+        # uploaded file name → (sha256, bytes) as uploaded, and after normalisation
+        self.files: dict[str, dict] = {}
+
+    def text(self, s: str) -> str:
+        """Normalisations 1, 2 and 4 (module docstring) of one line or value."""
+        if self.run_id in s:
+            self.counts["run id"] += s.count(self.run_id)
+            s = s.replace(self.run_id, "<run_id>")
+        s, n = TIMESTAMP.subn(r'"\1":"<at>"', s)
+        self.counts["*_at"] += n
+        if '"hmac_sha256"' in s:
+            s, n = HMAC.subn('"hmac_sha256":"<hmac>"', s)
+            self.counts["hmac"] += n
+            if '"rejected_line"' in s:
+                s, n = RECORD_HASH.subn('"record_hash":"<record_hash>"', s)
+                self.counts["record_hash"] += n
+        return s
+
+    def file_entries(self, s: str) -> str:
+        """Normalisation 3: file entries whose sha256 is an uploaded file's get that file's
+        normalised sha256 and size, once both were checked against the file."""
+        def entry(m: re.Match) -> str:
+            obj = m.group(0)
+            for name, f in self.files.items():
+                shown = name.replace(self.run_id, "<run_id>")  # the entry's text is normalised already
+                if f'"{shown}"' in obj or f'/{shown}"' in obj:
+                    sha = re.search(r'"sha256":"([0-9a-f]{64})"', obj)
+                    size = re.search(r'"bytes":(\d+)', obj)
+                    if not sha or sha.group(1) != f["sha256"] or not size or int(size.group(1)) != f["bytes"]:
+                        return obj + f" <does not match the uploaded {name}: sha256 {f['sha256'][:16]}…, {f['bytes']} B>"
+                    self.counts["file sha256/bytes"] += 1
+                    obj = obj.replace(sha.group(0), f'"sha256":"<normalised {f["normalised_sha256"]}>"')
+                    return obj.replace(size.group(0), f'"bytes":<normalised {f["normalised_bytes"]}>')
+            return obj
+        return FLAT_OBJECT.sub(entry, s)
+
+    def upload_name(self, kind: str) -> str:
+        return f"{self.run_id}_{kind}"
+
+    def lines(self, kind: str):
+        """The uploaded file's lines, normalised; records its hashes as uploaded and normalised."""
+        name = self.upload_name(kind)
+        raw, normal = hashlib.sha256(), hashlib.sha256()
+        size = normal_size = 0
+        with open(f"{self.upload}/{name}", "rb") as f:
+            for line in f:
+                raw.update(line)
+                size += len(line)
+                text = line.decode("utf-8", "surrogateescape")
+                out = self.text(text)
+                if kind == "manifest.json":
+                    out = self.file_entries(out)
+                data = out.encode("utf-8", "surrogateescape")
+                normal.update(data)
+                normal_size += len(data)
+                yield out.rstrip("\n")
+        self.files[name] = {"sha256": raw.hexdigest(), "bytes": size,
+                            "normalised_sha256": normal.hexdigest(), "normalised_bytes": normal_size}
+
+    def rows(self, table: str, order: str):
+        """Every row of a table, one line of `column=value` pairs, normalised."""
+        con = sqlite3.connect(f"file:{self.db}?mode=ro", uri=True)
+        try:
+            cursor = con.execute(f"SELECT * FROM {table} ORDER BY {order}")
+            names = [d[0] for d in cursor.description]
+            for row in cursor:
+                cells = []
+                for name, value in zip(names, row):
+                    if name.endswith("_at") and value is not None:
+                        value = "<at>"
+                        self.counts["*_at"] += 1
+                    elif isinstance(value, str):
+                        value = self.text(value)
+                    cells.append(f"{name}={value!r}")
+                yield "\t".join(cells)
+        finally:
+            con.close()
+
+    def run_row(self):
+        con = sqlite3.connect(f"file:{self.db}?mode=ro", uri=True)
+        con.row_factory = sqlite3.Row
+        try:
+            for row in con.execute("SELECT * FROM etl_runs ORDER BY run_id"):
+                cells = []
+                for name in RUN_COLUMNS:
+                    value = row[name] if name in row.keys() else "<no such column>"
+                    if isinstance(value, str):
+                        value = self.file_entries(self.text(value))
+                    cells.append(f"{name}={value!r}")
+                yield "\t".join(cells)
+        finally:
+            con.close()
+
+    def dlq_reasons(self, by_rule: collections.Counter):
+        con = sqlite3.connect(f"file:{self.db}?mode=ro", uri=True)
+        try:
+            for line, reasons in con.execute("SELECT line, reasons FROM dlq_records ORDER BY run_id, line"):
+                rules = [f"{r.get('field')}/{r.get('rule')}" for r in json.loads(reasons)]
+                by_rule.update(rules)
+                yield f"line {line}: {' '.join(rules)}"
+        finally:
+            con.close()
+
+
+def excerpt(a: str, b: str, width: int = 200) -> tuple[str, str]:
+    """The two lines around their first differing character, after the line's start (a table
+    row's key, a JSON line's first members) when the difference is further in."""
+    at = next((i for i, (x, y) in enumerate(zip(a, b)) if x != y), min(len(a), len(b)))
+    start = max(0, at - 60)
+    head = 50 if start > 50 else 0
+    cut = lambda s: ((s[:head] + " … ") if head else s[:start]) + s[start:start + width] + ("…" if len(s) > start + width else "")
+    return cut(a), cut(b)
+
+
+def lines(n: int) -> str:
+    return f"{n:,} line" + ("" if n == 1 else "s")
 
 
 class Comparison:
     def __init__(self, opts):
         self.opts = opts
         self.work = tempfile.mkdtemp(prefix="compare-outputs-", dir=opts.work_root)
-        self.redis = Redis(opts.repo, opts.redis_port, f"{self.work}/redis")
         self.sftp = SFTPServer(opts.repo, opts.sftp_port)
-        self.known_hosts = f"{self.work}/known_hosts"
-        self.children: list[Child] = []
         self.failures = 0
 
-    def env(self, label: str, data: str) -> dict[str, str]:
-        return dict(os.environ, REDIS_URL=self.redis.url, DATA_DIR=data, DB_PATH=f"{self.work}/{label}/database/data.db",
-                    DUMMYJSON_URL=f"http://127.0.0.1:{self.opts.fixture_port}/users", PAGE_SIZE="100",
-                    SFTP_HOST="127.0.0.1", SFTP_PORT=str(self.opts.sftp_port), SFTP_USER="sftp_user",
-                    SFTP_KEY_PATH=f"{self.opts.repo}/ssh_keys/id_ed25519", SFTP_KNOWN_HOSTS=self.known_hosts,
-                    SFTP_REMOTE_DIR="upload", RECONCILE_INTERVAL_SECONDS="1", LOG_LEVEL="info")
+    def run_side(self, label: str, bin_dir: str, transformers: int, env: dict[str, str]) -> Side:
+        o = self.opts
+        work = f"{self.work}/{label}"
+        os.makedirs(work)
+        pipeline = Pipeline(o, self.sftp, work, o.users, bin_dir, transformers=transformers, chunk_users=o.chunk_users,
+                            extra_env=env, fixture_bin=o.base)
+        extra = "".join(f" {k}={v}" for k, v in env.items())
+        print(f"{label}: {bin_dir}, {transformers} transformer(s)"
+              + (f", CHUNK_USERS={o.chunk_users}" if o.chunk_users else "") + extra, flush=True)
+        started = time.monotonic()
+        try:
+            pipeline.start()
+            run_id = pipeline.run()
+            pipeline.stop_stages()
+            shutil.copytree(self.sftp.upload, f"{work}/upload")
+        finally:
+            pipeline.close()
+        print(f"{label}: run {run_id} completed in {time.monotonic() - started:.1f} s", flush=True)
+        return Side(label, work, run_id, pipeline.db)
 
-    def spawn(self, bin_dir: str, name: str, label: str, env: dict, *argv: str) -> Child:
-        os.makedirs(f"{self.work}/{label}/logs", exist_ok=True)
-        child = Child(name, [f"{bin_dir}/{name}", *argv], env, f"{self.work}/{label}/logs/{name}.log")
-        self.children.append(child)
-        return child
-
-    def status(self, run: str) -> str:
-        return self.redis.cli("HGET", f"etl:run:{run}", "status")
-
-    def seed(self, run: str, fields: dict[str, str], score: str) -> None:
-        """A fresh ledger holding exactly this run."""
-        self.redis.cli("FLUSHALL")
-        args = ["HSET", f"etl:run:{run}"]
-        for k, v in fields.items():
-            args += [k, v]
-        resp_command(self.opts.redis_port, args)
-        resp_command(self.opts.redis_port, ["ZADD", "etl:runs", score, run])
-
-    def same(self, what: str, a: str, b: str) -> None:
-        equal = filecmp.cmp(a, b, shallow=False)
-        self.failures += 0 if equal else 1
-        print(f"{'identical' if equal else 'DIFFERENT'}  {what}  ({os.path.getsize(a):,} B, sha256 {sha(a)[:16]}…"
-              + ("" if equal else f" vs {os.path.getsize(b):,} B, sha256 {sha(b)[:16]}…") + ")", flush=True)
-
-    # 1. Extractor
-
-    def extract(self, label: str, bin_dir: str) -> tuple[str, dict[str, str], str]:
-        self.redis.cli("FLUSHALL")
-        data = f"{self.work}/{label}/extract"
-        child = self.spawn(bin_dir, "Extractor", f"{label}", self.env(label, data), "--once")
-        wait_until(f"{label} extraction", child.poll, self.opts.timeout, 0.05)
-        if child.status != 0:
-            raise RuntimeError(f"{label} Extractor exited with {child.status}")
-        run = self.redis.cli("ZRANGE", "etl:runs", "0", "-1").split()[-1]
-        score = resp_command(self.opts.redis_port, ["ZSCORE", "etl:runs", run])
-        return run, self.redis.hash(f"etl:run:{run}"), str(score)
-
-    # 2. Transformer
-
-    def transform(self, label: str, bin_dir: str, run: str, fields: dict, score: str, raw: str) -> str:
-        data = f"{self.work}/{label}/transform"
-        os.makedirs(f"{data}/runs/{run}")
-        shutil.copyfile(raw, f"{data}/runs/{run}/raw.jsonl")
-        self.seed(run, {**fields, "transform_started_at": PRESET_TRANSFORM}, score)
-        child = self.spawn(bin_dir, "Transformer", label, self.env(label, data))
-        wait_until(f"{label} transform", lambda: self.status(run) in ("transformed", "failed"), self.opts.timeout, 0.05, [child])
-        child.stop()
-        if self.status(run) != "transformed":
-            raise RuntimeError(f"{label} transform failed: {self.redis.cli('HGET', f'etl:run:{run}', 'error')}")
-        return f"{data}/runs/{run}"
-
-    # 3. Saver
-
-    def save(self, label: str, bin_dir: str, run: str, fields: dict, score: str, transformed: str) -> tuple[str, str]:
-        data = f"{self.work}/{label}/save"
-        os.makedirs(f"{data}/runs/{run}")
-        for name in ("users.jsonl", "dlq.jsonl", "raw.masked.jsonl"):
-            shutil.copyfile(f"{transformed}/{name}", f"{data}/runs/{run}/{name}")
-        self.seed(run, {**fields, "save_started_at": PRESET_SAVE}, score)
-        self.sftp.clear()
-        child = self.spawn(bin_dir, "Saver", label, self.env(label, data))
-        wait_until(f"{label} save", lambda: self.status(run) in ("completed", "failed"), self.opts.timeout, 0.05, [child])
-        child.stop()
-        if self.status(run) != "completed":
-            raise RuntimeError(f"{label} save failed: {self.redis.cli('HGET', f'etl:run:{run}', 'error')}")
-        uploads = f"{self.work}/{label}/uploads"
-        shutil.copytree(self.sftp.upload, uploads)
-        return uploads, f"{self.work}/{label}/database/data.db"
-
-    def dump(self, db: str, out: str) -> str:
-        """The rows that must match, as text, in a stable order."""
-        queries = {
-            "raw_users": "SELECT * FROM raw_users ORDER BY run_id, line",
-            "users": "SELECT * FROM users ORDER BY id",
-            "dlq_records": "SELECT * FROM dlq_records ORDER BY run_id, line",
-            "etl_runs": "SELECT run_id, status, failed_phase, error, started_at, extracted, valid, invalid, loaded, "
-                        "unknown_department, staged_files, remote_files FROM etl_runs ORDER BY run_id",
-            "etl_run_events": "SELECT run_id, stage, event, detail FROM etl_run_events ORDER BY id",
-        }
-        con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
-        with open(out, "w", encoding="utf-8") as f:
-            for table, sql in queries.items():
-                for row in con.execute(sql):
-                    f.write(f"{table}\t{row!r}\n")
-        con.close()
-        return out
+    def compare(self, what: str, a_lines, b_lines, a: Side, b: Side) -> None:
+        """Line by line; prints the first differing line of each side."""
+        before = (a.counts.copy(), b.counts.copy())
+        n_a = n_b = differ = 0
+        first = None
+        sentinel = object()
+        a_iter, b_iter = iter(a_lines), iter(b_lines)
+        while True:
+            x, y = next(a_iter, sentinel), next(b_iter, sentinel)
+            if x is sentinel and y is sentinel:
+                break
+            n_a += x is not sentinel
+            n_b += y is not sentinel
+            if x != y:
+                differ += 1
+                if first is None:
+                    first = (max(n_a, n_b), "<no line>" if x is sentinel else x, "<no line>" if y is sentinel else y)
+        normalised = a.counts - before[0]
+        note = ", ".join(f"{k} ×{v:,}" for k, v in sorted(normalised.items()))
+        if first is None:
+            print(f"identical  {what}  ({lines(n_a)}{'; normalised ' + note if note else ''})", flush=True)
+            return
+        self.failures += 1
+        la, lb = excerpt(first[1], first[2])
+        print(f"DIFFERENT  {what}  ({n_a:,} vs {lines(n_b)}, {differ:,} differ); first at line {first[0]:,}:\n"
+              f"    {a.label}: {la}\n    {b.label}: {lb}", flush=True)
 
     def run(self) -> int:
         o = self.opts
-        self.redis.start()
-        self.sftp.start(self.known_hosts)
-        fixture = self.spawn(o.base, "DummyJSON", "fixture", dict(os.environ), "--host", "127.0.0.1", "--port",
-                             str(o.fixture_port), "--users", str(o.users), "--bad-fraction", "0.05")
-        wait_until("the fixture", lambda: http_ok(f"http://127.0.0.1:{o.fixture_port}/health"), 60, 0.05, [fixture])
         print(f"comparing {o.base} (A) with {o.new} (B) at {o.users:,} users; work in {self.work}", flush=True)
+        a = self.run_side("A", o.base, o.base_transformers, o.base_env)
+        b = self.run_side("B", o.new, o.new_transformers, o.new_env)
 
-        run_a, fields, score = self.extract("A", o.base)
-        run_b, _, _ = self.extract("B", o.new)
-        raw_a = f"{self.work}/A/extract/runs/{run_a}/raw.jsonl"
-        self.same("raw.jsonl (Extractor)", raw_a, f"{self.work}/B/extract/runs/{run_b}/raw.jsonl")
-
-        # The same staged run for both transformers: A's file and ledger record.
-        t_a = self.transform("A", o.base, run_a, fields, score, raw_a)
-        transformed = self.redis.hash(f"etl:run:{run_a}")
-        t_b = self.transform("B", o.new, run_a, fields, score, raw_a)
-        for name in ("users.jsonl", "dlq.jsonl", "raw.masked.jsonl"):
-            self.same(f"{name} (Transformer)", f"{t_a}/{name}", f"{t_b}/{name}")
-
-        up_a, db_a = self.save("A", o.base, run_a, transformed, score, t_a)
-        up_b, db_b = self.save("B", o.new, run_a, transformed, score, t_a)
-        for name in sorted(os.listdir(up_a)):
-            self.same(f"uploaded {name} (Saver)", f"{up_a}/{name}", f"{up_b}/{name}")
-        if sorted(os.listdir(up_a)) != sorted(os.listdir(up_b)):
+        names = lambda s: sorted(n.replace(s.run_id, "<run_id>") for n in os.listdir(s.upload))
+        if names(a) != names(b):
             self.failures += 1
-            print(f"DIFFERENT  uploaded file names: {sorted(os.listdir(up_a))} vs {sorted(os.listdir(up_b))}")
-        self.same("database rows (Saver)", self.dump(db_a, f"{self.work}/A/rows.txt"), self.dump(db_b, f"{self.work}/B/rows.txt"))
+            print(f"DIFFERENT  uploaded file names: {names(a)} vs {names(b)}")
+        for kind in UPLOADS:
+            if all(os.path.exists(f"{s.upload}/{s.upload_name(kind)}") for s in (a, b)):
+                self.compare(f"uploaded <run_id>_{kind}", a.lines(kind), b.lines(kind), a, b)
+        for table, order in TABLES.items():
+            self.compare(f"table {table} (by {order})", a.rows(table, order), b.rows(table, order), a, b)
+        self.compare("table etl_runs (status, counts, remote_files)", a.run_row(), b.run_row(), a, b)
+        rules_a, rules_b = collections.Counter(), collections.Counter()
+        self.compare("DLQ reasons and line numbers", a.dlq_reasons(rules_a), b.dlq_reasons(rules_b), a, b)
+        for label, rules in (("A", rules_a), ("B", rules_b)):
+            print(f"    {label}: {sum(rules.values()):,} reasons: "
+                  + ", ".join(f"{k} {v:,}" for k, v in sorted(rules.items())), flush=True)
         print("RESULT " + ("all outputs identical" if self.failures == 0 else f"{self.failures} difference(s)"), flush=True)
         return 0 if self.failures == 0 else 1
 
     def close(self) -> None:
-        for child in reversed(self.children):
-            try:
-                child.stop(5)
-            except Exception as e:
-                print(f"warning: stopping {child.name}: {e}", file=sys.stderr)
-        self.redis.stop()
         self.sftp.stop()
         if self.opts.keep:
             print(f"kept {self.work}", file=sys.stderr)
@@ -200,14 +282,37 @@ def main() -> int:
     p.add_argument("--base", required=True, help="the first build's executables (A)")
     p.add_argument("--new", required=True, help="the second build's executables (B)")
     p.add_argument("--users", type=int, default=100_000)
-    p.add_argument("--timeout", type=float, default=600)
+    p.add_argument("--base-transformers", type=int, default=1, help="Transformer replicas of A (default 1)")
+    p.add_argument("--new-transformers", type=int, default=1, help="Transformer replicas of B (default 1)")
+    p.add_argument("--chunk-users", type=int, help="CHUNK_USERS for both sides (unset: each build's default)")
+    p.add_argument("--base-env", action="append", default=[], metavar="KEY=VALUE", help="a variable for A's stages")
+    p.add_argument("--new-env", action="append", default=[], metavar="KEY=VALUE", help="a variable for B's stages")
+    p.add_argument("--timeout", type=float, default=900, help="per run, seconds")
     p.add_argument("--keep", action="store_true", help="keep the work directory")
     opts = p.parse_args()
     opts.base, opts.new = os.path.abspath(opts.base), os.path.abspath(opts.new)
+    for side in ("base_env", "new_env"):
+        pairs = [item.partition("=") for item in getattr(opts, side)]
+        if any(not key or sep != "=" for key, sep, _ in pairs):
+            p.error(f"--{side.replace('_', '-')} takes KEY=VALUE")
+        setattr(opts, side, {key: value for key, _, value in pairs})
+    if opts.users < 1 or opts.base_transformers < 1 or opts.new_transformers < 1:
+        p.error("--users and the transformer counts must be at least 1")
+    if opts.chunk_users is not None and opts.chunk_users < 1:
+        p.error("--chunk-users must be at least 1")
+    for bin_dir in (opts.base, opts.new):
+        for name in STAGES + ["DummyJSON"]:
+            if not os.access(f"{bin_dir}/{name}", os.X_OK):
+                p.error(f"{bin_dir}/{name} is missing")
     opts.redis_port = int(os.environ.get("COMPARE_REDIS_PORT", 16481))
-    opts.sftp_port = int(os.environ.get("BENCH_SFTP_PORT", 12240))
+    opts.sftp_port = int(os.environ.get("COMPARE_SFTP_PORT", os.environ.get("BENCH_SFTP_PORT", 12240)))
     opts.fixture_port = int(os.environ.get("COMPARE_FIXTURE_PORT", 18392))
+    opts.api_port = int(os.environ.get("COMPARE_API_PORT", 18393))
     opts.work_root = os.environ.get("BENCH_WORK_ROOT", "/tmp")
+    for port in (opts.fixture_port, opts.api_port):
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                p.error(f"127.0.0.1:{port} is already in use")
     comparison = Comparison(opts)
     try:
         return comparison.run()
