@@ -229,9 +229,12 @@ def parse_ts(text: str) -> float:
 
 
 def file_bytes(ledger_value: str | None) -> dict[str, int]:
-    if not ledger_value:
-        return {}
-    return {os.path.basename(f["path"]): int(f["bytes"]) for f in json.loads(ledger_value)}
+    """Bytes per file name; a chunked run's files of one name (`chunks/<n>/raw.jsonl`) summed."""
+    out: dict[str, int] = {}
+    for f in json.loads(ledger_value) if ledger_value else []:
+        name = os.path.basename(f["path"])
+        out[name] = out.get(name, 0) + int(f["bytes"])
+    return out
 
 
 # The floor: the same bytes moved by standard tools, in parallel, in the same invocation — curl
