@@ -597,6 +597,12 @@ class Killer:
         ttl = {k: resp_command(redis.port, ["PTTL", k]) for k in held}
         fields = resp_command(redis.port, ["HKEYS", f"etl:run:{self.run_id}"]) or []
         self.claims = {k: {"owner_at_kill": v, "ttl_left_ms": ttl[k]} for k, v in held.items()}
+        for key, claim in self.claims.items():
+            # A chunk claim whose chunk the ledger already records for that phase (killed between
+            # recording it and releasing the claim): no later life needs it; it just expires.
+            parts = key.split(":")  # etl, lock, <phase>, <run>[, <nnnnnn>]
+            if len(parts) == 5 and f"chunk:{parts[4]}:{parts[2]}" in fields:
+                claim["needed"] = False
         self.result.update({
             "run_id": self.run_id, "after_chunks": self.after, "delay_ms": self.spec["delay_ms"],
             "chunks_total": self.total,
@@ -647,10 +653,13 @@ class Killer:
         # A claim gone before its TTL ran out was deleted by its owner (only the owner may): the
         # restarted process took it over and finished between two polls.
         at = lambda c: c.get("taken_over_s", c.get("gone_s"))
-        taken = [c for c in self.claims.values() if at(c) is not None and at(c) * 1000 < c["ttl_left_ms"]]
+        needed = [c for c in self.claims.values() if c.get("needed", True)]
+        taken = [c for c in needed if at(c) is not None and at(c) * 1000 < c["ttl_left_ms"]]
         if not self.claims:
             r["took_over"] = "no claim held at the kill"
-        elif len(taken) == len(self.claims) and not waited:
+        elif not needed:
+            r["took_over"] = "no claim needed (held only for chunks recorded before the kill)"
+        elif len(taken) == len(needed) and not waited:
             r["took_over"] = "at once"
         else:
             r["took_over"] = "no"
@@ -832,6 +841,7 @@ def one_run(opts, sftp: SFTPServer, users: int, index: int, kill: dict | None = 
             result["recovery"]["outputs_identical"] = outcomes.failures == 0
             result["recovery"]["outputs_different"] = outcomes.different
             result["recovery"]["compared_with"] = reference.run_id
+            result["recovery"]["undisturbed_end_to_end_s"] = reference.end_to_end_s
 
         stages = {}
         for phase in PHASES:
@@ -911,8 +921,8 @@ def floor_cell(r: dict) -> str:
 RECOVERY_HEADER = (
     "| users | run | killed at (chunks of the stage done / run's chunks; s after the start) | claims of the dead "
     "process → owned by the restarted one after s (TTL left) | took over | restart → first chunk s | "
-    "restart → completed s | chunks redone | outputs vs the undisturbed run |\n"
-    "|---:|---|---|---|---|---:|---:|---|---|")
+    "restart → completed s | end to end s (undisturbed) | chunks redone | outputs vs the undisturbed run |\n"
+    "|---:|---|---|---|---|---:|---:|---|---|---|")
 
 
 def fmt_recovery(r: dict) -> str:
@@ -920,11 +930,12 @@ def fmt_recovery(r: dict) -> str:
     claims = "; ".join(
         f"{key.removeprefix('etl:lock:')} → "
         + (f"{c['taken_over_s']:.3f}" if "taken_over_s" in c else f"gone at {c['gone_s']:.3f}" if "gone_s" in c else "never")
-        + f" ({c['ttl_left_ms'] / 1000:.1f} s)" for key, c in sorted(k["claims_at_kill"].items())) or "none"
+        + f" ({c['ttl_left_ms'] / 1000:.1f} s)" + ("" if c.get("needed", True) else " (chunk already recorded: not needed)")
+        for key, c in sorted(k["claims_at_kill"].items())) or "none"
     first = k["first_chunk_after_restart_s"]
     return (f"| {r['users']:>9,} | {run_label(r)} | {k['chunks_done_at_kill']} / {k['chunks_total'] or '?'}; "
             f"{k['killed_at_s']:.2f} s | {claims} | {k['took_over']} | {'–' if first is None else f'{first:.3f}'} | "
-            f"**{k['restart_to_completed_s']:.2f}** | {','.join(map(str, k['chunks_redone'])) or 'none'} | "
+            f"**{k['restart_to_completed_s']:.2f}** | {r['end_to_end_s']:.2f} ({k['undisturbed_end_to_end_s']:.2f}) | {','.join(map(str, k['chunks_redone'])) or 'none'} | "
             + ("identical" if k["outputs_identical"] else "DIFFERENT: " + ", ".join(k["outputs_different"])) + " |")
 
 
@@ -1007,6 +1018,7 @@ def main() -> int:
                     log(f"{users} users, the undisturbed run the killed runs are compared with")
                     r = one_run(opts, sftp, users, 0, reference_dir=reference_dir)
                     reference = Side("undisturbed", reference_dir, r["run_id"], f"{reference_dir}/database/data.db")
+                    reference.end_to_end_s = r["end_to_end_s"]
                     report(r)
                 for kill in opts.kill or [None]:
                     for k in range(1, opts.repeat + 1):
