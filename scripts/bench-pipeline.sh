@@ -9,6 +9,7 @@
 #
 #   scripts/bench-pipeline.sh [--users N ...] [--repeat K] [--bin DIR] [--transformers N] [--chunk-users K]
 #                             [--timeline FILE] [--keep DIR] [--timeout S] [--no-floor] [--perf DIR]
+#                             [--kill STAGE[@N[+MS]] ...]
 #
 #   --users N     one or more sizes (default 208); each is run K times
 #   --repeat K    runs per size (default 1); K > 1 also prints min/median per size
@@ -31,6 +32,19 @@
 #                 same bytes in parallel (pages, rows, files), printed beside the pipeline
 #   --perf DIR    run each stage under `perf record -F 999 -g` into DIR/<Stage>-<N>.data; the
 #                 figures of such a run include the sampling overhead, and its peak RSS is perf's
+#   --kill STAGE[@N[+MS]]   recovery (repeatable; STAGE extractor|transformer|saver): per size,
+#                 first an undisturbed run (run 0), then K runs per --kill in which the driver
+#                 SIGKILLs that stage's process once the ledger holds N chunk records of its phase
+#                 (sealed / transformed / saved; default half the run's chunks; @0: once the phase
+#                 has begun), MS ms later if given, and restarts it at once with the same
+#                 executable, arguments (`Extractor --once`), INSTANCE_ID and environment (log:
+#                 logs/<Stage>-restarted.log). Reported (table on stderr, `recovery` in the JSON):
+#                 restart → `completed` seconds, the claims the dead process held and how soon the
+#                 restarted one owned them (took over "at once": all of them, before their TTL ran
+#                 out, and no "waiting for the claim" in its log), restart → its first chunk, the
+#                 chunks both lives finished (redone), and whether every output equals the
+#                 undisturbed run's (scripts/compare_outputs.py's normalised comparison, printed
+#                 on stderr). With --transformers N, the first replica is killed.
 #
 # Ports (override with env): BENCH_REDIS_PORT 16479, BENCH_SFTP_PORT 12240, BENCH_FIXTURE_PORT
 # 18390, BENCH_API_PORT 18391. Needs root (the SFTP server's chroot), redis-server, sshd.

@@ -26,6 +26,12 @@ Figures:
 - the chunk timeline: per chunk, when each stage finished it (ms from the extractor's spawn), from
   the stages' log lines (`chunk_timeline`), with a text chart of the stages' overlap.
 
+Recovery (`--kill STAGE[@N[+MS]]`, `Killer`): an undisturbed run first, then runs in which one
+stage's process is SIGKILLed mid-run (a point read from the ledger) and restarted at once with the
+same INSTANCE_ID and environment; reported: restart → `completed`, whether the restarted process
+took the dead one's claims over before they expired, the chunks redone, and whether the outputs
+equal the undisturbed run's (compare_outputs.Outcomes).
+
 `--transformers N` starts N Transformer replicas (INSTANCE_ID transformer-1 … transformer-N);
 `--chunk-users K` sets CHUNK_USERS. The run's machinery (`Pipeline`) is shared with
 scripts/compare_outputs.py.
@@ -384,7 +390,22 @@ class Pipeline:
             command = ["perf", "record", "-q", "-F", "999", "-g", "-o", f"{self.perf}/{label}-{self.users}.data", "--", *command]
         env = env or (self.env if instance is None else dict(self.env, INSTANCE_ID=instance))
         child = Child(label, command, env, f"{self.logs}/{label}.log")
+        child.spawned_as = (name, argv, instance, bin_dir, env)  # how restart() starts it again
         self.children.append(child)
+        return child
+
+    def restart(self, dead: Child) -> Child:
+        """Starts a stage again the way `dead` was started — the same executable, arguments
+        (`Extractor --once`), INSTANCE_ID and environment — logging to logs/<label>-restarted.log,
+        and puts it in `dead`'s place (the extractor, the saver or that transformer replica)."""
+        name, argv, instance, bin_dir, env = dead.spawned_as
+        child = self.spawn(name, *argv, label=f"{dead.name}-restarted", instance=instance, bin_dir=bin_dir, env=env)
+        if dead is self.extractor:
+            self.extractor = child
+        elif dead is self.saver:
+            self.saver = child
+        else:
+            self.transformer_children = [child if c is dead else c for c in self.transformer_children]
         return child
 
     def start(self) -> None:
@@ -409,10 +430,13 @@ class Pipeline:
                    60, 0.02, [self.saver, *self.transformer_children])
         wait_until("the API", lambda: http_ok(f"http://127.0.0.1:{opts.api_port}/health"), 60, 0.05, [api])
 
-    def run(self) -> str:
+    def run(self, during=None) -> str:
         """Starts `Extractor --once` and returns the run id once the manifest is uploaded and the
         ledger says `completed`. Sets t0 (monotonic, just before the spawn), wall0 (the same
-        instant on the wall clock), t_end (the first poll that saw the manifest)."""
+        instant on the wall clock), t_end (the first poll that saw the manifest), t_completed
+        (the first poll after it that saw `completed`). `during()`, when given, is called at every
+        poll (every 5 ms) until the manifest is there (`--kill`: a `Killer`); a stage it
+        restarts (`restart()`) replaces the dead one in the checks below."""
         redis, upload = self.redis, self.sftp.upload
         # Dirty pages of earlier work (a previous run, the staging just written) are flushed first,
         # so neither the pipeline nor the floor pays for another's writeback in its fsyncs.
@@ -420,17 +444,16 @@ class Pipeline:
         self.load_before = os.getloadavg()
         self.t0 = time.monotonic()
         self.wall0 = time.time()
-        extractor = self.extractor = self.spawn("Extractor", "--once", instance="extractor-1")
-        live = [self.saver, *self.transformer_children, self.fixture]
+        self.extractor = self.spawn("Extractor", "--once", instance="extractor-1")
 
         def failed() -> None:
             # A failed run never gets a manifest: stop waiting at once.
             run_ids = redis.cli("ZRANGE", "etl:runs", "0", "-1").split()
             if run_ids and redis.cli("HGET", f"etl:run:{run_ids[-1]}", "status").strip() == "failed":
                 raise RuntimeError(f"run {run_ids[-1]} failed: {redis.cli('HGET', f'etl:run:{run_ids[-1]}', 'error').strip()}")
-            if extractor.poll() and extractor.status != 0:
-                raise RuntimeError(f"Extractor exited with {extractor.status}")
-            for child in live:
+            if self.extractor.poll() and self.extractor.status != 0:
+                raise RuntimeError(f"{self.extractor.name} exited with {self.extractor.status}")
+            for child in [self.saver, *self.transformer_children, self.fixture]:
                 if child.poll():
                     raise RuntimeError(f"{child.name} exited with {child.status} during the run")
 
@@ -447,12 +470,15 @@ class Pipeline:
                 failed()
             if time.monotonic() > deadline:
                 raise RuntimeError(f"no manifest after {self.opts.timeout} s")
+            if during:
+                during()
             time.sleep(0.005)
         self.t_end = time.monotonic()
         run_id = self.run_id = names[0][: -len("_manifest.json")]
         wait_until("the ledger's completed status",
-                   lambda: redis.cli("HGET", f"etl:run:{run_id}", "status").strip() == "completed", 30)
-        wait_until("the extractor's exit", extractor.poll, 60)
+                   lambda: redis.cli("HGET", f"etl:run:{run_id}", "status").strip() == "completed", 30, 0.005)
+        self.t_completed = time.monotonic()
+        wait_until("the extractor's exit", lambda: self.extractor.poll(), 60)
         self.load_after = os.getloadavg()
         return run_id
 
@@ -469,6 +495,175 @@ class Pipeline:
             except Exception as e:  # keep stopping the others
                 print(f"warning: stopping {child.name}: {e}", file=sys.stderr)
         self.redis.stop()
+
+
+# --kill STAGE[@N[+MS]]: the stage's process, its phase, and the word of its per-chunk log line.
+KILL_STAGES = {"extractor": ("Extractor", "extract", "sealed"), "transformer": ("Transformer", "transform", "transformed"),
+               "saver": ("Saver", "save", "saved")}
+KILL_SPEC = re.compile(r"(extractor|transformer|saver)(?:@(\d+)(?:\+(\d+))?)?")
+
+
+def parse_kill(text: str) -> dict:
+    m = KILL_SPEC.fullmatch(text)
+    if not m:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected extractor|transformer|saver, optionally @N or @N+MS")
+    return {"spec": text, "stage": m[1], "after": None if m[2] is None else int(m[2]), "delay_ms": int(m[3] or 0)}
+
+
+class Killer:
+    """`--kill`: SIGKILLs one stage's process mid-run and restarts it at once (`Pipeline.restart`:
+    the same executable, arguments, INSTANCE_ID and environment), then watches the claims the dead
+    process held until the restarted one owns them.
+
+    The kill point is read from the ledger (`HKEYS etl:run:<run>`, every poll): once the stage's
+    phase has `after` chunk records (`chunk:<nnnnnn>:extract` sealed, `:transform` transformed,
+    `:save` saved), plus `delay_ms`; by default half the run's chunks (users ÷ the run's
+    `chunk_users`, rounded down); `@0` is as soon as the phase has begun (`<phase>_started_at`).
+    Fails when the phase finished before that point. With several transformer replicas the first
+    one is killed.
+
+    Right after the kill (the process reaped) and before the restart, the claims (`etl:lock:*`)
+    owned by the stage's INSTANCE_ID are listed with their remaining TTL: they are the dead
+    process's. After the restart each is polled (every 5 ms) until its owner is another life of
+    that INSTANCE_ID (taken over) or it is gone (released by the restarted process between two
+    polls, or expired)."""
+
+    def __init__(self, pipe: "Pipeline", spec: dict):
+        self.pipe, self.spec = pipe, spec
+        self.stage, self.phase, self.word = KILL_STAGES[spec["stage"]]
+        self.after = spec["after"]
+        self.state = "waiting"  # → "watching" (killed and restarted) → "done"
+        self.run_id: str | None = None
+        self.reached: float | None = None
+        self.total: int | None = None  # the run's chunks: users ÷ its chunk_users
+        self.result: dict = {"kill": spec["spec"], "stage": spec["stage"]}
+
+    def target(self) -> Child:
+        p = self.pipe
+        return {"Extractor": p.extractor, "Saver": p.saver}.get(self.stage) or p.transformer_children[0]
+
+    def poll(self) -> None:
+        if self.state == "waiting":
+            self._wait()
+        elif self.state == "watching":
+            self._watch()
+
+    def _chunks_done(self, fields: list[str]) -> int:
+        return sum(1 for f in fields if f.startswith("chunk:") and f.endswith(":" + self.phase))
+
+    def _wait(self) -> None:
+        redis = self.pipe.redis
+        if self.run_id is None:
+            ids = redis.cli("ZRANGE", "etl:runs", "0", "-1").split()
+            if not ids:
+                return
+            self.run_id = ids[-1]
+        if self.reached is None:
+            fields = resp_command(redis.port, ["HKEYS", f"etl:run:{self.run_id}"]) or []
+            if self.total is None and "chunk_users" in fields:
+                chunk_users = int(redis.cli("HGET", f"etl:run:{self.run_id}", "chunk_users"))
+                self.total = -(-self.pipe.users // chunk_users)
+            if self.after is None:
+                if self.total is None:
+                    return
+                self.after = self.total // 2
+            done = self._chunks_done(fields)
+            if f"{self.phase}_finished_at" in fields:
+                raise RuntimeError(f"--kill {self.spec['spec']}: the {self.phase} phase finished ({done} chunks) "
+                                   f"before the kill point; choose a smaller @N")
+            if not (done >= self.after if self.after > 0 else f"{self.phase}_started_at" in fields):
+                return
+            self.reached = time.monotonic()
+        if time.monotonic() - self.reached >= self.spec["delay_ms"] / 1000:
+            self._kill_and_restart()
+
+    def _kill_and_restart(self) -> None:
+        pipe, redis = self.pipe, self.pipe.redis
+        dead = self.target()
+        instance = dead.spawned_as[2]
+        t_kill = time.monotonic()
+        os.kill(dead.pid, signal.SIGKILL)
+        _, status, usage = os.wait4(dead.pid, 0)
+        dead._reaped(status, usage)
+        if dead.status != -signal.SIGKILL:
+            raise RuntimeError(f"--kill {self.spec['spec']}: {dead.name} had exited ({dead.status}) before the kill")
+        # The dead process's claims: the only process with this identity is gone.
+        keys = sorted(resp_command(redis.port, ["KEYS", "etl:lock:*"]) or [])
+        owners = resp_command(redis.port, ["MGET", *keys]) if keys else []
+        held = {k: v for k, v in zip(keys, owners) if v and v.startswith(f"{instance}:")}
+        self.t_restart, self.wall_restart = time.monotonic(), time.time()
+        self.child = pipe.restart(dead)
+        self.instance, self.dead = instance, dead
+        ttl = {k: resp_command(redis.port, ["PTTL", k]) for k in held}
+        fields = resp_command(redis.port, ["HKEYS", f"etl:run:{self.run_id}"]) or []
+        self.claims = {k: {"owner_at_kill": v, "ttl_left_ms": ttl[k]} for k, v in held.items()}
+        for key, claim in self.claims.items():
+            # A chunk claim whose chunk the ledger already records for that phase (killed between
+            # recording it and releasing the claim): no later life needs it; it just expires.
+            parts = key.split(":")  # etl, lock, <phase>, <run>[, <nnnnnn>]
+            if len(parts) == 5 and f"chunk:{parts[4]}:{parts[2]}" in fields:
+                claim["needed"] = False
+        self.result.update({
+            "run_id": self.run_id, "after_chunks": self.after, "delay_ms": self.spec["delay_ms"],
+            "chunks_total": self.total,
+            "chunks_done_at_kill": self._chunks_done(fields),
+            "killed_at_s": round(t_kill - pipe.t0, 3), "kill_to_restart_ms": round((self.t_restart - t_kill) * 1000, 1),
+            "killed_pid": dead.pid, "restarted_pid": self.child.pid, "instance_id": instance,
+        })
+        self.state = "watching"
+
+    def _watch(self) -> None:
+        now = time.monotonic()
+        pending = [k for k, c in self.claims.items() if "taken_over_s" not in c and "gone_s" not in c]
+        if pending:
+            for key, owner in zip(pending, resp_command(self.pipe.redis.port, ["MGET", *pending])):
+                claim = self.claims[key]
+                if owner is None:
+                    claim["gone_s"] = round(now - self.t_restart, 3)
+                elif owner != claim["owner_at_kill"] and owner.startswith(f"{self.instance}:"):
+                    claim["taken_over_s"] = round(now - self.t_restart, 3)
+                    claim["owner_after"] = owner
+        if not pending or now - self.t_restart > 60:
+            self.state = "done"
+
+    def finish(self) -> dict:
+        """After the run: the figures (`recovery` in the JSON line)."""
+        pipe, r = self.pipe, self.result
+        if self.state == "waiting":
+            raise RuntimeError(f"--kill {self.spec['spec']}: the run completed before the kill point")
+        self._watch()
+        r["restart_to_completed_s"] = round(pipe.t_completed - self.t_restart, 3)
+        r["restart_to_manifest_s"] = round(pipe.t_end - self.t_restart, 3)
+        r["claims_at_kill"] = self.claims
+        # Taken over at once: every claim the dead process held was owned by the restarted one
+        # before it could have expired, and the restarted one's log never waited for a claim.
+        new_log = f"{pipe.logs}/{self.child.name}.log"
+        events = list(log_events(new_log))
+        waited = [m for _, m, _ in events if "waiting for the claim" in m or "holds this run" in m]
+        r["log_waited_for_claim"] = waited
+        r["log_resumed"] = [m + "".join(f" {k}={v}" for k, v in meta.items() if k not in ("run_id", "stage"))
+                            for _, m, meta in events if m.startswith("resuming")]
+        mine = lambda name: {int(meta["chunk"]) for _, m, meta in log_events(f"{pipe.logs}/{name}.log")
+                             if meta.get("chunk", "").isdigit() and re.search(rf"\bchunk\b.*\b{self.word}\b", m)}
+        restarted_chunks = mine(self.child.name)
+        first = [at for at, m, meta in events if meta.get("chunk", "").isdigit() and re.search(rf"\bchunk\b.*\b{self.word}\b", m)]
+        r["first_chunk_after_restart_s"] = round(min(first) - self.wall_restart, 3) if first else None
+        r["chunks_by_restarted"] = len(restarted_chunks)
+        r["chunks_redone"] = sorted(mine(self.dead.name) & restarted_chunks)
+        # A claim gone before its TTL ran out was deleted by its owner (only the owner may): the
+        # restarted process took it over and finished between two polls.
+        at = lambda c: c.get("taken_over_s", c.get("gone_s"))
+        needed = [c for c in self.claims.values() if c.get("needed", True)]
+        taken = [c for c in needed if at(c) is not None and at(c) * 1000 < c["ttl_left_ms"]]
+        if not self.claims:
+            r["took_over"] = "no claim held at the kill"
+        elif not needed:
+            r["took_over"] = "no claim needed (held only for chunks recorded before the kill)"
+        elif len(taken) == len(needed) and not waited:
+            r["took_over"] = "at once"
+        else:
+            r["took_over"] = "no"
+        return r
 
 
 # The per-chunk timeline, from the stages' logs. A chunked stage logs one line per chunk it
@@ -605,15 +800,21 @@ def write_timeline(path: str, results: list[dict]) -> None:
                 out.writerow({"users": r["users"], "run": r["run"], "run_id": r["run_id"], **c})
 
 
-def one_run(opts, sftp: SFTPServer, users: int, index: int) -> dict:
+def one_run(opts, sftp: SFTPServer, users: int, index: int, kill: dict | None = None, reference=None,
+            reference_dir: str | None = None) -> dict:
+    """One run. `kill`: a parsed `--kill` (`Killer`), the run's outputs then compared with
+    `reference` (a compare_outputs.Side); `reference_dir`: keep this run's uploads and database
+    there, to be the reference of the killed runs."""
     work = tempfile.mkdtemp(prefix=f"bench-pipeline-{users}-", dir=opts.work_root)
     pipe = Pipeline(opts, sftp, work, users, opts.bin, transformers=opts.transformers, chunk_users=opts.chunk_users,
                  perf=opts.perf)
-    result: dict = {"users": users, "run": index, "transformers": opts.transformers, "chunk_users": opts.chunk_users}
+    result: dict = {"users": users, "run": index, "transformers": opts.transformers, "chunk_users": opts.chunk_users,
+                    "kill": kill and kill["spec"], "undisturbed_reference": reference_dir is not None}
     record: dict[str, str] = {}
     try:
         pipe.start()
-        run_id = pipe.run()
+        killer = Killer(pipe, kill) if kill else None
+        run_id = pipe.run(during=killer.poll if killer else None)
         redis = pipe.redis
         record = redis.hash(f"etl:run:{run_id}")
         with urllib.request.urlopen(f"http://127.0.0.1:{opts.api_port}/etl_runs/{run_id}", timeout=5) as r:
@@ -622,9 +823,25 @@ def one_run(opts, sftp: SFTPServer, users: int, index: int) -> dict:
         pipe.stop_stages()
         db = pipe.db
         db_bytes = sum(os.path.getsize(p) for p in (db, db + "-wal") if os.path.exists(p))
+        # The outcome, before the floor writes its own files to the server's folder.
+        if reference_dir:
+            shutil.copytree(sftp.upload, f"{reference_dir}/upload")
+            shutil.copytree(os.path.dirname(db), f"{reference_dir}/database")
+        if kill:
+            shutil.copytree(sftp.upload, f"{work}/upload")
         # The stages are stopped; the fixture and the SFTP server serve the floor's tools.
         floor_result = floor(opts, work, sftp.upload, run_id, users, db, pipe.known_hosts) if opts.floor else None
         pipe.fixture.stop()
+        if killer:
+            result["recovery"] = killer.finish()
+            from compare_outputs import Outcomes, Side  # imports this module: only here
+            log(f"outputs of the run killed ({kill['spec']}) against the undisturbed run {reference.run_id}")
+            outcomes = Outcomes(out=sys.stderr)
+            outcomes.all(reference, Side(f"killed ({kill['spec']})", work, run_id, db))
+            result["recovery"]["outputs_identical"] = outcomes.failures == 0
+            result["recovery"]["outputs_different"] = outcomes.different
+            result["recovery"]["compared_with"] = reference.run_id
+            result["recovery"]["undisturbed_end_to_end_s"] = reference.end_to_end_s
 
         stages = {}
         for phase in PHASES:
@@ -670,13 +887,19 @@ def one_run(opts, sftp: SFTPServer, users: int, index: int) -> dict:
         shutil.rmtree(work, ignore_errors=True)
 
 
+def run_label(r: dict) -> str:
+    return (f"{r['run']} kill {r['kill']}" if r.get("kill")
+            else "undisturbed" if r.get("undisturbed_reference") else str(r["run"]))
+
+
 def fmt_row(r: dict) -> str:
     s, rss, b = r["stages"], r["peak_rss_mib"], r["bytes"]
     mb = lambda n: f"{n / 1e6:,.1f}"
-    return (f"| {r['users']:>9,} | {r['run']} | **{r['end_to_end_s']:.2f}** | {r['users_per_s']:>7,} | "
+    # A killed and restarted stage lists both processes (`Saver`, `Saver-restarted`).
+    return (f"| {r['users']:>9,} | {run_label(r)} | **{r['end_to_end_s']:.2f}** | {r['users_per_s']:>7,} | "
             f"{s['extract']['seconds']:.2f} | {s['transform']['seconds']:.2f} | {s['save']['seconds']:.2f} | "
             f"{r['handoff_s']['extract_to_transform']:.3f} / {r['handoff_s']['transform_to_save']:.3f} | "
-            f"{rss['Extractor']} / {','.join(map(str, replicas(rss, 'Transformer')))} / {rss['Saver']} / {rss['API']} | "
+            + " / ".join(",".join(map(str, replicas(rss, stage))) for stage in STAGES) + " | "
             f"{mb(b['staged'])} / {mb(b['uploaded'])} / {mb(b['database'])} | "
             f"{r['load_avg_1m'][0]:.1f}→{r['load_avg_1m'][1]:.1f} | {floor_cell(r)} |")
 
@@ -693,6 +916,27 @@ def floor_cell(r: dict) -> str:
     t = f["tool_s"]
     return (f"{f['wall_s']:.2f} (curl {t['curl']:.2f}, sqlite3 {t['sqlite3']:.2f}, sftp {t['sftp']:.2f}); "
             f"pipeline {r['end_to_end_s'] / max(f['wall_s'], 1e-3):.2f}×")
+
+
+RECOVERY_HEADER = (
+    "| users | run | killed at (chunks of the stage done / run's chunks; s after the start) | claims of the dead "
+    "process → owned by the restarted one after s (TTL left) | took over | restart → first chunk s | "
+    "restart → completed s | end to end s (undisturbed) | chunks redone | outputs vs the undisturbed run |\n"
+    "|---:|---|---|---|---|---:|---:|---|---|---|")
+
+
+def fmt_recovery(r: dict) -> str:
+    k = r["recovery"]
+    claims = "; ".join(
+        f"{key.removeprefix('etl:lock:')} → "
+        + (f"{c['taken_over_s']:.3f}" if "taken_over_s" in c else f"gone at {c['gone_s']:.3f}" if "gone_s" in c else "never")
+        + f" ({c['ttl_left_ms'] / 1000:.1f} s)" + ("" if c.get("needed", True) else " (chunk already recorded: not needed)")
+        for key, c in sorted(k["claims_at_kill"].items())) or "none"
+    first = k["first_chunk_after_restart_s"]
+    return (f"| {r['users']:>9,} | {run_label(r)} | {k['chunks_done_at_kill']} / {k['chunks_total'] or '?'}; "
+            f"{k['killed_at_s']:.2f} s | {claims} | {k['took_over']} | {'–' if first is None else f'{first:.3f}'} | "
+            f"**{k['restart_to_completed_s']:.2f}** | {r['end_to_end_s']:.2f} ({k['undisturbed_end_to_end_s']:.2f}) | {','.join(map(str, k['chunks_redone'])) or 'none'} | "
+            + ("identical" if k["outputs_identical"] else "DIFFERENT: " + ", ".join(k["outputs_different"])) + " |")
 
 
 HEADER = ("| users | run | end to end s | users/s | extract s | transform s | save s | hand-offs s (E→T / T→S) | "
@@ -714,6 +958,8 @@ def main() -> int:
     p.add_argument("--timeline", help="also write the per-chunk timeline of every run to this CSV file")
     p.add_argument("--no-floor", dest="floor", action="store_false",
                    help="skip the floor (curl, sqlite3 and sftp moving the same bytes in parallel after each run)")
+    p.add_argument("--kill", type=parse_kill, action="append", default=[], metavar="STAGE[@N[+MS]]",
+                   help="SIGKILL the stage (extractor|transformer|saver) mid-run and restart it at once; repeatable")
     opts = p.parse_args()
     opts.bin = os.path.abspath(opts.bin)
     opts.redis_port = int(os.environ.get("BENCH_REDIS_PORT", 16479))
@@ -743,7 +989,7 @@ def main() -> int:
 
     # A run writes about 16 KB per user (staging, uploads, database; measured at 1,000,000), on
     # the work directory's and the SFTP server's file system: refuse rather than fill the disk.
-    need = max(opts.users) * 20_000 * (2 if opts.keep else 1)
+    need = max(opts.users) * 20_000 * (2 if opts.keep else 1) + (max(opts.users) * 10_000 if opts.kill else 0)
     free = shutil.disk_usage(opts.work_root).free
     if free < need:
         p.error(f"{need / 1e9:.0f} GB free needed for {max(opts.users):,} users, {free / 1e9:.0f} GB free in {opts.work_root}")
@@ -751,37 +997,65 @@ def main() -> int:
     sftp = SFTPServer(opts.repo, opts.sftp_port)
     results: list[dict] = []
     log(f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f}, binaries {opts.bin}")
+    def report(r: dict) -> None:
+        results.append(r)
+        print(json.dumps(r, sort_keys=True), flush=True)
+        print(HEADER + "\n" + fmt_row(r), file=sys.stderr, flush=True)
+        if r.get("recovery"):
+            print(RECOVERY_HEADER + "\n" + fmt_recovery(r), file=sys.stderr, flush=True)
+        print(timeline_text(r["timeline"], round(r["end_to_end_s"] * 1000)), file=sys.stderr, flush=True)
+        if opts.timeline:
+            write_timeline(opts.timeline, results)
+
     try:
         for users in opts.users:
-            for k in range(1, opts.repeat + 1):
-                log(f"{users} users, run {k}/{opts.repeat}")
-                r = one_run(opts, sftp, users, k)
-                results.append(r)
-                print(json.dumps(r, sort_keys=True), flush=True)
-                print(HEADER + "\n" + fmt_row(r), file=sys.stderr, flush=True)
-                print(timeline_text(r["timeline"], round(r["end_to_end_s"] * 1000)), file=sys.stderr, flush=True)
-                if opts.timeline:
-                    write_timeline(opts.timeline, results)
+            # --kill: first an undisturbed run (run 0), whose outputs every killed run must equal.
+            reference = reference_dir = None
+            try:
+                if opts.kill:
+                    from compare_outputs import Side
+                    reference_dir = tempfile.mkdtemp(prefix=f"bench-pipeline-reference-{users}-", dir=opts.work_root)
+                    log(f"{users} users, the undisturbed run the killed runs are compared with")
+                    r = one_run(opts, sftp, users, 0, reference_dir=reference_dir)
+                    reference = Side("undisturbed", reference_dir, r["run_id"], f"{reference_dir}/database/data.db")
+                    reference.end_to_end_s = r["end_to_end_s"]
+                    report(r)
+                for kill in opts.kill or [None]:
+                    for k in range(1, opts.repeat + 1):
+                        log(f"{users} users, run {k}/{opts.repeat}" + (f", kill {kill['spec']}" if kill else ""))
+                        report(one_run(opts, sftp, users, k, kill=kill, reference=reference))
+            finally:
+                if reference_dir:
+                    shutil.rmtree(reference_dir, ignore_errors=True)
     finally:
         sftp.stop()
 
     print("\n" + HEADER, file=sys.stderr)
     for r in results:
         print(fmt_row(r), file=sys.stderr)
+    if opts.kill:
+        print("\n" + RECOVERY_HEADER, file=sys.stderr)
+        for r in results:
+            if r.get("recovery"):
+                print(fmt_recovery(r), file=sys.stderr)
     if opts.repeat > 1:
         for users in opts.users:
-            runs = [r for r in results if r["users"] == users]
-            summary = {"users": users, "runs": len(runs), "summary": True}
-            for key, get in {"end_to_end_s": lambda r: r["end_to_end_s"],
-                             **{f"{ph}_s": (lambda r, ph=ph: r["stages"][ph]["seconds"]) for ph in PHASES},
-                             **{f"rss_{st}_mib": (lambda r, st=st: max(replicas(r["peak_rss_mib"], st))) for st in STAGES}}.items():
-                values = [get(r) for r in runs]
-                summary[key] = {"min": min(values), "median": statistics.median(values)}
-            print(json.dumps(summary, sort_keys=True), flush=True)
-            print(f"{users:,} users over {len(runs)} runs: end to end min {summary['end_to_end_s']['min']:.2f} s, "
-                  f"median {summary['end_to_end_s']['median']:.2f} s; "
-                  + ", ".join(f"{ph} min/median {summary[f'{ph}_s']['min']:.2f}/{summary[f'{ph}_s']['median']:.2f} s" for ph in PHASES),
-                  file=sys.stderr)
+            for kill in [k["spec"] for k in opts.kill] or [None]:
+                runs = [r for r in results if r["users"] == users and r["kill"] == kill]
+                summary = {"users": users, "kill": kill, "runs": len(runs), "summary": True}
+                for key, get in {"end_to_end_s": lambda r: r["end_to_end_s"],
+                                 **{f"{ph}_s": (lambda r, ph=ph: r["stages"][ph]["seconds"]) for ph in PHASES},
+                                 **{f"rss_{st}_mib": (lambda r, st=st: max(replicas(r["peak_rss_mib"], st))) for st in STAGES},
+                                 **({"restart_to_completed_s": lambda r: r["recovery"]["restart_to_completed_s"]} if kill else {})}.items():
+                    values = [get(r) for r in runs]
+                    summary[key] = {"min": min(values), "median": statistics.median(values), "max": max(values)}
+                print(json.dumps(summary, sort_keys=True), flush=True)
+                print(f"{users:,} users over {len(runs)} runs{f' (kill {kill})' if kill else ''}: end to end min "
+                      f"{summary['end_to_end_s']['min']:.2f} s, median {summary['end_to_end_s']['median']:.2f} s; "
+                      + ", ".join(f"{ph} min/median {summary[f'{ph}_s']['min']:.2f}/{summary[f'{ph}_s']['median']:.2f} s" for ph in PHASES)
+                      + (f"; restart → completed min/median/max {'/'.join(f'{v:.2f}' for v in summary['restart_to_completed_s'].values())} s"
+                         if kill else ""),
+                      file=sys.stderr)
     return 0
 
 

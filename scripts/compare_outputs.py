@@ -190,32 +190,18 @@ def lines(n: int) -> str:
     return f"{n:,} line" + ("" if n == 1 else "s")
 
 
-class Comparison:
-    def __init__(self, opts):
-        self.opts = opts
-        self.work = tempfile.mkdtemp(prefix="compare-outputs-", dir=opts.work_root)
-        self.sftp = SFTPServer(opts.repo, opts.sftp_port)
-        self.failures = 0
+class Outcomes:
+    """Compares two finished runs' outcomes (`Side`s) line by line: one line per comparison on
+    `out`, and for a difference the first differing line of each side. Also used by
+    scripts/bench_pipeline.py (`--kill`: a killed run against an undisturbed one)."""
 
-    def run_side(self, label: str, bin_dir: str, transformers: int, env: dict[str, str]) -> Side:
-        o = self.opts
-        work = f"{self.work}/{label}"
-        os.makedirs(work)
-        pipeline = Pipeline(o, self.sftp, work, o.users, bin_dir, transformers=transformers, chunk_users=o.chunk_users,
-                            extra_env=env, fixture_bin=o.base)
-        extra = "".join(f" {k}={v}" for k, v in env.items())
-        print(f"{label}: {bin_dir}, {transformers} transformer(s)"
-              + (f", CHUNK_USERS={o.chunk_users}" if o.chunk_users else "") + extra, flush=True)
-        started = time.monotonic()
-        try:
-            pipeline.start()
-            run_id = pipeline.run()
-            pipeline.stop_stages()
-            shutil.copytree(self.sftp.upload, f"{work}/upload")
-        finally:
-            pipeline.close()
-        print(f"{label}: run {run_id} completed in {time.monotonic() - started:.1f} s", flush=True)
-        return Side(label, work, run_id, pipeline.db)
+    def __init__(self, out=sys.stdout):
+        self.out = out
+        self.failures = 0
+        self.different: list[str] = []  # what differed, one entry per failed comparison
+
+    def say(self, text: str) -> None:
+        print(text, file=self.out, flush=True)
 
     def compare(self, what: str, a_lines, b_lines, a: Side, b: Side) -> None:
         """Line by line; prints the first differing line of each side."""
@@ -237,23 +223,21 @@ class Comparison:
         normalised = a.counts - before[0]
         note = ", ".join(f"{k} ×{v:,}" for k, v in sorted(normalised.items()))
         if first is None:
-            print(f"identical  {what}  ({lines(n_a)}{'; normalised ' + note if note else ''})", flush=True)
+            self.say(f"identical  {what}  ({lines(n_a)}{'; normalised ' + note if note else ''})")
             return
         self.failures += 1
+        self.different.append(what)
         la, lb = excerpt(first[1], first[2])
-        print(f"DIFFERENT  {what}  ({n_a:,} vs {lines(n_b)}, {differ:,} differ); first at line {first[0]:,}:\n"
-              f"    {a.label}: {la}\n    {b.label}: {lb}", flush=True)
+        self.say(f"DIFFERENT  {what}  ({n_a:,} vs {lines(n_b)}, {differ:,} differ); first at line {first[0]:,}:\n"
+                 f"    {a.label}: {la}\n    {b.label}: {lb}")
 
-    def run(self) -> int:
-        o = self.opts
-        print(f"comparing {o.base} (A) with {o.new} (B) at {o.users:,} users; work in {self.work}", flush=True)
-        a = self.run_side("A", o.base, o.base_transformers, o.base_env)
-        b = self.run_side("B", o.new, o.new_transformers, o.new_env)
-
+    def all(self, a: Side, b: Side) -> int:
+        """Every comparison of the module docstring; returns the number of differences."""
         names = lambda s: sorted(n.replace(s.run_id, "<run_id>") for n in os.listdir(s.upload))
         if names(a) != names(b):
             self.failures += 1
-            print(f"DIFFERENT  uploaded file names: {names(a)} vs {names(b)}")
+            self.different.append("uploaded file names")
+            self.say(f"DIFFERENT  uploaded file names: {names(a)} vs {names(b)}")
         for kind in UPLOADS:
             if all(os.path.exists(f"{s.upload}/{s.upload_name(kind)}") for s in (a, b)):
                 self.compare(f"uploaded <run_id>_{kind}", a.lines(kind), b.lines(kind), a, b)
@@ -262,11 +246,45 @@ class Comparison:
         self.compare("table etl_runs (status, counts, remote_files)", a.run_row(), b.run_row(), a, b)
         rules_a, rules_b = collections.Counter(), collections.Counter()
         self.compare("DLQ reasons and line numbers", a.dlq_reasons(rules_a), b.dlq_reasons(rules_b), a, b)
-        for label, rules in (("A", rules_a), ("B", rules_b)):
-            print(f"    {label}: {sum(rules.values()):,} reasons: "
-                  + ", ".join(f"{k} {v:,}" for k, v in sorted(rules.items())), flush=True)
-        print("RESULT " + ("all outputs identical" if self.failures == 0 else f"{self.failures} difference(s)"), flush=True)
-        return 0 if self.failures == 0 else 1
+        for side, rules in ((a, rules_a), (b, rules_b)):
+            self.say(f"    {side.label}: {sum(rules.values()):,} reasons: "
+                     + ", ".join(f"{k} {v:,}" for k, v in sorted(rules.items())))
+        self.say("RESULT " + ("all outputs identical" if self.failures == 0 else f"{self.failures} difference(s)"))
+        return self.failures
+
+
+class Comparison:
+    def __init__(self, opts):
+        self.opts = opts
+        self.work = tempfile.mkdtemp(prefix="compare-outputs-", dir=opts.work_root)
+        self.sftp = SFTPServer(opts.repo, opts.sftp_port)
+
+    def run_side(self, label: str, bin_dir: str, transformers: int, env: dict[str, str]) -> Side:
+        o = self.opts
+        work = f"{self.work}/{label}"
+        os.makedirs(work)
+        pipeline = Pipeline(o, self.sftp, work, o.users, bin_dir, transformers=transformers, chunk_users=o.chunk_users,
+                            extra_env=env, fixture_bin=o.base)
+        extra = "".join(f" {k}={v}" for k, v in env.items())
+        print(f"{label}: {bin_dir}, {transformers} transformer(s)"
+              + (f", CHUNK_USERS={o.chunk_users}" if o.chunk_users else "") + extra, flush=True)
+        started = time.monotonic()
+        try:
+            pipeline.start()
+            run_id = pipeline.run()
+            pipeline.stop_stages()
+            shutil.copytree(self.sftp.upload, f"{work}/upload")
+        finally:
+            pipeline.close()
+        print(f"{label}: run {run_id} completed in {time.monotonic() - started:.1f} s", flush=True)
+        return Side(label, work, run_id, pipeline.db)
+
+    def run(self) -> int:
+        o = self.opts
+        print(f"comparing {o.base} (A) with {o.new} (B) at {o.users:,} users; work in {self.work}", flush=True)
+        a = self.run_side("A", o.base, o.base_transformers, o.base_env)
+        b = self.run_side("B", o.new, o.new_transformers, o.new_env)
+        return 0 if Outcomes().all(a, b) == 0 else 1
 
     def close(self) -> None:
         self.sftp.stop()
