@@ -453,9 +453,20 @@ check_stack() {
     say "  $s: $(wc -l <<<"$log") lines; last: $(grep -v '^Attaching' <<<"$log" | tail -1 | sed 's/^[^|]*| //' | cut -c1-120)"
   done
 
-  step "a second run, as the README starts one"
+  step "three transformer replicas: docker-compose up -d --scale transformer=3"
+  dct 300 up -d --scale transformer=3 2>&1 | sed 's/^/    /'
+  local replicas
+  for _ in $(seq 60); do
+    replicas="$(dc ps -q transformer 2>/dev/null | wc -l)"
+    [ "$replicas" -eq 3 ] && break
+    sleep 1
+  done
+  [ "$replicas" -eq 3 ] || stack_fail "docker-compose up --scale transformer=3 left $replicas transformer containers"
+  say "3 transformer containers running"
+
+  step "a second run, as the README starts one, in chunks of one page (CHUNK_USERS=100)"
   local out rc=0
-  out="$(dct 180 run --rm extractor Extractor --once 2>&1)" || rc=$?
+  out="$(dct 180 run --rm -e CHUNK_USERS=100 extractor Extractor --once 2>&1)" || rc=$?
   if [ $rc -eq 0 ]; then
     say "docker-compose run --rm extractor Extractor --once: exit 0"
   elif grep -qi "links" <<<"$out" && docker-compose version --short | grep -q '^1\.'; then
@@ -464,7 +475,7 @@ check_stack() {
     say "  Instead, as a user of 1.29 would:"
     say "  docker-compose exec -T extractor Extractor --once"
     rc=0
-    out="$(dct 600 exec -T extractor Extractor --once 2>&1)" || rc=$?
+    out="$(dct 600 exec -T -e CHUNK_USERS=100 extractor Extractor --once 2>&1)" || rc=$?
     printf '%s\n' "$out" | tail -n 3 | sed 's/^/    /'
     [ $rc -eq 0 ] || stack_fail "Extractor --once in the extractor's container failed (exit $rc)"
   else
@@ -473,7 +484,12 @@ check_stack() {
   fi
   wait_for_run "$first" || stack_fail "the second run did not complete within 5 minutes (last: ${run:-none} ${status:-})"
   [ "$status" = completed ] || stack_fail "the second run $run failed: $(redis_cli HGETALL "etl:run:$run" | paste - - | grep -E '^(failed_phase|error)' | tr '\t\n' '= ')"
-  say "run $run completed"
+  say "run $run completed, in $(redis_cli HGET "etl:run:$run" chunks_total) chunks"
+  # Which replica transformed which chunk: compose prefixes each line with its container.
+  local split
+  split="$(dc logs --no-color transformer 2>&1 | grep "$run" | grep 'chunk transformed' | awk '{print $1}' | sort | uniq -c | awk '{printf "%s %s chunk(s); ", $2, $1}')"
+  [ -n "$split" ] || stack_fail "no transformer replica logged a chunk of run $run"
+  say "  transformers: $split"
   check_outputs "$run" 2
 
   step "docker-compose down -v"

@@ -136,7 +136,7 @@ public struct PhaseWorker: Service {
                         if Task.isCancelled { return }
                         await process(id, chunk: chunk.index, takingOver: takingOver, logger: runLogger)
                     }
-                    try await finishIfDone(id, logger: runLogger)
+                    try await finishIfDone(id, takingOver: takingOver, logger: runLogger)
                 case .inOrder:
                     if record.chunks.nextToSave != nil || isDone(record) {
                         await process(id, chunk: nil, takingOver: takingOver, logger: runLogger)
@@ -232,9 +232,9 @@ public struct PhaseWorker: Service {
     /// Completes the phase of a run chunk by chunk once every chunk has its record and the
     /// previous phase is complete: the files of every chunk, the counts summed. Under the run's
     /// claim, so one replica completes it and publishes once.
-    private func finishIfDone(_ id: RunID, logger: Logger) async throws {
+    private func finishIfDone(_ id: RunID, takingOver: Bool, logger: Logger) async throws {
         guard let record = try await ledger.run(id), isDone(record) else { return }
-        _ = try await claims.withClaim(phase, run: id) { [self] () async throws -> Bool in
+        _ = try await claims.withClaim(phase, run: id, takingOver: takingOver) { [self] () async throws -> Bool in
             guard let record = try await ledger.run(id), record.status != .failed, isDone(record) else { return false }
             let chunks = (0..<(record.chunks.total ?? 0)).compactMap { record.chunks.transformed[$0] }
             var counts: [String: Int] = [:]

@@ -75,6 +75,7 @@ public struct Transformation: Sendable {
                 "rows": "\(expected.rows)", "sha256": "\(expected.sha256)", "ms": "\(Int((ContinuousClock.now - started).seconds * 1000))",
             ])
             if cancellation.isCancelled { throw CancellationError() }
+            defer { FreedMemory.release() }
             do {
                 return try transform.run(cancellation: cancellation)
             } catch StagingError.lineTooLong(_, let line, let limit) {
