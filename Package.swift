@@ -174,7 +174,7 @@ let package = Package(
         .executableTarget(
             name: "TransformBench",
             dependencies: [
-                "PipelineCore", "PipelineRedis", "PipelineRuntime", "TransformerFixtures",
+                "ExtractorCore", "PipelineCore", "PipelineRedis", "PipelineRuntime", "TransformerFixtures",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Benchmarks/TransformBench"

@@ -45,7 +45,7 @@ REDIS_PORT="$port" REDIS_DIR="$work/redis" scripts/redis.sh start >&2
 
 echo "== generating $rows rows (every ${bad_every}th bad) and recording the run as extracted" >&2
 run="$("$bin/TransformBench" prepare --rows "$rows" --bad-every "$bad_every" --data-dir "$work/data" --redis-url "$url")"
-raw="$work/data/runs/$run/raw.jsonl"
+raw="$work/data/runs/$run/chunks/000000/raw.jsonl"  # the run as one chunk
 raw_bytes="$(stat -c %s "$raw")"
 
 echo "== transforming run $run ($raw_bytes bytes)" >&2

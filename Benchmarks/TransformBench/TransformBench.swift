@@ -1,4 +1,5 @@
 import ArgumentParser
+import ExtractorCore
 import Foundation
 import PipelineCore
 import PipelineRedis
@@ -40,8 +41,9 @@ struct Prepare: AsyncParsableCommand {
     func run() async throws {
         let id = RunID()
         let layout = StagingLayout(dataDirectory: dataDir)
-        try FileManager.default.createDirectory(atPath: layout.runDirectory(id), withIntermediateDirectories: true)
-        let path = layout.rawFile(id)
+        // The whole run as one chunk, recorded as the extractor records it.
+        try FileManager.default.createDirectory(atPath: layout.chunkDirectory(id, 0), withIntermediateDirectories: true)
+        let path = layout.chunkFile(id, 0, .raw)
         let started = ContinuousClock.now
         var bad = 0
         if let distinct {
@@ -54,7 +56,10 @@ struct Prepare: AsyncParsableCommand {
         let client = try redis.client()
         defer { client.close() }
         let ledger = RunLedger(redis: client)
-        _ = try await ledger.startRun(id)
+        _ = try await ledger.startRun(id, chunkUsers: max(staged.rows, 1))
+        try await ledger.sealChunk(SealedChunk(
+            index: 0, firstLine: 1, rows: staged.rows, bytes: staged.bytes, sha256: staged.sha256,
+            sealedAt: Timestamp.format(Date()), repeats: try RepeatedIDs.inFile(path)), run: id, isLast: true)
         try await ledger.completePhase(.extract, run: id, files: [staged], counts: ["extracted": staged.rows])
         print(id)
     }

@@ -9,8 +9,17 @@ import PipelineJSON
 ///
 /// A resumed run replays the ids of the lines it staged before (``replay(_:)``), so the answer
 /// does not depend on where the extraction was interrupted.
-struct RepeatedIDs {
+public struct RepeatedIDs {
     private var seen = IDSet()
+
+    public init() {}
+
+    /// The repeats of a whole run staged as one file whose first line is line 1 (a benchmark
+    /// staging a run as one chunk).
+    public static func inFile(_ path: String, maxLineBytes: Int = defaultMaxUserBytes) throws -> [RepeatedID] {
+        var ids = RepeatedIDs()
+        return try ids.replay(path, firstLine: 1, maxLineBytes: maxLineBytes)
+    }
 
     /// Notes the id of a line; returns whether an earlier line of the run had it. Ids that are
     /// not positive integers (0 here) are never repeats, as the transformer rejects them anyway.
