@@ -61,13 +61,15 @@ import Testing
     }
 
     /// The file columns are read without a tree of values: odd entries still read as before
-    /// (a name, else the path's last component; no name: skipped; a member of another type: null).
+    /// (a name, else the path's last component, after its chunk folder for a chunk's file; no
+    /// name: skipped; a member of another type: null).
     @Test func fileColumnsOfAnyShapeReadAsNamesRowsBytesAndDigests() async throws {
         let fixture = try await SampleFixture()
         let runID = fixture.runs[0].runID.rawValue
         let stored = #"[{"path":"/data/runs/x/users.jsonl","rows":3,"bytes":10,"sha256":"ab"},{"name":"caf\u00e9.jsonl","rows":1.5,"#
             + #""path":"ignored"},{"path":"/x/"},{"name":""},5,{"name":7,"path":"a\/b\/c.jsonl","bytes":"7","sha256":null},"#
-            + #"{"rows":1},{"name":"n","name":"second","rows":2,"rows":3}]"#
+            + #"{"rows":1},{"name":"n","name":"second","rows":2,"rows":3},"#
+            + #"{"path":"/data/runs/x/chunks/000003/users.jsonl","rows":4},{"path":"/data/runs\/x/chunks/12/dlq.jsonl"}]"#
         let pool = try DatabasePool(path: fixture.databasePath)
         try await pool.write { db in
             try db.execute(sql: "UPDATE etl_runs SET staged_files = ?, remote_files = 'not json' WHERE run_id = ?", arguments: [stored, runID])
@@ -76,10 +78,10 @@ import Testing
         try await fixture.app().test(.router) { client in
             let run = try await client.execute(uri: "/etl_runs/\(runID)", method: .get).object
             let staged = try #require(run.objects("staged_files"))
-            #expect(staged.map { $0.string("name") } == ["users.jsonl", "café.jsonl", "x", "c.jsonl", "n"])
-            #expect(staged.map { $0.int("rows") } == [3, nil, nil, nil, 2])
-            #expect(staged.map { $0.int("bytes") } == [10, nil, nil, nil, nil])
-            #expect(staged.map { $0.string("sha256") } == ["ab", nil, nil, nil, nil])
+            #expect(staged.map { $0.string("name") } == ["users.jsonl", "café.jsonl", "x", "c.jsonl", "n", "chunks/000003/users.jsonl", "dlq.jsonl"])
+            #expect(staged.map { $0.int("rows") } == [3, nil, nil, nil, 2, 4, nil])
+            #expect(staged.map { $0.int("bytes") } == [10, nil, nil, nil, nil, nil, nil])
+            #expect(staged.map { $0.string("sha256") } == ["ab", nil, nil, nil, nil, nil, nil])
             #expect(staged.allSatisfy { Set($0.keys) == ["name", "rows", "bytes", "sha256"] })
             #expect(run.objects("remote_files")?.isEmpty == true)
         }

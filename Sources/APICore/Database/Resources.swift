@@ -91,8 +91,8 @@ public struct FileEntry: Sendable, Equatable {
     public var sha256: String?
 
     /// The `staged_files`/`remote_files` JSON column (an array of `{path|name, rows, bytes,
-    /// sha256}`) as the API shows it: `[{"name", "rows", "bytes", "sha256"}]`, the name being the
-    /// last component of `path` when there is no `name`. Entries without a name are skipped, a
+    /// sha256}`) as the API shows it: `[{"name", "rows", "bytes", "sha256"}]`, the name being
+    /// ``displayName(_:)`` of `path` when there is no `name`. Entries without a name are skipped, a
     /// member of the wrong type reads as `null`, and unreadable text reads as no files.
     ///
     /// Written straight off a ``JSONTape``: strings keep their JSON spelling and no tree of values
@@ -126,17 +126,10 @@ public struct FileEntry: Sendable, Equatable {
                 if isString(name) {
                     guard tape.nodes[name].end - tape.nodes[name].start > 2 else { out.removeSubrange(start...); continue }
                     out.append(tape.text(name, in: bytes))
-                } else if isString(path), !tape.nodes[path].flag {
-                    // No escapes: the last component is a slice of the text, itself a JSON string's content.
-                    let base = baseName(tape.content(path, in: bytes))
-                    guard !base.isEmpty else { out.removeSubrange(start...); continue }
-                    out.append(UInt8(ascii: "\""))
-                    out.append(base)
-                    out.append(UInt8(ascii: "\""))
                 } else if isString(path) {
-                    let base = baseName(tape.decodedString(path, in: bytes))
-                    guard !base.isEmpty else { out.removeSubrange(start...); continue }
-                    out.appendJSONString(base)
+                    let shown = displayName(tape.decodedString(path, in: bytes))
+                    guard !shown.isEmpty else { out.removeSubrange(start...); continue }
+                    out.appendJSONString(shown)
                 } else {
                     out.removeSubrange(start...)
                     continue
@@ -169,19 +162,17 @@ public struct FileEntry: Sendable, Equatable {
     }
 
     /// The last component of a path (`/data/runs/<id>/users.jsonl` → `users.jsonl`).
-    private static func baseName(_ path: UnsafeRawBufferPointer) -> UnsafeRawBufferPointer {
-        var end = path.count
-        while end > 0, path[end - 1] == UInt8(ascii: "/") { end -= 1 }
-        var start = end
-        while start > 0, path[start - 1] != UInt8(ascii: "/") { start -= 1 }
-        return UnsafeRawBufferPointer(rebasing: path[start..<end])
-    }
-
-    private static func baseName(_ path: String) -> String {
-        var utf8 = Substring(path).utf8
-        while utf8.last == UInt8(ascii: "/") { utf8 = utf8.dropLast() }
-        guard let slash = utf8.lastIndex(of: UInt8(ascii: "/")) else { return String(Substring(utf8)) }
-        return String(Substring(utf8[utf8.index(after: slash)...]))
+    /// A staged or remote file's name as shown: its last path component, with the chunk folder
+    /// in front for a chunk's file (`chunks/000003/users.jsonl`), so a chunked run's files are
+    /// told apart.
+    static func displayName(_ path: String) -> String {
+        var parts = path.split(separator: "/", omittingEmptySubsequences: true)
+        guard let last = parts.popLast() else { return "" }
+        if parts.count >= 2, parts[parts.count - 2] == "chunks", let folder = parts.last,
+           folder.count == 6, folder.allSatisfy(\.isNumber) {
+            return "chunks/\(folder)/\(last)"
+        }
+        return String(last)
     }
 
     public var json: JSONValue {
