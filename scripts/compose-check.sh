@@ -33,10 +33,12 @@
 #    the runtime image's libraries (ldd: nothing missing, nothing extra), the one-shot keygen
 #    exited 0, every health-checked service healthy, every stage running as the image's non-root
 #    uid, the first run completed, database/data.db on the host, GET /etl_runs serving the run,
-#    its four files in sftp_data/, each service's `docker-compose logs`, a second run started as
-#    the README says (`run --rm extractor Extractor --once`; docker-compose 1.29 cannot run a
-#    one-off container under host networking, so there it execs into the extractor's container
-#    and says so), and `down -v` leaving no container and no volume.
+#    its four files in sftp_data/, each service's `docker-compose logs`, then `up -d --scale
+#    transformer=3` and a second run in chunks of one page (CHUNK_USERS=100) started as the README
+#    says (`run --rm extractor Extractor --once`; docker-compose 1.29 cannot run a one-off
+#    container under host networking, so there it execs into the extractor's container and says
+#    so), completed with the three replicas up (which replica logged which chunk is printed), and
+#    `down -v` leaving no container and no volume.
 #
 # Skipped with one line only where no engine can start (not root, no apt-get, no network
 # namespaces, or dockerd failing to start outside CI); SKIP_COMPOSE_CHECK=1 skips it too.
