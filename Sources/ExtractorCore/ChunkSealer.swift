@@ -87,9 +87,6 @@ final class ChunkSealer {
     /// Whether the last chunk is sealed and recorded: nothing is left to fetch.
     private(set) var isComplete: Bool
 
-    /// Rows in every chunk so far, sealed or not.
-    var rows: Int { sealed.reduce(0) { $0 + $1.rows } + full.reduce(0) { $0 + $1.rows } + (open?.rows ?? 0) }
-
     /// Appends one user (bytes as received, `id` as ``JSONTape/userID(of:in:)`` read it).
     func append(_ user: ArraySlice<UInt8>, id: Int) throws {
         if open == nil {

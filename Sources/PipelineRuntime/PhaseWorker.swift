@@ -77,7 +77,8 @@ public struct PhaseWorker: Service {
     private func runLoop() async throws {
         let (wakeups, wake) = AsyncStream.makeStream(of: String.self, bufferingPolicy: .bufferingNewest(1))
         wake.yield("start-up")
-        let channels = [phase.previous!.completionChannel.rawValue, phase.previous! == .extract ? Channel.chunkSealed.rawValue : Channel.chunkTransformed.rawValue]
+        let upstream = phase.previous!
+        let channels = [upstream.completionChannel, upstream.chunkChannel].compactMap { $0?.rawValue }
         logger.info("waiting for runs", metadata: ["channels": "\(channels.joined(separator: ","))", "reconcile_every_s": "\(reconcileInterval.seconds)"])
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask {

@@ -7,7 +7,7 @@ import PipelineRedis
 ///
 /// Pub/sub delivers at most once, so every fact a signal carries is written here first; a stage
 /// that was down when a signal went out finds its work by scanning the ledger
-/// (``runs(readyFor:scanLimit:)``). Each update is one atomic Redis call touching only the
+/// (``unfinishedRuns(scanLimit:)``). Each update is one atomic Redis call touching only the
 /// fields of the phase that makes it.
 ///
 /// Every call rides out a short Redis outage (a restart, a failover): a refused or lost
@@ -117,19 +117,6 @@ public struct RunLedger: Sendable {
     /// Run ids, newest first.
     public func recentRuns(limit: Int = 100) async throws -> [RunID] {
         try await call { try await redis.zrevrange(LedgerKey.runs, start: 0, stop: limit - 1) }.compactMap(RunID.init(parsing:))
-    }
-
-    /// Runs `phase` should work on, oldest first: those whose previous phase is done, and those
-    /// left in `phase`'s active status by a stage that died (its claim expires, so one replica
-    /// takes them over). Failed runs are left alone: a failure is final for the downstream
-    /// stages; only the extractor resumes a failed extraction, from its checkpoint.
-    /// Looks at the newest `scanLimit` runs in one server-side step.
-    public func runs(readyFor phase: Phase, scanLimit: Int = 1000) async throws -> [RunID] {
-        var statuses = [phase.activeStatus.rawValue]
-        if let previous = phase.previous { statuses.append(previous.doneStatus.rawValue) }
-        let reply = try await call { try await redis.eval(Self.scanScript, keys: [LedgerKey.runs], args: [String(scanLimit)] + statuses) }
-        let ids = (reply.array ?? []).compactMap { $0.string.flatMap(RunID.init(parsing:)) }
-        return ids.reversed()
     }
 
     /// The newest run whose extraction did not finish (still `extracting`, or `failed` in

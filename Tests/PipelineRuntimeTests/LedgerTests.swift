@@ -27,7 +27,7 @@ import TestSupport
         _ = try await ledger.startRun(id)
         #expect(try await ledger.run(id)?.status == .extracting)
         #expect(try await redis.zscore(LedgerKey.runs, member: id.rawValue) == id.startedAt.timeIntervalSince1970)
-        #expect(try await ledger.runs(readyFor: .transform) == [])
+        #expect(try await ledger.unfinishedRuns() == [id])
 
         try await ledger.saveCheckpoint(run: id, .init(skip: 100, offset: 4096, total: 208))
         #expect(try await ledger.run(id)?.checkpoint == .init(skip: 100, offset: 4096, total: 208))
@@ -40,19 +40,38 @@ import TestSupport
         #expect(extracted.files[.extract] == [Self.file("raw.jsonl", rows: 208)])
         #expect(extracted.counts[.extract] == ["extracted": 208])
         #expect(extracted.phaseFinishedAt[.extract] != nil)
-        #expect(try await ledger.runs(readyFor: .transform) == [id])
-        #expect(try await ledger.runs(readyFor: .save) == [])
+        #expect(try await ledger.unfinishedRuns() == [id])
 
         try await ledger.beginPhase(.transform, run: id, at: Date(timeIntervalSince1970: 1_795_000_000))
-        #expect(try await ledger.runs(readyFor: .transform) == [id], "a run left transforming by a dead stage is picked up again")
+        #expect(try await ledger.run(id)?.status == .transforming)
+        #expect(try await ledger.unfinishedRuns() == [id], "a run left transforming by a dead stage is picked up again")
         try await ledger.beginPhase(.transform, run: id, at: Date(timeIntervalSince1970: 1_795_000_100))
         #expect(try await ledger.run(id)?.phaseStartedAt[.transform] == Date(timeIntervalSince1970: 1_795_000_000), "a resumed phase keeps its first start")
         try await ledger.completePhase(.transform, run: id, files: [], counts: ["valid": 200, "invalid": 8])
-        #expect(try await ledger.runs(readyFor: .transform) == [])
-        #expect(try await ledger.runs(readyFor: .save) == [id])
+        #expect(try await ledger.run(id)?.status == .transformed)
+        #expect(try await ledger.unfinishedRuns() == [id])
         try await ledger.completePhase(.save, run: id, files: [], counts: ["loaded": 200])
         #expect(try await ledger.run(id)?.status == .completed)
-        #expect(try await ledger.runs(readyFor: .save) == [])
+        #expect(try await ledger.unfinishedRuns() == [])
+    }
+
+    /// With chunks the phases overlap: the status is the earliest unfinished phase's, whatever
+    /// later phases have begun or finished meanwhile.
+    @Test func theStatusIsTheEarliestUnfinishedPhase() async throws {
+        let id = RunID()
+        _ = try await ledger.startRun(id, chunkUsers: 100)
+        try await ledger.beginPhase(.transform, run: id)
+        try await ledger.beginPhase(.save, run: id)
+        #expect(try await ledger.run(id)?.status == .extracting, "transforming and saving chunks while still extracting")
+        try await ledger.completePhase(.extract, run: id, files: [], counts: ["extracted": 300])
+        #expect(try await ledger.run(id)?.status == .transforming)
+        try await ledger.completePhase(.transform, run: id, files: [], counts: [:])
+        #expect(try await ledger.run(id)?.status == .saving)
+        try await ledger.failPhase(.transform, run: id, error: "late failure")
+        try await ledger.completePhase(.save, run: id, files: [], counts: [:])
+        #expect(try await ledger.run(id)?.status == .failed, "a failure of another phase stays")
+        try await ledger.beginPhase(.transform, run: id)
+        #expect(try await ledger.run(id)?.status == .completed, "the failing phase beginning again clears it")
     }
 
     @Test func failedRunsStayFailedDownstreamAndResumeInTheExtractor() async throws {
@@ -67,7 +86,7 @@ import TestSupport
         #expect(record.status == .failed)
         #expect(record.failedPhase == .transform)
         #expect(record.error == "raw.jsonl checksum mismatch")
-        #expect(try await ledger.runs(readyFor: .transform) == [])
+        #expect(try await ledger.unfinishedRuns() == [new], "a failed run is left alone downstream")
 
         try await ledger.saveCheckpoint(run: new, .init(skip: 200, offset: 9000, total: 1000))
         try await ledger.failPhase(.extract, run: new, error: "upstream down")
@@ -80,13 +99,13 @@ import TestSupport
         #expect(resumed.error == nil && resumed.failedPhase == nil, "resuming clears the earlier failure")
     }
 
-    @Test func readyRunsComeOldestFirst() async throws {
+    @Test func unfinishedRunsComeOldestFirst() async throws {
         let ids = (0..<3).map { RunID(startingAt: Date(timeIntervalSinceNow: Double($0 - 10))) }
         for id in ids.reversed() {
             _ = try await ledger.startRun(id)
             try await ledger.completePhase(.extract, run: id, files: [], counts: [:])
         }
-        #expect(try await ledger.runs(readyFor: .transform) == ids)
+        #expect(try await ledger.unfinishedRuns() == ids)
     }
 
     @Test func exactlyOneOfTwoClaimantsWorks() async throws {

@@ -29,6 +29,16 @@ public enum Phase: String, Sendable, Codable, CaseIterable, Comparable {
         }
     }
 
+    /// The channel this phase publishes on when it finishes a chunk of a run, if the next phase
+    /// takes chunks from it.
+    public var chunkChannel: Channel? {
+        switch self {
+        case .extract: .chunkSealed
+        case .transform: .chunkTransformed
+        case .save: nil
+        }
+    }
+
     /// The channel this phase publishes on when it completes a run.
     public var completionChannel: Channel {
         switch self {
