@@ -73,6 +73,8 @@ let package = Package(
         ),
         .target(name: "PipelineHTTP", dependencies: ["CCurl", "PipelineCore"]),
         .target(name: "PipelineSFTP", dependencies: ["CSSH2", "PipelineCore"]),
+        // MARK: age encryption of uploads, by Debian's `age` tool as a child process.
+        .target(name: "PipelineAge"),
 
         // MARK: SQLite through GRDB (the system libsqlite3): the schema the saver writes and the API reads.
         .target(
@@ -255,6 +257,7 @@ let package = Package(
         ),
         .testTarget(name: "PipelineHTTPTests", dependencies: ["PipelineHTTP", "TestSupport"]),
         .testTarget(name: "PipelineSFTPTests", dependencies: ["PipelineSFTP", "TestSupport"]),
+        .testTarget(name: "PipelineAgeTests", dependencies: ["PipelineAge", "TestSupport"]),
         .target(name: "TransformerFixtures", dependencies: ["PipelineJSON"], path: "Tests/TransformerFixtures"),
         .testTarget(
             name: "TransformerTests",

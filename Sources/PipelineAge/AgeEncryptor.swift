@@ -1,0 +1,195 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Synchronization
+
+/// One file encrypted in the age v1 format (age-encryption.org/v1) by Debian's `age` tool, fed
+/// a piece at a time: ``encrypt(fileAt:into:)`` per piece of plaintext, ``finish(into:)`` once
+/// after the last. The ciphertext that comes out while a piece goes in is handed to the sink, so
+/// the concatenation of everything the sinks got is one age file that `age --decrypt` reads.
+///
+/// The tool, not code of ours, does the cryptography: a fresh file key per file wrapped to each
+/// recipient (X25519), the payload in 64 KiB ChaCha20-Poly1305 chunks, the header MAC. It keeps
+/// the last 64 KiB of plaintext until it knows whether more follows, so output lags input by at
+/// most that much; memory here is two fixed buffers at any file size.
+///
+/// The stream lives in the child process: it cannot be resumed by another process or after a
+/// failure. A caller that loses it starts the file again with a new encryptor (a new file key).
+/// Used by one task at a time; blocking, so run it off the cooperative pool.
+public final class AgeEncryptor: Sendable {
+    public let recipients: [AgeRecipient]
+    /// How long the tool may neither take input nor give output before the stream fails.
+    public let stallTimeout: Duration
+    private let state: Mutex<State>
+
+    private struct State: ~Copyable {
+        var process: AgeProcess?
+        var errorText: [UInt8] = []
+    }
+
+    private static let bufferSize = 256 * 1024
+    private static let errorTextLimit = 4096
+
+    /// Starts `age --encrypt` to `recipients`.
+    public init(recipients: [AgeRecipient], tool: String = "age", stallTimeout: Duration = .seconds(30)) throws(AgeError) {
+        guard !recipients.isEmpty else { throw AgeError.noRecipients }
+        _ = ignoreSIGPIPE
+        self.recipients = recipients
+        self.stallTimeout = stallTimeout
+        let process = try AgeProcess(arguments: [tool, "--encrypt"] + recipients.flatMap { ["-r", $0.encoded] })
+        state = Mutex(State(process: process))
+    }
+
+    /// Encrypts the whole file at `path` as the next piece of plaintext, handing ciphertext to
+    /// `sink` as the tool gives it. Returns the ciphertext bytes handed over. A failure (the
+    /// file, the tool, the sink) ends the stream.
+    @discardableResult
+    public func encrypt(fileAt path: String, into sink: (UnsafeRawBufferPointer) throws -> Void) throws -> Int {
+        let file = open(path, O_RDONLY | O_CLOEXEC)
+        guard file >= 0 else { throw AgeError.system(call: "open \(path)", errno: errno) }
+        defer { close(file) }
+        return try withProcess { process, errorText in
+            try pump(process, errorText: &errorText, input: file, sink: sink)
+        }
+    }
+
+    /// Ends the plaintext: the tool writes its last chunk, and the stream is complete once it
+    /// exits with status 0. Returns the ciphertext bytes handed to `sink`.
+    @discardableResult
+    public func finish(into sink: (UnsafeRawBufferPointer) throws -> Void) throws -> Int {
+        try state.withLock { state in
+            guard let process = state.process else { throw AgeError.closed }
+            defer { state.process = nil }
+            process.closeInput()
+            let sent = try pump(process, errorText: &state.errorText, input: nil, sink: sink)
+            if let status = try process.wait() {
+                throw AgeError.toolFailed(status: status, message: Self.text(state.errorText))
+            }
+            return sent
+        }
+    }
+
+    /// Stops the tool and discards the stream (a file abandoned midway).
+    public func cancel() {
+        state.withLock { $0.process = nil }
+    }
+
+    /// Runs `body` on the live process; a failure ends the stream and, when the tool has exited
+    /// or written an error, reports the tool's own words.
+    private func withProcess(_ body: (AgeProcess, inout [UInt8]) throws -> Int) throws -> Int {
+        try state.withLock { state in
+            guard let process = state.process else { throw AgeError.closed }
+            do {
+                return try body(process, &state.errorText)
+            } catch {
+                state.process = nil
+                throw error
+            }
+        }
+    }
+
+    /// Moves bytes until the input is written (and what the tool has produced by then read), or,
+    /// with no input, until the tool closes its output.
+    private func pump(
+        _ process: AgeProcess, errorText: inout [UInt8], input: Int32?, sink: (UnsafeRawBufferPointer) throws -> Void
+    ) throws -> Int {
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: Self.bufferSize, alignment: 16)
+        let plaintext = UnsafeMutableRawBufferPointer.allocate(byteCount: Self.bufferSize, alignment: 16)
+        defer {
+            buffer.deallocate()
+            plaintext.deallocate()
+        }
+        var sent = 0
+        var pending = 0..<0
+        var inputDone = input == nil
+        var outputDone = false
+        var errorsOpen = true
+        let timeout = Int32(clamping: stallTimeout.components.seconds * 1000)
+
+        while !(inputDone && pending.isEmpty) || (input == nil && !outputDone) {
+            if pending.isEmpty, !inputDone, let input {
+                let count = read(input, plaintext.baseAddress, Self.bufferSize)
+                guard count >= 0 else {
+                    if errno == EINTR { continue }
+                    throw AgeError.system(call: "read", errno: errno)
+                }
+                if count == 0 { inputDone = true; continue }
+                pending = 0..<count
+            }
+            var fds = [
+                pollfd(fd: process.output, events: Int16(POLLIN), revents: 0),
+                pollfd(fd: errorsOpen ? process.errors : -1, events: Int16(POLLIN), revents: 0),
+                pollfd(fd: pending.isEmpty ? -1 : process.input, events: Int16(POLLOUT), revents: 0),
+            ]
+            let ready = poll(&fds, nfds_t(fds.count), timeout)
+            if ready < 0 {
+                if errno == EINTR { continue }
+                throw AgeError.system(call: "poll", errno: errno)
+            }
+            if ready == 0 { throw AgeError.stalled(seconds: Int(stallTimeout.components.seconds)) }
+
+            if fds[1].revents != 0 { errorsOpen = drainErrors(process, into: &errorText) }
+            if fds[0].revents != 0 {
+                let count = read(process.output, buffer.baseAddress, Self.bufferSize)
+                if count > 0 {
+                    try sink(UnsafeRawBufferPointer(rebasing: buffer[0..<count]))
+                    sent += count
+                } else if count == 0 {
+                    guard input == nil else { throw try failure(process, errorText: &errorText) }
+                    outputDone = true
+                } else if errno != EAGAIN && errno != EINTR {
+                    throw AgeError.system(call: "read", errno: errno)
+                }
+            }
+            if fds[2].revents & Int16(POLLOUT) != 0 {
+                let count = write(process.input, plaintext.baseAddress! + pending.lowerBound, pending.count)
+                if count > 0 {
+                    pending = (pending.lowerBound + count)..<pending.upperBound
+                } else if count < 0 && errno == EPIPE {
+                    throw try failure(process, errorText: &errorText)
+                } else if count < 0 && errno != EAGAIN && errno != EINTR {
+                    throw AgeError.system(call: "write", errno: errno)
+                }
+            } else if fds[2].revents != 0 {
+                throw try failure(process, errorText: &errorText)
+            }
+        }
+        // What the tool has ready now goes with this piece; the rest comes with the next.
+        while input != nil {
+            let count = read(process.output, buffer.baseAddress, Self.bufferSize)
+            guard count > 0 else { break }
+            try sink(UnsafeRawBufferPointer(rebasing: buffer[0..<count]))
+            sent += count
+        }
+        return sent
+    }
+
+    /// The tool stopped reading or closed its output early: it exited; say how and why.
+    private func failure(_ process: AgeProcess, errorText: inout [UInt8]) throws -> AgeError {
+        process.closeInput()
+        let status = try process.wait()
+        drainErrors(process, into: &errorText)
+        return AgeError.toolFailed(status: status ?? "exited early", message: Self.text(errorText))
+    }
+
+    /// Reads what the tool wrote to standard error (the first 4 KiB are kept); false once it
+    /// closed it.
+    @discardableResult
+    private func drainErrors(_ process: AgeProcess, into text: inout [UInt8]) -> Bool {
+        var chunk = [UInt8](repeating: 0, count: 1024)
+        while true {
+            let count = chunk.withUnsafeMutableBytes { read(process.errors, $0.baseAddress, $0.count) }
+            guard count > 0 else { return count < 0 }
+            if text.count < Self.errorTextLimit { text += chunk[0..<min(count, Self.errorTextLimit - text.count)] }
+        }
+    }
+
+    private static func text(_ bytes: [UInt8]) -> String {
+        String(decoding: bytes, as: UTF8.self).split(separator: "\n").joined(separator: "; ")
+    }
+}
+
+/// Writing to a tool that has exited raises SIGPIPE; ignored so that it is an EPIPE here.
+private let ignoreSIGPIPE: Void = {
+    _ = signal(SIGPIPE, SIG_IGN)
+}()
