@@ -125,7 +125,7 @@ let package = Package(
         .target(
             name: "SaverCore",
             dependencies: [
-                "PipelineCore", "PipelineRedis", "PipelineRuntime", "PipelineSFTP", "PipelineDatabase",
+                "PipelineCore", "PipelineRedis", "PipelineRuntime", "PipelineSFTP", "PipelineDatabase", "PipelineAge",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

@@ -27,6 +27,11 @@ struct SaverCommand: AsyncParsableCommand {
         } catch {
             throw StartupError("saver: \(error)")
         }
+        do {
+            try settings.encryption?.check()
+        } catch {
+            throw StartupError("saver: uploads are to be encrypted (SFTP_ENCRYPT_RECIPIENTS), but the age tool cannot: \(error)")
+        }
         PipelineLogging.bootstrap(stage: "saver", settings: settings.log)
         let logger = Logger(label: "saver")
         let database: DatabasePool
@@ -44,6 +49,7 @@ struct SaverCommand: AsyncParsableCommand {
             "db_file_mode": "\(settings.databaseFileMode.rawValue)",
             "sftp": "\(settings.sftp)", "remote_dir": "\(settings.remoteDirectory)",
             "reconcile_every_s": "\(settings.reconcileInterval.seconds)", "claim_ttl_s": "\(settings.claimTTL.seconds)",
+            "encrypt_to": "\(settings.encryption.map { $0.recipients.map(\.encoded).joined(separator: ",") } ?? "off")",
         ])
         if let step = hooks.pauseAfter {
             logger.warning("test hook SAVER_TEST_PAUSE_AFTER is set: every save pauses after \(step.rawValue)")

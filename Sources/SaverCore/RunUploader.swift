@@ -29,13 +29,41 @@ public struct RunUploader: Sendable {
         self.progress = progress
     }
 
-    /// A local file and the name it gets on the server.
+    /// A local file and the name it gets on the server; `ciphertext` when it is sent encrypted.
     public struct Item: Sendable, Equatable {
         public var name: String
         public var local: StagedFile
-        public init(name: String, local: StagedFile) {
+        public var ciphertext: Ciphertext?
+        public init(name: String, local: StagedFile, ciphertext: Ciphertext? = nil) {
             self.name = name
             self.local = local
+            self.ciphertext = ciphertext
+        }
+
+        /// What the server holds: the ciphertext's size and checksum, or the file's own.
+        public var sent: Ciphertext { ciphertext ?? Ciphertext(bytes: local.bytes, sha256: local.sha256) }
+    }
+
+    /// The size and SHA-256 of an encrypted file as uploaded.
+    public struct Ciphertext: Sendable, Equatable, Encodable {
+        public var bytes: Int
+        public var sha256: String
+        public init(bytes: Int, sha256: String) {
+            self.bytes = bytes
+            self.sha256 = sha256
+        }
+        init(_ digest: (bytes: Int, sha256: String)) {
+            self.init(bytes: digest.bytes, sha256: digest.sha256)
+        }
+    }
+
+    /// A local file sent as one piece of a remote file: a chunk's staged file, or its encrypted piece.
+    public struct Source: Sendable, Equatable {
+        public var path: String
+        public var bytes: Int
+        public init(path: String, bytes: Int) {
+            self.path = path
+            self.bytes = bytes
         }
     }
 
@@ -126,7 +154,7 @@ final class UploadSession {
                 next = resume
                 continue
             }
-            if found > piece.start {
+            if found > piece.start && piece.start > 0 {
                 logger.warning("the server holds more of the file than the ledger recorded (an interrupted append); cut back", metadata: [
                     "file": "\(path)", "server_bytes": "\(found)", "cut_to": "\(piece.start)", "chunk": "\(piece.chunk)",
                 ])
@@ -143,10 +171,11 @@ final class UploadSession {
     /// Puts the run's `.part` file `part` in place as `final` once it holds every piece: its
     /// size on the server must be the last piece's end (a longer one is cut back, a shorter or
     /// missing one written again as ``write(_:pieces:from:)`` does). When the `.part` is gone
-    /// and `final` already has that size, an earlier save renamed it: nothing is sent. Returns
+    /// and `final` already has that size, an earlier save renamed it: nothing is sent, unless
+    /// `keepRenamed` is false (an encrypted file: the earlier save's is another stream). Returns
     /// whether it renamed.
     @discardableResult
-    func finish(_ part: String, final: String, pieces: [RunUploader.Piece]) async throws -> Bool {
+    func finish(_ part: String, final: String, pieces: [RunUploader.Piece], keepRenamed: Bool = true) async throws -> Bool {
         let partPath = uploader.remotePath(part)
         let finalPath = uploader.remotePath(final)
         let total = pieces.last?.end ?? 0
@@ -160,7 +189,7 @@ final class UploadSession {
                 ])
                 try await write(part, pieces: pieces, from: max(0, pieces.count - 1))
             }
-        } else if let size = finalInfo?.size, Int(size) == total, finalInfo?.isFile == true {
+        } else if keepRenamed, let size = finalInfo?.size, Int(size) == total, finalInfo?.isFile == true {
             logger.info("already in place with the recorded size (renamed by an earlier save)", metadata: ["file": "\(finalPath)", "bytes": "\(total)"])
             return false
         } else {

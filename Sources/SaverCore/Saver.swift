@@ -69,10 +69,21 @@ public struct Saver: Sendable {
             interval: settings.reconcileInterval, logger: logger)
     }
 
-    /// The names a run's files get on the server, in upload order (the manifest last).
-    public static func remoteNames(_ run: RunID) -> (raw: String, users: String, dlq: String, manifest: String) {
-        (RemoteFile.raw.name(run), RemoteFile.users.name(run), RemoteFile.dlq.name(run), "\(run)_manifest.json")
+    /// The names a run's files get on the server, in upload order (the manifest last); the
+    /// three data files end in `.age` when they are uploaded encrypted.
+    public static func remoteNames(_ run: RunID, encrypted: Bool = false) -> (raw: String, users: String, dlq: String, manifest: String) {
+        (RemoteFile.raw.name(run, encrypted: encrypted), RemoteFile.users.name(run, encrypted: encrypted),
+         RemoteFile.dlq.name(run, encrypted: encrypted), "\(run)_manifest.json")
     }
+
+    /// The name `file` of `run` gets on the server with this saver's settings.
+    func remoteName(_ file: RemoteFile, _ run: RunID) -> String {
+        file.name(run, encrypted: settings.encryption != nil)
+    }
+
+    /// How long a save of encrypted files waits for the run's next chunk before it hands the run
+    /// back (and the next save starts the files again).
+    static let encryptedWaitLimit: Duration = .seconds(600)
 
     /// Saves the run's ready chunks in order, and finishes the run once its last chunk is saved.
     ///
@@ -93,6 +104,12 @@ public struct Saver: Sendable {
     /// copy is never read back), and the first append cuts back what the server holds beyond
     /// the last recorded end, or writes again what it lost (``UploadSession``).
     ///
+    /// With encryption on (``SaverSettings/encryption``), each file goes through its own age
+    /// stream (``EncryptedRun``). A stream lives only as long as this call, so the call keeps the
+    /// run while the run's chunks are still coming, instead of handing it back between them; a
+    /// save that resumes encrypts the saved chunks again, with fresh file keys, and writes each
+    /// file from its first byte.
+    ///
     /// Rows carry the save's start time from the ledger (`save_started_at`, kept across
     /// attempts and chunks) as `inserted_at`/`updated_at`, so saving a chunk again writes
     /// identical rows.
@@ -107,19 +124,26 @@ public struct Saver: Sendable {
         var record = try await ledger.run(run.id) ?? run
         let savedAt = Timestamp.format(record.phaseStartedAt[.save] ?? Date())
 
+        let encrypted = try settings.encryption.map { try EncryptedRun(run: run.id, layout: layout, encryption: $0) }
+        defer { encrypted?.close() }
+
         // The files' running checksums and pieces over the chunks saved before this session.
         var remote = RemoteRun()
         let first = (0...).first { record.chunks.saved[$0] == nil }!
         if first > 0 {
             for index in 0..<first {
                 let (staged, saved) = try locateSaved(index, record)
-                remote = try await BlockingIO.run { [remote] in try remote.continued(over: staged, saved: saved) }
+                remote = try await BlockingIO.run { [remote] in
+                    try remote.continued(over: staged, saved: saved, encrypted: try encrypted?.encrypt(staged))
+                }
             }
             logger.info("resuming the save after the chunks already saved", metadata: [
                 "chunks_saved": "\(first)", "next_chunk": "\(first)",
                 "remote_bytes": "\(RemoteFile.allCases.map { "\($0.rawValue)=\(remote.end($0))" }.joined(separator: ","))",
-            ])
+            ].merging(encrypted == nil ? [:] : ["encrypted": "files written again from their first byte, with fresh file keys"]) { $1 })
         }
+        // A resumed encrypted file holds another stream's bytes: its first write starts at byte 0.
+        var rewrite = encrypted != nil && first > 0
 
         let session = uploader.session(logger: logger)
         do {
@@ -129,11 +153,17 @@ public struct Saver: Sendable {
                 if record.chunks.transformed[index] == nil || record.chunks.sealed[index] == nil {
                     // Chunks transformed while this one was saved are saved in the same pass.
                     record = try await ledger.run(run.id) ?? record
-                    guard record.chunks.transformed[index] != nil, record.chunks.sealed[index] != nil else { break }
+                    if record.chunks.transformed[index] == nil || record.chunks.sealed[index] == nil {
+                        guard encrypted != nil, let next = try await waitForChunk(index, of: run.id, logger: logger) else { break }
+                        record = next
+                        if record.chunks.transformed[index] == nil { break }
+                    }
                 }
                 let staged = try StagedChunk.locate(run: run.id, sealed: record.chunks.sealed[index]!,
                                                     transformed: record.chunks.transformed[index]!, layout: layout)
-                let saved = try await saveChunk(staged, run: run.id, savedAt: savedAt, remote: &remote, session: session, logger: logger)
+                let saved = try await saveChunk(staged, run: run.id, savedAt: savedAt, remote: &remote, encrypted: encrypted,
+                                                rewrite: rewrite, session: session, logger: logger)
+                rewrite = false
                 record.chunks.saved[index] = saved
                 savedNow += 1
                 if index == 0 { try await pause(after: .chunk, logger: logger) }
@@ -149,7 +179,7 @@ public struct Saver: Sendable {
                 ])
                 return nil
             }
-            let output = try await finish(record, remote: remote, session: session, logger: logger)
+            let output = try await finish(record, remote: remote, encrypted: encrypted, rewrite: rewrite, session: session, logger: logger)
             await session.close()
             logger.info("run saved", metadata: [
                 "raw": "\(output.counts["raw"] ?? 0)", "loaded": "\(output.counts["loaded"] ?? 0)", "dlq": "\(output.counts["dlq"] ?? 0)",
@@ -161,6 +191,24 @@ public struct Saver: Sendable {
             await session.close()
             throw error
         }
+    }
+
+    /// Waits, for up to ``encryptedWaitLimit``, until chunk `index` of the run is transformed or
+    /// the transform phase is complete; nil when the wait ran out or the run failed.
+    private func waitForChunk(_ index: Int, of run: RunID, logger: Logger) async throws -> RunRecord? {
+        let clock = ContinuousClock()
+        let deadline = clock.now + Self.encryptedWaitLimit
+        while clock.now < deadline {
+            try await Task.sleep(for: .milliseconds(50))
+            guard let record = try await ledger.run(run), record.status != .failed else { return nil }
+            if record.chunks.transformed[index] != nil && record.chunks.sealed[index] != nil || record.phaseFinishedAt[.transform] != nil {
+                return record
+            }
+        }
+        logger.warning("no chunk came within the wait; handing the run back (its encrypted files start again at the next save)", metadata: [
+            "next_chunk": "\(index)", "waited_s": "\(Int(Self.encryptedWaitLimit.seconds))",
+        ])
+        return nil
     }
 
     /// The staged files and save record of a chunk saved earlier.
@@ -176,19 +224,27 @@ public struct Saver: Sendable {
     /// record. The test hooks `raw`, `users`, `dlq` and `upload` pause after those steps of
     /// chunk 0 only.
     private func saveChunk(
-        _ staged: StagedChunk, run: RunID, savedAt: String, remote: inout RemoteRun, session: UploadSession, logger: Logger
+        _ staged: StagedChunk, run: RunID, savedAt: String, remote: inout RemoteRun, encrypted: EncryptedRun?, rewrite: Bool,
+        session: UploadSession, logger: Logger
     ) async throws -> SavedChunk {
         let clock = ContinuousClock()
         let started = clock.now
         var chunkLogger = logger
         chunkLogger[metadataKey: "chunk"] = "\(staged.index)"
-        let pieces = RemoteFile.allCases.map { remote.pieces(with: staged, $0) }
         async let loading = load(staged, run: run, savedAt: savedAt, remote: remote, logger: chunkLogger)
         // The loads finish even when the appends fail: their error is thrown only after them.
         var appendFailure: (any Error)?
+        var pieces: [[RunUploader.Piece]] = []
         do {
+            // Encrypted, the pieces are made while the loads run; plain, they are the staged files.
+            var sources: [RemoteFile: RunUploader.Source]?
+            if let encrypted { sources = try await BlockingIO.run { try encrypted.encrypt(staged) } }
+            pieces = RemoteFile.allCases.map { file in
+                let local = staged.file(file)
+                return remote.pieces(adding: sources?[file] ?? RunUploader.Source(path: local.path, bytes: local.bytes), chunk: staged.index, file)
+            }
             for (file, pieces) in zip(RemoteFile.allCases, pieces) {
-                try await session.write(file.name(run) + ".part", pieces: pieces, from: pieces.count - 1)
+                try await session.write(remoteName(file, run) + ".part", pieces: pieces, from: rewrite ? 0 : pieces.count - 1)
             }
             if staged.index == 0 { try await pause(after: .upload, logger: chunkLogger) }
         } catch {
@@ -237,7 +293,9 @@ public struct Saver: Sendable {
 
     /// Every chunk is saved and the transform phase complete: the `.part` files are renamed,
     /// the manifest uploaded, the `completed` run row written.
-    private func finish(_ record: RunRecord, remote: RemoteRun, session: UploadSession, logger: Logger) async throws -> PhaseOutput {
+    private func finish(
+        _ record: RunRecord, remote: RemoteRun, encrypted: EncryptedRun?, rewrite: Bool, session: UploadSession, logger: Logger
+    ) async throws -> PhaseOutput {
         let clock = ContinuousClock()
         let run = record.id
         let chunks = (0..<(record.chunks.total ?? 0)).compactMap { record.chunks.saved[$0] }
@@ -252,27 +310,41 @@ public struct Saver: Sendable {
                                    detail: "rows=\(counts[key] ?? 0)"))
         }
 
+        var remote = remote
+        if let encrypted {
+            // The streams' last bytes; a resumed session that saved no chunk writes the files whole.
+            let ends = try await BlockingIO.run { try encrypted.finish() }
+            for file in RemoteFile.allCases {
+                remote.appendEnd(ends[file]!, file, chunk: record.chunks.total ?? 0)
+                let pieces = remote.pieces[file] ?? []
+                try await session.write(remoteName(file, run) + ".part", pieces: pieces, from: rewrite ? 0 : pieces.count - 1)
+            }
+        }
         var items: [RunUploader.Item] = []
         for file in RemoteFile.allCases {
-            let name = file.name(run)
-            let whole = remote.whole(file)
-            if try await session.finish(name + ".part", final: name, pieces: remote.pieces[file] ?? []) {
+            let name = remoteName(file, run)
+            var item = RunUploader.Item(name: name, local: remote.whole(file))
+            item.ciphertext = encrypted.map { RunUploader.Ciphertext($0.ciphertext(file)) }
+            // An encrypted file renamed by an earlier session is another stream's: never kept.
+            if try await session.finish(name + ".part", final: name, pieces: remote.pieces[file] ?? [], keepRenamed: encrypted == nil) {
                 logger.info("uploaded", metadata: [
-                    "file": "\(uploader.remotePath(name))", "bytes": "\(whole.bytes)", "rows": "\(whole.rows)",
-                    "chunks": "\(remote.pieces[file]?.count ?? 0)",
-                ])
+                    "file": "\(uploader.remotePath(name))", "bytes": "\(item.sent.bytes)", "rows": "\(item.local.rows)",
+                    "chunks": "\(record.chunks.total ?? 0)",
+                ].merging(encrypted == nil ? [:] : ["plaintext_bytes": "\(item.local.bytes)"]) { $1 })
             }
-            items.append(RunUploader.Item(name: name, local: whole))
+            items.append(item)
         }
-        let manifest = try await RunManifest(record: record, files: items, counts: counts).write(to: layout.runDirectory(run))
+        let manifest = try await RunManifest(record: record, files: items, counts: counts, encryption: settings.encryption)
+            .write(to: layout.runDirectory(run))
         let manifestItem = RunUploader.Item(name: Self.remoteNames(run).manifest, local: manifest)
         let sent = try await session.upload(manifestItem)
         logger.info("uploaded", metadata: [
             "file": "\(uploader.remotePath(manifestItem.name))", "bytes": "\(sent.bytes)", "rows": "\(manifest.rows)",
             "ms": "\(Int(sent.elapsed.seconds * 1000))",
         ])
+        // What the server holds: for an encrypted file, its ciphertext.
         let remoteFiles = (items + [manifestItem]).map {
-            StagedFile(path: uploader.remotePath($0.name), rows: $0.local.rows, bytes: $0.local.bytes, sha256: $0.local.sha256)
+            StagedFile(path: uploader.remotePath($0.name), rows: $0.local.rows, bytes: $0.sent.bytes, sha256: $0.sent.sha256)
         }
         for file in remoteFiles {
             events.append(RunEvent(at: Timestamp.format(Date()), stage: Phase.save.rawValue, event: "uploaded",
@@ -334,13 +406,23 @@ public struct Saver: Sendable {
 
 /// `<run_id>_manifest.json`: what a consumer needs to trust the run's other files, uploaded
 /// last so that seeing it means the rest is complete. Built only from facts fixed once the run
-/// is transformed, so saving a run again writes the same bytes (and skips the upload).
+/// is transformed, so saving a run again writes the same bytes, unless the files are encrypted
+/// (each save's streams have their own file keys, so their ciphertext checksums differ).
 struct RunManifest: Encodable {
+    /// A file's plaintext (`bytes`, `sha256`, what decrypting gives) and, when it is uploaded
+    /// encrypted, what the server holds (`ciphertext`).
     struct File: Encodable {
         var name: String
         var rows: Int
         var bytes: Int
         var sha256: String
+        var ciphertext: RunUploader.Ciphertext?
+    }
+
+    /// How the data files are encrypted: the format and the recipients' public keys.
+    struct Encryption: Encodable {
+        var format: String
+        var recipients: [String]
     }
 
     var runID: String
@@ -352,19 +434,21 @@ struct RunManifest: Encodable {
     var transformedAt: String?
     var files: [File]
     var counts: [String: Int]
+    var encryption: Encryption?
 
     enum CodingKeys: String, CodingKey {
         case runID = "run_id", status, startedAt = "started_at", extractedAt = "extracted_at"
-        case transformedAt = "transformed_at", files, counts
+        case transformedAt = "transformed_at", files, counts, encryption
     }
 
-    init(record: RunRecord, files: [RunUploader.Item], counts: [String: Int]) {
+    init(record: RunRecord, files: [RunUploader.Item], counts: [String: Int], encryption: UploadEncryption? = nil) {
         runID = record.id.rawValue
         status = RunStatus.completed.rawValue
         startedAt = Timestamp.format(record.startedAt)
         extractedAt = record.phaseFinishedAt[.extract].map(Timestamp.format)
         transformedAt = record.phaseStartedAt[.transform].map(Timestamp.format)
-        self.files = files.map { File(name: $0.name, rows: $0.local.rows, bytes: $0.local.bytes, sha256: $0.local.sha256) }
+        self.files = files.map { File(name: $0.name, rows: $0.local.rows, bytes: $0.local.bytes, sha256: $0.local.sha256, ciphertext: $0.ciphertext) }
+        self.encryption = encryption.map { Encryption(format: UploadEncryption.format, recipients: $0.recipients.map(\.encoded)) }
         var all = record.counts[.extract] ?? [:]
         all.merge(record.counts[.transform] ?? [:]) { $1 }
         all.merge(counts) { $1 }

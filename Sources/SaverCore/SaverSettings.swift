@@ -1,4 +1,5 @@
 import Foundation
+import PipelineAge
 import PipelineCore
 import PipelineDatabase
 import PipelineRedis
@@ -26,12 +27,15 @@ public struct SaverSettings: Sendable {
     /// `INSTANCE_ID` (or a container's `HOSTNAME`): see ``PipelineCore/instanceID(from:)``.
     public var instanceID: String?
     public var log: LogSettings
+    /// The age recipients uploads are encrypted to (`SFTP_ENCRYPT_RECIPIENTS` or
+    /// `SFTP_ENCRYPT_RECIPIENTS_FILE`); nil, the default, uploads the files as they are.
+    public var encryption: UploadEncryption?
 
     public init(
         redisURL: RedisURL, staging: StagingSettings, databasePath: String, sftp: SFTPConfiguration,
         remoteDirectory: String = "upload", retry: RetryPolicy = .default, reconcileInterval: Duration = .seconds(30),
         claimTTL: Duration = .seconds(30), instanceID: String? = nil, log: LogSettings = LogSettings(),
-        databaseFileMode: DatabaseFileMode = .default
+        databaseFileMode: DatabaseFileMode = .default, encryption: UploadEncryption? = nil
     ) {
         self.redisURL = redisURL
         self.staging = staging
@@ -44,6 +48,7 @@ public struct SaverSettings: Sendable {
         self.claimTTL = claimTTL
         self.instanceID = instanceID
         self.log = log
+        self.encryption = encryption
     }
 
     public init(environment variables: [String: String] = ProcessInfo.processInfo.environment) throws {
@@ -59,6 +64,35 @@ public struct SaverSettings: Sendable {
         claimTTL = try PipelineCore.claimTTL(from: env)
         instanceID = try PipelineCore.instanceID(from: env)
         log = try LogSettings(from: env)
+        encryption = try Self.encryption(env)
+    }
+
+    /// `SFTP_ENCRYPT_RECIPIENTS` (comma-separated `age1…` keys) or `SFTP_ENCRYPT_RECIPIENTS_FILE`
+    /// (one per line, `#` comments, as `age -R` reads): one of them, or neither.
+    static func encryption(_ env: Environment) throws -> UploadEncryption? {
+        let inline = env.raw("SFTP_ENCRYPT_RECIPIENTS").flatMap { $0.trimmingCharacters(in: .whitespaces).isEmpty ? nil : $0 }
+        let file = env.raw("SFTP_ENCRYPT_RECIPIENTS_FILE").flatMap { $0.trimmingCharacters(in: .whitespaces).isEmpty ? nil : $0 }
+        switch (inline, file) {
+        case (nil, nil):
+            return nil
+        case (.some, .some):
+            throw SaverStartupError("SFTP_ENCRYPT_RECIPIENTS and SFTP_ENCRYPT_RECIPIENTS_FILE are both set; set one of them")
+        case let (.some(text), nil):
+            do {
+                return UploadEncryption(recipients: try AgeRecipient.list(text, separator: ","))
+            } catch {
+                throw SaverStartupError("SFTP_ENCRYPT_RECIPIENTS: \(error) (expected age X25519 recipients, age1…, separated by commas)")
+            }
+        case let (nil, .some(path)):
+            guard let data = FileManager.default.contents(atPath: path) else {
+                throw ConfigurationError(variable: "SFTP_ENCRYPT_RECIPIENTS_FILE", value: path, expected: "a readable file of age recipients, one per line")
+            }
+            do {
+                return UploadEncryption(recipients: try AgeRecipient.list(String(decoding: data, as: UTF8.self), separator: "\n"))
+            } catch {
+                throw SaverStartupError("SFTP_ENCRYPT_RECIPIENTS_FILE \(path): \(error) (expected age X25519 recipients, age1…, one per line)")
+            }
+        }
     }
 
     static func databasePath(_ env: Environment) throws -> String {

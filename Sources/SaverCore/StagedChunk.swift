@@ -58,8 +58,10 @@ public struct StagedChunk: Sendable, Equatable {
 public enum RemoteFile: String, Sendable, CaseIterable {
     case raw, users, dlq
 
-    /// `<run_id>_<raw|users|dlq>.jsonl`.
-    public func name(_ run: RunID) -> String { "\(run)_\(rawValue).jsonl" }
+    /// `<run_id>_<raw|users|dlq>.jsonl`, and `.age` after it when the file is uploaded encrypted.
+    public func name(_ run: RunID, encrypted: Bool = false) -> String {
+        "\(run)_\(rawValue).jsonl" + (encrypted ? UploadEncryption.suffix : "")
+    }
 }
 
 /// One staged file read once for two checksums: its own, checked against the ledger, and the

@@ -86,3 +86,51 @@ import TestSupport
         }
     }
 }
+
+extension TemporaryDirectory {
+    /// An empty file that lives as long as the test process.
+    fileprivate static let emptyFile: String = {
+        let path = NSTemporaryDirectory() + "empty-recipients-\(UUID().uuidString.prefix(8))"
+        _ = FileManager.default.createFile(atPath: path, contents: Data())
+        return path
+    }()
+}
+
+@Suite("Saver settings: encryption") struct SaverEncryptionSettingsTests {
+    static let valid = "age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p"
+    static let other = "age1zvkyg2lqzraa2lnjvqej32nkuu0ues2s82hzrye869xeexvn73equnujwj"
+
+    static func settings(_ extra: [String: String]) throws -> SaverSettings {
+        try SaverSettings(environment: SaverSettingsTests().base.merging(extra) { $1 })
+    }
+
+    @Test("unset or empty: no encryption")
+    func offByDefault() throws {
+        #expect(try Self.settings([:]).encryption == nil)
+        #expect(try Self.settings(["SFTP_ENCRYPT_RECIPIENTS": " "]).encryption == nil)
+    }
+
+    @Test("recipients from the variable, comma-separated, or from a file, one per line")
+    func recipients() throws {
+        let inline = try Self.settings(["SFTP_ENCRYPT_RECIPIENTS": "\(Self.valid), \(Self.other)"])
+        #expect(inline.encryption?.recipients.map(\.encoded) == [Self.valid, Self.other])
+        let directory = TemporaryDirectory("recipients")
+        try "# team\n\(Self.other)\n".write(toFile: directory.file("recipients.txt"), atomically: true, encoding: .utf8)
+        let fromFile = try Self.settings(["SFTP_ENCRYPT_RECIPIENTS_FILE": directory.file("recipients.txt")])
+        #expect(fromFile.encryption?.recipients.map(\.encoded) == [Self.other])
+    }
+
+    @Test("a bad value stops start-up naming the variable", arguments: [
+        (["SFTP_ENCRYPT_RECIPIENTS": "age1notakey"], "SFTP_ENCRYPT_RECIPIENTS: invalid age recipient"),
+        (["SFTP_ENCRYPT_RECIPIENTS": valid, "SFTP_ENCRYPT_RECIPIENTS_FILE": "/etc/hostname"], "both set"),
+        (["SFTP_ENCRYPT_RECIPIENTS_FILE": "/nonexistent/recipients.txt"], "SFTP_ENCRYPT_RECIPIENTS_FILE"),
+        (["SFTP_ENCRYPT_RECIPIENTS_FILE": TemporaryDirectory.emptyFile], "no age recipient given"),
+    ])
+    func badValues(environment: [String: String], message: String) {
+        #expect {
+            _ = try Self.settings(environment)
+        } throws: { error in
+            "\(error)".contains(message)
+        }
+    }
+}

@@ -67,12 +67,13 @@ final class SaverHarness: Sendable {
 
     func settings(
         databasePath: String? = nil, retry: RetryPolicy = SaverHarness.fastRetry, keepRuns: Int = 5,
-        knownHosts: String? = nil, reconcile: Duration = .milliseconds(300)
+        knownHosts: String? = nil, reconcile: Duration = .milliseconds(300), encryption: UploadEncryption? = nil
     ) -> SaverSettings {
         SaverSettings(
             redisURL: Self.redisURL, staging: StagingSettings(dataDirectory: dataDirectory, keepRuns: keepRuns),
             databasePath: databasePath ?? self.databasePath, sftp: sftpConfiguration(knownHosts: knownHosts),
-            remoteDirectory: remoteDirectory, retry: retry, reconcileInterval: reconcile, claimTTL: .seconds(5))
+            remoteDirectory: remoteDirectory, retry: retry, reconcileInterval: reconcile, claimTTL: .seconds(5),
+            encryption: encryption)
     }
 
     func saver(settings: SaverSettings? = nil, hooks: SaverHooks = .none) async throws -> Saver {
