@@ -34,6 +34,8 @@ struct FinalState: Equatable, CustomStringConvertible {
 
     /// Inconsistencies within this state; not part of the comparison.
     var problems: [String] = []
+    /// Plain name → SHA-256 of the plaintext of an encrypted file; not part of the comparison.
+    var decrypted: [String: String] = [:]
 
     static func == (a: FinalState, b: FinalState) -> Bool {
         (a.runs, a.rows, a.tables, a.files, a.rawSHA256, a.manifest) == (b.runs, b.rows, b.tables, b.files, b.rawSHA256, b.manifest)
@@ -55,6 +57,8 @@ struct FinalState: Equatable, CustomStringConvertible {
         // GET /etl_runs, as a user calls it.
         let apiRuns = try await pipeline.getJSON(pipeline.apiURL + "/etl_runs") as? [[String: Any]] ?? []
         var apiRemote: [String: String] = [:]
+        /// Plain name → SHA-256 of the encrypted file on the server.
+        var encryptedOnServer: [String: String] = [:]
         for run in apiRuns {
             let counts = run["counts"] as? [String: Any] ?? [:]
             let described = ["extracted", "valid", "invalid", "loaded"].map { "\($0)=\(counts[$0] as? Int ?? -1)" }
@@ -92,16 +96,39 @@ struct FinalState: Equatable, CustomStringConvertible {
 
         // The server's upload/ directory, on disk.
         let upload = pipeline.uploadDirectory
-        for name in (try? FileManager.default.contentsOfDirectory(atPath: upload))?.sorted() ?? [] {
-            let bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: upload + "/" + name)))
-            let actual = sha256(bytes)
+        // The manifest last: it is checked against the other files.
+        let stored = (try? FileManager.default.contentsOfDirectory(atPath: upload)) ?? []
+        let manifestLast = stored.sorted { ($0.hasSuffix("_manifest.json") ? 1 : 0, $0) < ($1.hasSuffix("_manifest.json") ? 1 : 0, $1) }
+        for stored in manifestLast {
+            var name = stored
+            var bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: upload + "/" + stored)))
+            var actual = sha256(bytes)
+            // An encrypted file is checked as stored (against the API and the manifest's
+            // ciphertext), then compared by what the age tool decrypts it to, under its plain name.
+            if stored.hasSuffix(".age") {
+                if let listed = apiRemote[stored], listed != actual {
+                    state.problems.append("\(stored): SHA-256 \(actual) on the server, \(listed) in GET /etl_runs")
+                }
+                encryptedOnServer[String(stored.dropLast(4))] = actual
+                guard let identity = pipeline.ageIdentity else {
+                    state.problems.append("\(stored): encrypted, but the pipeline was not")
+                    continue
+                }
+                bytes = [UInt8](try await AgeTool.plaintext(of: upload + "/" + stored, identity: identity))
+                name = String(stored.dropLast(4))
+                actual = sha256(bytes)
+                apiRemote[name] = nil
+            } else if pipeline.ageIdentity != nil, !stored.hasSuffix("_manifest.json") {
+                state.problems.append("\(stored): not encrypted, but the pipeline was")
+            }
             if name.hasSuffix(".part") { state.problems.append("left on the server: \(name)") }
             // The manifest lists the other files' real checksums, which differ between runs:
             // its content is compared through ``manifest``, and checked against those files below.
             state.files[normalise(name)] = name.hasSuffix("_manifest.json")
-                ? "bytes=\(bytes.count)"
+                ? "bytes=\(withoutEncryption(bytes).count)"
                 : "bytes=\(bytes.count) normalised_sha256=\(sha256(Array(normalise(String(decoding: bytes, as: UTF8.self)).utf8)))"
             if name.hasSuffix("_raw.jsonl") { state.rawSHA256 = actual }
+            if stored != name { state.decrypted[name] = actual }
             if let listed = apiRemote[name], listed != actual {
                 state.problems.append("\(name): SHA-256 \(actual) on the server, \(listed) in GET /etl_runs")
             }
@@ -109,9 +136,18 @@ struct FinalState: Equatable, CustomStringConvertible {
                 let manifest = try JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any] ?? [:]
                 var entries: [String] = []
                 for file in manifest["files"] as? [[String: Any]] ?? [] {
-                    let fileName = file["name"] as? String ?? "?"
+                    var fileName = file["name"] as? String ?? "?"
+                    if fileName.hasSuffix(".age") {
+                        fileName = String(fileName.dropLast(4))
+                        let listed = (file["ciphertext"] as? [String: Any])?["sha256"] as? String
+                        if listed == nil || listed != encryptedOnServer[fileName] {
+                            state.problems.append("\(fileName).age: SHA-256 \(encryptedOnServer[fileName] ?? "missing") on the server, ciphertext \(listed ?? "-") in the manifest")
+                        }
+                    }
                     entries.append("\(normalise(fileName)) rows=\(file["rows"] as? Int ?? -1) bytes=\(file["bytes"] as? Int ?? -1)")
-                    let onServer = (try? Data(contentsOf: URL(fileURLWithPath: upload + "/" + fileName))).map { sha256([UInt8]($0)) }
+                    let onServer = encryptedOnServer[fileName] != nil
+                        ? state.decrypted[fileName]
+                        : (try? Data(contentsOf: URL(fileURLWithPath: upload + "/" + fileName))).map { sha256([UInt8]($0)) }
                     if onServer != file["sha256"] as? String {
                         state.problems.append("\(fileName): SHA-256 \(onServer ?? "missing") on the server, \(file["sha256"] ?? "-") in the manifest")
                     }
@@ -128,6 +164,16 @@ struct FinalState: Equatable, CustomStringConvertible {
             }
         }
         return state
+    }
+
+    /// A manifest without what only an encrypted run's has (each file's `ciphertext`, the
+    /// `encryption` entry, `.age` in the names): the same bytes as a plain run's manifest.
+    static func withoutEncryption(_ manifest: [UInt8]) -> [UInt8] {
+        let text = String(decoding: manifest, as: UTF8.self)
+            .replacingOccurrences(of: #""ciphertext":\{[^}]*\},"#, with: "", options: .regularExpression)
+            .replacingOccurrences(of: #""encryption":\{[^}]*\},"#, with: "", options: .regularExpression)
+            .replacingOccurrences(of: ".jsonl.age\"", with: ".jsonl\"")
+        return Array(text.utf8)
     }
 
     /// Run ids → `RUN`, ISO 8601 timestamps → `TS`: what differs between two runs of the same data.

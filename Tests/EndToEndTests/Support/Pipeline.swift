@@ -49,6 +49,11 @@ final class Pipeline: Sendable {
     let apiPort: Int
     let redis: RedisClient
     private let processes = Mutex<[StageProcess]>([])
+    /// With ``run(users:fixture:encrypted:test:_:)``'s `encrypted`: the age identity (made by
+    /// age-keygen in the test's directory) whose public key every stage gets as
+    /// `SFTP_ENCRYPT_RECIPIENTS`, so the saver uploads `.age` files.
+    let ageIdentity: String?
+    private let ageRecipient = Mutex<String?>(nil)
 
     var dataDirectory: String { directory.file("data") }
     var layout: StagingLayout { StagingLayout(dataDirectory: dataDirectory) }
@@ -74,8 +79,9 @@ final class Pipeline: Sendable {
     /// `SFTP_REMOTE_DIR` (`upload`) as the server keeps it on disk.
     var uploadDirectory: String { sftp.uploadDirectoryOnDisk }
 
-    private init(users: Int) throws {
+    private init(users: Int, encrypted: Bool) throws {
         self.users = users
+        ageIdentity = encrypted ? directory.file("age-identity.txt") : nil
         fixturePort = Int(try HTTPTestServer.closedPort())
         apiPort = Int(try HTTPTestServer.closedPort())
         redis = RedisClient(url: try RedisURL("redis://127.0.0.1:\(Self.redisPort)/0"), connectTimeout: .seconds(2), commandTimeout: .seconds(5))
@@ -90,11 +96,16 @@ final class Pipeline: Sendable {
     /// The processes' logs are kept afterwards in `.run/e2e-logs/<test function>/`, for a look at
     /// what each stage said when an expectation failed.
     static func run<T>(
-        users: Int = Pipeline.users, fixture: [String] = [], test: String = #function, _ body: (Pipeline) async throws -> T
+        users: Int = Pipeline.users, fixture: [String] = [], encrypted: Bool = false, test: String = #function,
+        _ body: (Pipeline) async throws -> T
     ) async throws -> T {
-        let pipeline = try Pipeline(users: users)
+        let pipeline = try Pipeline(users: users, encrypted: encrypted)
         defer { pipeline.keepLogs(as: test) }
         do {
+            if let identity = pipeline.ageIdentity {
+                let recipient = try await AgeTool.makeIdentity(at: identity)
+                pipeline.ageRecipient.withLock { $0 = recipient }
+            }
             try await pipeline.startServers(fixture: fixture)
             let result = try await body(pipeline)
             await pipeline.shutdown()
@@ -193,7 +204,8 @@ final class Pipeline: Sendable {
             "API_PORT": String(apiPort),
             "LOG_LEVEL": "info",
             "LOG_FORMAT": "text",
-        ].merging(overrides) { $1 }
+        ].merging(ageRecipient.withLock { $0 }.map { ["SFTP_ENCRYPT_RECIPIENTS": $0] } ?? [:]) { $1 }
+            .merging(overrides) { $1 }
     }
 
     /// Starts `stage` as a process named `name` (its log: `logs/<name>.log`).
