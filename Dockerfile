@@ -1,4 +1,4 @@
-# One image for every stage of the pipeline (DESIGN.md §1). docker-compose.yml runs it once per
+# One image for every stage of the pipeline (docs/CONTAINERS.md). docker-compose.yml runs it once per
 # service, each with its own binary as `command:` (Extractor, Transformer, Saver, API, and the
 # DummyJSON fixture under the `offline` profile). Targets:
 #

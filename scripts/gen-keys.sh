@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Generates the SSH keys the pipeline's SFTP upload needs (DESIGN.md §7):
+# Generates the SSH keys the pipeline's SFTP upload needs (docs/ARCHITECTURE.md, "Remote files"):
 #
 #   id_ed25519, id_ed25519.pub         the saver's client key pair (SFTP_KEY_PATH);
 #                                      passphrase from SFTP_KEY_PASSPHRASE (empty: none)

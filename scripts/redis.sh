@@ -6,7 +6,7 @@
 #               (default .run/redis-$REDIS_PORT); holds the AOF, redis.pid and redis.log
 #
 # Idempotent: start when running and stop when stopped just say so. Only ever binds to
-# 127.0.0.1. AOF is on, as in production (DESIGN.md §4), so a restart keeps the ledger.
+# 127.0.0.1. AOF is on, as in production (docs/ARCHITECTURE.md, "Ledger"), so a restart keeps the ledger.
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"

@@ -36,7 +36,7 @@ bin="$(swift build -c release --show-bin-path)"
 export REDIS_PORT="${REDIS_PORT:-6379}"
 export REDIS_URL="${REDIS_URL:-redis://127.0.0.1:${REDIS_PORT}/0}"
 export SFTP_HOST="${SFTP_HOST:-127.0.0.1}"
-# DESIGN's default SFTP port is 22 (a real server); the local server listens on 2222.
+# The code's default SFTP port is 22 (a real server); the local server listens on 2222.
 [ "${SFTP_PORT:-22}" = 22 ] && export SFTP_PORT=2222
 export SFTP_USER="${SFTP_USER:-sftp_user}"
 export DATA_DIR="${DATA_DIR:-./data}"

@@ -10,7 +10,7 @@ struct SFTPBench: AsyncParsableCommand {
         commandName: "SFTPBench",
         abstract: "Uploads a file N times with PipelineSFTP and prints MiB/s.",
         discussion: """
-            Defaults come from the SFTP_* variables (DESIGN.md §9) where set. Each run opens a new \
+            Defaults come from the SFTP_* variables (.env.example) where set. Each run opens a new \
             connection, uploads to <remote-dir>/<name>.bench (through .part and a rename, as the \
             saver does) and disconnects. The last line is machine-readable:
             RESULT runs=N bytes=B upload_mibs=<median> total_mibs=<median>

@@ -4,7 +4,7 @@ import Hummingbird
 import Logging
 import PipelineCore
 
-/// The API stage: a read-only HTTP API over the database the saver writes (DESIGN.md §8).
+/// The API stage: a read-only HTTP API over the database the saver writes (docs/API.md).
 @main
 struct APICommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(

@@ -5,7 +5,7 @@ import Logging
 import PipelineCore
 import PipelineJSON
 
-/// The API's endpoints (DESIGN.md §8), each a read of the database through ``LazyReader``.
+/// The API's endpoints (docs/API.md), each a read of the database through ``LazyReader``.
 ///
 /// Parameters are validated before the database is touched, so a bad request is a 400 even
 /// while the database is not ready (503 then for valid requests).

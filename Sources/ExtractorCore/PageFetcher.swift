@@ -3,7 +3,7 @@ import Logging
 import PipelineCore
 import PipelineHTTP
 
-/// Fetches one page with the retry policy of DESIGN.md §2: connection errors, timeouts,
+/// Fetches one page with the retry policy of docs/ARCHITECTURE.md, "Retries": connection errors, timeouts,
 /// truncated bodies, 408, 429 and 5xx are retried with backoff (a `Retry-After` sets the wait),
 /// as is a body that is not the expected envelope (a proxy or upstream glitch); other 4xx fail
 /// at once.

@@ -1,7 +1,7 @@
 import Logging
 
 /// Keeps several page requests in flight while the run's pages are still appended strictly in
-/// order (DESIGN.md §2).
+/// order (docs/ARCHITECTURE.md, "Stages").
 ///
 /// Why: one page costs a round trip to the upstream plus, here, an append, an fsync and a
 /// ledger write. Fetching the next pages while the current one is made durable hides the round

@@ -35,7 +35,7 @@ public struct RetryPolicy: Sendable, Equatable {
         self.jitter = jitter
     }
 
-    /// The default schedule of DESIGN.md §2: 3 retries waiting 5 s, 15 s, 45 s (±20%), capped at 60 s.
+    /// The extractor's default schedule (docs/ARCHITECTURE.md, "Retries"): 3 retries waiting 5 s, 15 s, 45 s (±20%), capped at 60 s.
     public static let `default` = RetryPolicy()
 
     /// The wait before retry number `retry` (1-based) before jitter, capped at ``maxDelay``.

@@ -1,6 +1,6 @@
 import GRDB
 
-/// The SQLite schema of DESIGN.md §6, as versioned GRDB migrations.
+/// The SQLite schema (docs/ARCHITECTURE.md, "Tables"), as versioned GRDB migrations.
 ///
 /// The saver is the only writer and runs the migrator at start-up; the API opens the file
 /// read-only and checks ``isUpToDate(_:)`` before serving. A new column or table is a new

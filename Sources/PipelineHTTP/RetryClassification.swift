@@ -1,7 +1,7 @@
 import Foundation
 import PipelineCore
 
-/// Which failures are worth another attempt (DESIGN.md §2), decided here, next to the
+/// Which failures are worth another attempt (docs/ARCHITECTURE.md, "Retries"), decided here, next to the
 /// errors, so that the extractor's `RetryPolicy.run(classify:)` needs no HTTP knowledge.
 ///
 /// Transient: anything about the network path (connection refused or lost, timeouts,

@@ -1,4 +1,4 @@
-/// Claims on a run (DESIGN.md §4): `SET etl:lock:<phase>:<run_id> <owner> NX PX <ttl>`,
+/// Claims on a run (docs/ARCHITECTURE.md, "Ledger"): `SET etl:lock:<phase>:<run_id> <owner> NX PX <ttl>`,
 /// renewed while working, released when done.
 ///
 /// Renewing and releasing must check the owner and act in one step: with a `GET` then a

@@ -1,4 +1,4 @@
-/// Typed helpers for the commands the run ledger and the signals use (DESIGN.md §4).
+/// Typed helpers for the commands the run ledger and the signals use (docs/ARCHITECTURE.md, "Ledger", "Signals").
 ///
 /// Each one is a thin layer over ``RedisClient/send(_:)``: it builds the argument list and
 /// checks the reply's shape, throwing ``RedisError/Kind-swift.enum/unexpectedReply`` when the
@@ -36,7 +36,7 @@ extension RedisClient {
 
     /// `SET key value [NX] [PX ms]`; returns whether the value was set.
     ///
-    /// With `nx: true` this is the claim primitive of DESIGN.md §4: `false` means another owner
+    /// With `nx: true` this is the claim primitive (docs/ARCHITECTURE.md, "Ledger"): `false` means another owner
     /// holds the key. `px` is rounded up to whole milliseconds.
     @discardableResult
     public func set(_ key: String, _ value: some RedisArgument, nx: Bool = false, px: Duration? = nil) async throws -> Bool {

@@ -16,7 +16,7 @@ import Darwin
 /// threads. When the connection breaks (the server restarted) the thread reconnects with
 /// backoff from a ``RetryPolicy``, subscribes again and yields ``Event/subscribed`` again:
 /// pub/sub is at-most-once, so a stage reacts to every `.subscribed` by re-scanning the ledger
-/// for signals published while it was not listening (DESIGN.md §4). After more consecutive
+/// for signals published while it was not listening (docs/ARCHITECTURE.md, "Signals"). After more consecutive
 /// failures than the policy allows, the stream finishes with ``GaveUp``, which carries the last
 /// ``RedisError``.
 ///

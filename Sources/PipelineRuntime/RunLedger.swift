@@ -2,7 +2,7 @@ import Foundation
 import PipelineCore
 import PipelineRedis
 
-/// The run ledger of DESIGN.md §4 in Redis: hash `etl:run:<run_id>` per run and the sorted set
+/// The run ledger in Redis (docs/ARCHITECTURE.md, "Ledger"): hash `etl:run:<run_id>` per run and the sorted set
 /// `etl:runs` of run ids by start time.
 ///
 /// Pub/sub delivers at most once, so every fact a signal carries is written here first; a stage

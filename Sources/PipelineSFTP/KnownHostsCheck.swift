@@ -3,7 +3,7 @@ import Foundation
 
 /// Checks the server's host key against an OpenSSH known_hosts file.
 ///
-/// Strict by design (DESIGN.md §7): a host that is not listed is refused (no trust on first
+/// Strict by design (docs/ARCHITECTURE.md, "Remote files"): a host that is not listed is refused (no trust on first
 /// use — the key generator writes the expected line), and a different key is refused as a
 /// possible man-in-the-middle. libssh2 looks up `[host]:port` first, then the bare host name,
 /// for plain and hashed lines alike.

@@ -1,6 +1,6 @@
 import Foundation
 
-/// Where and how to reach the SFTP server (DESIGN.md §7, §9).
+/// Where and how to reach the SFTP server (docs/ARCHITECTURE.md, "Remote files"; `.env.example`).
 ///
 /// A plain value so it can cross tasks and be logged: ``description`` and the mirror never show
 /// the passphrase, only whether there is one.
@@ -57,7 +57,7 @@ public struct SFTPConfiguration: Sendable, Equatable {
         host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
     }
 
-    /// The configuration from the `SFTP_*` variables of DESIGN.md §9, with their defaults:
+    /// The configuration from the `SFTP_*` variables of `.env.example`, with their defaults:
     /// `SFTP_HOST` (127.0.0.1), `SFTP_PORT` (22), `SFTP_USER` (sftp_user), `SFTP_KEY_PATH`
     /// (./ssh_keys/id_ed25519), `SFTP_KEY_PASSPHRASE` (empty), `SFTP_KNOWN_HOSTS`
     /// (./ssh_keys/known_hosts).

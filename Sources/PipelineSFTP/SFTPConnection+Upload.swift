@@ -3,7 +3,7 @@ import Foundation
 
 extension SFTPConnection {
     /// Uploads a local file: streams it to `<remote>.part`, checks the remote size, removes a
-    /// stale target, renames `.part` to the final name (DESIGN.md §7). A reader that sees the
+    /// stale target, renames `.part` to the final name (docs/ARCHITECTURE.md, "Remote files"). A reader that sees the
     /// final name therefore sees a complete file.
     ///
     /// Throughput: libssh2 splits each `libssh2_sftp_write` into ~30 kB SFTP requests, sends

@@ -1,7 +1,7 @@
 import PipelineCore
 import PipelineRedis
 
-/// What a row is checked against (DESIGN.md §5).
+/// What a row is checked against (docs/TRANSFORMER.md).
 public struct TransformRules: Sendable, Equatable {
     /// `AGE_MIN...AGE_MAX`.
     public var ageRange: ClosedRange<Int>

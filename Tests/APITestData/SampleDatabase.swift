@@ -6,7 +6,7 @@ import SaverCore
 
 /// Writes ``SampleRun``s into a database with the saver's own code: each run's staged files are
 /// written to a scratch staging directory and loaded by `SaverStore` (the transactions the
-/// `Saver` runs, DESIGN.md §6) in the saver's order — raw rows, users, DLQ rows — then the run
+/// `Saver` runs, docs/ARCHITECTURE.md, "Tables") in the saver's order — raw rows, users, DLQ rows — then the run
 /// row with its events, on a database opened by `PipelineDatabase.openWriter`.
 public enum SampleDatabase {
     /// Creates (or adds to) the database at `path` and closes it again, keeping `-wal`/`-shm`.

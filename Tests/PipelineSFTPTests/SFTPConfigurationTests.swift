@@ -6,7 +6,7 @@ import Testing
 /// Configuration and error values, without a server.
 @Suite("SFTP configuration and errors")
 struct SFTPConfigurationTests {
-    @Test("the environment's defaults are DESIGN.md §9's")
+    @Test("the environment's defaults are .env.example's")
     func environmentDefaults() throws {
         let configuration = try SFTPConfiguration.fromEnvironment([:])
         #expect(configuration.host == "127.0.0.1")

@@ -5,7 +5,7 @@ import Glibc
 #endif
 
 /// The local OpenSSH SFTP server the SFTP tests run against (`scripts/sftp.sh`, see
-/// DESIGN.md §7), and where its files live on disk so tests can check uploads server-side.
+/// docs/ARCHITECTURE.md, "Remote files"), and where its files live on disk so tests can check uploads server-side.
 ///
 /// Settings from the environment: `TEST_SFTP_PORT` (default 12222), `TEST_SFTP_USER`
 /// (default sftp_user). Keys come from the repository's `ssh_keys/` (scripts/gen-keys.sh).

@@ -1,6 +1,6 @@
 import Foundation
 
-/// The JSON payload published on a phase channel (DESIGN.md §4).
+/// The JSON payload published on a phase channel (docs/ARCHITECTURE.md, "Signals").
 ///
 /// It repeats what the ledger already holds, so a subscriber can act on it at once; the ledger
 /// stays the source of truth, because pub/sub delivers at most once.

@@ -59,7 +59,7 @@ public enum RunStatus: String, Sendable, Codable, CaseIterable {
     case extracting, extracted, transforming, transformed, saving, completed, failed
 }
 
-/// The pub/sub channels of DESIGN.md §4.
+/// The pub/sub channels (docs/ARCHITECTURE.md, "Signals").
 public enum Channel: String, Sendable, CaseIterable {
     case phase1Complete = "channel:phase1_complete"
     case phase2Complete = "channel:phase2_complete"
@@ -71,7 +71,7 @@ public enum Channel: String, Sendable, CaseIterable {
     case chunkTransformed = "channel:chunk_transformed"
 }
 
-/// The Redis keys of the run ledger (DESIGN.md §4).
+/// The Redis keys of the run ledger (docs/ARCHITECTURE.md, "Ledger").
 public enum LedgerKey {
     /// Sorted set of run ids scored by start time (Unix seconds).
     public static let runs = "etl:runs"

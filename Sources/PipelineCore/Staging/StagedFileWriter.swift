@@ -5,7 +5,7 @@ import Glibc
 import Darwin
 #endif
 
-/// Writes one staged file the way DESIGN.md §3 requires: into `<name>.part`, buffered, hashed
+/// Writes one staged file the way docs/STAGING.md requires: into `<name>.part`, buffered, hashed
 /// as it goes, then flushed, fsynced and renamed, so a file under its final name is complete and
 /// never changes again.
 ///

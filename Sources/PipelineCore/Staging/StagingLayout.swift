@@ -17,7 +17,7 @@ public enum ChunkFile: String, Sendable, CaseIterable {
     case rawMasked = "raw.masked.jsonl"
 }
 
-/// Where each staged file of a run lives under `DATA_DIR` (DESIGN.md §3).
+/// Where each staged file of a run lives under `DATA_DIR` (docs/STAGING.md).
 public struct StagingLayout: Sendable, Equatable {
     public var dataDirectory: String
 

@@ -1,4 +1,4 @@
-/// The value checks and derived fields of DESIGN.md §5, as pure functions over bytes and numbers.
+/// The value checks and derived fields of docs/TRANSFORMER.md, as pure functions over bytes and numbers.
 public enum FieldRules {
     /// Whether `address` (UTF-8) is a plausible e-mail address: one `@`; a local part of at most
     /// 64 characters from RFC 5322's dot-atom (letters, digits, ``!#$%&'*+/=?^_`{|}~-``, dots
