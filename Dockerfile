@@ -71,11 +71,12 @@ FROM ${RUNTIME_IMAGE} AS runtime
 # Exactly the shared libraries the release binaries link (scripts/compose-check.sh runs ldd in
 # the built image: none missing, none installed that no binary links): hiredis (extractor,
 # transformer, saver), libcurl (extractor), libssh2 (saver), SQLite (saver, API). No -dev
-# packages. ca-certificates for https upstreams; curl for the API's health check.
+# packages. ca-certificates for https upstreams; curl for the API's health check; age for the
+# saver's encrypted uploads (only the public recipients are passed in; no identity is here).
 # hadolint ignore=DL3008
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-      libhiredis0.14 libcurl4 libssh2-1 libsqlite3-0 ca-certificates curl \
+      libhiredis0.14 libcurl4 libssh2-1 libsqlite3-0 ca-certificates curl age \
  && rm -rf /var/lib/apt/lists/*
 # The stages run as this user. The layout under /app mirrors the repository's for a local run
 # (scripts/run.sh): data/ (DATA_DIR, the staging volume), database/ (DB_PATH), ssh_keys/.

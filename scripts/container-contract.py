@@ -71,10 +71,14 @@ RUNTIME_PROVIDED_VARIABLES = {"HOSTNAME"}
 # Listed in .env.example for processes run by hand, but never passed by compose: replicas of one
 # service would share it (under compose each container's HOSTNAME is its identity).
 PER_PROCESS_VARIABLES = {"INSTANCE_ID"}
+# Listed in .env.example for processes run by hand, but not passed by compose: a path on the host
+# (compose passes SFTP_ENCRYPT_RECIPIENTS, the keys themselves, instead of mounting a file).
+HOST_PATH_VARIABLES = {"SFTP_ENCRYPT_RECIPIENTS_FILE"}
 
 # Runtime packages that are tools, not libraries the binaries link (scripts/compose-check.py
 # checks that every other package the runtime stage installs is linked by a binary in the image).
-RUNTIME_TOOLS = {"ca-certificates": "CA roots for https upstreams", "curl": "the API's health check"}
+RUNTIME_TOOLS = {"ca-certificates": "CA roots for https upstreams", "curl": "the API's health check",
+                 "age": "the saver's encrypted uploads (SFTP_ENCRYPT_RECIPIENTS)"}
 
 
 
@@ -534,7 +538,7 @@ class Variables(unittest.TestCase):
         passed = set()
         for svc in compose_raw()["services"].values():
             passed |= set(env_of(svc))
-        self.assertEqual(sorted(set(code_variables()) - passed - PER_PROCESS_VARIABLES), [],
+        self.assertEqual(sorted(set(code_variables()) - passed - PER_PROCESS_VARIABLES - HOST_PATH_VARIABLES), [],
                          "read by the code but set for no compose service")
 
     def test_compose_never_passes_a_per_process_variable(self):
@@ -548,7 +552,7 @@ class Variables(unittest.TestCase):
             exe = command_of(svc)[0]
             needed, possible = variables_read_by(exe)
             given = set(env_of(svc))
-            needed -= PER_PROCESS_VARIABLES | RUNTIME_PROVIDED_VARIABLES
+            needed -= PER_PROCESS_VARIABLES | RUNTIME_PROVIDED_VARIABLES | HOST_PATH_VARIABLES
             if needed - given:
                 problems.append(f"{name} ({exe}) reads {sorted(needed - given)} but compose does not set them")
             if given - possible:

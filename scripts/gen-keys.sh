@@ -11,6 +11,10 @@
 #                                      sftp and [sftp]:22 (docker compose service `sftp`)
 #
 # Usage: scripts/gen-keys.sh [DIR]        (DIR defaults to ssh_keys/ in the repository root)
+#        scripts/gen-keys.sh --age [FILE]  an age identity for encrypted uploads (FILE defaults to
+#                                          age_keys/identity.txt, outside ssh_keys/ so it is never
+#                                          mounted into a container); prints the recipient to set
+#                                          as SFTP_ENCRYPT_RECIPIENTS (docs/ENCRYPTION.md)
 #
 # Idempotent: existing keys are kept (regenerating the host key would make every known_hosts
 # copy a mismatch); known_hosts is rewritten from the current host key each time, so it can
@@ -19,6 +23,23 @@
 set -euo pipefail
 
 repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+
+if [[ "${1:-}" == "--age" ]]; then
+    identity="${2:-$repo_root/age_keys/identity.txt}"
+    command -v age-keygen >/dev/null || { echo "gen-keys: age-keygen not found (apt-get install age)" >&2; exit 1; }
+    mkdir -p "$(dirname "$identity")"
+    chmod 700 "$(dirname "$identity")" 2>/dev/null || true
+    if [[ -f "$identity" ]]; then
+        echo "gen-keys: keeping existing age identity $identity" >&2
+    else
+        (umask 077 && age-keygen -o "$identity" 2>/dev/null)
+        echo "gen-keys: wrote age identity $identity (the secret key: keep it where files are decrypted, never in a container)" >&2
+    fi
+    recipient="$(age-keygen -y "$identity")"
+    echo "gen-keys: put this in .env to encrypt uploads to it; decrypt with: age -d -i $identity FILE.age" >&2
+    echo "SFTP_ENCRYPT_RECIPIENTS=$recipient"
+    exit 0
+fi
 dir="${1:-$repo_root/ssh_keys}"
 passphrase="${SFTP_KEY_PASSPHRASE:-}"
 

@@ -15,6 +15,7 @@ tests=false
 packages=(
   libhiredis-dev libcurl4-openssl-dev libssh2-1-dev libsqlite3-dev pkg-config
   redis-server openssh-server openssh-sftp-server openssh-client sqlite3 ca-certificates curl
+  age  # the saver's encrypted uploads (SFTP_ENCRYPT_RECIPIENTS), and age-keygen for gen-keys.sh --age
 )
 if $tests; then
   packages+=(
