@@ -9,7 +9,7 @@
 #
 #   scripts/bench-pipeline.sh [--users N ...] [--repeat K] [--bin DIR] [--transformers N] [--chunk-users K]
 #                             [--timeline FILE] [--keep DIR] [--timeout S] [--no-floor] [--perf DIR]
-#                             [--kill STAGE[@N[+MS]] ...]
+#                             [--kill STAGE[@N[+MS]] ...] [--encrypt]
 #
 #   --users N     one or more sizes (default 208); each is run K times
 #   --repeat K    runs per size (default 1); K > 1 also prints min/median per size
@@ -30,6 +30,9 @@
 #   --timeout S   per-run limit in seconds (default 900)
 #   --no-floor    skip the floor: after each run, curl, the sqlite3 CLI and OpenSSH sftp moving the
 #                 same bytes in parallel (pages, rows, files), printed beside the pipeline
+#   --encrypt     uploads encrypted (SFTP_ENCRYPT_RECIPIENTS) to an age identity made for each run;
+#                 after the run each .age file is decrypted by the age tool and checked against the
+#                 manifest's plaintext and ciphertext SHA-256 (implies --no-floor)
 #   --perf DIR    run each stage under `perf record -F 999 -g` into DIR/<Stage>-<N>.data; the
 #                 figures of such a run include the sampling overhead, and its peak RSS is perf's
 #   --kill STAGE[@N[+MS]]   recovery (repeatable; STAGE extractor|transformer|saver): per size,

@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import hashlib
 import json
 import os
 import re
@@ -800,16 +801,47 @@ def write_timeline(path: str, results: list[dict]) -> None:
                 out.writerow({"users": r["users"], "run": r["run"], "run_id": r["run_id"], **c})
 
 
+def check_decryption(upload: str, run_id: str, identity: str) -> dict:
+    """--encrypt: each `.age` file decrypted by the age tool must give the plaintext SHA-256 the
+    manifest lists, and be the ciphertext it lists; returns the per-file ciphertext and plaintext
+    sizes. Raises when a file does not decrypt or does not match."""
+    with open(f"{upload}/{run_id}_manifest.json") as f:
+        manifest = json.load(f)
+    out = {}
+    for entry in manifest["files"]:
+        path = f"{upload}/{entry['name']}"
+        plain = hashlib.sha256()
+        with subprocess.Popen(["age", "-d", "-i", identity, path], stdout=subprocess.PIPE) as p:
+            for block in iter(lambda: p.stdout.read(1 << 20), b""):
+                plain.update(block)
+        if p.returncode != 0 or plain.hexdigest() != entry["sha256"]:
+            raise RuntimeError(f"{entry['name']} does not decrypt to the manifest's plaintext (age exit {p.returncode})")
+        with open(path, "rb") as f:
+            if hashlib.file_digest(f, "sha256").hexdigest() != entry["ciphertext"]["sha256"]:
+                raise RuntimeError(f"{entry['name']} is not the ciphertext the manifest lists")
+        out[entry["name"]] = {"plaintext_bytes": entry["bytes"], "ciphertext_bytes": entry["ciphertext"]["bytes"]}
+    log(f"age -d: {len(out)} files decrypt to the manifest's plaintext SHA-256")
+    return out
+
+
 def one_run(opts, sftp: SFTPServer, users: int, index: int, kill: dict | None = None, reference=None,
             reference_dir: str | None = None) -> dict:
     """One run. `kill`: a parsed `--kill` (`Killer`), the run's outputs then compared with
     `reference` (a compare_outputs.Side); `reference_dir`: keep this run's uploads and database
     there, to be the reference of the killed runs."""
     work = tempfile.mkdtemp(prefix=f"bench-pipeline-{users}-", dir=opts.work_root)
+    extra_env = {}
+    if opts.encrypt:
+        # --encrypt: an age identity of this run's; the saver gets only its public key.
+        identity = f"{work}/age-identity.txt"
+        subprocess.run(["age-keygen", "-o", identity], check=True, capture_output=True)
+        recipient = subprocess.run(["age-keygen", "-y", identity], check=True, capture_output=True, text=True).stdout.strip()
+        extra_env["SFTP_ENCRYPT_RECIPIENTS"] = recipient
     pipe = Pipeline(opts, sftp, work, users, opts.bin, transformers=opts.transformers, chunk_users=opts.chunk_users,
-                 perf=opts.perf)
+                    extra_env=extra_env, perf=opts.perf)
     result: dict = {"users": users, "run": index, "transformers": opts.transformers, "chunk_users": opts.chunk_users,
-                    "kill": kill and kill["spec"], "undisturbed_reference": reference_dir is not None}
+                    "kill": kill and kill["spec"], "undisturbed_reference": reference_dir is not None,
+                    "encrypted": opts.encrypt}
     record: dict[str, str] = {}
     try:
         pipe.start()
@@ -829,6 +861,8 @@ def one_run(opts, sftp: SFTPServer, users: int, index: int, kill: dict | None = 
             shutil.copytree(os.path.dirname(db), f"{reference_dir}/database")
         if kill:
             shutil.copytree(sftp.upload, f"{work}/upload")
+        if opts.encrypt:
+            result["decrypted"] = check_decryption(sftp.upload, run_id, f"{work}/age-identity.txt")
         # The stages are stopped; the fixture and the SFTP server serve the floor's tools.
         floor_result = floor(opts, work, sftp.upload, run_id, users, db, pipe.known_hosts) if opts.floor else None
         pipe.fixture.stop()
@@ -958,9 +992,14 @@ def main() -> int:
     p.add_argument("--timeline", help="also write the per-chunk timeline of every run to this CSV file")
     p.add_argument("--no-floor", dest="floor", action="store_false",
                    help="skip the floor (curl, sqlite3 and sftp moving the same bytes in parallel after each run)")
+    p.add_argument("--encrypt", action="store_true",
+                   help="encrypt the uploads to an age identity made for each run, and check each file decrypts (no floor)")
     p.add_argument("--kill", type=parse_kill, action="append", default=[], metavar="STAGE[@N[+MS]]",
                    help="SIGKILL the stage (extractor|transformer|saver) mid-run and restart it at once; repeatable")
     opts = p.parse_args()
+    if opts.encrypt and opts.floor:
+        log("--encrypt: no floor (its tools read the uploaded files as plain JSONL)")
+        opts.floor = False
     opts.bin = os.path.abspath(opts.bin)
     opts.redis_port = int(os.environ.get("BENCH_REDIS_PORT", 16479))
     opts.sftp_port = int(os.environ.get("BENCH_SFTP_PORT", 12240))

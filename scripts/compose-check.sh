@@ -37,8 +37,11 @@
 #    transformer=3` and a second run in chunks of one page (CHUNK_USERS=100) started as the README
 #    says (`run --rm extractor Extractor --once`; docker-compose 1.29 cannot run a one-off
 #    container under host networking, so there it execs into the extractor's container and says
-#    so), completed with the three replicas up (which replica logged which chunk is printed), and
-#    `down -v` leaving no container and no volume.
+#    so), completed with the three replicas up (which replica logged which chunk is printed), a
+#    third run with encrypted uploads (the saver recreated with SFTP_ENCRYPT_RECIPIENTS from
+#    `scripts/gen-keys.sh --age`; no identity in its environment or /app; its .age files decrypted
+#    on the host by `age` to the manifest's plaintext SHA-256), and `down -v` leaving no container
+#    and no volume.
 #
 # Skipped with one line only where no engine can start (not root, no apt-get, no network
 # namespaces, or dockerd failing to start outside CI); SKIP_COMPOSE_CHECK=1 skips it too.
@@ -80,7 +83,7 @@ unshare --net true 2>/dev/null || skip "no Docker engine can start here: cannot 
 # docker-compose 1.29 runs the first one it finds for its BuildKit builds.
 export PATH="/usr/sbin:/usr/bin:/sbin:/bin:$PATH"
 export DOCKER_BUILDKIT=1 COMPOSE_DOCKER_CLI_BUILD=1 BUILDKIT_PROGRESS=plain
-packages=(docker.io docker-compose debootstrap)
+packages=(docker.io docker-compose debootstrap age)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -467,6 +470,51 @@ check_stack() {
   say "3 transformer containers running"
 
   step "a second run, as the README starts one, in chunks of one page (CHUNK_USERS=100)"
+  extract_once
+  wait_for_run "$first" || stack_fail "the second run did not complete within 5 minutes (last: ${run:-none} ${status:-})"
+  [ "$status" = completed ] || stack_fail "the second run $run failed: $(redis_cli HGETALL "etl:run:$run" | paste - - | grep -E '^(failed_phase|error)' | tr '\t\n' '= ')"
+  say "run $run completed, in $(redis_cli HGET "etl:run:$run" chunks_total) chunks"
+  # Which replica transformed which chunk: compose prefixes each line with its container.
+  local split
+  split="$(dc logs --no-color transformer 2>&1 | grep "$run" | grep 'chunk transformed' | awk '{print $1}' | sort | uniq -c | awk '{printf "%s %s chunk(s); ", $2, $1}')"
+  [ -n "$split" ] || stack_fail "no transformer replica logged a chunk of run $run"
+  say "  transformers: $split"
+  check_outputs "$run" 2
+  local second="$run"
+
+  step "encrypted uploads: the saver recreated with SFTP_ENCRYPT_RECIPIENTS, a third run"
+  local identity="$logs/age-identity.txt" recipient
+  rm -f "$identity"
+  recipient="$(bash scripts/gen-keys.sh --age "$identity" 2>/dev/null)"
+  recipient="${recipient#SFTP_ENCRYPT_RECIPIENTS=}"
+  export SFTP_ENCRYPT_RECIPIENTS="$recipient"
+  dct 300 up -d --no-deps saver 2>&1 | sed 's/^/    /'
+  unset SFTP_ENCRYPT_RECIPIENTS
+  CIDS[saver]=""
+  local env_lines
+  env_lines="$(docker inspect -f '{{range .Config.Env}}{{println .}}{{end}}' "$(cid saver)")"
+  grep -qx "SFTP_ENCRYPT_RECIPIENTS=$recipient" <<<"$env_lines" || stack_fail "the recreated saver does not have SFTP_ENCRYPT_RECIPIENTS=$recipient"
+  if grep -q AGE-SECRET-KEY <<<"$env_lines" || docker exec "$(cid saver)" grep -rqs AGE-SECRET-KEY /app; then
+    stack_fail "an age identity is inside the saver's container"
+  fi
+  say "  saver: encrypts to $recipient; no identity in its environment or under /app"
+  extract_once
+  wait_for_run "$second" || stack_fail "the third run did not complete within 5 minutes (last: ${run:-none} ${status:-})"
+  [ "$status" = completed ] || stack_fail "the third run $run failed: $(redis_cli HGETALL "etl:run:$run" | paste - - | grep -E '^(failed_phase|error)' | tr '\t\n' '= ')"
+  check_outputs "$run" 3 "$identity"
+
+  step "docker-compose down -v"
+  dct 120 down -v --timeout 10 2>&1 | sed 's/^/    /'
+  trap - EXIT
+  local left vols
+  left="$(docker ps -aq | wc -l)"
+  vols="$(docker volume ls -q | wc -l)"
+  [ "$left" -eq 0 ] && [ "$vols" -eq 0 ] || stack_fail "after down -v: $left containers and $vols volumes are left"
+  say "down -v: no container and no volume left"
+}
+
+# extract_once: one run, started as the README says, in chunks of one page (CHUNK_USERS=100).
+extract_once() {
   local out rc=0
   out="$(dct 180 run --rm -e CHUNK_USERS=100 extractor Extractor --once 2>&1)" || rc=$?
   if [ $rc -eq 0 ]; then
@@ -484,28 +532,11 @@ check_stack() {
     printf '%s\n' "$out" | tail -n 10 | sed 's/^/    /'
     stack_fail "docker-compose run --rm extractor Extractor --once failed (exit $rc)"
   fi
-  wait_for_run "$first" || stack_fail "the second run did not complete within 5 minutes (last: ${run:-none} ${status:-})"
-  [ "$status" = completed ] || stack_fail "the second run $run failed: $(redis_cli HGETALL "etl:run:$run" | paste - - | grep -E '^(failed_phase|error)' | tr '\t\n' '= ')"
-  say "run $run completed, in $(redis_cli HGET "etl:run:$run" chunks_total) chunks"
-  # Which replica transformed which chunk: compose prefixes each line with its container.
-  local split
-  split="$(dc logs --no-color transformer 2>&1 | grep "$run" | grep 'chunk transformed' | awk '{print $1}' | sort | uniq -c | awk '{printf "%s %s chunk(s); ", $2, $1}')"
-  [ -n "$split" ] || stack_fail "no transformer replica logged a chunk of run $run"
-  say "  transformers: $split"
-  check_outputs "$run" 2
-
-  step "docker-compose down -v"
-  dct 120 down -v --timeout 10 2>&1 | sed 's/^/    /'
-  trap - EXIT
-  local left vols
-  left="$(docker ps -aq | wc -l)"
-  vols="$(docker volume ls -q | wc -l)"
-  [ "$left" -eq 0 ] && [ "$vols" -eq 0 ] || stack_fail "after down -v: $left containers and $vols volumes are left"
-  say "down -v: no container and no volume left"
 }
 
-check_outputs() { # run-id expected-number-of-runs
-  local run_id="$1" n="$2" body files want f
+check_outputs() { # run-id expected-number-of-runs [age identity: the data files are encrypted]
+  local run_id="$1" n="$2" identity="${3:-}" body files want f age=""
+  [ -z "$identity" ] || age=".age"
   # The database the saver wrote is the file the API reads: database/ in the project folder.
   if [ ! -s "$project/database/data.db" ]; then
     stack_fail "run $run_id completed but there is no database/data.db in the project folder: the saver's database is not on the ./database bind mount the API reads. $(python3 scripts/compose-check.py mounts "$project/docker-compose.yml" saver DB_PATH); $(python3 scripts/compose-check.py mounts "$project/docker-compose.yml" api DB_PATH)"
@@ -522,7 +553,7 @@ check_outputs() { # run-id expected-number-of-runs
   case "$body" in *"$run_id"*) ;; *) stack_fail "GET /ui/ does not list run $run_id: $(cut -c1-300 <<<"$body")" ;; esac
   api_get /ui/static/dashboard.css >/dev/null 2>&1 || stack_fail "GET /ui/static/dashboard.css failed: the image lacks the dashboard's resources"
   say "  GET /ui/: the dashboard lists $run_id"
-  want="${run_id}_dlq.jsonl ${run_id}_manifest.json ${run_id}_raw.jsonl ${run_id}_users.jsonl"
+  want="${run_id}_dlq.jsonl$age ${run_id}_manifest.json ${run_id}_raw.jsonl$age ${run_id}_users.jsonl$age"
   files="$(cd "$project/sftp_data" && ls -1 -- "$run_id"* 2>/dev/null | sort | tr '\n' ' ' | sed 's/ $//' || true)"
   [ "$files" = "$want" ] || stack_fail "sftp_data/ holds '$files' for run $run_id, expected '$want'"
   for f in $want; do
@@ -532,6 +563,19 @@ check_outputs() { # run-id expected-number-of-runs
   python3 -c 'import json,sys; m=json.load(open(sys.argv[1])); assert sys.argv[2] in json.dumps(m)' \
     "$project/sftp_data/${run_id}_manifest.json" "$run_id" || stack_fail "sftp_data/${run_id}_manifest.json is not JSON naming the run"
   say "  sftp_data/: $(cd "$project/sftp_data" && for f in $want; do printf '%s (%s B) ' "$f" "$(stat -c %s "$f")"; done)"
+  if [ -n "$identity" ]; then
+    # Decrypted on the host, by the reference tool, to what the manifest says the plaintext is.
+    local plain
+    for f in $want; do
+      case "$f" in *.age) ;; *) continue ;; esac
+      plain="$(age -d -i "$identity" "$project/sftp_data/$f" | sha256sum | cut -c1-64)" \
+        || stack_fail "age -d could not decrypt sftp_data/$f"
+      python3 -c 'import json,sys; m=json.load(open(sys.argv[1])); e=[x for x in m["files"] if x["name"]==sys.argv[2]][0]; assert e["sha256"]==sys.argv[3] and e["ciphertext"]["sha256"]==sys.argv[4], e' \
+        "$project/sftp_data/${run_id}_manifest.json" "$f" "$plain" "$(sha256sum "$project/sftp_data/$f" | cut -c1-64)" \
+        || stack_fail "sftp_data/$f does not decrypt to the plaintext its manifest lists, or is not the ciphertext it lists"
+    done
+    say "  age -d -i <host identity>: each .age file decrypts to the manifest's plaintext SHA-256"
+  fi
   [ "$(ls -1 "$project/sftp_data" | wc -l)" -eq $((4 * n)) ] || stack_fail "sftp_data/ holds $(ls -1 "$project/sftp_data" | wc -l) files after $n runs, expected $((4 * n))"
 }
 
