@@ -95,10 +95,13 @@ extension EndToEnd {
             }
         }
 
-        @Test("3b. SIGKILL the saver between two chunks, restart it: the replacement resumes at the next chunk, and the run ends as an undisturbed one")
-        func saverKilledBetweenChunks() async throws {
+        /// Also with encrypted uploads: the replacement writes the `.age` files again from their
+        /// first byte with fresh file keys, and they decrypt to the undisturbed run's files.
+        @Test("3b. SIGKILL the saver between two chunks, restart it: the replacement resumes at the next chunk, and the run ends as an undisturbed one",
+              arguments: [false, true])
+        func saverKilledBetweenChunks(encrypted: Bool) async throws {
             let reference = try await ReferenceRun.shared.state()
-            try await Pipeline.run { p in
+            try await Pipeline.run(encrypted: encrypted) { p in
                 try await p.startAPI()
                 try p.start(.transformer)
                 let killed = try p.start(.saver, as: "saver-killed", environment: ["SAVER_TEST_PAUSE_AFTER": "chunk"])
@@ -118,6 +121,9 @@ extension EndToEnd {
                 let restarted = try p.start(.saver, as: "saver-restarted")
                 try await p.waitFor(id, [.completed, .failed])
                 #expect(restarted.lines(containing: "run saved").count == 1, "\(restarted.tail())")
+                if encrypted {
+                    #expect(!restarted.lines(containing: "written again from their first byte, with fresh file keys").isEmpty, "\(restarted.tail())")
+                }
                 try await p.expectSameEnd(as: reference)
             }
         }

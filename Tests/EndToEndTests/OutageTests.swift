@@ -58,10 +58,13 @@ extension EndToEnd {
             }
         }
 
-        @Test("6. sshd stops during the upload and starts again: the saver retries on a new connection, and the run ends as an undisturbed one")
-        func sftpServerStoppedDuringUpload() async throws {
+        /// Also with encrypted uploads: the pieces are resent as they were, and the `.age` files
+        /// decrypt to the undisturbed run's files.
+        @Test("6. sshd stops during the upload and starts again: the saver retries on a new connection, and the run ends as an undisturbed one",
+              arguments: [false, true])
+        func sftpServerStoppedDuringUpload(encrypted: Bool) async throws {
             let reference = try await ReferenceRun.shared.state()
-            try await Pipeline.run { p in
+            try await Pipeline.run(encrypted: encrypted) { p in
                 try await p.startAPI()
                 try p.start(.transformer)
                 // Retries enough to outlast the outage below (waits 0.5, 1, 2, 2, 2, 2 s).
