@@ -46,13 +46,12 @@ public struct SaverSettings: Sendable {
         self.log = log
     }
 
-    public init(environment variables: [String: String] = ProcessInfo.processInfo.environment) throws {
-        let env = Environment(variables)
+    public init(from env: SettingsReader) throws {
         redisURL = try RedisURL(from: env)
         staging = try StagingSettings(from: env)
         databasePath = try Self.databasePath(env)
         databaseFileMode = try Self.databaseFileMode(env)
-        sftp = try Self.sftpConfiguration(variables)
+        sftp = try Self.sftpConfiguration(env)
         remoteDirectory = try Self.remoteDirectory(env)
         retry = try RetryPolicy(from: env)
         reconcileInterval = try PipelineCore.reconcileInterval(from: env)
@@ -61,8 +60,13 @@ public struct SaverSettings: Sendable {
         log = try LogSettings(from: env)
     }
 
-    static func databasePath(_ env: Environment) throws -> String {
-        let path = env.string("DB_PATH", default: "./database/data.db")
+    /// Every setting the saver reads.
+    public static let settings: [Setting] = [.redisURL, .databasePath, .databaseFileMode] + SFTPConfiguration.settings
+        + [.sftpRemoteDirectory, .reconcileInterval, .claimTTL, .instanceID]
+        + StagingSettings.settings + RetryPolicy.settings + LogSettings.settings
+
+    static func databasePath(_ env: SettingsReader) throws -> String {
+        let path = env.string(.databasePath)
         if path.hasSuffix("/") || path.contains("\0") {
             throw ConfigurationError(variable: "DB_PATH", value: path, expected: "a path to a file (its folder is created when missing)")
         }
@@ -71,24 +75,18 @@ public struct SaverSettings: Sendable {
 
     /// `DB_FILE_MODE`: `0600` (default) or `0640`, nothing else: the database holds every
     /// user's data, so it is never world-readable.
-    static func databaseFileMode(_ env: Environment) throws -> DatabaseFileMode {
-        let text = env.string("DB_FILE_MODE", default: "0600").trimmingCharacters(in: .whitespaces)
+    static func databaseFileMode(_ env: SettingsReader) throws -> DatabaseFileMode {
+        let text = env.string(.databaseFileMode).trimmingCharacters(in: .whitespaces)
         guard let mode = DatabaseFileMode(rawValue: text) else {
             throw ConfigurationError(variable: "DB_FILE_MODE", value: text, expected: "0600 (the saver's user only) or 0640 (and its group)")
         }
         return mode
     }
 
-    /// `SFTP_*` through ``SFTPConfiguration/fromEnvironment(_:)``, plus a check that the key and
+    /// `SFTP_*` through ``SFTPConfiguration/init(from:)``, plus a check that the key and
     /// known_hosts files can be read: a missing key is a setting to fix, not a run to fail.
-    static func sftpConfiguration(_ variables: [String: String]) throws -> SFTPConfiguration {
-        let configuration: SFTPConfiguration
-        do {
-            configuration = try SFTPConfiguration.fromEnvironment(variables)
-        } catch let error as SFTPError {
-            // Its detail names the variable ("SFTP_PORT must be a port number…").
-            throw SaverStartupError(error.detail)
-        }
+    static func sftpConfiguration(_ env: SettingsReader) throws -> SFTPConfiguration {
+        let configuration = try SFTPConfiguration(from: env)
         try requireReadableFile(configuration.privateKeyPath, variable: "SFTP_KEY_PATH",
                                 expected: "a readable private key file (scripts/gen-keys.sh makes one)")
         try requireReadableFile(configuration.knownHostsPath, variable: "SFTP_KNOWN_HOSTS",
@@ -105,8 +103,8 @@ public struct SaverSettings: Sendable {
         }
     }
 
-    static func remoteDirectory(_ env: Environment) throws -> String {
-        let raw = env.string("SFTP_REMOTE_DIR", default: "upload").trimmingCharacters(in: .whitespaces)
+    static func remoteDirectory(_ env: SettingsReader) throws -> String {
+        let raw = env.string(.sftpRemoteDirectory).trimmingCharacters(in: .whitespaces)
         var trimmed = Substring(raw)
         while trimmed.count > 1 && trimmed.hasSuffix("/") { trimmed = trimmed.dropLast() }
         let path = String(trimmed)
@@ -118,10 +116,15 @@ public struct SaverSettings: Sendable {
     }
 }
 
-/// A start-up failure whose message already names the variable.
-public struct SaverStartupError: Error, CustomStringConvertible, Sendable {
-    public var description: String
-    public init(_ description: String) { self.description = description }
+extension Setting {
+    public static let databaseFileMode = Setting(
+        "DB_FILE_MODE", .choice(DatabaseFileMode.allCases.map(\.rawValue)), default: "0600",
+        help: "Mode of the database file and its -wal/-shm (the saver sets it): 0600 (the saver's user only) or 0640 "
+            + "(also its group, for an API that runs as another user of that group). docker compose runs every stage "
+            + "and the API as uid 10001, so 0600 works there")
+    public static let sftpRemoteDirectory = Setting(
+        "SFTP_REMOTE_DIR", .text, default: "upload",
+        help: "Remote directory, relative to the login directory, for <run_id>_{raw,users,dlq}.jsonl and <run_id>_manifest.json")
 }
 
 /// Test-only behaviour, off unless set; never listed in `.env.example`.
@@ -151,9 +154,12 @@ public struct SaverHooks: Sendable {
     /// Reads `SAVER_TEST_PAUSE_AFTER`.
     public init(environment: [String: String]) throws {
         self.init()
-        let env = Environment(environment)
-        if env.raw("SAVER_TEST_PAUSE_AFTER") != nil {
-            pauseAfter = try env.choice("SAVER_TEST_PAUSE_AFTER", default: SaveStep.raw)
+        if let text = SettingsReader(environment).variable("SAVER_TEST_PAUSE_AFTER") {
+            guard let step = SaveStep.allCases.first(where: { $0.rawValue == text.lowercased() }) else {
+                let words = SaveStep.allCases.map(\.rawValue).joined(separator: ", ")
+                throw ConfigurationError(variable: "SAVER_TEST_PAUSE_AFTER", value: text, expected: "one of \(words)")
+            }
+            pauseAfter = step
         }
     }
 }

@@ -15,7 +15,7 @@ import TestSupport
 
     @Test("defaults follow .env.example")
     func defaults() throws {
-        let settings = try SaverSettings(environment: base)
+        let settings = try SaverSettings(from: SettingsReader(base))
         #expect(settings.databasePath == "./database/data.db")
         #expect(settings.databaseFileMode == .ownerOnly)
         #expect(settings.staging.dataDirectory == "./data")
@@ -51,7 +51,7 @@ import TestSupport
         var environment = base
         environment[variable] = value
         do {
-            _ = try SaverSettings(environment: environment)
+            _ = try SaverSettings(from: SettingsReader(environment))
             Issue.record("\(variable)=\(value) was accepted")
         } catch {
             #expect("\(error)".contains(variable), "\(error)")
@@ -62,7 +62,7 @@ import TestSupport
     func remoteDirectoryAndHooks() throws {
         var environment = base
         environment["SFTP_REMOTE_DIR"] = "upload/runs/"
-        #expect(try SaverSettings(environment: environment).remoteDirectory == "upload/runs")
+        #expect(try SaverSettings(from: SettingsReader(environment)).remoteDirectory == "upload/runs")
         #expect(try SaverHooks(environment: [:]).pauseAfter == nil)
         #expect(try SaverHooks(environment: ["SAVER_TEST_PAUSE_AFTER": "users"]).pauseAfter == .users)
         #expect(throws: ConfigurationError.self) { try SaverHooks(environment: ["SAVER_TEST_PAUSE_AFTER": "forever"]) }
@@ -72,9 +72,9 @@ import TestSupport
     func databaseFileMode() throws {
         var environment = base
         environment["DB_FILE_MODE"] = "0640"
-        #expect(try SaverSettings(environment: environment).databaseFileMode == .groupReadable)
+        #expect(try SaverSettings(from: SettingsReader(environment)).databaseFileMode == .groupReadable)
         environment["DB_FILE_MODE"] = " 0600 "
-        #expect(try SaverSettings(environment: environment).databaseFileMode == .ownerOnly)
+        #expect(try SaverSettings(from: SettingsReader(environment)).databaseFileMode == .ownerOnly)
     }
 
     @Test("the test-only hook is not a setting users see")
