@@ -344,6 +344,14 @@ class Image(unittest.TestCase):
         self.assertEqual(sorted({".env", "ssh_keys", ".build", "Package.resolved", "database", "sftp_data", "data", ".run"} - ignored), [])
 
 
+class Docs(unittest.TestCase):
+    def test_readme_shows_the_container_path(self):
+        readme = read("README.md")
+        for text in ("docker compose --profile offline up --build", "docker compose up --build", "docker compose logs -f extractor",
+                     "curl localhost:8000/etl_runs", "ls sftp_data/", "DUMMYJSON_URL=https://dummyjson.com/users"):
+            self.assertIn(text, readme, f"README.md does not show {text!r}")
+
+
 # (what is broken, file, exact text, replacement): each must make the suite fail (--self-test).
 MUTATIONS = [
     ("compose: the extractor is not given PAGE_SIZE", "docker-compose.yml", "      PAGE_SIZE: ${PAGE_SIZE:-100}\n", ""),
@@ -376,7 +384,7 @@ def self_test():
     missed = 0
     for label, name, old, new in MUTATIONS:
         with tempfile.TemporaryDirectory() as copy:
-            for path in (".env.example", ".dockerignore", "Dockerfile", "Package.swift", "docker-compose.yml", "scripts/run.sh"):
+            for path in (".env.example", ".dockerignore", "Dockerfile", "Package.swift", "README.md", "docker-compose.yml", "scripts/run.sh"):
                 os.makedirs(os.path.dirname(os.path.join(copy, path)), exist_ok=True)
                 shutil.copy(os.path.join(ROOT, path), os.path.join(copy, path))
             text = read(name)
