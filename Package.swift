@@ -309,6 +309,11 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
+        // Each stage's settings against their declarations, and `.env.example` made from them.
+        .testTarget(
+            name: "SettingsTests",
+            dependencies: ["APICore", "ExtractorCore", "PipelineCore", "PipelineSFTP", "SaverCore", "TransformerCore", "TestSupport"]
+        ),
         .testTarget(
             name: "APITests",
             dependencies: [

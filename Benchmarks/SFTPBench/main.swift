@@ -52,7 +52,7 @@ struct SFTPBench: AsyncParsableCommand {
     /// `run()` resolves to ParsableCommand's synchronous `run()`.
     func benchmark() async throws {
         let environment = ProcessInfo.processInfo.environment
-        var configuration = try SFTPConfiguration.fromEnvironment(environment)
+        var configuration = try SFTPConfiguration(from: SettingsReader(environment))
         configuration.host = host ?? environment["SFTP_HOST"] ?? "127.0.0.1"
         configuration.port = port ?? environment["SFTP_PORT"].flatMap(Int.init) ?? 12222
         if let user { configuration.user = user }

@@ -22,7 +22,7 @@ struct APICommand: AsyncParsableCommand {
     func run() async throws {
         let settings: APISettings
         do {
-            settings = try APISettings(from: PipelineCore.Environment())
+            settings = try APISettings(from: SettingsReader())
         } catch {
             throw StartupError("api: \(error)")
         }

@@ -27,18 +27,42 @@ public struct APISettings: Sendable, Equatable {
         self.allowedHosts = allowedHosts
     }
 
-    public init(from env: PipelineCore.Environment) throws {
-        host = env.string("API_HOST", default: "127.0.0.1")
-        port = try env.port("API_PORT", default: 8000)
-        databasePath = env.string("DB_PATH", default: "./database/data.db")
+    public init(from env: SettingsReader) throws {
+        host = env.string(.apiHost)
+        port = try env.port(.apiPort)
+        databasePath = env.string(.databasePath)
         secretFields = try SecretFields(from: env)
         log = try LogSettings(from: env)
         connections = ConnectionSettings(
-            idleTimeout: try env.seconds("API_IDLE_TIMEOUT_SECONDS", default: 30, in: 0.1...3600),
-            readTimeout: try env.seconds("API_READ_TIMEOUT_SECONDS", default: 10, in: 0.1...3600),
-            maxConnections: try env.int("API_MAX_CONNECTIONS", default: 256, in: 1...65536))
-        allowedHosts = try AllowedHosts(parsing: env.string("API_ALLOWED_HOSTS", default: "localhost,127.0.0.1,[::1],api"))
+            idleTimeout: try env.seconds(.apiIdleTimeout),
+            readTimeout: try env.seconds(.apiReadTimeout),
+            maxConnections: try env.int(.apiMaxConnections))
+        allowedHosts = try AllowedHosts(parsing: env.string(.apiAllowedHosts))
     }
+
+    /// Every setting the API reads.
+    public static let settings: [Setting] = [.apiHost, .apiPort, .databasePath, .secretFields, .apiIdleTimeout, .apiReadTimeout,
+                                             .apiMaxConnections, .apiAllowedHosts] + LogSettings.settings
+}
+
+extension Setting {
+    public static let apiHost = Setting("API_HOST", .text, default: "127.0.0.1", help: "Listen address of the read-only HTTP API")
+    public static let apiPort = Setting(
+        "API_PORT", .port, default: "8000",
+        help: "Listen port of the API; under docker compose, the port published on the host (on API_PUBLISH_ADDRESS)")
+    public static let apiAllowedHosts = Setting(
+        "API_ALLOWED_HOSTS", .text, default: "localhost,127.0.0.1,[::1],api",
+        help: "Host names the API answers to (the Host header, port ignored); others get 421, against DNS rebinding. "
+            + "Comma-separated, no ports; `api` is the compose service name. * answers any host (unsafe)")
+    public static let apiIdleTimeout = Setting(
+        "API_IDLE_TIMEOUT_SECONDS", .seconds(0.1...3600), default: "30",
+        help: "A connection with no request in progress is closed after this many seconds")
+    public static let apiReadTimeout = Setting(
+        "API_READ_TIMEOUT_SECONDS", .seconds(0.1...3600), default: "10",
+        help: "A request must arrive in full within this many seconds of its first byte, or the connection is closed")
+    public static let apiMaxConnections = Setting(
+        "API_MAX_CONNECTIONS", .integer(1...65536), default: "256",
+        help: "Connections open at once; more are answered 503 (Retry-After: 1) and closed")
 }
 
 /// Builds the Hummingbird application: router, middleware and routes over a ``LazyReader``.

@@ -21,7 +21,7 @@ struct ExtractorCommand: AsyncParsableCommand {
     func run() async throws {
         let settings: ExtractorSettings
         do {
-            settings = try ExtractorSettings(from: Environment())
+            settings = try ExtractorSettings(from: SettingsReader())
         } catch {
             throw StartupError("extractor: \(error)")
         }

@@ -34,27 +34,31 @@ public struct ExtractorSettings: Sendable {
     public var staging: StagingSettings
     public var log: LogSettings
 
-    public init(from env: Environment) throws {
+    public init(from env: SettingsReader) throws {
         redisURL = try RedisURL(from: env)
-        usersURL = try env.httpURL("DUMMYJSON_URL", default: "https://dummyjson.com/users")
-        pageSize = try env.int("PAGE_SIZE", default: 100, in: 1...1000)
-        chunkUsers = try env.int("CHUNK_USERS", default: 10_000, in: 1...10_000_000)
+        usersURL = try env.httpURL(.usersURL)
+        pageSize = try env.int(.pageSize)
+        chunkUsers = try env.int(.chunkUsers)
         guard chunkUsers % pageSize == 0 else {
             throw ConfigurationError(variable: "CHUNK_USERS", value: String(chunkUsers),
                                      expected: "a whole number of pages: a multiple of PAGE_SIZE (\(pageSize))")
         }
-        httpTimeout = try env.seconds("HTTP_TIMEOUT_SECONDS", default: 10, in: 0.1...600)
-        // Upper ends keep every sum of a skip, a page size and a count far from Int.max.
-        maxUsersPerRun = try env.int("MAX_USERS_PER_RUN", default: 10_000_000, in: 1...1_000_000_000_000)
-        maxPageBytes = try env.int("MAX_PAGE_BYTES", default: 33_554_432, in: 1024...1_073_741_824)
+        httpTimeout = try env.seconds(.httpTimeout)
+        maxUsersPerRun = try env.int(.maxUsersPerRun)
+        maxPageBytes = try env.int(.maxPageBytes)
         maxUserBytes = try PipelineCore.maxUserBytes(from: env)
-        interval = try env.seconds("EXTRACT_INTERVAL_SECONDS", default: 86400, in: 1...31_536_000)
+        interval = try env.seconds(.extractInterval)
         retry = try RetryPolicy(from: env)
         claimTTL = try PipelineCore.claimTTL(from: env)
         instanceID = try PipelineCore.instanceID(from: env)
         staging = try StagingSettings(from: env)
         log = try LogSettings(from: env)
     }
+
+    /// Every setting the extractor reads.
+    public static let settings: [Setting] = [.redisURL, .usersURL, .pageSize, .chunkUsers, .httpTimeout, .maxUsersPerRun, .maxPageBytes,
+                                             .maxUserBytes, .extractInterval, .claimTTL, .instanceID]
+        + RetryPolicy.settings + StagingSettings.settings + LogSettings.settings
 
     /// The HTTP client settings the extractor runs with: `HTTP_TIMEOUT_SECONDS` and `MAX_PAGE_BYTES`.
     public var httpConfiguration: HTTPClientConfiguration {
@@ -69,4 +73,28 @@ public struct ExtractorSettings: Sendable {
         components.queryItems = items
         return components.string!
     }
+}
+
+extension Setting {
+    public static let usersURL = Setting(
+        "DUMMYJSON_URL", .httpURL, default: "https://dummyjson.com/users", secret: true, example: "",
+        help: "The upstream users endpoint, paged with ?limit=&skip=. Empty: the real API for the Extractor binary run by "
+            + "itself, but the bundled DummyJSON fixture for scripts/run.sh (which starts it on 127.0.0.1:8090) and docker "
+            + "compose (the service `dummyjson`: `docker compose --profile offline up`)")
+    public static let pageSize = Setting("PAGE_SIZE", .integer(1...1000), default: "100", help: "Users per page request")
+    public static let chunkUsers = Setting(
+        "CHUNK_USERS", .integer(1...10_000_000), default: "10000",
+        help: "Users per chunk, a multiple of PAGE_SIZE: the extractor seals a chunk as soon as it holds this many users, "
+            + "and the transformer and saver start on it at once (docs/STAGING.md, \"Chunks\")")
+    public static let httpTimeout = Setting("HTTP_TIMEOUT_SECONDS", .seconds(0.1...600), default: "10", help: "Per-request total timeout")
+    public static let extractInterval = Setting(
+        "EXTRACT_INTERVAL_SECONDS", .seconds(1...31_536_000), default: "86400",
+        help: "Seconds between extraction runs (one day); `Extractor --once` runs one and exits")
+    // Upper ends keep every sum of a skip, a page size and a count far from Int.max.
+    public static let maxUsersPerRun = Setting(
+        "MAX_USERS_PER_RUN", .integer(1...1_000_000_000_000), default: "10000000",
+        help: "Most users one run accepts: an upstream `total` above it fails the run at its first page")
+    public static let maxPageBytes = Setting(
+        "MAX_PAGE_BYTES", .integer(1024...1_073_741_824), default: "33554432",
+        help: "Largest page body accepted, bytes after decompression (32 MiB); a bigger page fails the run")
 }

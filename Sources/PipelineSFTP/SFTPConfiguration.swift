@@ -1,4 +1,5 @@
 import Foundation
+import PipelineCore
 
 /// Where and how to reach the SFTP server (docs/ARCHITECTURE.md, "Remote files"; `.env.example`).
 ///
@@ -57,43 +58,46 @@ public struct SFTPConfiguration: Sendable, Equatable {
         host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
     }
 
-    /// The configuration from the `SFTP_*` variables of `.env.example`, with their defaults:
-    /// `SFTP_HOST` (127.0.0.1), `SFTP_PORT` (22), `SFTP_USER` (sftp_user), `SFTP_KEY_PATH`
-    /// (./ssh_keys/id_ed25519), `SFTP_KEY_PASSPHRASE` (empty), `SFTP_KNOWN_HOSTS`
-    /// (./ssh_keys/known_hosts).
+    /// The configuration from the `SFTP_*` settings (``settings``), with their defaults.
     ///
-    /// - Throws: ``SFTPError`` of kind ``SFTPError/Kind/invalidConfiguration`` naming the
-    ///   variable when a value is unusable, so a stage stops at start-up rather than at its
-    ///   first upload.
-    public static func fromEnvironment(
-        _ environment: [String: String] = ProcessInfo.processInfo.environment
-    ) throws -> SFTPConfiguration {
-        func value(_ name: String, _ fallback: String) -> String {
-            let raw = environment[name]?.trimmingCharacters(in: .whitespaces) ?? ""
-            return raw.isEmpty ? fallback : raw
+    /// - Throws: ``ConfigurationError`` naming the variable when a value is unusable, so a stage
+    ///   stops at start-up rather than at its first upload.
+    public init(from env: SettingsReader) throws {
+        func trimmed(_ setting: Setting) -> String {
+            let text = env.string(setting).trimmingCharacters(in: .whitespaces)
+            return text.isEmpty ? setting.defaultValue : text
         }
-        func invalid(_ message: String) -> SFTPError {
-            SFTPError(kind: .invalidConfiguration, endpoint: "-", operation: "configure", detail: message)
-        }
-        let host = value("SFTP_HOST", "127.0.0.1")
-        let portText = value("SFTP_PORT", "22")
-        guard let port = Int(portText), (1...65535).contains(port) else {
-            throw invalid("SFTP_PORT must be a port number between 1 and 65535, got \"\(portText)\"")
-        }
-        let user = value("SFTP_USER", "sftp_user")
+        let user = trimmed(.sftpUser)
         guard !user.contains(where: { $0.isWhitespace || $0 == ":" }) else {
-            throw invalid("SFTP_USER must be a user name without spaces or colons, got \"\(user)\"")
+            throw ConfigurationError(variable: "SFTP_USER", value: user, expected: "a user name without spaces or colons")
         }
-        let passphrase = environment["SFTP_KEY_PASSPHRASE"] ?? ""
-        return SFTPConfiguration(
-            host: host,
-            port: port,
+        self.init(
+            host: trimmed(.sftpHost),
+            port: try env.port(.sftpPort),
             user: user,
-            privateKeyPath: value("SFTP_KEY_PATH", "./ssh_keys/id_ed25519"),
-            passphrase: passphrase.isEmpty ? nil : passphrase,
-            knownHostsPath: value("SFTP_KNOWN_HOSTS", "./ssh_keys/known_hosts")
+            privateKeyPath: trimmed(.sftpKeyPath),
+            passphrase: env.value(.sftpKeyPassphrase),
+            knownHostsPath: trimmed(.sftpKnownHosts)
         )
     }
+
+    /// The settings ``init(from:)`` reads.
+    public static let settings: [Setting] = [.sftpHost, .sftpPort, .sftpUser, .sftpKeyPath, .sftpKeyPassphrase, .sftpKnownHosts]
+}
+
+extension Setting {
+    public static let sftpHost = Setting("SFTP_HOST", .text, default: "127.0.0.1", help: "The SFTP server the saver uploads to")
+    public static let sftpPort = Setting(
+        "SFTP_PORT", .port, default: "22", help: "22 for a real server; scripts/run.sh starts a local one on 2222 and sets this")
+    public static let sftpUser = Setting("SFTP_USER", .text, default: "sftp_user", help: "The SFTP login, without spaces or colons")
+    public static let sftpKeyPath = Setting(
+        "SFTP_KEY_PATH", .text, default: "./ssh_keys/id_ed25519",
+        help: "ed25519 client key made by scripts/gen-keys.sh (the public key is <path>.pub)")
+    public static let sftpKeyPassphrase = Setting(
+        "SFTP_KEY_PASSPHRASE", .text, default: "", secret: true, help: "Passphrase of the client key; empty for none")
+    public static let sftpKnownHosts = Setting(
+        "SFTP_KNOWN_HOSTS", .text, default: "./ssh_keys/known_hosts",
+        help: "The server's host key must match a line here; unknown or mismatched hosts are refused")
 }
 
 extension SFTPConfiguration: CustomStringConvertible, CustomDebugStringConvertible, CustomReflectable {

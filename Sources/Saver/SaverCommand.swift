@@ -22,7 +22,7 @@ struct SaverCommand: AsyncParsableCommand {
         let settings: SaverSettings
         let hooks: SaverHooks
         do {
-            settings = try SaverSettings(environment: environment)
+            settings = try SaverSettings(from: SettingsReader(environment))
             hooks = try SaverHooks(environment: environment)
         } catch {
             throw StartupError("saver: \(error)")

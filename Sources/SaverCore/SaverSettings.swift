@@ -51,13 +51,12 @@ public struct SaverSettings: Sendable {
         self.encryption = encryption
     }
 
-    public init(environment variables: [String: String] = ProcessInfo.processInfo.environment) throws {
-        let env = Environment(variables)
+    public init(from env: SettingsReader) throws {
         redisURL = try RedisURL(from: env)
         staging = try StagingSettings(from: env)
         databasePath = try Self.databasePath(env)
         databaseFileMode = try Self.databaseFileMode(env)
-        sftp = try Self.sftpConfiguration(variables)
+        sftp = try Self.sftpConfiguration(env)
         remoteDirectory = try Self.remoteDirectory(env)
         retry = try RetryPolicy(from: env)
         reconcileInterval = try PipelineCore.reconcileInterval(from: env)
@@ -68,20 +67,22 @@ public struct SaverSettings: Sendable {
     }
 
     /// `SFTP_ENCRYPT_RECIPIENTS` (comma-separated `age1…` keys) or `SFTP_ENCRYPT_RECIPIENTS_FILE`
-    /// (one per line, `#` comments, as `age -R` reads): one of them, or neither.
-    static func encryption(_ env: Environment) throws -> UploadEncryption? {
-        let inline = env.raw("SFTP_ENCRYPT_RECIPIENTS").flatMap { $0.trimmingCharacters(in: .whitespaces).isEmpty ? nil : $0 }
-        let file = env.raw("SFTP_ENCRYPT_RECIPIENTS_FILE").flatMap { $0.trimmingCharacters(in: .whitespaces).isEmpty ? nil : $0 }
+    /// (one per line, `#` comments, as `age -R` reads): one of them, or neither. A value holding
+    /// an identity (a secret key pasted by mistake) is refused without being repeated.
+    static func encryption(_ env: SettingsReader) throws -> UploadEncryption? {
+        let inline = env.value(.sftpEncryptRecipients).flatMap { $0.trimmingCharacters(in: .whitespaces).isEmpty ? nil : $0 }
+        let file = env.value(.sftpEncryptRecipientsFile).flatMap { $0.trimmingCharacters(in: .whitespaces).isEmpty ? nil : $0 }
+        func shown(_ text: String) -> String? { text.uppercased().contains("AGE-SECRET-KEY-") ? nil : text }
         switch (inline, file) {
         case (nil, nil):
             return nil
-        case (.some, .some):
-            throw SaverStartupError("SFTP_ENCRYPT_RECIPIENTS and SFTP_ENCRYPT_RECIPIENTS_FILE are both set; set one of them")
+        case let (.some, .some(path)):
+            throw ConfigurationError(variable: "SFTP_ENCRYPT_RECIPIENTS_FILE", value: path, expected: "unset while SFTP_ENCRYPT_RECIPIENTS is set: one of the two")
         case let (.some(text), nil):
             do {
                 return UploadEncryption(recipients: try AgeRecipient.list(text, separator: ","))
             } catch {
-                throw SaverStartupError("SFTP_ENCRYPT_RECIPIENTS: \(error) (expected age X25519 recipients, age1…, separated by commas)")
+                throw ConfigurationError(variable: "SFTP_ENCRYPT_RECIPIENTS", value: shown(text), expected: "age X25519 recipients, age1…, separated by commas (\(error))")
             }
         case let (nil, .some(path)):
             guard let data = FileManager.default.contents(atPath: path) else {
@@ -90,13 +91,18 @@ public struct SaverSettings: Sendable {
             do {
                 return UploadEncryption(recipients: try AgeRecipient.list(String(decoding: data, as: UTF8.self), separator: "\n"))
             } catch {
-                throw SaverStartupError("SFTP_ENCRYPT_RECIPIENTS_FILE \(path): \(error) (expected age X25519 recipients, age1…, one per line)")
+                throw ConfigurationError(variable: "SFTP_ENCRYPT_RECIPIENTS_FILE", value: path, expected: "a file of age X25519 recipients, age1…, one per line (\(error))")
             }
         }
     }
 
-    static func databasePath(_ env: Environment) throws -> String {
-        let path = env.string("DB_PATH", default: "./database/data.db")
+    /// Every setting the saver reads.
+    public static let settings: [Setting] = [.redisURL, .databasePath, .databaseFileMode] + SFTPConfiguration.settings
+        + [.sftpRemoteDirectory, .sftpEncryptRecipients, .sftpEncryptRecipientsFile, .reconcileInterval, .claimTTL, .instanceID]
+        + StagingSettings.settings + RetryPolicy.settings + LogSettings.settings
+
+    static func databasePath(_ env: SettingsReader) throws -> String {
+        let path = env.string(.databasePath)
         if path.hasSuffix("/") || path.contains("\0") {
             throw ConfigurationError(variable: "DB_PATH", value: path, expected: "a path to a file (its folder is created when missing)")
         }
@@ -105,24 +111,18 @@ public struct SaverSettings: Sendable {
 
     /// `DB_FILE_MODE`: `0600` (default) or `0640`, nothing else: the database holds every
     /// user's data, so it is never world-readable.
-    static func databaseFileMode(_ env: Environment) throws -> DatabaseFileMode {
-        let text = env.string("DB_FILE_MODE", default: "0600").trimmingCharacters(in: .whitespaces)
+    static func databaseFileMode(_ env: SettingsReader) throws -> DatabaseFileMode {
+        let text = env.string(.databaseFileMode).trimmingCharacters(in: .whitespaces)
         guard let mode = DatabaseFileMode(rawValue: text) else {
             throw ConfigurationError(variable: "DB_FILE_MODE", value: text, expected: "0600 (the saver's user only) or 0640 (and its group)")
         }
         return mode
     }
 
-    /// `SFTP_*` through ``SFTPConfiguration/fromEnvironment(_:)``, plus a check that the key and
+    /// `SFTP_*` through ``SFTPConfiguration/init(from:)``, plus a check that the key and
     /// known_hosts files can be read: a missing key is a setting to fix, not a run to fail.
-    static func sftpConfiguration(_ variables: [String: String]) throws -> SFTPConfiguration {
-        let configuration: SFTPConfiguration
-        do {
-            configuration = try SFTPConfiguration.fromEnvironment(variables)
-        } catch let error as SFTPError {
-            // Its detail names the variable ("SFTP_PORT must be a port number…").
-            throw SaverStartupError(error.detail)
-        }
+    static func sftpConfiguration(_ env: SettingsReader) throws -> SFTPConfiguration {
+        let configuration = try SFTPConfiguration(from: env)
         try requireReadableFile(configuration.privateKeyPath, variable: "SFTP_KEY_PATH",
                                 expected: "a readable private key file (scripts/gen-keys.sh makes one)")
         try requireReadableFile(configuration.knownHostsPath, variable: "SFTP_KNOWN_HOSTS",
@@ -139,8 +139,8 @@ public struct SaverSettings: Sendable {
         }
     }
 
-    static func remoteDirectory(_ env: Environment) throws -> String {
-        let raw = env.string("SFTP_REMOTE_DIR", default: "upload").trimmingCharacters(in: .whitespaces)
+    static func remoteDirectory(_ env: SettingsReader) throws -> String {
+        let raw = env.string(.sftpRemoteDirectory).trimmingCharacters(in: .whitespaces)
         var trimmed = Substring(raw)
         while trimmed.count > 1 && trimmed.hasSuffix("/") { trimmed = trimmed.dropLast() }
         let path = String(trimmed)
@@ -152,10 +152,25 @@ public struct SaverSettings: Sendable {
     }
 }
 
-/// A start-up failure whose message already names the variable.
-public struct SaverStartupError: Error, CustomStringConvertible, Sendable {
-    public var description: String
-    public init(_ description: String) { self.description = description }
+extension Setting {
+    public static let databaseFileMode = Setting(
+        "DB_FILE_MODE", .choice(DatabaseFileMode.allCases.map(\.rawValue)), default: "0600",
+        help: "Mode of the database file and its -wal/-shm (the saver sets it): 0600 (the saver's user only) or 0640 "
+            + "(also its group, for an API that runs as another user of that group). docker compose runs every stage "
+            + "and the API as uid 10001, so 0600 works there")
+    public static let sftpRemoteDirectory = Setting(
+        "SFTP_REMOTE_DIR", .text, default: "upload",
+        help: "Remote directory, relative to the login directory, for <run_id>_{raw,users,dlq}.jsonl and <run_id>_manifest.json")
+    public static let sftpEncryptRecipients = Setting(
+        "SFTP_ENCRYPT_RECIPIENTS", .text, default: "",
+        help: "Encrypt the three data files to these age X25519 recipients (public keys, age1..., comma-separated) and "
+            + "upload them as <run_id>_<file>.jsonl.age; the manifest stays plain. Empty: plain uploads. "
+            + "scripts/gen-keys.sh --age makes an identity and prints its recipient; decrypt with "
+            + "age -d -i age_keys/identity.txt FILE.age (docs/ENCRYPTION.md)")
+    public static let sftpEncryptRecipientsFile = Setting(
+        "SFTP_ENCRYPT_RECIPIENTS_FILE", .text, default: "",
+        help: "Or a file of recipients, one per line, # comments allowed (as age -R reads it); not both. "
+            + "Not passed by docker compose, which passes SFTP_ENCRYPT_RECIPIENTS")
 }
 
 /// Test-only behaviour, off unless set; never listed in `.env.example`.
@@ -185,9 +200,12 @@ public struct SaverHooks: Sendable {
     /// Reads `SAVER_TEST_PAUSE_AFTER`.
     public init(environment: [String: String]) throws {
         self.init()
-        let env = Environment(environment)
-        if env.raw("SAVER_TEST_PAUSE_AFTER") != nil {
-            pauseAfter = try env.choice("SAVER_TEST_PAUSE_AFTER", default: SaveStep.raw)
+        if let text = SettingsReader(environment).variable("SAVER_TEST_PAUSE_AFTER") {
+            guard let step = SaveStep.allCases.first(where: { $0.rawValue == text.lowercased() }) else {
+                let words = SaveStep.allCases.map(\.rawValue).joined(separator: ", ")
+                throw ConfigurationError(variable: "SAVER_TEST_PAUSE_AFTER", value: text, expected: "one of \(words)")
+            }
+            pauseAfter = step
         }
     }
 }

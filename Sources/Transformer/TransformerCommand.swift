@@ -18,7 +18,7 @@ struct TransformerCommand: AsyncParsableCommand {
     func run() async throws {
         let settings: TransformerSettings
         do {
-            settings = try TransformerSettings(from: Environment())
+            settings = try TransformerSettings(from: SettingsReader())
         } catch {
             throw StartupError("transformer: \(error)")
         }

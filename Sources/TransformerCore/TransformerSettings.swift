@@ -33,17 +33,17 @@ public struct TransformerSettings: Sendable {
     public var maxUserBytes: Int
     public var log: LogSettings
 
-    public init(from env: Environment) throws {
+    public init(from env: SettingsReader) throws {
         redisURL = try RedisURL(from: env)
         staging = try StagingSettings(from: env)
-        let ageMin = try env.int("AGE_MIN", default: 18, in: 0...200)
-        let ageMax = try env.int("AGE_MAX", default: 65, in: 0...200)
+        let ageMin = try env.int(.ageMin)
+        let ageMax = try env.int(.ageMax)
         guard ageMin <= ageMax else {
-            throw ConfigurationError(variable: "AGE_MAX", value: env.raw("AGE_MAX") ?? String(ageMax),
+            throw ConfigurationError(variable: "AGE_MAX", value: env.value(.ageMax) ?? String(ageMax),
                                      expected: "an integer at least AGE_MIN (\(ageMin))")
         }
         let departments: DepartmentTable
-        if let path = env.raw("DEPARTMENTS_CSV") {
+        if let path = env.value(.departmentsCSV) {
             departments = try DepartmentTable.load(path: path)
             departmentsSource = path
         } else {
@@ -57,7 +57,7 @@ public struct TransformerSettings: Sendable {
         let clashes = ruleFields.filter { secrets.treatment(forKey: $0) != nil }
         guard clashes.isEmpty else {
             throw ConfigurationError(
-                variable: "SECRET_FIELDS", value: env.raw("SECRET_FIELDS"),
+                variable: "SECRET_FIELDS", value: env.value(.secretFields),
                 expected: "no field the transformer validates or enriches from (\(clashes.joined(separator: ", ")))")
         }
         rules = TransformRules(ageRange: ageMin...ageMax, departments: departments, masking: SecretMasking(fields: secrets))
@@ -67,4 +67,16 @@ public struct TransformerSettings: Sendable {
         maxUserBytes = try PipelineCore.maxUserBytes(from: env)
         log = try LogSettings(from: env)
     }
+
+    /// Every setting the transformer reads.
+    public static let settings: [Setting] = [.redisURL, .ageMin, .ageMax, .departmentsCSV, .secretFields, .reconcileInterval, .claimTTL,
+                                             .instanceID, .maxUserBytes] + StagingSettings.settings + LogSettings.settings
+}
+
+extension Setting {
+    public static let ageMin = Setting("AGE_MIN", .integer(0...200), default: "18", help: "The youngest valid age")
+    public static let ageMax = Setting("AGE_MAX", .integer(0...200), default: "65", help: "The oldest valid age, at least AGE_MIN")
+    public static let departmentsCSV = Setting(
+        "DEPARTMENTS_CSV", .text, default: "",
+        help: "Department name -> code lookup (CSV with header name,code); empty means the bundled table")
 }

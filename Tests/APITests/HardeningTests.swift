@@ -242,12 +242,12 @@ import TestSupport
     }
 
     @Test func theHardeningSettingsHaveDefaultsAndRefuseBadValues() throws {
-        let defaults = try APISettings(from: PipelineCore.Environment([:]))
+        let defaults = try APISettings(from: SettingsReader([:]))
         #expect(defaults.connections == ConnectionSettings(idleTimeout: .seconds(30), readTimeout: .seconds(10), maxConnections: 256))
         #expect(defaults.allowedHosts == .default)
         #expect(defaults.allowedHosts.description == "127.0.0.1,[::1],api,localhost")
 
-        let set = try APISettings(from: PipelineCore.Environment([
+        let set = try APISettings(from: SettingsReader([
             "API_IDLE_TIMEOUT_SECONDS": "2.5", "API_READ_TIMEOUT_SECONDS": "1", "API_MAX_CONNECTIONS": "8", "API_ALLOWED_HOSTS": "example.org",
         ]))
         #expect(set.connections == ConnectionSettings(idleTimeout: .milliseconds(2500), readTimeout: .seconds(1), maxConnections: 8))
@@ -259,9 +259,9 @@ import TestSupport
             ("API_ALLOWED_HOSTS", "http://localhost"), ("API_ALLOWED_HOSTS", ",,"), ("API_ALLOWED_HOSTS", "*,localhost"), ("API_ALLOWED_HOSTS", "[::1"),
         ]
         for (name, value) in bad {
-            #expect(throws: ConfigurationError.self, "\(name)=\(value)") { try APISettings(from: PipelineCore.Environment([name: value])) }
+            #expect(throws: ConfigurationError.self, "\(name)=\(value)") { try APISettings(from: SettingsReader([name: value])) }
             do {
-                _ = try APISettings(from: PipelineCore.Environment([name: value]))
+                _ = try APISettings(from: SettingsReader([name: value]))
             } catch let error as ConfigurationError {
                 #expect(error.variable == name)
             }

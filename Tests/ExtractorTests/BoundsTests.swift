@@ -69,12 +69,12 @@ extension ExtractorSuites {
     }
 
     @Test func theDefaultPageLimitIs32MiBAndTheHTTPClientEnforcesIt() throws {
-        let settings = try ExtractorSettings(from: Environment([:]))
+        let settings = try ExtractorSettings(from: SettingsReader([:]))
         #expect(settings.maxPageBytes == 32 << 20)
         #expect(settings.httpConfiguration.maxResponseSize == 32 << 20)
         #expect(settings.maxUsersPerRun == 10_000_000)
         #expect(settings.maxUserBytes == 1 << 20)
-        #expect(try ExtractorSettings(from: Environment(["MAX_PAGE_BYTES": "5000"])).httpConfiguration.maxResponseSize == 5000)
+        #expect(try ExtractorSettings(from: SettingsReader(["MAX_PAGE_BYTES": "5000"])).httpConfiguration.maxResponseSize == 5000)
     }
 
     @Test(arguments: [
@@ -84,7 +84,7 @@ extension ExtractorSuites {
         ("MAX_USER_BYTES", "lots", "an integer in 64...268435456"),
     ])
     func aBadLimitStopsStartUpNamingTheVariable(name: String, value: String, expected: String) throws {
-        let error = #expect(throws: ConfigurationError.self) { try ExtractorSettings(from: Environment([name: value])) }
+        let error = #expect(throws: ConfigurationError.self) { try ExtractorSettings(from: SettingsReader([name: value])) }
         #expect(error?.description.contains(name) == true, "\(String(describing: error))")
         #expect(error?.description.contains(expected) == true, "\(String(describing: error))")
     }

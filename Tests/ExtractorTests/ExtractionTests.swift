@@ -117,7 +117,7 @@ extension ExtractorSuites {
     @Test func chunkUsersMustBeAWholeNumberOfPages() throws {
         let env = ExtractorTest.environment(port: 1, dataDir: "/tmp", ["PAGE_SIZE": "100", "CHUNK_USERS": "250"])
         #expect(throws: ConfigurationError(variable: "CHUNK_USERS", value: "250", expected: "a whole number of pages: a multiple of PAGE_SIZE (100)")) {
-            try ExtractorSettings(from: Environment(env))
+            try ExtractorSettings(from: SettingsReader(env))
         }
     }
 
@@ -133,7 +133,7 @@ extension ExtractorSuites {
             #expect(server.controller.stats().byStatus["503"] ?? 0 >= 4)
         }
         // Every 503 costs one retry, each the first of its page: the backoff's first step, with jitter.
-        let policy = try RetryPolicy(from: Environment(ExtractorTest.environment(port: 1, dataDir: dir.path)))
+        let policy = try RetryPolicy(from: SettingsReader(ExtractorTest.environment(port: 1, dataDir: dir.path)))
         #expect(!sleeps.recorded.isEmpty)
         for wait in sleeps.recorded {
             #expect(policy.delayRange(forRetry: 1).contains(wait), "wait \(wait) follows the backoff schedule")

@@ -86,7 +86,7 @@ enum ExtractorTest {
     }
 
     static func extraction(_ env: [String: String], sleeps: Sleeps = Sleeps()) throws -> (Extraction, RunLedger) {
-        let settings = try ExtractorSettings(from: Environment(env))
+        let settings = try ExtractorSettings(from: SettingsReader(env))
         let redis = try redis()
         var configuration = settings.httpConfiguration
         configuration.connectTimeout = .seconds(2)

@@ -47,21 +47,21 @@ import Testing
     }
 
     @Test func aListFromTheEnvironment() throws {
-        let fields = try SecretFields(from: Environment(["SECRET_FIELDS": " apiKey:drop , *token , pin:LAST4 "]))
+        let fields = try SecretFields(from: SettingsReader(["SECRET_FIELDS": " apiKey:drop , *token , pin:LAST4 "]))
         #expect(fields.treatment(forKey: "api_key") == .drop)
         #expect(fields.treatment(forKey: "refreshToken") == .last4)
         #expect(fields.treatment(forKey: "PIN") == .last4)
         #expect(fields.treatment(forKey: "password") == nil, "the list replaces the default")
-        #expect(try SecretFields(from: Environment([:])) == .default)
+        #expect(try SecretFields(from: SettingsReader([:])) == .default)
     }
 
     @Test(arguments: ["", " , ", "ssn:hide", "a*b", "*", "ssn:drop:x"])
     func aBadListStopsStartUpNamingTheVariable(_ list: String) {
         if list.isEmpty {
-            #expect(throws: Never.self) { try SecretFields(from: Environment(["SECRET_FIELDS": list])) }
+            #expect(throws: Never.self) { try SecretFields(from: SettingsReader(["SECRET_FIELDS": list])) }
             return
         }
-        #expect { try SecretFields(from: Environment(["SECRET_FIELDS": list])) } throws: { error in
+        #expect { try SecretFields(from: SettingsReader(["SECRET_FIELDS": list])) } throws: { error in
             (error as? ConfigurationError)?.variable == "SECRET_FIELDS"
         }
     }

@@ -32,8 +32,8 @@ import Testing
     }
 
     @Test func aBadURLSettingIsReportedRedacted() {
-        let env = Environment(["DUMMYJSON_URL": "ftp://etl:hunter22@files.example/u?key=k3y#x"])
-        let error = #expect(throws: ConfigurationError.self) { try env.httpURL("DUMMYJSON_URL", default: "https://dummyjson.com/users") }
+        let env = SettingsReader(["DUMMYJSON_URL": "ftp://etl:hunter22@files.example/u?key=k3y#x"])
+        let error = #expect(throws: ConfigurationError.self) { try env.httpURL(Setting("DUMMYJSON_URL", .httpURL, default: "https://dummyjson.com/users", secret: true, help: "the upstream")) }
         #expect(error?.description == #"invalid DUMMYJSON_URL="ftp://***@files.example/u?key=***#***": expected an http:// or https:// URL with a host"#)
     }
 }

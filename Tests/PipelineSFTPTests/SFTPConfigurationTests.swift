@@ -6,9 +6,9 @@ import Testing
 /// Configuration and error values, without a server.
 @Suite("SFTP configuration and errors")
 struct SFTPConfigurationTests {
-    @Test("the environment's defaults are .env.example's")
+    @Test("the defaults are the declared ones")
     func environmentDefaults() throws {
-        let configuration = try SFTPConfiguration.fromEnvironment([:])
+        let configuration = try SFTPConfiguration(from: SettingsReader([:]))
         #expect(configuration.host == "127.0.0.1")
         #expect(configuration.port == 22)
         #expect(configuration.user == "sftp_user")
@@ -21,10 +21,10 @@ struct SFTPConfigurationTests {
 
     @Test("environment values are used, and a bad port names the variable")
     func environmentValues() throws {
-        let configuration = try SFTPConfiguration.fromEnvironment([
-            "SFTP_HOST": "sftp", "SFTP_PORT": "2222", "SFTP_USER": "etl",
+        let configuration = try SFTPConfiguration(from: SettingsReader([
+            "SFTP_HOST": " sftp ", "SFTP_PORT": "2222", "SFTP_USER": "etl",
             "SFTP_KEY_PATH": "/keys/id", "SFTP_KEY_PASSPHRASE": "pw", "SFTP_KNOWN_HOSTS": "/keys/kh",
-        ])
+        ]))
         #expect(configuration.endpoint == "sftp:2222")
         #expect(configuration.user == "etl")
         #expect(configuration.publicKeyPath == "/keys/id.pub")
@@ -32,11 +32,11 @@ struct SFTPConfigurationTests {
         #expect(configuration.knownHostsPath == "/keys/kh")
 
         for bad in ["0", "65536", "twenty-two", "-1"] {
-            let error = try #require(throws: SFTPError.self) { try SFTPConfiguration.fromEnvironment(["SFTP_PORT": bad]) }
-            #expect(error.kind == .invalidConfiguration)
-            #expect(error.description.contains("SFTP_PORT"))
-            #expect(error.description.contains(bad))
+            let error = try #require(throws: ConfigurationError.self) { try SFTPConfiguration(from: SettingsReader(["SFTP_PORT": bad])) }
+            #expect(error.description == "invalid SFTP_PORT=\"\(bad)\": expected a TCP port in 1...65535")
         }
+        let user = try #require(throws: ConfigurationError.self) { try SFTPConfiguration(from: SettingsReader(["SFTP_USER": "a:b"])) }
+        #expect(user.description == "invalid SFTP_USER=\"a:b\": expected a user name without spaces or colons")
     }
 
     @Test("the passphrase never shows in descriptions or dumps")

@@ -15,7 +15,7 @@ import TestSupport
 
     @Test("defaults follow .env.example")
     func defaults() throws {
-        let settings = try SaverSettings(environment: base)
+        let settings = try SaverSettings(from: SettingsReader(base))
         #expect(settings.databasePath == "./database/data.db")
         #expect(settings.databaseFileMode == .ownerOnly)
         #expect(settings.staging.dataDirectory == "./data")
@@ -51,7 +51,7 @@ import TestSupport
         var environment = base
         environment[variable] = value
         do {
-            _ = try SaverSettings(environment: environment)
+            _ = try SaverSettings(from: SettingsReader(environment))
             Issue.record("\(variable)=\(value) was accepted")
         } catch {
             #expect("\(error)".contains(variable), "\(error)")
@@ -62,7 +62,7 @@ import TestSupport
     func remoteDirectoryAndHooks() throws {
         var environment = base
         environment["SFTP_REMOTE_DIR"] = "upload/runs/"
-        #expect(try SaverSettings(environment: environment).remoteDirectory == "upload/runs")
+        #expect(try SaverSettings(from: SettingsReader(environment)).remoteDirectory == "upload/runs")
         #expect(try SaverHooks(environment: [:]).pauseAfter == nil)
         #expect(try SaverHooks(environment: ["SAVER_TEST_PAUSE_AFTER": "users"]).pauseAfter == .users)
         #expect(throws: ConfigurationError.self) { try SaverHooks(environment: ["SAVER_TEST_PAUSE_AFTER": "forever"]) }
@@ -72,9 +72,9 @@ import TestSupport
     func databaseFileMode() throws {
         var environment = base
         environment["DB_FILE_MODE"] = "0640"
-        #expect(try SaverSettings(environment: environment).databaseFileMode == .groupReadable)
+        #expect(try SaverSettings(from: SettingsReader(environment)).databaseFileMode == .groupReadable)
         environment["DB_FILE_MODE"] = " 0600 "
-        #expect(try SaverSettings(environment: environment).databaseFileMode == .ownerOnly)
+        #expect(try SaverSettings(from: SettingsReader(environment)).databaseFileMode == .ownerOnly)
     }
 
     @Test("the test-only hook is not a setting users see")
@@ -101,7 +101,7 @@ extension TemporaryDirectory {
     static let other = "age1zvkyg2lqzraa2lnjvqej32nkuu0ues2s82hzrye869xeexvn73equnujwj"
 
     static func settings(_ extra: [String: String]) throws -> SaverSettings {
-        try SaverSettings(environment: SaverSettingsTests().base.merging(extra) { $1 })
+        try SaverSettings(from: SettingsReader(SaverSettingsTests().base.merging(extra) { $1 }))
     }
 
     @Test("unset or empty: no encryption")
@@ -120,10 +120,20 @@ extension TemporaryDirectory {
         #expect(fromFile.encryption?.recipients.map(\.encoded) == [Self.other])
     }
 
+    @Test("an identity pasted as a recipient is refused without repeating it")
+    func anIdentityIsNotEchoed() {
+        let secret = "AGE-SECRET-KEY-1GFPYYSJZGFPYYSJZGFPYYSJZGFPYYSJZGFPYYSJZGFPYYSJZGFPQ4EGAEX"
+        #expect {
+            _ = try Self.settings(["SFTP_ENCRYPT_RECIPIENTS": secret])
+        } throws: { error in
+            "\(error)".contains("SFTP_ENCRYPT_RECIPIENTS") && !"\(error)".contains("GFPYYSJZ")
+        }
+    }
+
     @Test("a bad value stops start-up naming the variable", arguments: [
-        (["SFTP_ENCRYPT_RECIPIENTS": "age1notakey"], "SFTP_ENCRYPT_RECIPIENTS: invalid age recipient"),
-        (["SFTP_ENCRYPT_RECIPIENTS": valid, "SFTP_ENCRYPT_RECIPIENTS_FILE": "/etc/hostname"], "both set"),
-        (["SFTP_ENCRYPT_RECIPIENTS_FILE": "/nonexistent/recipients.txt"], "SFTP_ENCRYPT_RECIPIENTS_FILE"),
+        (["SFTP_ENCRYPT_RECIPIENTS": "age1notakey"], "invalid SFTP_ENCRYPT_RECIPIENTS=\"age1notakey\": expected age X25519 recipients"),
+        (["SFTP_ENCRYPT_RECIPIENTS": valid, "SFTP_ENCRYPT_RECIPIENTS_FILE": "/etc/hostname"], "one of the two"),
+        (["SFTP_ENCRYPT_RECIPIENTS_FILE": "/nonexistent/recipients.txt"], "invalid SFTP_ENCRYPT_RECIPIENTS_FILE"),
         (["SFTP_ENCRYPT_RECIPIENTS_FILE": TemporaryDirectory.emptyFile], "no age recipient given"),
     ])
     func badValues(environment: [String: String], message: String) {

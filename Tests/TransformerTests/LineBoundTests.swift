@@ -26,8 +26,8 @@ extension TransformerProcessTests {
     }
 
     @Test func maxUserBytesDefaultsTo1MiBAndIsBounded() throws {
-        #expect(try TransformerSettings(from: Environment([:])).maxUserBytes == 1 << 20)
-        #expect(try TransformerSettings(from: Environment(["MAX_USER_BYTES": "4096"])).maxUserBytes == 4096)
-        #expect(throws: ConfigurationError.self) { try TransformerSettings(from: Environment(["MAX_USER_BYTES": "0"])) }
+        #expect(try TransformerSettings(from: SettingsReader([:])).maxUserBytes == 1 << 20)
+        #expect(try TransformerSettings(from: SettingsReader(["MAX_USER_BYTES": "4096"])).maxUserBytes == 4096)
+        #expect(throws: ConfigurationError.self) { try TransformerSettings(from: SettingsReader(["MAX_USER_BYTES": "0"])) }
     }
 }

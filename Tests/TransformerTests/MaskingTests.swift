@@ -115,7 +115,7 @@ import TransformerFixtures
 
     /// `SECRET_FIELDS` replaces the list; the same list masks whatever row it is given.
     @Test func theListComesFromSecretFields() throws {
-        let fields = try SecretFields(from: Environment(["SECRET_FIELDS": "token:drop, *Pin:last4"]))
+        let fields = try SecretFields(from: SettingsReader(["SECRET_FIELDS": "token:drop, *Pin:last4"]))
         var rules = TransformRun.rules
         rules.masking = SecretMasking(fields: fields)
         let run = TransformRun()

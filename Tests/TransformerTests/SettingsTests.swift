@@ -7,7 +7,7 @@ import TransformerCore
 /// Configuration from the environment: defaults, and a start-up error naming the variable for a bad value.
 @Suite struct SettingsTests {
     @Test func defaults() throws {
-        let settings = try TransformerSettings(from: Environment([:]))
+        let settings = try TransformerSettings(from: SettingsReader([:]))
         #expect(settings.rules.ageRange == 18...65)
         #expect(settings.reconcileInterval == .seconds(30))
         #expect(settings.claimTTL == .seconds(30))
@@ -36,7 +36,7 @@ import TransformerCore
         let directory = TemporaryDirectory("settings")
         let csv = directory.file("departments.csv")
         try "name,code\r\n\"Sales, EMEA\",SEM\r\nEngineering,ENG\r\n\r\n\"Quote \"\"Q\"\"\",QQ\n".write(toFile: csv, atomically: true, encoding: .utf8)
-        let settings = try TransformerSettings(from: Environment([
+        let settings = try TransformerSettings(from: SettingsReader([
             "AGE_MIN": "21", "AGE_MAX": "21", "DEPARTMENTS_CSV": csv, "RECONCILE_INTERVAL_SECONDS": "0.5",
             "CLAIM_TTL_SECONDS": "2", "DATA_DIR": "/tmp/x", "REDIS_URL": "redis://127.0.0.1:16379/3", "LOG_FORMAT": "json",
         ]))
@@ -53,7 +53,7 @@ import TransformerCore
 
     func error(_ env: [String: String]) -> String? {
         do {
-            _ = try TransformerSettings(from: Environment(env))
+            _ = try TransformerSettings(from: SettingsReader(env))
             return nil
         } catch {
             return "\(error)"

@@ -80,8 +80,8 @@ public struct SecretFields: Sendable, Equatable {
     }
 
     /// `SECRET_FIELDS`, or ``defaultList`` when unset.
-    public init(from env: Environment) throws {
-        guard let text = env.raw("SECRET_FIELDS") else {
+    public init(from env: SettingsReader) throws {
+        guard let text = env.value(.secretFields) else {
             self = .default
             return
         }
