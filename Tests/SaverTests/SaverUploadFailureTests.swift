@@ -29,7 +29,7 @@ extension SaverServerTests {
                 #expect(record.error?.contains("host key mismatch") == true, "\(record.error ?? "-")")
                 #expect(record.error?.contains(h.server.endpoint) == true)
                 let db = try DatabaseSnapshot(path: h.databasePath)
-                #expect(try await h.eventually { try db.run(run.id)?["status"] as String? == "failed" })
+                #expect(try await eventually(within: .seconds(30)) { try db.run(run.id)?["status"] as String? == "failed" })
                 return db
             }
             #expect(!FileManager.default.fileExists(atPath: h.remoteOnDisk), "nothing reached the server")
@@ -100,7 +100,7 @@ extension SaverServerTests {
                     #expect(error.contains("gave up after 3 attempts"), "\(error)")
                     #expect(error.contains("SFTP connect on \(server.endpoint) failed"), "\(error)")
                     let db = try DatabaseSnapshot(path: h.databasePath)
-                    #expect(try await h.eventually { try db.run(run.id)?["status"] as String? == "failed" })
+                    #expect(try await eventually(within: .seconds(30)) { try db.run(run.id)?["status"] as String? == "failed" })
                     return db
                 }
                 #expect(stopped.isSet)

@@ -51,31 +51,10 @@ public enum RedisTestServer {
 
     /// Runs `scripts/redis.sh <action>` without blocking a cooperative thread while it runs.
     private static func script(_ action: String, port: Int) async throws {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/bin/bash")
-        process.arguments = [repositoryRoot.appendingPathComponent("scripts/redis.sh").path, action]
-        process.environment = ProcessInfo.processInfo.environment.merging(["REDIS_PORT": String(port)]) { $1 }
-        // A file, not a pipe: reading a pipe to EOF would hang if anything the script starts kept it open.
-        let outputURL = FileManager.default.temporaryDirectory.appendingPathComponent("redis-sh-\(UUID().uuidString).log")
-        guard FileManager.default.createFile(atPath: outputURL.path, contents: nil) else {
-            throw ScriptFailed(action: action, status: -1, output: "cannot create \(outputURL.path)")
-        }
-        defer { try? FileManager.default.removeItem(at: outputURL) }
-        let output = try FileHandle(forWritingTo: outputURL)
-        defer { try? output.close() }
-        process.standardOutput = output
-        process.standardError = output
-        let status: Int32 = try await withCheckedThrowingContinuation { continuation in
-            process.terminationHandler = { continuation.resume(returning: $0.terminationStatus) }
-            do {
-                try process.run()
-            } catch {
-                process.terminationHandler = nil
-                continuation.resume(throwing: error)
-            }
-        }
-        let text = (try? String(contentsOf: outputURL, encoding: .utf8)) ?? ""
-        guard status == 0 else { throw ScriptFailed(action: action, status: status, output: text) }
+        let output = try await ChildProcess.run(
+            "/bin/bash", [repositoryRoot.appendingPathComponent("scripts/redis.sh").path, action],
+            environment: ["REDIS_PORT": String(port)])
+        guard output.status == 0 else { throw ScriptFailed(action: action, status: output.status, output: output.stdout + output.stderr) }
     }
 
     public struct ScriptFailed: Error, CustomStringConvertible {

@@ -125,9 +125,14 @@ public struct SFTPTestServer: Sendable {
     }
 
     private func script(_ command: String) async throws(SFTPTestServerError) -> String {
-        let output = await SFTPTestProcess.run(
-            repositoryRoot + "/scripts/sftp.sh", [command],
-            environment: ["SFTP_PORT": String(port), "SFTP_USER": user])
+        let output: ChildProcess.Output
+        do {
+            output = try await ChildProcess.run(
+                repositoryRoot + "/scripts/sftp.sh", [command],
+                environment: ["SFTP_PORT": String(port), "SFTP_USER": user])
+        } catch {
+            throw SFTPTestServerError("cannot run scripts/sftp.sh \(command): \(error)")
+        }
         guard output.status == 0 else {
             throw SFTPTestServerError(
                 "scripts/sftp.sh \(command) (SFTP_PORT=\(port)) exited with \(output.status): \(output.stderr)")
