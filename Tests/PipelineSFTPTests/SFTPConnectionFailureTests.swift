@@ -85,10 +85,11 @@ struct SFTPConnectionFailureTests {
     }
 }
 
-/// Tests that stop a server: they get their own sshd on the next port, never the shared one.
+/// Tests that stop a server: they get their own sshd on a free port, never the shared one.
 @Suite("SFTP dropped sessions", .serialized)
 struct SFTPDroppedSessionTests {
-    let server = SFTPTestServer(port: SFTPTestServer.current.port + 1, user: SFTPTestServer.current.user)
+    let server: SFTPTestServer
+    init() throws { server = try .ofItsOwn() }
 
     @Test("a session the server drops is reported as lost, classified transient, and not reused")
     func droppedSession() async throws {

@@ -23,19 +23,19 @@ public enum RedisTestServer {
     public static let repositoryRoot: URL = URL(fileURLWithPath: #filePath)
         .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
-    /// The port of a second server for tests that stop or restart Redis, so that the shared
-    /// server stays up for every other suite running in parallel.
-    public static var privatePort: Int { port + 1 }
-
-    /// Runs `body` against a server of its own on ``privatePort``, stopped afterwards.
+    /// Runs `body` against a server of its own on a free port (``freePort()``), for tests that
+    /// stop or restart Redis, so that the shared server stays up for every other suite running
+    /// in parallel; stopped afterwards and its data directory removed.
     public static func withPrivateServer<T>(_ body: (_ url: String, _ port: Int) async throws -> T) async throws -> T {
-        try await start(port: privatePort)
+        let port = try freePort()
+        defer { try? FileManager.default.removeItem(at: repositoryRoot.appendingPathComponent(".run/redis-\(port)")) }
+        try await start(port: port)
         do {
-            let result = try await body("redis://127.0.0.1:\(privatePort)/0", privatePort)
-            try await stop(port: privatePort)
+            let result = try await body("redis://127.0.0.1:\(port)/0", port)
+            try await stop(port: port)
             return result
         } catch {
-            try? await stop(port: privatePort)
+            try? await stop(port: port)
             throw error
         }
     }
