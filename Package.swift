@@ -231,13 +231,13 @@ let package = Package(
         ),
 
         // MARK: Tests, against real servers started by scripts/services.sh.
-        .target(name: "TestSupport", dependencies: ["PipelineCore", "PipelineRedis"], path: "Tests/TestSupport"),
+        .target(name: "TestSupport", dependencies: ["PipelineCore", "PipelineJSON", "PipelineRedis"], path: "Tests/TestSupport"),
         // Realistic runs, users, dead letters and events, written into a database by the saver's
         // own transactions (SaverCore), for the API's tests, contract test and benchmark.
         .target(
             name: "APITestData",
             dependencies: [
-                "PipelineCore", "PipelineDatabase", "PipelineJSON", "SaverCore",
+                "PipelineCore", "PipelineDatabase", "PipelineJSON", "SaverCore", "TestSupport",
                 .product(name: "GRDB", package: "GRDB.swift"),
             ],
             path: "Tests/APITestData"
@@ -258,7 +258,7 @@ let package = Package(
         .testTarget(name: "PipelineHTTPTests", dependencies: ["PipelineHTTP", "TestSupport"]),
         .testTarget(name: "PipelineSFTPTests", dependencies: ["PipelineSFTP", "TestSupport"]),
         .testTarget(name: "PipelineAgeTests", dependencies: ["PipelineAge", "TestSupport"]),
-        .target(name: "TransformerFixtures", dependencies: ["PipelineJSON"], path: "Tests/TransformerFixtures"),
+        .target(name: "TransformerFixtures", dependencies: ["PipelineJSON", "TestSupport"], path: "Tests/TransformerFixtures"),
         .testTarget(
             name: "TransformerTests",
             dependencies: [
@@ -280,7 +280,7 @@ let package = Package(
         .testTarget(
             name: "DummyJSONFixtureTests",
             dependencies: [
-                "DummyJSONFixture", "PipelineJSON",
+                "DummyJSONFixture", "PipelineJSON", "TestSupport",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),

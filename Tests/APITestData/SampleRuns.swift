@@ -1,5 +1,7 @@
 import Foundation
 import PipelineCore
+import PipelineJSON
+import TestSupport
 
 /// Runs as the pipeline would have produced them: the lines of each staged file (docs/STAGING.md)
 /// and the run record the saver writes last.
@@ -134,23 +136,23 @@ public struct SampleRunGenerator {
         var unknown = 0
         for id in 1...usersPerRun {
             let user = upstreamUser(id: id, runIndex: index)
-            let raw = JSONLine(user).text
+            let raw = user.text
             rawLines.append(raw)
             let masked = Self.mask(user)
-            maskedLines.append(JSONLine(masked).text)
+            maskedLines.append(masked.text)
             let department = user["company"]?["department"]?.string ?? ""
             let code = Self.departments.first(where: { $0.name == department })?.code ?? "UNKNOWN"
             if code == "UNKNOWN" { unknown += 1 }
-            userLines.append(JSONLine(enrich(masked, line: rawLines.count, runID: runID, code: code, raw: raw, extractedAt: extractedAt, transformedAt: transformedAt)).text)
+            userLines.append(enrich(masked, line: rawLines.count, runID: runID, code: code, raw: raw, extractedAt: extractedAt, transformedAt: transformedAt).text)
         }
         // A rejected upstream row: raw as received, masked, and its dead letter.
-        func reject(_ user: SampleJSON, _ reasons: [(String, String, String)]) {
-            rawLines.append(JSONLine(user).text)
-            maskedLines.append(JSONLine(Self.mask(user)).text)
-            dlqLines.append(JSONLine(dlq(line: rawLines.count, runID: runID, raw: rawLines.last!, transformedAt: transformedAt,
-                                         payload: Self.mask(user), reasons: reasons)).text)
+        func reject(_ user: JSONValue, _ reasons: [(String, String, String)]) {
+            rawLines.append(user.text)
+            maskedLines.append(Self.mask(user).text)
+            dlqLines.append(dlq(line: rawLines.count, runID: runID, raw: rawLines.last!, transformedAt: transformedAt,
+                                payload: Self.mask(user), reasons: reasons).text)
         }
-        reject(upstreamUser(id: usersPerRun + 1, runIndex: index).setting("email", "not-an-email").setting("age", .number(71)), [
+        reject(upstreamUser(id: usersPerRun + 1, runIndex: index).setting("email", "not-an-email").setting("age", .int(71)), [
             ("email", "email_format", "\"not-an-email\" is not a valid email address"),
             ("age", "range", "71 is outside 18...65"),
         ])
@@ -159,12 +161,12 @@ public struct SampleRunGenerator {
         ])
         let notJSON = "{\"id\": \(usersPerRun + 3), \"firstName\": \"Trunc"
         rawLines.append(notJSON)
-        maskedLines.append(JSONLine(.string(notJSON)).text)
-        dlqLines.append(JSONLine(dlq(line: rawLines.count, runID: runID, raw: notJSON, transformedAt: transformedAt, payload: .string(notJSON), reasons: [
+        maskedLines.append(JSONValue.string(notJSON).text)
+        dlqLines.append(dlq(line: rawLines.count, runID: runID, raw: notJSON, transformedAt: transformedAt, payload: .string(notJSON), reasons: [
             ("row", "not_object", "the line is not a JSON object"),
-        ])).text)
+        ]).text)
         for id in (usersPerRun + 4)..<(usersPerRun + 4 + extraBadRows) {
-            reject(upstreamUser(id: id, runIndex: index).setting("email", .string("user\(id)-at-example")).setting("age", .number(12)), [
+            reject(upstreamUser(id: id, runIndex: index).setting("email", .string("user\(id)-at-example")).setting("age", .int(12)), [
                 ("email", "email_format", "\"user\(id)-at-example\" is not a valid email address"),
                 ("age", "range", "12 is outside 18...65"),
             ])
@@ -211,10 +213,10 @@ public struct SampleRunGenerator {
         let remote = [("raw", masked), ("users", users), ("dlq", dead)].map { suffix, file in
             SampleRun.RemoteFile(name: "\(runID)_\(suffix).jsonl", rows: file.rows, bytes: file.bytes, sha256: file.sha256)
         }
-        let manifest = JSONLine([
+        let manifest = ([
             "run_id": .string(runID.rawValue), "status": "completed", "started_at": .string(Timestamp.format(startedAt)),
-            "files": .array(remote.map { ["name": .string($0.name), "rows": .number($0.rows), "bytes": .number($0.bytes), "sha256": .string($0.sha256)] }),
-        ]).text
+            "files": .array(remote.map { ["name": .string($0.name), "rows": .int($0.rows), "bytes": .int($0.bytes), "sha256": .string($0.sha256)] }),
+        ] as JSONValue).text
         let manifestFile = SampleRun.RemoteFile(
             name: "\(runID)_manifest.json", rows: 1, bytes: manifest.utf8.count + 1, sha256: SHA256Digest.hex(of: Array((manifest + "\n").utf8)))
         counts.loaded = userLines.count
@@ -235,15 +237,15 @@ public struct SampleRunGenerator {
     /// A DummyJSON `/users` element. Users change a little from run to run (age, weight): ids
     /// divisible by 4 never, by 3 every run, the rest every second run; so a later run updates
     /// some users and leaves the rest.
-    func upstreamUser(id: Int, runIndex: Int) -> SampleJSON {
+    func upstreamUser(id: Int, runIndex: Int) -> JSONValue {
         let first = Self.firstNames[(id - 1) % Self.firstNames.count]
         let last = Self.lastNames[(id * 7) % Self.lastNames.count]
         let changes = id % 4 == 0 ? 0 : id % 3 == 0 ? runIndex : runIndex / 2
         let department = id % 11 == 0 ? Self.unknownDepartment : Self.departments[id % Self.departments.count].name
         let age = 20 + (id * 3 + changes) % 40
         return [
-            "id": .number(id), "firstName": .string(first), "lastName": .string(last), "maidenName": "",
-            "age": .number(age), "gender": id % 2 == 0 ? "male" : "female",
+            "id": .int(id), "firstName": .string(first), "lastName": .string(last), "maidenName": "",
+            "age": .int(age), "gender": id % 2 == 0 ? "male" : "female",
             "email": .string("\(first.lowercased()).\(last.lowercased())\(id)@x.dummyjson.com"),
             "phone": .string("+81 965-431-\(String(format: "%04d", 3000 + id))"),
             "username": .string("\(first.lowercased())\(id)"), "password": .string("\(first.lowercased())pass\(id)!"),
@@ -272,8 +274,8 @@ public struct SampleRunGenerator {
     }
 
     /// The transformer's masking (docs/STAGING.md, "Secrets").
-    static func mask(_ user: SampleJSON) -> SampleJSON {
-        func keepLast4(_ value: SampleJSON?) -> SampleJSON {
+    static func mask(_ user: JSONValue) -> JSONValue {
+        func keepLast4(_ value: JSONValue?) -> JSONValue {
             guard let text = value?.string else { return "****" }
             return .string(String(repeating: "*", count: max(0, text.count - 4)) + String(text.suffix(4)))
         }
@@ -288,7 +290,7 @@ public struct SampleRunGenerator {
         return masked
     }
 
-    func enrich(_ masked: SampleJSON, line: Int, runID: RunID, code: String, raw: String, extractedAt: Date, transformedAt: Date) -> SampleJSON {
+    func enrich(_ masked: JSONValue, line: Int, runID: RunID, code: String, raw: String, extractedAt: Date, transformedAt: Date) -> JSONValue {
         let first = masked["firstName"]?.string ?? ""
         let last = masked["lastName"]?.string ?? ""
         let email = masked["email"]?.string ?? ""
@@ -300,22 +302,22 @@ public struct SampleRunGenerator {
         let group = age < 25 ? "18-24" : age < 35 ? "25-34" : age < 45 ? "35-44" : age < 55 ? "45-54" : age < 65 ? "55-64" : "65+"
         let parts = (masked["birthDate"]?.string ?? "").split(separator: "-").compactMap { Int($0) }
         let birth = parts.count == 3 ? String(format: "%04d-%02d-%02d", parts[0], parts[1], parts[2]) : nil
-        var members = masked.members ?? []
+        var members = masked.objectValue?.map { ($0.key, $0.value) } ?? []
         members += [
             ("full_name", .string("\(first) \(last)")),
             ("email_domain", .string(String(email.split(separator: "@").last ?? "").lowercased())),
             ("age_group", .string(group)), ("department_code", .string(code)),
             ("bmi", .decimal(bmi)), ("bmi_category", .string(category)), ("birth_date", birth.map { .string($0) } ?? .null),
-            ("line", .number(line)), ("run_id", .string(runID.rawValue)),
+            ("line", .int(line)), ("run_id", .string(runID.rawValue)),
             ("extracted_at", .string(Timestamp.format(extractedAt))), ("transformed_at", .string(Timestamp.format(transformedAt))),
             ("record_hash", .string(SHA256Digest.hex(of: Array(raw.utf8)))),
         ]
         return .object(members)
     }
 
-    func dlq(line: Int, runID: RunID, raw: String, transformedAt: Date, payload: SampleJSON, reasons: [(String, String, String)]) -> SampleJSON {
+    func dlq(line: Int, runID: RunID, raw: String, transformedAt: Date, payload: JSONValue, reasons: [(String, String, String)]) -> JSONValue {
         [
-            "line": .number(line), "run_id": .string(runID.rawValue),
+            "line": .int(line), "run_id": .string(runID.rawValue),
             "reasons": .array(reasons.map { ["field": .string($0.0), "rule": .string($0.1), "message": .string($0.2)] }),
             "payload": payload, "record_hash": .string(SHA256Digest.hex(of: Array(raw.utf8))),
             "transformed_at": .string(Timestamp.format(transformedAt)),
@@ -325,18 +327,5 @@ public struct SampleRunGenerator {
     static func describe(_ path: String, _ lines: [String]) -> StagedFile {
         let bytes = Array(lines.map { $0 + "\n" }.joined().utf8)
         return StagedFile(path: path, rows: lines.count, bytes: bytes.count, sha256: SHA256Digest.hex(of: bytes))
-    }
-}
-
-/// A deterministic random number generator, so the same seed gives the same runs.
-public struct SplitMix64: RandomNumberGenerator {
-    private var state: UInt64
-    public init(seed: UInt64) { state = seed }
-    public mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

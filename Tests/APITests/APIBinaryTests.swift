@@ -18,8 +18,8 @@ import Glibc
         let directory = TemporaryDirectory("api-binary")
         let databasePath = directory.file("database/data.db")
         let port = try freePort()
-        let server = try APIProcess(environment: ["API_HOST": "127.0.0.1", "API_PORT": "\(port)", "DB_PATH": databasePath, "LOG_FORMAT": "json"])
-        defer { server.kill() }
+        let server = try ChildProcess.api(environment: ["API_HOST": "127.0.0.1", "API_PORT": "\(port)", "DB_PATH": databasePath, "LOG_FORMAT": "json"])
+        defer { server.killNow() }
 
         let before = try await get(port: port, "/health", waitingUpTo: .seconds(30))
         #expect(before.status == .ok)
@@ -33,8 +33,8 @@ import Glibc
         #expect(runs.headers[HTTPField.Name("X-Total-Count")!] == "4")
         #expect(text(try await get(port: port, "/health")).contains(#""database":"ready""#))
 
-        #expect(server.terminate() == 0, "SIGTERM stops the server gracefully")
-        let lines = server.output.split(separator: "\n").compactMap {
+        #expect(await server.terminate() == 0, "SIGTERM stops the server gracefully")
+        let lines = server.log.split(separator: "\n").compactMap {
             try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
         }
         let requests = lines.filter { $0["msg"] as? String == "request" }
@@ -43,18 +43,18 @@ import Glibc
         #expect(lines.allSatisfy { $0["stage"] as? String == "api" || ($0["stage"] as? String)?.hasPrefix("api/") == true })
         // The access log redacts query values like every URL the stages log.
         #expect(requests.contains { $0["path"] as? String == "/users?department=***&limit=***" })
-        #expect(!server.output.contains("Secret"))
+        #expect(!server.log.contains("Secret"))
     }
 
     @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: binary), "needs .build/debug/API (swift build)"))
-    func aBadSettingStopsItNamingTheVariable() throws {
+    func aBadSettingStopsItNamingTheVariable() async throws {
         for (name, value) in [
             ("API_PORT", "80000"), ("API_PORT", "http"), ("LOG_LEVEL", "loud"), ("API_IDLE_TIMEOUT_SECONDS", "0"),
             ("API_READ_TIMEOUT_SECONDS", "never"), ("API_MAX_CONNECTIONS", "0"), ("API_ALLOWED_HOSTS", "localhost:8000"),
         ] {
-            let process = try APIProcess(environment: [name: value, "DB_PATH": "/nonexistent/data.db"])
-            #expect(process.wait() != 0)
-            #expect(process.errorOutput.contains("invalid \(name)=\"\(value)\""), "\(process.errorOutput)")
+            let process = try ChildProcess.api(environment: [name: value, "DB_PATH": "/nonexistent/data.db"])
+            #expect(await process.wait() != 0)
+            #expect(process.errorLog.contains("invalid \(name)=\"\(value)\""), "\(process.errorLog)")
         }
     }
 
@@ -77,66 +77,27 @@ func text(_ response: TestClient.Response) -> String {
     response.body.map { String(buffer: $0) } ?? ""
 }
 
-/// A port nothing listens on right now (bound to 0 and released).
-func freePort() throws -> Int {
-    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    guard fd >= 0 else { throw Unexpected("socket failed") }
-    defer { close(fd) }
-    var address = sockaddr_in()
-    address.sin_family = sa_family_t(AF_INET)
-    address.sin_addr.s_addr = inet_addr("127.0.0.1")
-    address.sin_port = 0
-    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-    let bound = withUnsafeMutablePointer(to: &address) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
-    }
-    guard bound else { throw Unexpected("bind failed") }
-    return Int(UInt16(bigEndian: address.sin_port))
-}
-
-/// The API binary as a child process; its stdout and stderr are collected in files.
-final class APIProcess: @unchecked Sendable {
-    private let process = Process()
-    private let directory = TemporaryDirectory("api-process")
-
-    init(environment: [String: String], executable: String = APIBinaryTests.binary) throws {
-        process.executableURL = URL(fileURLWithPath: executable)
-        var env = ProcessInfo.processInfo.environment
+extension ChildProcess {
+    /// The API binary as a child process: this test process's environment without the API's own
+    /// settings, plus `environment`; its stdout and stderr in separate files.
+    static func api(environment: [String: String], executable: String = APIBinaryTests.binary) throws -> ChildProcess {
+        var inherited = ProcessInfo.processInfo.environment
         for name in [
             "API_HOST", "API_PORT", "DB_PATH", "LOG_LEVEL", "LOG_FORMAT",
             "API_IDLE_TIMEOUT_SECONDS", "API_READ_TIMEOUT_SECONDS", "API_MAX_CONNECTIONS", "API_ALLOWED_HOSTS",
-        ] { env[name] = nil }
-        process.environment = env.merging(environment) { $1 }
-        _ = FileManager.default.createFile(atPath: directory.file("out"), contents: nil)
-        _ = FileManager.default.createFile(atPath: directory.file("err"), contents: nil)
-        process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: directory.file("out")))
-        process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: directory.file("err")))
-        try process.run()
+        ] { inherited[name] = nil }
+        return try ChildProcess(name: "api", executable: executable, environment: inherited.merging(environment) { $1 }, separateErrorLog: true)
     }
 
-    var output: String { (try? String(contentsOfFile: directory.file("out"), encoding: .utf8)) ?? "" }
-    var errorOutput: String { (try? String(contentsOfFile: directory.file("err"), encoding: .utf8)) ?? "" }
-
-    /// Waits (at most 20 s) for the process to exit and returns its status.
+    /// Waits (at most 20 s) for the process to exit and returns its status; -1 when it had to be killed.
     @discardableResult
-    func wait() -> Int32 {
-        let deadline = Date().addingTimeInterval(20)
-        while process.isRunning, Date() < deadline { usleep(20_000) }
-        if process.isRunning {
-            kill()
-            process.waitUntilExit()
-            return -1
-        }
-        return process.terminationStatus
+    func wait() async -> Int32 {
+        await exitStatus(within: .seconds(20)) ?? -1
     }
 
     /// SIGTERM, then the exit status.
-    func terminate() -> Int32 {
-        process.terminate()
-        return wait()
-    }
-
-    func kill() {
-        if process.isRunning { Glibc.kill(process.processIdentifier, SIGKILL) }
+    func terminate() async -> Int32 {
+        signal(SIGTERM)
+        return await wait()
     }
 }

@@ -12,9 +12,9 @@ import TestSupport
         let alone = directory.file("alone/API")
         try FileManager.default.createDirectory(atPath: directory.file("alone"), withIntermediateDirectories: true)
         try FileManager.default.copyItem(atPath: APIBinaryTests.binary, toPath: alone)
-        let refused = try APIProcess(environment: ["DB_PATH": directory.file("data.db"), "API_PORT": String(try freePort())], executable: alone)
-        #expect(refused.wait() == 1)
-        #expect(refused.errorOutput.contains("etl-pipeline_APICore.resources"), "\(refused.errorOutput)")
+        let refused = try ChildProcess.api(environment: ["DB_PATH": directory.file("data.db"), "API_PORT": String(try freePort())], executable: alone)
+        #expect(await refused.wait() == 1)
+        #expect(refused.errorLog.contains("etl-pipeline_APICore.resources"), "\(refused.errorLog)")
 
         let deployed = directory.file("deployed/API")
         try FileManager.default.createDirectory(atPath: directory.file("deployed"), withIntermediateDirectories: true)
@@ -22,13 +22,13 @@ import TestSupport
         let resources = (APIBinaryTests.binary as NSString).deletingLastPathComponent + "/etl-pipeline_APICore.resources"
         try FileManager.default.copyItem(atPath: resources, toPath: directory.file("deployed/etl-pipeline_APICore.resources"))
         let port = try freePort()
-        let server = try APIProcess(environment: ["API_HOST": "127.0.0.1", "API_PORT": String(port), "DB_PATH": directory.file("data.db")], executable: deployed)
-        defer { server.kill() }
+        let server = try ChildProcess.api(environment: ["API_HOST": "127.0.0.1", "API_PORT": String(port), "DB_PATH": directory.file("data.db")], executable: deployed)
+        defer { server.killNow() }
         var status = ""
         let served = try await eventually(within: .seconds(30)) {
             status = try await ChildProcess.run("curl", ["-sS", "--max-time", "2", "-o", "/dev/null", "-w", "%{http_code}", "http://127.0.0.1:\(port)/ui/"]).stdout
             return status == "503"  // the page saying the database is not ready yet
         }
-        #expect(served, "GET /ui/ answered \(status): \(server.errorOutput)")
+        #expect(served, "GET /ui/ answered \(status): \(server.errorLog)")
     }
 }

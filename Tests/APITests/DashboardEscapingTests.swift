@@ -104,12 +104,12 @@ import TestSupport
         let (directory, path, runs) = try await Self.hostileDatabase()
         _ = directory
         let port = try freePort()
-        let server = try APIProcess(environment: ["API_HOST": "127.0.0.1", "API_PORT": String(port), "DB_PATH": path], executable: APIBinaryTests.binary)
-        defer { server.kill() }
+        let server = try ChildProcess.api(environment: ["API_HOST": "127.0.0.1", "API_PORT": String(port), "DB_PATH": path], executable: APIBinaryTests.binary)
+        defer { server.killNow() }
         let base = "http://127.0.0.1:\(port)"
         guard try await eventually(within: .seconds(30), {
             try await ChildProcess.run("curl", ["-fsS", "--max-time", "2", base + "/health"]).status == 0
-        }) else { throw StageProcessError("the API did not start: \(server.errorOutput)") }
+        }) else { throw ChildProcessError("the API did not start: \(server.errorLog)") }
         let probe = """
             JSON.stringify({pwned: window.pwned === undefined ? 0 : window.pwned, images: document.images.length, \
             scripts: document.scripts.length, handlers: document.querySelectorAll('[onerror],[onload],[onmouseover]').length, \

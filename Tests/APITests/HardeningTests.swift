@@ -19,7 +19,7 @@ import TestSupport
     @Test(.enabled(if: binaryBuilt, "needs .build/debug/API (swift build)"))
     func aSilentClientIsDisconnectedAfterTheIdleTimeout() async throws {
         let (server, port) = try await startAPI(["API_IDLE_TIMEOUT_SECONDS": "1", "API_READ_TIMEOUT_SECONDS": "30"])
-        defer { server.kill() }
+        defer { server.killNow() }
 
         let silent = try RawTCPConnection(port: port)
         let nothing = await silent.receive(within: .seconds(6))
@@ -39,7 +39,7 @@ import TestSupport
     func aRequestSentAByteAtATimeIsCutOffAfterTheReadTimeout() async throws {
         // The idle timeout is long: only the read timeout can close these connections in time.
         let (server, port) = try await startAPI(["API_IDLE_TIMEOUT_SECONDS": "60", "API_READ_TIMEOUT_SECONDS": "1"])
-        defer { server.kill() }
+        defer { server.killNow() }
 
         let slowHeaders = "GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: " + String(repeating: "a", count: 500)
         let headers = try await trickle(slowHeaders, to: port)
@@ -64,7 +64,7 @@ import TestSupport
     @Test(.enabled(if: binaryBuilt, "needs .build/debug/API (swift build)"))
     func overTheConnectionLimitItAnswers503AtOnceAndServesAgainWhenASlotFrees() async throws {
         let (server, port) = try await startAPI(["API_MAX_CONNECTIONS": "4", "API_IDLE_TIMEOUT_SECONDS": "60", "API_READ_TIMEOUT_SECONDS": "60"])
-        defer { server.kill() }
+        defer { server.killNow() }
 
         // Connections kept alive after an answered request: each one surely holds a slot (which of
         // two connections arriving together gets the last slot is not defined).
@@ -97,7 +97,7 @@ import TestSupport
             if response.status == 503 { refused = response }
             return response.status == 503
         }
-        let response = try #require(refused, "a fifth connection is answered 503, not \(seen): \(server.output)")
+        let response = try #require(refused, "a fifth connection is answered 503, not \(seen): \(server.log)")
         #expect(response.elapsed < .seconds(2), "and at once, not after a timeout: \(response.elapsed)")
         #expect(response.headers["retry-after"] == "1")
         #expect(response.headers["content-type"]?.hasPrefix("application/json") == true)
@@ -110,7 +110,7 @@ import TestSupport
             try await exchange(port: port, "GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n").status == 200
         }
         #expect(resumed, "a freed slot serves the next client")
-        #expect(server.output.contains("connection limit reached"), "the saturation is logged")
+        #expect(server.log.contains("connection limit reached"), "the saturation is logged")
         withExtendedLifetime(held) {}
     }
 
@@ -119,7 +119,7 @@ import TestSupport
     @Test(.enabled(if: binaryBuilt, "needs .build/debug/API (swift build)"))
     func foreignHostsAreAnswered421AndLocalNamesServed() async throws {
         let (server, port) = try await startAPI([:])
-        defer { server.kill() }
+        defer { server.killNow() }
 
         for host in ["127.0.0.1:\(port)", "127.0.0.1", "localhost", "LocalHost:\(port)", "[::1]:\(port)", "[::1]", "api:8000"] {
             let response = try await exchange(port: port, "GET /health HTTP/1.1\r\nHost: \(host)\r\nConnection: close\r\n\r\n")
@@ -152,14 +152,14 @@ import TestSupport
             let curl = try await ChildProcess.run("curl", flags + ["-o", "/dev/null", "--max-time", "5", "http://127.0.0.1:\(port)/health"])
             #expect(curl.status == 0, "curl \(flags): \(curl.stderr)")
         }
-        let logged = server.output.split(separator: "\n").filter { $0.contains("status=421") }
+        let logged = server.log.split(separator: "\n").filter { $0.contains("status=421") }
         #expect(logged.contains { $0.contains("host=evil.example") }, "421s are logged with the host")
     }
 
     @Test(.enabled(if: binaryBuilt, "needs .build/debug/API (swift build)"))
     func anyHostIsServedWithAStar() async throws {
         let (server, port) = try await startAPI(["API_ALLOWED_HOSTS": "*"])
-        defer { server.kill() }
+        defer { server.killNow() }
         #expect(try await exchange(port: port, "GET /health HTTP/1.1\r\nHost: evil.example\r\nConnection: close\r\n\r\n").status == 200)
     }
 
@@ -168,7 +168,7 @@ import TestSupport
     @Test(.enabled(if: binaryBuilt, "needs .build/debug/API (swift build)"))
     func requestsNoParserAcceptsAreAnsweredInJSON() async throws {
         let (server, port) = try await startAPI([:])
-        defer { server.kill() }
+        defer { server.killNow() }
 
         let malformed = [
             "GARBAGE\r\n\r\n",
@@ -281,18 +281,18 @@ import TestSupport
 
 /// Starts the API binary on 127.0.0.1 and a free port, over a database that does not exist yet
 /// (`/health` answers 200 regardless), and waits until it answers.
-private func startAPI(_ environment: [String: String]) async throws -> (APIProcess, Int) {
+private func startAPI(_ environment: [String: String]) async throws -> (ChildProcess, Int) {
     let directory = TemporaryDirectory("api-hardening")
     let port = try freePort()
-    let server = try APIProcess(environment: environment.merging([
+    let server = try ChildProcess.api(environment: environment.merging([
         "API_HOST": "127.0.0.1", "API_PORT": "\(port)", "DB_PATH": directory.file("database/data.db"),
     ]) { $1 })
     let up = try await eventually(within: .seconds(30)) {
         (try? await exchange(port: port, "GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"))?.status == 200
     }
     guard up else {
-        server.kill()
-        throw Unexpected("the API did not answer on 127.0.0.1:\(port): \(server.errorOutput)\(server.output)")
+        server.killNow()
+        throw Unexpected("the API did not answer on 127.0.0.1:\(port): \(server.errorLog)\(server.log)")
     }
     return (server, port)
 }

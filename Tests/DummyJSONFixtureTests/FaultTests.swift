@@ -3,6 +3,7 @@ import Foundation
 import Hummingbird
 import HummingbirdTesting
 import Testing
+import TestSupport
 
 /// Each injected fault, through the router (no socket) unless it needs a real connection.
 @Suite struct FaultTests {

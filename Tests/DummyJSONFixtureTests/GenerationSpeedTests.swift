@@ -1,6 +1,7 @@
 import DummyJSONFixture
 import Foundation
 import Testing
+import TestSupport
 
 /// Generation speed as a printed figure, never a timed assertion (CI machines vary); the
 /// assertions are about correctness only.

@@ -1,6 +1,7 @@
 import DummyJSONFixture
 import Foundation
 import Testing
+import TestSupport
 
 /// The fixture on a real socket (127.0.0.1, free port): in-process, and as the `DummyJSON`
 /// executable started as a subprocess.
@@ -53,23 +54,18 @@ import Testing
 
     @Test(.enabled(if: executable != nil, "the DummyJSON executable is not built"), .timeLimit(.minutes(1)))
     func executablePrintsItsPortAndStopsOnSIGTERM() async throws {
-        let process = Process()
         let executable = try #require(Self.executable)
-        process.executableURL = executable
-        process.arguments = ["--port", "0", "--seed", "9", "--bad-fraction", "0.25"]
         // the environment is read, and a flag beats it
-        process.environment = ["FIXTURE_USERS": "40", "FIXTURE_SEED": "3", "FIXTURE_HOST": "127.0.0.1", "FIXTURE_LOG_LEVEL": "error"]
-        let stdout = Pipe()
-        process.standardOutput = stdout
-        process.standardError = FileHandle.nullDevice
-        // The exit status arrives through the termination handler, set before the process starts:
-        // waitUntilExit() would block a thread of the cooperative pool.
-        let (exits, exit) = AsyncStream.makeStream(of: Int32.self)
-        process.terminationHandler = { exit.yield($0.terminationStatus); exit.finish() }
-        try process.run()
-        defer { if process.isRunning { process.terminate() } }
+        let process = try ChildProcess(
+            name: "dummyjson", executable: executable.path, arguments: ["--port", "0", "--seed", "9", "--bad-fraction", "0.25"],
+            environment: ["FIXTURE_USERS": "40", "FIXTURE_SEED": "3", "FIXTURE_HOST": "127.0.0.1", "FIXTURE_LOG_LEVEL": "error"],
+            separateErrorLog: true)
+        defer { process.killNow() }
 
-        let line = try await Self.firstLine(of: stdout.fileHandleForReading)
+        // The first line of its standard output.
+        try #require(try await eventually(within: .seconds(30)) { process.log.contains("\n") || !process.isRunning },
+                     "no line on stdout")
+        let line = try #require(process.log.split(separator: "\n", omittingEmptySubsequences: false).first.map(String.init))
         let match = try #require(try Regex(#"dummyjson fixture listening on http://127\.0\.0\.1:(\d+)/users \(users=40 bad=0\.25 seed=9\)"#).wholeMatch(in: line))
         let portText = try #require(match.output[1].substring)
         let port = try #require(Int(portText))
@@ -81,27 +77,8 @@ import Testing
         let local = try FixtureUsers(count: 40, seed: 9, badFraction: 0.25)
         #expect(try JSON.parse(try await rawRequest(port: port, path: "/users/2").body) == (try JSON.parse(local.userBytes(at: 1))))
 
-        process.terminate()  // SIGTERM: graceful shutdown
-        var statuses = exits.makeAsyncIterator()
-        let status = await statuses.next()
+        process.signal(SIGTERM)  // graceful shutdown
+        let status = await process.exitStatus(within: .seconds(30))
         #expect(status == 0)
-    }
-
-    /// Reads up to the first newline, off the cooperative pool: on a thread of its own, since
-    /// a detached task would still block one of the pool's threads while the read waits.
-    static func firstLine(of handle: FileHandle) async throws -> String {
-        try await withCheckedThrowingContinuation { continuation in
-            Thread {
-                continuation.resume(with: Result {
-                    var bytes: [UInt8] = []
-                    while true {
-                        let chunk = handle.readData(ofLength: 1)
-                        guard let byte = chunk.first else { throw RawHTTPError(description: "stdout closed before a line: \(bytes)") }
-                        if byte == 0x0A { return String(decoding: bytes, as: UTF8.self) }
-                        bytes.append(byte)
-                    }
-                })
-            }.start()
-        }
     }
 }

@@ -2,6 +2,7 @@ import DummyJSONFixture
 import Hummingbird
 import HummingbirdTesting
 import Testing
+import TestSupport
 
 /// `GET /users` envelope and paging, `GET /users/{id}`, `GET /health`: DummyJSON's behaviour.
 @Suite struct PagingTests {

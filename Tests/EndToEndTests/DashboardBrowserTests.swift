@@ -22,7 +22,7 @@ extension EndToEnd {
                 let id = try await pipeline.onlyRun().rawValue
                 let api = pipeline.apiURL
                 guard try await eventually(within: .seconds(30), { try await Self.apiStatus(pipeline, id).map(Self.inFlight) ?? false }) else {
-                    throw StageProcessError("the API did not show run \(id) in flight within 30 s")
+                    throw ChildProcessError("the API did not show run \(id) in flight within 30 s")
                 }
 
                 // Mid-run: the page polls by itself; the test only reads it.
@@ -34,7 +34,7 @@ extension EndToEnd {
                 #expect(live.watched.first.map(Self.inFlight) == true, "opened mid-run: \(live.watched)")
                 #expect(live.watched.last == "completed")
                 #expect(live.dom.contains("data-in-flight=\"false\""), "it stops refreshing once the run ended")
-                guard await extractor.waitForExit(timeout: .seconds(60)) else { throw StageProcessError("the extractor did not exit") }
+                guard await extractor.waitForExit(timeout: .seconds(60)) else { throw ChildProcessError("the extractor did not exit") }
 
                 let (counts, rules) = try await Self.stored(pipeline, id)
                 #expect(counts["invalid"] ?? 0 > 0 && rules.count >= 2, "the fixture's bad rows break several rules: \(rules)")

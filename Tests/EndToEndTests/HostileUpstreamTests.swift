@@ -175,7 +175,7 @@ extension Pipeline {
     func hostileSecrets() async throws -> [String] {
         let object = try await getJSON(fixtureURL + "/_fixture/hostile") as? [String: Any] ?? [:]
         let secrets = object["secrets"] as? [String] ?? []
-        guard secrets.count > 10 else { throw StageProcessError("the fixture lists no planted secrets: \(object)") }
+        guard secrets.count > 10 else { throw ChildProcessError("the fixture lists no planted secrets: \(object)") }
         return secrets
     }
 }

@@ -25,15 +25,15 @@ extension ExtractorSuites {
             var runID: RunID?
             for death in 1...CrashLoop.maxConsecutiveDeaths {
                 let process = try ExtractorTest.launch(["--once"], env: env, log: dir.file("killed-\(death).log"))
-                defer { if process.isRunning { kill(process.processIdentifier, SIGKILL) } }
+                defer { if process.isRunning { kill(process.pid, SIGKILL) } }
                 // Killed once its attempt is counted and it is fetching pages.
-                let counted = try await ExtractorTest.eventually(limit: .seconds(30)) {
+                let counted = try await eventually(within: .seconds(30)) {
                     guard let record = try await ledger.unfinishedExtraction() else { return false }
                     runID = record.id
                     return record.attempts[.extract] == death && record.status == .extracting
                 }
                 #expect(counted, "attempt \(death) was not counted")
-                kill(process.processIdentifier, SIGKILL)
+                kill(process.pid, SIGKILL)
                 _ = try await ExtractorTest.wait(process, limit: .seconds(30))
                 #expect(process.terminationReason == .uncaughtSignal)
             }

@@ -87,7 +87,7 @@ extension ExtractorSuites {
 
     @Test func upstreamSecretsStayHiddenWhenTheUpstreamIsDown() async throws {
         let dir = TemporaryDirectory()
-        let port = try HTTPTestServer.closedPort()
+        let port = try freePort()
         let env = ExtractorTest.environment(port: Int(port), dataDir: dir.path, [
             "DUMMYJSON_URL": "http://etl:\(Self.password)@127.0.0.1:\(port)/users?key=\(Self.apiKey)",
             "RETRY_MAX_RETRIES": "1", "LOG_LEVEL": "debug",
@@ -119,14 +119,14 @@ extension ExtractorSuites {
             let env = ExtractorTest.environment(port: port, dataDir: dir.path, ["EXTRACT_INTERVAL_SECONDS": "1", "LOG_LEVEL": "info"])
             let ledger = RunLedger(redis: try ExtractorTest.redis())
             let process = try ExtractorTest.launch([], env: env, log: dir.file("extractor.log"))
-            defer { if process.isRunning { kill(process.processIdentifier, SIGKILL) } }
+            defer { if process.isRunning { kill(process.pid, SIGKILL) } }
             // A run at start-up, then one a second later: run ids carry the second they started.
-            #expect(try await ExtractorTest.eventually(limit: .seconds(30)) {
+            #expect(try await eventually(within: .seconds(30)) {
                 var extracted = 0
                 for id in try await ledger.recentRuns() where try await ledger.run(id)?.status == .extracted { extracted += 1 }
                 return extracted >= 2
             })
-            kill(process.processIdentifier, SIGTERM)
+            kill(process.pid, SIGTERM)
             #expect(try await ExtractorTest.wait(process, limit: .seconds(10)) == 0, "SIGTERM ends the schedule cleanly")
             // A run caught mid-way is left for the next start to resume, never marked failed.
             for id in try await ledger.recentRuns() {
@@ -144,17 +144,17 @@ extension ExtractorSuites {
             let env = ExtractorTest.environment(port: port, dataDir: dir.path, ["LOG_LEVEL": "info", "CLAIM_TTL_SECONDS": "1.5", "CHUNK_USERS": "3000"])
             let ledger = RunLedger(redis: try ExtractorTest.redis())
             let first = try ExtractorTest.launch(["--once"], env: env, log: dir.file("first.log"))
-            defer { if first.isRunning { kill(first.processIdentifier, SIGKILL) } }
+            defer { if first.isRunning { kill(first.pid, SIGKILL) } }
 
             // Kill it once a few thousand users are durably staged.
             var runID: RunID?
-            let midway = try await ExtractorTest.eventually {
+            let midway = try await eventually(within: .seconds(20)) {
                 guard let record = try await ledger.unfinishedExtraction() else { return false }
                 runID = record.id
                 return (record.checkpoint?.skip ?? 0) >= 5000
             }
             #expect(midway)
-            kill(first.processIdentifier, SIGKILL)
+            kill(first.pid, SIGKILL)
             _ = try await ExtractorTest.wait(first, limit: .seconds(30))
             let id = try #require(runID)
             let layout = StagingLayout(dataDirectory: dir.path)
@@ -165,7 +165,7 @@ extension ExtractorSuites {
             #expect(killedAt.skip < count)
 
             let second = try ExtractorTest.launch(["--once"], env: env, log: dir.file("second.log"))
-            defer { if second.isRunning { kill(second.processIdentifier, SIGKILL) } }
+            defer { if second.isRunning { kill(second.pid, SIGKILL) } }
             #expect(try await ExtractorTest.wait(second, limit: .seconds(120)) == 0)
 
             #expect(try await ledger.recentRuns() == [id], "the same run resumed, no new run")

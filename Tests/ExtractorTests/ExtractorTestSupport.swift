@@ -100,46 +100,20 @@ enum ExtractorTest {
     /// The `Extractor` executable built beside the tests.
     static var binary: String { "\(repositoryRoot)/.build/debug/Extractor" }
 
-    /// Starts the real extractor as a child process with `env`; its output goes to `log`.
-    static func launch(_ arguments: [String], env: [String: String], log: String) throws -> Process {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: binary)
-        process.arguments = arguments
+    /// Starts the real extractor as a child process with `env` over this test process's
+    /// environment; its output goes to `log`.
+    static func launch(_ arguments: [String], env: [String: String], log: String) throws -> ChildProcess {
         // Not HOSTNAME: in a container it would give every test extractor the same instance
         // identity (INSTANCE_ID), and a start would take over the claims of one still running.
-        process.environment = ProcessInfo.processInfo.environment.filter { $0.key != "HOSTNAME" }.merging(env) { _, new in new }
-        _ = FileManager.default.createFile(atPath: log, contents: nil)
-        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
-        process.standardOutput = handle
-        process.standardError = handle
-        try process.run()
-        return process
+        let environment = ProcessInfo.processInfo.environment.filter { $0.key != "HOSTNAME" }.merging(env) { _, new in new }
+        return try ChildProcess(name: "extractor", executable: binary, arguments: arguments, environment: environment, logPath: log)
     }
 
     /// Waits for `process` to exit, at most `limit`; kills it and records an issue otherwise.
-    static func wait(_ process: Process, limit: Duration) async throws -> Int32 {
-        let deadline = ContinuousClock.now + limit
-        while process.isRunning {
-            if ContinuousClock.now > deadline {
-                kill(process.processIdentifier, SIGKILL)
-                Issue.record("process \(process.processIdentifier) did not exit within \(limit)")
-                break
-            }
-            try await Task.sleep(for: .milliseconds(20))
-        }
-        // After SIGKILL: poll until it is reaped, rather than block a pool thread in waitUntilExit().
-        while process.isRunning { try await Task.sleep(for: .milliseconds(20)) }
-        return process.terminationStatus
-    }
-
-    /// Polls `condition` every 20 ms for at most `limit`.
-    static func eventually(limit: Duration = .seconds(20), _ condition: () async throws -> Bool) async throws -> Bool {
-        let deadline = ContinuousClock.now + limit
-        while ContinuousClock.now < deadline {
-            if try await condition() { return true }
-            try await Task.sleep(for: .milliseconds(20))
-        }
-        return false
+    static func wait(_ process: ChildProcess, limit: Duration) async throws -> Int32 {
+        if let status = await process.exitStatus(within: limit) { return status }
+        Issue.record("process \(process.pid) did not exit within \(limit)")
+        return process.exitStatus ?? -1
     }
 }
 

@@ -26,16 +26,16 @@ extension ExtractorSuites {
             let redis = try ExtractorTest.redis()
             let ledger = RunLedger(redis: redis)
             let first = try ExtractorTest.launch(["--once"], env: env, log: dir.file("first.log"))
-            defer { if first.isRunning { kill(first.processIdentifier, SIGKILL) } }
+            defer { if first.isRunning { kill(first.pid, SIGKILL) } }
             var runID: RunID?
-            let extracting = try await ExtractorTest.eventually(limit: .seconds(30)) {
+            let extracting = try await eventually(within: .seconds(30)) {
                 guard let record = try await ledger.unfinishedExtraction(), record.status == .extracting,
                       record.checkpoint != nil else { return false }
                 runID = record.id
                 return true
             }
             #expect(extracting, "the first extractor never got into its pages")
-            kill(first.processIdentifier, SIGKILL)
+            kill(first.pid, SIGKILL)
             _ = try await ExtractorTest.wait(first, limit: .seconds(30))
             let id = try #require(runID)
             let held = try await redis.get(LedgerKey.lock(.extract, id)).map { String(decoding: $0, as: UTF8.self) }
@@ -44,17 +44,17 @@ extension ExtractorSuites {
             // Another identity does not take it: it waits for the claim to expire.
             let other = try ExtractorTest.launch(["--once"], env: env.merging(["INSTANCE_ID": "extractor-2", "LOG_LEVEL": "info"]) { $1 },
                                                  log: dir.file("other.log"))
-            defer { if other.isRunning { kill(other.processIdentifier, SIGKILL) } }
-            let waiting = try await ExtractorTest.eventually(limit: .seconds(30)) {
+            defer { if other.isRunning { kill(other.pid, SIGKILL) } }
+            let waiting = try await eventually(within: .seconds(30)) {
                 (try? String(contentsOfFile: dir.file("other.log"), encoding: .utf8))?.contains("waiting for the claim to expire") == true
             }
             #expect(waiting, "another identity took the claim: \((try? String(contentsOfFile: dir.file("other.log"), encoding: .utf8)) ?? "")")
-            kill(other.processIdentifier, SIGKILL)
+            kill(other.pid, SIGKILL)
             _ = try await ExtractorTest.wait(other, limit: .seconds(30))
 
             // The same identity takes it over and finishes the same run.
             let restarted = try ExtractorTest.launch(["--once"], env: env, log: dir.file("restarted.log"))
-            defer { if restarted.isRunning { kill(restarted.processIdentifier, SIGKILL) } }
+            defer { if restarted.isRunning { kill(restarted.pid, SIGKILL) } }
             #expect(try await ExtractorTest.wait(restarted, limit: .seconds(60)) == 0)
             let record = try #require(try await ledger.run(id))
             #expect(record.status == .extracted)

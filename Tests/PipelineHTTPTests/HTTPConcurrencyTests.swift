@@ -40,10 +40,7 @@ import TestSupport
             Task { try await client.get(server.baseURL + "/never") }
         }
         // Wait until both requests really are inside curl, blocked on the silent server.
-        let deadline = ContinuousClock.now + .seconds(30)
-        while server.requests.count < 2 && ContinuousClock.now < deadline {
-            try await Task.sleep(for: .milliseconds(10))
-        }
+        _ = try await eventually(within: .seconds(30)) { server.requests.count >= 2 }
         #expect(server.requests.count == 2)
 
         let (_, slept) = try await measure { try await Task.sleep(for: .milliseconds(100)) }

@@ -51,7 +51,7 @@ import TestSupport
     }
 
     @Test func connectionRefusedOnAClosedPort() async throws {
-        let port = try HTTPTestServer.closedPort()
+        let port = try freePort()
         let client = CurlHTTPClient(configuration: HTTPClientConfiguration(connectTimeout: .seconds(2), totalTimeout: .seconds(5)))
 
         let failure = try #require(await expectHTTPError { try await client.get("http://127.0.0.1:\(port)/users") })
@@ -149,7 +149,7 @@ import TestSupport
     }
 
     @Test func credentialsNeverAppearInErrors() async throws {
-        let port = try HTTPTestServer.closedPort()
+        let port = try freePort()
         let client = CurlHTTPClient(configuration: HTTPClientConfiguration(connectTimeout: .seconds(2), totalTimeout: .seconds(5)))
 
         let failure = try #require(await expectHTTPError { try await client.get("http://etl-user:s3cr%65t-pw@127.0.0.1:\(port)/users") })

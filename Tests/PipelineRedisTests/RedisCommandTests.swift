@@ -73,10 +73,7 @@ extension RedisServerTests {
             #expect(try await redis.getString(key) == "owner-a")
             let ttl = try await redis.pttl(key)
             #expect((1...2000).contains(ttl))
-            let deadline = ContinuousClock.now + .seconds(10)
-            while try await redis.get(key) != nil, ContinuousClock.now < deadline {
-                try await Task.sleep(for: .milliseconds(50))
-            }
+            _ = try await eventually(within: .seconds(10)) { try await redis.get(key) == nil }
             #expect(try await redis.get(key) == nil, "expired")
             #expect(try await redis.set(key, "owner-b", nx: true, px: .seconds(5)))
             // Without NX a SET always wins.

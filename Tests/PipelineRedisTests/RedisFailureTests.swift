@@ -1,6 +1,7 @@
 import PipelineCore
 import PipelineRedis
 import Testing
+import TestSupport
 
 extension RedisServerTests {
     /// Failures against loopback sockets only: a closed port, and a listener that never answers.
@@ -8,7 +9,7 @@ extension RedisServerTests {
     /// the pub/sub tests would see: hence inside the serialized suite.
     @Suite struct Failures {
         @Test func connectionRefusedNamesHostPortAndReason() async throws {
-            let port = RedisTestSockets.closedPort()
+            let port = try freePort()
             let redis = RedisClient(url: RedisURL(host: "127.0.0.1", port: port), connectTimeout: .seconds(1))
             let error = try await #require(throws: RedisError.self) { try await redis.ping() }
             #expect(error.kind == .connectFailed)
@@ -31,7 +32,7 @@ extension RedisServerTests {
         }
 
         @Test func commandTimesOutAgainstASilentServer() async throws {
-            let listener = RedisSilentListener()
+            let listener = try SilentListener()
             let redis = RedisClient(
                 url: RedisURL(host: "127.0.0.1", port: listener.port),
                 connectTimeout: .seconds(1), commandTimeout: .milliseconds(500)
@@ -46,7 +47,7 @@ extension RedisServerTests {
         }
 
         @Test func subscriberGivesUpAfterBoundedFailures() async throws {
-            let port = RedisTestSockets.closedPort()
+            let port = try freePort()
             let policy = RetryPolicy(maxRetries: 2, baseDelay: .milliseconds(10), multiplier: 2, maxDelay: .milliseconds(50), jitter: 0)
             let subscriber = RedisSubscriber(url: RedisURL(host: "127.0.0.1", port: port), channels: ["c"], reconnectPolicy: policy)
             let recorder = RedisEventRecorder(subscriber)
@@ -62,11 +63,11 @@ extension RedisServerTests {
         }
 
         @Test func subscriberClosedDuringBackoffStopsPromptly() async throws {
-            let port = RedisTestSockets.closedPort()
+            let port = try freePort()
             let policy = RetryPolicy(maxRetries: 5, baseDelay: .seconds(30), multiplier: 1, maxDelay: .seconds(30), jitter: 0)
             let subscriber = RedisSubscriber(url: RedisURL(host: "127.0.0.1", port: port), channels: ["c"], reconnectPolicy: policy)
             let recorder = RedisEventRecorder(subscriber)
-            #expect(try await RedisTest.eventually { !recorder.events.isEmpty })
+            #expect(try await eventually(within: .seconds(10)) { !recorder.events.isEmpty })
             let start = ContinuousClock.now
             subscriber.close()
             await recorder.task.value

@@ -10,7 +10,7 @@ extension RedisServerTests {
             let subscriber = RedisSubscriber(url: RedisTest.url, channels: [channel, other])
             defer { subscriber.close() }
             let recorder = RedisEventRecorder(subscriber)
-            #expect(try await RedisTest.eventually { recorder.subscribedCount == 1 })
+            #expect(try await eventually(within: .seconds(10)) { recorder.subscribedCount == 1 })
 
             let publisher = RedisTest.client()
             let payload: [UInt8] = Array(#"{"run_id":"20261122T101500Z-3f9a"}"#.utf8) + [0x00, 0x0D, 0x0A, 0xFF]
@@ -18,7 +18,7 @@ extension RedisServerTests {
             #expect(try await publisher.publish(other, "second") == 1)
             #expect(try await publisher.publish(RedisTest.prefix() + "nobody", "lost") == 0)
 
-            #expect(try await RedisTest.eventually { recorder.messages.count == 2 })
+            #expect(try await eventually(within: .seconds(10)) { recorder.messages.count == 2 })
             let messages = recorder.messages
             #expect(messages.map(\.channel) == [channel, other])
             #expect(messages.first?.payload == payload)
@@ -30,7 +30,7 @@ extension RedisServerTests {
             let channel = RedisTest.prefix()
             let subscriber = RedisSubscriber(url: RedisTest.url, channels: [channel])
             let recorder = RedisEventRecorder(subscriber)
-            #expect(try await RedisTest.eventually { recorder.subscribedCount == 1 })
+            #expect(try await eventually(within: .seconds(10)) { recorder.subscribedCount == 1 })
 
             // The thread is blocked in a read with no timeout: only shutdown(2) wakes it.
             let start = ContinuousClock.now
@@ -72,7 +72,7 @@ extension RedisServerTests {
             let channel = RedisTest.prefix()
             let subscriber = RedisSubscriber(url: RedisTest.url, channels: [channel])
             let recorder = RedisEventRecorder(subscriber)
-            #expect(try await RedisTest.eventually { recorder.subscribedCount == 1 })
+            #expect(try await eventually(within: .seconds(10)) { recorder.subscribedCount == 1 })
 
             let start = ContinuousClock.now
             recorder.task.cancel()

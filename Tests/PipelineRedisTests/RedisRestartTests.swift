@@ -35,11 +35,11 @@ extension RedisServerTests {
             let subscriber = RedisSubscriber(url: url, channels: [channel], reconnectPolicy: RedisTest.fastReconnect)
             defer { subscriber.close() }
             let recorder = RedisEventRecorder(subscriber)
-            #expect(try await RedisTest.eventually { recorder.subscribedCount == 1 })
+            #expect(try await eventually(within: .seconds(10)) { recorder.subscribedCount == 1 })
 
             try await RedisTestServer.restart(port: port)
 
-            #expect(try await RedisTest.eventually { recorder.subscribedCount == 2 })
+            #expect(try await eventually(within: .seconds(10)) { recorder.subscribedCount == 2 })
             let reconnecting = recorder.events.filter { if case .reconnecting = $0 { true } else { false } }
             #expect(!reconnecting.isEmpty)
             if case .reconnecting(let attempt, _, let error) = reconnecting.first {
@@ -50,7 +50,7 @@ extension RedisServerTests {
 
             let payload: [UInt8] = Array("after restart".utf8) + [0x00]
             #expect(try await RedisClient(url: url).publish(channel, payload) == 1)
-            #expect(try await RedisTest.eventually { recorder.messages.count == 1 })
+            #expect(try await eventually(within: .seconds(10)) { recorder.messages.count == 1 })
             #expect(recorder.messages.first?.payload == payload)
             #expect(recorder.messages.first?.channel == channel)
             #expect(!recorder.finished)
@@ -77,7 +77,7 @@ extension RedisServerTests {
 
         /// The wait is bounded: with Redis gone for good, the call fails with Redis's error.
         @Test func ledgerCallsGiveUpAfterTheirRetries() async throws {
-          let port = try HTTPTestServer.closedPort()
+          let port = try freePort()
           let redis = RedisClient(url: try RedisURL("redis://127.0.0.1:\(port)/0"), connectTimeout: .seconds(1), commandTimeout: .seconds(1))
           let ledger = RunLedger(redis: redis, outage: RetryPolicy(maxRetries: 2, baseDelay: .milliseconds(10), multiplier: 2, maxDelay: .milliseconds(50)))
           let error = try await #require(throws: RedisError.self) { try await ledger.run(RunID()) }

@@ -34,16 +34,6 @@ enum RedisTest {
 
     /// A reconnect schedule fast enough for a restart within a test: 50 ms doubling to 500 ms, 30 tries.
     static let fastReconnect = RetryPolicy(maxRetries: 30, baseDelay: .milliseconds(50), multiplier: 2, maxDelay: .milliseconds(500), jitter: 0.1)
-
-    /// Polls `condition` every 20 ms until it holds or `timeout` passes; returns whether it held.
-    static func eventually(within timeout: Duration = .seconds(10), _ condition: () -> Bool) async throws -> Bool {
-        let deadline = ContinuousClock.now + timeout
-        while ContinuousClock.now < deadline {
-            if condition() { return true }
-            try await Task.sleep(for: .milliseconds(20))
-        }
-        return condition()
-    }
 }
 
 /// Consumes a subscriber's events in a task of its own and keeps them for assertions.

@@ -63,14 +63,10 @@ import TestSupport
 
     /// Polls until every run reaches `status`, for at most `limit`.
     func waitFor(_ ids: [RunID], _ status: RunStatus, limit: Duration = .seconds(10)) async throws -> Bool {
-        let deadline = ContinuousClock.now + limit
-        while ContinuousClock.now < deadline {
-            var all = true
-            for id in ids where try await ledger.run(id)?.status != status { all = false }
-            if all { return true }
-            try await Task.sleep(for: .milliseconds(50))
+        try await eventually(within: limit) {
+            for id in ids where try await ledger.run(id)?.status != status { return false }
+            return true
         }
-        return false
     }
 
     @Test func picksUpARunWhoseSignalItMissed() async throws {

@@ -12,7 +12,7 @@ struct SFTPConnectionFailureTests {
 
     @Test("a closed port is refused, named, and classified as worth a retry")
     func connectionRefused() async throws {
-        let port = try closedLoopbackPort()
+        let port = try freePort()
         let error = try #require(await sftpError {
             _ = try await SFTPClient.connect(server.configuration(port: port))
         })
@@ -27,7 +27,7 @@ struct SFTPConnectionFailureTests {
 
     @Test("RetryPolicy retries a refused connection and gives up after its retries")
     func retryPolicyRetriesRefusedConnection() async throws {
-        let port = try closedLoopbackPort()
+        let port = try freePort()
         let policy = RetryPolicy(maxRetries: 2, baseDelay: .milliseconds(1), maxDelay: .milliseconds(5))
         let attempts = AttemptCounter()
         do {
@@ -45,7 +45,7 @@ struct SFTPConnectionFailureTests {
 
     @Test("a server that accepts and never answers times out within the connect timeout")
     func silentServerTimesOut() async throws {
-        let listener = try LoopbackListener()
+        let listener = try SilentListener()
         let clock = ContinuousClock()
         let started = clock.now
         let error = try #require(await sftpError {
@@ -67,7 +67,7 @@ struct SFTPConnectionFailureTests {
         // Three connections hang in their handshakes for 20 s, more than the pool's threads
         // (one per core). Were libssh2's blocking calls on the pool, a 200 ms sleep would last
         // until the handshakes time out; the bound, half that, leaves room for a loaded machine.
-        let listeners = try (0..<3).map { _ in try LoopbackListener() }
+        let listeners = try (0..<3).map { _ in try SilentListener() }
         let clock = ContinuousClock()
         try await withThrowingTaskGroup(of: Void.self) { group in
             for listener in listeners {
@@ -85,10 +85,11 @@ struct SFTPConnectionFailureTests {
     }
 }
 
-/// Tests that stop a server: they get their own sshd on the next port, never the shared one.
+/// Tests that stop a server: they get their own sshd on a free port, never the shared one.
 @Suite("SFTP dropped sessions", .serialized)
 struct SFTPDroppedSessionTests {
-    let server = SFTPTestServer(port: SFTPTestServer.current.port + 1, user: SFTPTestServer.current.user)
+    let server: SFTPTestServer
+    init() throws { server = try .ofItsOwn() }
 
     @Test("a session the server drops is reported as lost, classified transient, and not reused")
     func droppedSession() async throws {

@@ -34,41 +34,6 @@ func removeTree(_ path: String) {
     try? FileManager.default.removeItem(atPath: path)
 }
 
-/// A loopback port nothing listens on: bound, then closed, so connecting is refused.
-func closedLoopbackPort() throws -> Int {
-    let listener = try LoopbackListener(listen: false)
-    return listener.port
-}
-
-/// A socket on 127.0.0.1 that completes TCP connections (the kernel's backlog) and then never
-/// says a word: an SSH server that hangs before its banner.
-final class LoopbackListener {
-    let fd: Int32
-    let port: Int
-
-    init(listen shouldListen: Bool = true) throws {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { throw POSIXError(.init(rawValue: errno) ?? .EIO) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = 0
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-        guard bound == 0 else { close(fd); throw POSIXError(.init(rawValue: errno) ?? .EIO) }
-        if shouldListen { _ = listen(fd, 16) }
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
-        }
-        self.fd = fd
-        self.port = Int(UInt16(bigEndian: address.sin_port))
-    }
-
-    deinit { close(fd) }
-}
-
 /// Collects bytes from a `@Sendable` chunk handler.
 final class ByteCollector: @unchecked Sendable {
     private let lock = NSLock()

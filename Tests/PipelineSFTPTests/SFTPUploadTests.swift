@@ -34,8 +34,8 @@ struct SFTPUploadTests {
         #expect(result.bytes == Int64(size))
         #expect(result.remotePath == remote + "/random.bin")
         #expect(result.elapsed > .zero)
-        let expected = try await SFTPTestFiles.sha256(source)
-        #expect(try await SFTPTestFiles.sha256(onDisk + "/random.bin") == expected)
+        let expected = try await sha256sum(source)
+        #expect(try await sha256sum(onDisk + "/random.bin") == expected)
         #expect(try FileManager.default.contentsOfDirectory(atPath: onDisk) == ["random.bin"])
 
         let reports = recorder.all
@@ -44,7 +44,7 @@ struct SFTPUploadTests {
         #expect(reports.allSatisfy { $0.totalBytes == Int64(size) })
 
         #expect(downloaded.bytes == Int64(size))
-        #expect(try await SFTPTestFiles.sha256(local + "/back.bin") == expected)
+        #expect(try await sha256sum(local + "/back.bin") == expected)
         #expect(!FileManager.default.fileExists(atPath: local + "/back.bin.part"))
     }
 

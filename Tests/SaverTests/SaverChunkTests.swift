@@ -72,7 +72,7 @@ extension SaverServerTests {
         static func stopAfterFirstChunk(_ h: SaverHarness, _ run: StagedRunFixture) async throws {
             let paused = try await h.saver(hooks: SaverHooks(pauseAfter: .chunk))
             try await h.running(paused) {
-                let saved = try await h.eventually { try await h.ledger.run(run.id)?.chunks.saved[0] != nil }
+                let saved = try await eventually(within: .seconds(30)) { try await h.ledger.run(run.id)?.chunks.saved[0] != nil }
                 try #require(saved, "chunk 0 was never recorded saved")
                 try await Task.sleep(for: .milliseconds(300))
                 let record = try #require(try await h.ledger.run(run.id))
@@ -162,7 +162,7 @@ extension SaverServerTests {
             let run = try await h.stage(rows: 300, chunkUsers: 100, transformedChunks: 2)
             let saver = try await h.saver()
             try await h.running(saver) {
-                let saved = try await h.eventually { try await h.ledger.run(run.id)?.chunks.saved.count == 2 }
+                let saved = try await eventually(within: .seconds(30)) { try await h.ledger.run(run.id)?.chunks.saved.count == 2 }
                 try #require(saved, "chunks 0 and 1 were never recorded saved")
                 try await Task.sleep(for: .seconds(1))  // three reconcile intervals
                 let record = try #require(try await h.ledger.run(run.id))
@@ -177,7 +177,7 @@ extension SaverServerTests {
                 try await run.transform(chunks: 2..<3, ledger: h.ledger)
                 let done = try await h.waitForLedger(run.id, .completed)
                 #expect(done?.status == .completed, "\(done?.error ?? "-")")
-                #expect(try await h.eventually { try db.run(run.id)?["status"] as String? == "completed" })
+                #expect(try await eventually(within: .seconds(30)) { try db.run(run.id)?["status"] as String? == "completed" })
                 #expect(try db.count("raw_users", run: run.id) == 300)
                 #expect(try db.count("dlq_records", run: run.id) == run.invalid)
             }

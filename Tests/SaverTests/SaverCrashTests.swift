@@ -23,32 +23,32 @@ extension SaverServerTests {
 
             // First process: pauses after committing the users transaction; killed there.
             let first = try await Self.pausedSaver(h, after: .users)
-            defer { first.kill(SIGKILL) }
+            defer { first.signal(SIGKILL) }
             let db = try DatabaseSnapshot(path: h.databasePath)
             #expect(try db.count("raw_users", run: run.id) == run.total)
             #expect(try db.count("users") == run.valid)
             #expect(try db.count("dlq_records") == 0, "killed before the DLQ transaction")
             #expect(try db.run(run.id)?["status"] as String? != "completed")
-            first.kill(SIGKILL)
-            #expect(await first.waitForExit(within: .seconds(10)))
+            first.signal(SIGKILL)
+            #expect(await first.waitForExit(timeout: .seconds(10)))
             #expect(first.terminationReason == .uncaughtSignal)
 
             // The killed process's claim (CLAIM_TTL_SECONDS=2) still holds the run; the restarted
             // saver takes it over once the claim expires.
             #expect(try await h.redis.exists(LedgerKey.lock(.save, run.id)))
-            let second = try SaverProcess(Self.binary, environment: h.processEnvironment(), log: h.directory.file("saver-2.log"))
-            defer { second.kill(SIGKILL) }
+            let second = try ChildProcess(name: "saver", executable: Self.binary, environment: h.processEnvironment(), logPath: h.directory.file("saver-2.log"))
+            defer { second.signal(SIGKILL) }
             let record = try await h.waitForLedger(run.id, .completed, limit: .seconds(60))
-            #expect(record?.status == .completed, "\(record?.error ?? "-"); output:\n\(second.output)")
-            second.kill(SIGTERM)
-            #expect(await second.waitForExit(within: .seconds(15)), "SIGTERM stops the saver")
-            #expect(second.terminationStatus == 0)
+            #expect(record?.status == .completed, "\(record?.error ?? "-"); output:\n\(second.log)")
+            second.signal(SIGTERM)
+            #expect(await second.waitForExit(timeout: .seconds(15)), "SIGTERM stops the saver")
+            #expect(second.exitStatus == 0)
 
             #expect(try DatabaseSnapshot(path: h.databasePath).contents() == expected)
             let names = Saver.remoteNames(run.id)
             #expect(filesOnDisk(h.remoteOnDisk) == [names.dlq, names.manifest, names.raw, names.users].sorted())
             #expect(try await sha256sum(h.remoteOnDisk + "/" + names.users) == sha256sum(run.usersFile.path))
-            #expect(second.output.contains("run saved"))
+            #expect(second.log.contains("run saved"))
         }
 
         @Test("SIGKILL between two chunks' transactions, restart: the save resumes at chunk 1 and ends as an uninterrupted run")
@@ -60,20 +60,20 @@ extension SaverServerTests {
 
             // First process: pauses once chunk 0 is recorded saved, before chunk 1's transactions.
             let first = try await Self.pausedSaver(h, after: .chunk)
-            defer { first.kill(SIGKILL) }
+            defer { first.signal(SIGKILL) }
             let db = try DatabaseSnapshot(path: h.databasePath)
             #expect(try db.count("raw_users", run: run.id) == 100)
             #expect(try await h.ledger.run(run.id)?.chunks.saved.keys.sorted() == [0])
-            first.kill(SIGKILL)
-            #expect(await first.waitForExit(within: .seconds(10)))
+            first.signal(SIGKILL)
+            #expect(await first.waitForExit(timeout: .seconds(10)))
 
-            let second = try SaverProcess(Self.binary, environment: h.processEnvironment(), log: h.directory.file("saver-2.log"))
-            defer { second.kill(SIGKILL) }
+            let second = try ChildProcess(name: "saver", executable: Self.binary, environment: h.processEnvironment(), logPath: h.directory.file("saver-2.log"))
+            defer { second.signal(SIGKILL) }
             let record = try await h.waitForLedger(run.id, .completed, limit: .seconds(60))
-            #expect(record?.status == .completed, "\(record?.error ?? "-"); output:\n\(second.output)")
-            second.kill(SIGTERM)
-            #expect(await second.waitForExit(within: .seconds(15)))
-            #expect(second.output.contains("resuming the save after the chunks already saved"), "\(second.output)")
+            #expect(record?.status == .completed, "\(record?.error ?? "-"); output:\n\(second.log)")
+            second.signal(SIGTERM)
+            #expect(await second.waitForExit(timeout: .seconds(15)))
+            #expect(second.log.contains("resuming the save after the chunks already saved"), "\(second.log)")
             #expect(try DatabaseSnapshot(path: h.databasePath).contents() == expected)
             try await h.expectRemoteFiles(run)
         }
@@ -92,12 +92,12 @@ extension SaverServerTests {
         }
 
         /// A saver process held by the test hook after `step`, once it logged the pause.
-        static func pausedSaver(_ h: SaverHarness, after step: SaveStep) async throws -> SaverProcess {
-            let process = try SaverProcess(Self.binary, environment: h.processEnvironment(["SAVER_TEST_PAUSE_AFTER": step.rawValue]),
-                                           log: h.directory.file("saver-1.log"))
-            let paused = try await h.eventually(.seconds(60)) { process.output.contains("test hook: pausing after \(step.rawValue)") }
-            if !paused { process.kill(SIGKILL) }
-            try #require(paused, "the saver never reached the pause; its output:\n\(process.output)")
+        static func pausedSaver(_ h: SaverHarness, after step: SaveStep) async throws -> ChildProcess {
+            let process = try ChildProcess(name: "saver", executable: Self.binary, environment: h.processEnvironment(["SAVER_TEST_PAUSE_AFTER": step.rawValue]),
+                                           logPath: h.directory.file("saver-1.log"))
+            let paused = try await eventually(within: .seconds(60)) { process.log.contains("test hook: pausing after \(step.rawValue)") }
+            if !paused { process.signal(SIGKILL) }
+            try #require(paused, "the saver never reached the pause; its output:\n\(process.log)")
             return process
         }
 
@@ -106,15 +106,15 @@ extension SaverServerTests {
             try #require(FileManager.default.isExecutableFile(atPath: Self.binary), "build it first: swift build --build-tests")
             let h = try await SaverHarness()
             for attempt in 1...5 {
-                let process = try SaverProcess(Self.binary, environment: h.processEnvironment(), log: h.directory.file("saver-term-\(attempt).log"))
-                defer { process.kill(SIGKILL) }
-                let ready = try await h.eventually(.seconds(20)) { process.output.contains("recorded runs") || process.output.contains("waiting for runs") }
-                try #require(ready, "\(process.output)")
+                let process = try ChildProcess(name: "saver", executable: Self.binary, environment: h.processEnvironment(), logPath: h.directory.file("saver-term-\(attempt).log"))
+                defer { process.signal(SIGKILL) }
+                let ready = try await eventually(within: .seconds(20)) { process.log.contains("recorded runs") || process.log.contains("waiting for runs") }
+                try #require(ready, "\(process.log)")
                 try await Task.sleep(for: .milliseconds(200))
-                process.kill(SIGTERM)
-                #expect(await process.waitForExit(within: .seconds(15)))
-                #expect(process.terminationStatus == 0, "attempt \(attempt):\n\(process.output)")
-                #expect(process.output.contains("stopped"))
+                process.signal(SIGTERM)
+                #expect(await process.waitForExit(timeout: .seconds(15)))
+                #expect(process.exitStatus == 0, "attempt \(attempt):\n\(process.log)")
+                #expect(process.log.contains("stopped"))
             }
         }
 
@@ -122,12 +122,12 @@ extension SaverServerTests {
         func badSettingStopsStartUp() async throws {
             try #require(FileManager.default.isExecutableFile(atPath: Self.binary), "build it first: swift build --build-tests")
             let h = try await SaverHarness()
-            let process = try SaverProcess(Self.binary, environment: h.processEnvironment(["STAGING_KEEP_RUNS": "many"]),
-                                           log: h.directory.file("saver-bad.log"))
-            defer { process.kill(SIGKILL) }
-            #expect(await process.waitForExit(within: .seconds(15)))
-            #expect(process.terminationStatus != 0)
-            #expect(process.output.contains("STAGING_KEEP_RUNS"), "\(process.output)")
+            let process = try ChildProcess(name: "saver", executable: Self.binary, environment: h.processEnvironment(["STAGING_KEEP_RUNS": "many"]),
+                                           logPath: h.directory.file("saver-bad.log"))
+            defer { process.signal(SIGKILL) }
+            #expect(await process.waitForExit(timeout: .seconds(15)))
+            #expect((process.exitStatus ?? 0) != 0)
+            #expect(process.log.contains("STAGING_KEEP_RUNS"), "\(process.log)")
         }
     }
 }
@@ -157,44 +157,4 @@ extension SaverHarness {
         environment.merge(extra) { $1 }
         return environment
     }
-}
-
-/// A `Saver` child process whose output goes to a file. `Process` is not `Sendable`; this
-/// wrapper only reads its state and sends signals by pid, which is safe from any thread.
-final class SaverProcess: @unchecked Sendable {
-    private let process: Process
-    let logPath: String
-
-    init(_ executable: String, environment: [String: String], log: String) throws {
-        logPath = log
-        _ = FileManager.default.createFile(atPath: log, contents: nil)
-        let output = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
-        defer { try? output.close() }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.environment = environment
-        process.standardOutput = output
-        process.standardError = output
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
-        self.process = process
-    }
-
-    var output: String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
-
-    /// Sends `signal` when the process still runs.
-    func kill(_ signal: Int32) {
-        if process.isRunning { _ = Glibc.kill(process.processIdentifier, signal) }
-    }
-
-    func waitForExit(within limit: Duration) async -> Bool {
-        let deadline = ContinuousClock.now + limit
-        while process.isRunning && ContinuousClock.now < deadline {
-            try? await Task.sleep(for: .milliseconds(50))
-        }
-        return !process.isRunning
-    }
-
-    var terminationStatus: Int32 { process.terminationStatus }
-    var terminationReason: Process.TerminationReason { process.terminationReason }
 }

@@ -75,7 +75,7 @@ extension SaverServerTests {
             let sent = Chunks.Sent()
             let saver = try await h.saver(settings: h.settings(encryption: keys.encryption), hooks: sent.hooks)
             try await h.running(saver) {
-                let saved = try await h.eventually { try await h.ledger.run(run.id)?.chunks.saved.count == 2 }
+                let saved = try await eventually(within: .seconds(30)) { try await h.ledger.run(run.id)?.chunks.saved.count == 2 }
                 try #require(saved, "chunks 0 and 1 were never recorded saved")
                 try await Task.sleep(for: .seconds(1))
                 #expect(try await h.ledger.run(run.id)?.status != .completed)
@@ -101,7 +101,7 @@ extension SaverServerTests {
             let paused = try await h.saver(settings: settings, hooks: SaverHooks(pauseAfter: .chunk))
             var before: [String: Data] = [:]
             try await h.running(paused) {
-                let saved = try await h.eventually { try await h.ledger.run(run.id)?.chunks.saved[0] != nil }
+                let saved = try await eventually(within: .seconds(30)) { try await h.ledger.run(run.id)?.chunks.saved[0] != nil }
                 try #require(saved, "chunk 0 was never recorded saved")
                 for file in RemoteFile.allCases {
                     let part = h.remoteOnDisk + "/" + file.name(run.id, encrypted: true) + ".part"

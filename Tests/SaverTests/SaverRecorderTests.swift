@@ -16,7 +16,7 @@ extension SaverServerTests {
                 // Let the recorder subscribe (pub/sub channels span databases, so another suite may
                 // listen too) and do its start-up scan; the interval is an hour, so only the
                 // signal can bring the row in quickly.
-                #expect(try await h.eventually { (try await h.redis.send("PUBSUB", "NUMSUB", Channel.runFailed.rawValue).array?.last?.int ?? 0) >= 1 })
+                #expect(try await eventually(within: .seconds(30)) { (try await h.redis.send("PUBSUB", "NUMSUB", Channel.runFailed.rawValue).array?.last?.int ?? 0) >= 1 })
                 try await Task.sleep(for: .milliseconds(500))
                 let id = RunID.test()
                 _ = try await h.ledger.startRun(id)
@@ -24,7 +24,7 @@ extension SaverServerTests {
                 _ = try await h.redis.publish(Channel.runFailed.rawValue, signal.json)
 
                 let db = try DatabaseSnapshot(path: h.databasePath)
-                #expect(try await h.eventually(.seconds(10)) { try db.run(id) != nil })
+                #expect(try await eventually(within: .seconds(10)) { try db.run(id) != nil })
                 let row = try #require(try db.run(id))
                 #expect(row["status"] as String == "failed")
                 #expect(row["failed_phase"] as String == "extract")

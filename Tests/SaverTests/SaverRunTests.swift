@@ -243,7 +243,7 @@ extension SaverServerTests {
                 #expect(record.failedPhase == .save)
                 #expect(record.error?.contains("users.jsonl is not what the ledger recorded") == true, "\(record.error ?? "-")")
                 let db = try DatabaseSnapshot(path: h.databasePath)
-                #expect(try await h.eventually { try db.run(run.id)?["status"] as String? == "failed" })
+                #expect(try await eventually(within: .seconds(30)) { try db.run(run.id)?["status"] as String? == "failed" })
                 return db
             }
             // The file is checked in the read that loads it: its transaction rolled back. The chunk's
@@ -268,7 +268,7 @@ extension SaverServerTests {
                     _ = try await h.stage(id, rows: 10)
                     #expect(try await h.waitForLedger(id, .completed)?.status == .completed)
                 }
-                #expect(try await h.eventually { try h.layout.stagedRuns() == [failed] + ids.suffix(2) },
+                #expect(try await eventually(within: .seconds(30)) { try h.layout.stagedRuns() == [failed] + ids.suffix(2) },
                         "left: \((try? h.layout.stagedRuns()) ?? [])")
             }
         }

@@ -136,22 +136,12 @@ final class SaverHarness: Sendable {
 
     /// Polls the ledger until the run has `status` (or failed), for at most `limit`.
     func waitForLedger(_ id: RunID, _ status: RunStatus, limit: Duration = .seconds(60)) async throws -> RunRecord? {
-        let deadline = ContinuousClock.now + limit
-        while ContinuousClock.now < deadline {
-            if let record = try await ledger.run(id), record.status == status { return record }
-            try await Task.sleep(for: .milliseconds(50))
+        var record: RunRecord?
+        _ = try await eventually(within: limit) {
+            record = try await ledger.run(id)
+            return record?.status == status
         }
-        return try await ledger.run(id)
-    }
-
-    /// Polls until `condition` holds, for at most `limit`; returns whether it held.
-    func eventually(_ limit: Duration = .seconds(30), _ condition: () async throws -> Bool) async throws -> Bool {
-        let deadline = ContinuousClock.now + limit
-        while ContinuousClock.now < deadline {
-            if try await condition() { return true }
-            try await Task.sleep(for: .milliseconds(50))
-        }
-        return try await condition()
+        return record
     }
 }
 

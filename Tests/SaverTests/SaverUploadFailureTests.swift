@@ -7,12 +7,9 @@ import Testing
 import TestSupport
 
 extension SaverServerTests {
-    /// Tests that stop an SFTP server get one of their own (port 12224 with the default test
-    /// port), so the shared one stays up for every other suite.
+    /// Tests that stop an SFTP server get one of their own (``SFTPTestServer/ofItsOwn()``), so
+    /// the shared one stays up for every other suite.
     @Suite("Saver: SFTP failures") struct UploadFailures {
-        static var privateServer: SFTPTestServer {
-            SFTPTestServer(port: SFTPTestServer.current.port + 2, user: SFTPTestServer.current.user)
-        }
 
         @Test("a wrong host key in known_hosts: nothing is uploaded and the run fails naming the host-key mismatch")
         func wrongHostKey() async throws {
@@ -29,7 +26,7 @@ extension SaverServerTests {
                 #expect(record.error?.contains("host key mismatch") == true, "\(record.error ?? "-")")
                 #expect(record.error?.contains(h.server.endpoint) == true)
                 let db = try DatabaseSnapshot(path: h.databasePath)
-                #expect(try await h.eventually { try db.run(run.id)?["status"] as String? == "failed" })
+                #expect(try await eventually(within: .seconds(30)) { try db.run(run.id)?["status"] as String? == "failed" })
                 return db
             }
             #expect(!FileManager.default.fileExists(atPath: h.remoteOnDisk), "nothing reached the server")
@@ -43,7 +40,7 @@ extension SaverServerTests {
 
         @Test("the SFTP server stopped during an upload and started again within the retry window: the run completes")
         func serverComesBack() async throws {
-            let server = Self.privateServer
+            let server = try SFTPTestServer.ofItsOwn()
             try await server.whileRunning {
                 let h = try await SaverHarness(server: server)
                 // Over 2 MiB, so the upload reports progress before it is done.
@@ -80,7 +77,7 @@ extension SaverServerTests {
 
         @Test("the SFTP server stopped during an upload and left down: the run fails with the SFTP error, its rows intact")
         func serverStaysDown() async throws {
-            let server = Self.privateServer
+            let server = try SFTPTestServer.ofItsOwn()
             try await server.whileRunning {
                 let h = try await SaverHarness(server: server)
                 let run = try await h.stage(rows: 3000)
@@ -100,7 +97,7 @@ extension SaverServerTests {
                     #expect(error.contains("gave up after 3 attempts"), "\(error)")
                     #expect(error.contains("SFTP connect on \(server.endpoint) failed"), "\(error)")
                     let db = try DatabaseSnapshot(path: h.databasePath)
-                    #expect(try await h.eventually { try db.run(run.id)?["status"] as String? == "failed" })
+                    #expect(try await eventually(within: .seconds(30)) { try db.run(run.id)?["status"] as String? == "failed" })
                     return db
                 }
                 #expect(stopped.isSet)

@@ -32,7 +32,7 @@ public enum Browser {
         if let watch { arguments += ["--watch", watch] }
         let output = try await ChildProcess.run("python3", arguments)
         guard output.status == 0, let object = try JSONSerialization.jsonObject(with: Data(output.stdout.utf8)) as? [String: Any] else {
-            throw StageProcessError("scripts/browser.py failed (\(output.status)) on \(url): \(output.stderr)")
+            throw ChildProcessError("scripts/browser.py failed (\(output.status)) on \(url): \(output.stderr)")
         }
         return Page(
             dom: object["dom"] as? String ?? "", watched: (object["watched"] as? [Any] ?? []).map { "\($0)" },

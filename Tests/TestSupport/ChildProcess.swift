@@ -1,14 +1,129 @@
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 
-/// Runs helper programs from tests without blocking a thread of Swift's cooperative pool.
+/// A program a test runs as a child process: a stage, the API, the DummyJSON fixture, or a helper
+/// such as curl or a script (``run(_:_:environment:)``), its output in log files, so a test can
+/// start, signal, kill and restart it like an operator would.
 ///
-/// Swift Testing runs tests in parallel on that pool, which has one thread per core (two on a
-/// small machine). `Process.waitUntilExit()` or reading a pipe to EOF would hold one of those
-/// threads for as long as the child runs, and every other test's continuations and timers would
-/// wait behind it. Here the wait is a continuation resumed by the process's termination handler,
-/// and the output goes through temporary files, not pipes: a pipe read to EOF would also hang if
-/// a daemon the child starts inherited it.
-public enum ChildProcess {
+/// The child starts through perl, which clears the signal mask Foundation's `Process` leaves
+/// blocked in the child, so SIGTERM reaches the program's graceful shutdown as in production.
+/// Output goes to files, not pipes: a pipe read to EOF would hang if a daemon the child starts
+/// inherited it. Waiting never blocks a thread of the cooperative pool (Swift Testing runs tests
+/// in parallel on it, one thread per core): it polls `isRunning`.
+public final class ChildProcess: @unchecked Sendable {
+    public let name: String
+    /// Standard output, and standard error unless `separateErrorLog` was asked for.
+    public let logPath: String
+    /// Standard error: `logPath + ".stderr"` when separate, else `logPath`.
+    public let errorLogPath: String
+    private let process = Process()
+    /// Holds the logs when no `logPath` was given; removed with the value.
+    private let ownDirectory: TemporaryDirectory?
+
+    /// Starts `executable` with `arguments` and `environment` (plus `PATH`; nothing else of the
+    /// test's environment leaks in), appending its output to `logPath` (a file in a temporary
+    /// directory of its own when `nil`).
+    public init(
+        name: String, executable: String, arguments: [String] = [], environment: [String: String],
+        logPath: String? = nil, separateErrorLog: Bool = false
+    ) throws {
+        guard FileManager.default.isExecutableFile(atPath: executable) else {
+            throw ChildProcessError("\(executable) is missing: run `swift build --build-tests` first")
+        }
+        self.name = name
+        ownDirectory = logPath == nil ? TemporaryDirectory("child-process") : nil
+        self.logPath = logPath ?? ownDirectory!.file("log")
+        errorLogPath = separateErrorLog ? self.logPath + ".stderr" : self.logPath
+        let output = try Self.appending(to: self.logPath)
+        defer { try? output.close() }
+        let errors = separateErrorLog ? try Self.appending(to: errorLogPath) : output
+        defer { try? errors.close() }
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/perl")
+        process.arguments = [
+            "-MPOSIX", "-e", "sigprocmask(SIG_SETMASK, POSIX::SigSet->new) or die; exec { $ARGV[0] } @ARGV or die",
+            executable,
+        ] + arguments
+        process.environment = ["PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"].merging(environment) { $1 }
+        process.standardOutput = output
+        process.standardError = errors
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+    }
+
+    private static func appending(to path: String) throws -> FileHandle {
+        if !FileManager.default.fileExists(atPath: path) {
+            _ = FileManager.default.createFile(atPath: path, contents: nil)
+        }
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
+        try handle.seekToEnd()
+        return handle
+    }
+
+    public var pid: Int32 { process.processIdentifier }
+    public var isRunning: Bool { process.isRunning }
+    /// The exit status, or `nil` while it runs. A process killed by a signal reports the signal.
+    public var exitStatus: Int32? { process.isRunning ? nil : process.terminationStatus }
+    /// Whether it exited or was killed by a signal, or `nil` while it runs.
+    public var terminationReason: Process.TerminationReason? { process.isRunning ? nil : process.terminationReason }
+    public var log: String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
+    public var errorLog: String { (try? String(contentsOfFile: errorLogPath, encoding: .utf8)) ?? "" }
+
+    public func signal(_ signal: Int32) {
+        if process.isRunning { kill(process.processIdentifier, signal) }
+    }
+
+    /// Waits up to `timeout` for the process to exit; returns whether it did.
+    public func waitForExit(timeout: Duration) async -> Bool {
+        let deadline = ContinuousClock.now + timeout
+        while process.isRunning && ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+        return !process.isRunning
+    }
+
+    /// Waits up to `limit` for the exit and returns its status; `nil` when the process still ran
+    /// then, after killing it (SIGKILL) and waiting for it to go.
+    public func exitStatus(within limit: Duration) async -> Int32? {
+        if await waitForExit(timeout: limit) { return process.terminationStatus }
+        await crash()
+        return nil
+    }
+
+    /// SIGTERM, then SIGKILL if it has not exited within `grace`.
+    public func stop(grace: Duration = .seconds(10)) async {
+        signal(SIGTERM)
+        if await waitForExit(timeout: grace) { return }
+        signal(SIGKILL)
+        _ = await waitForExit(timeout: .seconds(5))
+    }
+
+    /// SIGKILL and wait for the exit: a crash, as far as the program can tell.
+    public func crash() async {
+        signal(SIGKILL)
+        _ = await waitForExit(timeout: .seconds(10))
+    }
+
+    /// For a `deinit` or `defer`, where nothing can be awaited: SIGKILL and reap.
+    public func killNow() {
+        guard process.isRunning else { return }
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+    }
+
+    /// Log lines containing `text`.
+    public func lines(containing text: String) -> [String] {
+        log.split(separator: "\n").map(String.init).filter { $0.contains(text) }
+    }
+
+    /// The last `count` lines of the log, for a failure message.
+    public func tail(_ count: Int = 40) -> String {
+        log.split(separator: "\n", omittingEmptySubsequences: false).suffix(count).joined(separator: "\n")
+    }
+}
+
+extension ChildProcess {
     public struct Output: Sendable {
         public var status: Int32
         public var stdout: String
@@ -17,50 +132,33 @@ public enum ChildProcess {
 
     /// Runs `executable` (a path, or a name looked up in `PATH`) with `arguments` and waits for
     /// it to exit. `environment` is added to this process's environment. Throws only when the
-    /// program cannot be started; a non-zero exit is in the returned status.
+    /// program cannot be started (or the task is cancelled, which kills it); a non-zero exit is
+    /// in the returned status.
     public static func run(
         _ executable: String, _ arguments: [String], environment: [String: String] = [:]
     ) async throws -> Output {
-        let directory = FileManager.default.temporaryDirectory
-            .appendingPathComponent("test-child-process-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: directory) }
-        let outURL = directory.appendingPathComponent("stdout")
-        let errURL = directory.appendingPathComponent("stderr")
-        _ = FileManager.default.createFile(atPath: outURL.path, contents: nil)
-        _ = FileManager.default.createFile(atPath: errURL.path, contents: nil)
-
-        let process = Process()
-        if executable.contains("/") {
-            process.executableURL = URL(fileURLWithPath: executable)
-            process.arguments = arguments
-        } else {
-            process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-            process.arguments = [executable] + arguments
-        }
-        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
-        let out = try FileHandle(forWritingTo: outURL)
-        defer { try? out.close() }
-        let err = try FileHandle(forWritingTo: errURL)
-        defer { try? err.close() }
-        process.standardOutput = out
-        process.standardError = err
-        process.standardInput = FileHandle.nullDevice
-
-        let status: Int32 = try await withCheckedThrowingContinuation { continuation in
-            process.terminationHandler = { continuation.resume(returning: $0.terminationStatus) }
+        let environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        let child = try ChildProcess(
+            name: executable, executable: path(of: executable, in: environment["PATH"] ?? "/usr/bin:/bin"),
+            arguments: arguments, environment: environment, separateErrorLog: true)
+        while child.isRunning {
             do {
-                try process.run()
+                try await Task.sleep(for: .milliseconds(10))
             } catch {
-                process.terminationHandler = nil
-                continuation.resume(throwing: error)
+                child.killNow()
+                throw error
             }
         }
-        return Output(status: status, stdout: text(of: outURL), stderr: text(of: errURL))
+        return Output(status: child.process.terminationStatus, stdout: child.log, stderr: child.errorLog)
     }
 
-    private static func text(of url: URL) -> String {
-        String(decoding: (try? Data(contentsOf: url)) ?? Data(), as: UTF8.self)
+    /// `executable` when it is a path, else the first executable of that name in `searchPath`.
+    private static func path(of executable: String, in searchPath: String) -> String {
+        guard !executable.contains("/") else { return executable }
+        for directory in searchPath.split(separator: ":") where FileManager.default.isExecutableFile(atPath: "\(directory)/\(executable)") {
+            return "\(directory)/\(executable)"
+        }
+        return executable
     }
 }
 
@@ -70,4 +168,9 @@ public func offThePool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) 
     try await withCheckedThrowingContinuation { continuation in
         Thread { continuation.resume(with: Result { try body() }) }.start()
     }
+}
+
+public struct ChildProcessError: Error, CustomStringConvertible, Sendable {
+    public let description: String
+    public init(_ description: String) { self.description = description }
 }

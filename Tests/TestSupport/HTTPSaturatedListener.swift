@@ -16,7 +16,7 @@ public final class HTTPSaturatedListener: Sendable {
     private let fillers: [Int32]
 
     public init() async throws {
-        let (listener, port) = try HTTPTestSocket.listen(backlog: 0)
+        let (listener, port) = try LoopbackSocket.listen(backlog: 0)
         self.listener = listener
         self.port = port
         var fillers: [Int32] = []

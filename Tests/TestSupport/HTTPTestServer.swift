@@ -60,7 +60,7 @@ public final class HTTPTestServer: Sendable {
     public var acceptedConnections: Int { state.withLock { $0.accepted } }
 
     public init(handler: @escaping @Sendable (HTTPTestRequest) -> HTTPTestReply) throws {
-        let (socket, port) = try HTTPTestSocket.listen(backlog: 64)
+        let (socket, port) = try LoopbackSocket.listen(backlog: 64)
         self.listener = socket
         self.port = port
         self.handler = handler
@@ -187,49 +187,10 @@ public final class HTTPTestServer: Sendable {
         head += "\r\n"
         return Array(head.utf8) + body
     }
-
-    /// A 127.0.0.1 port with nothing listening: bound to learn a free port, then closed, so a
-    /// connection to it is refused (another process could take it meanwhile, which on a test
-    /// machine is vanishingly unlikely within the test).
-    public static func closedPort() throws -> UInt16 {
-        let (socket, port) = try HTTPTestSocket.listen(backlog: 1)
-        close(socket)
-        return port
-    }
-}
-
-/// A failed socket call in the test server, with `errno`'s text.
-public struct HTTPTestServerError: Error, CustomStringConvertible {
-    public var call: String
-    public var code: Int32
-    public var description: String { "\(call) failed: \(String(cString: strerror(code)))" }
 }
 
 /// The POSIX socket calls the test servers share.
 enum HTTPTestSocket {
-    /// A TCP socket listening on 127.0.0.1 at an ephemeral port, and that port.
-    static func listen(backlog: Int32) throws -> (Int32, UInt16) {
-        let socket = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        guard socket >= 0 else { throw HTTPTestServerError(call: "socket", code: errno) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = 0
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                bind(socket, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
-            }
-        }
-        guard bound == 0 else { defer { close(socket) }; throw HTTPTestServerError(call: "bind", code: errno) }
-        guard Glibc.listen(socket, backlog) == 0 else { defer { close(socket) }; throw HTTPTestServerError(call: "listen", code: errno) }
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let named = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(socket, $0, &length) }
-        }
-        guard named == 0 else { defer { close(socket) }; throw HTTPTestServerError(call: "getsockname", code: errno) }
-        return (socket, UInt16(bigEndian: address.sin_port))
-    }
-
     /// Writes all of `bytes` (no SIGPIPE if the client is gone); `false` when the connection broke.
     static func sendAll(_ socket: Int32, _ bytes: [UInt8]) -> Bool {
         var offset = 0

@@ -14,7 +14,7 @@ public final class RawTCPConnection: Sendable {
     /// Connects to 127.0.0.1:`port` (loopback: the connect completes at once or is refused).
     public init(port: Int) throws {
         socket = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        guard socket >= 0 else { throw HTTPTestServerError(call: "socket", code: errno) }
+        guard socket >= 0 else { throw LoopbackSocketError(call: "socket", code: errno) }
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_port = UInt16(port).bigEndian
@@ -25,7 +25,7 @@ public final class RawTCPConnection: Sendable {
         guard connected == 0 else {
             let code = errno
             Glibc.close(socket)
-            throw HTTPTestServerError(call: "connect", code: code)
+            throw LoopbackSocketError(call: "connect", code: code)
         }
         _ = fcntl(socket, F_SETFL, fcntl(socket, F_GETFL) | O_NONBLOCK)
     }

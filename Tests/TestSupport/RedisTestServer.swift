@@ -23,19 +23,19 @@ public enum RedisTestServer {
     public static let repositoryRoot: URL = URL(fileURLWithPath: #filePath)
         .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
-    /// The port of a second server for tests that stop or restart Redis, so that the shared
-    /// server stays up for every other suite running in parallel.
-    public static var privatePort: Int { port + 1 }
-
-    /// Runs `body` against a server of its own on ``privatePort``, stopped afterwards.
+    /// Runs `body` against a server of its own on a free port (``freePort()``), for tests that
+    /// stop or restart Redis, so that the shared server stays up for every other suite running
+    /// in parallel; stopped afterwards and its data directory removed.
     public static func withPrivateServer<T>(_ body: (_ url: String, _ port: Int) async throws -> T) async throws -> T {
-        try await start(port: privatePort)
+        let port = try freePort()
+        defer { try? FileManager.default.removeItem(at: repositoryRoot.appendingPathComponent(".run/redis-\(port)")) }
+        try await start(port: port)
         do {
-            let result = try await body("redis://127.0.0.1:\(privatePort)/0", privatePort)
-            try await stop(port: privatePort)
+            let result = try await body("redis://127.0.0.1:\(port)/0", port)
+            try await stop(port: port)
             return result
         } catch {
-            try? await stop(port: privatePort)
+            try? await stop(port: port)
             throw error
         }
     }
@@ -51,31 +51,10 @@ public enum RedisTestServer {
 
     /// Runs `scripts/redis.sh <action>` without blocking a cooperative thread while it runs.
     private static func script(_ action: String, port: Int) async throws {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/bin/bash")
-        process.arguments = [repositoryRoot.appendingPathComponent("scripts/redis.sh").path, action]
-        process.environment = ProcessInfo.processInfo.environment.merging(["REDIS_PORT": String(port)]) { $1 }
-        // A file, not a pipe: reading a pipe to EOF would hang if anything the script starts kept it open.
-        let outputURL = FileManager.default.temporaryDirectory.appendingPathComponent("redis-sh-\(UUID().uuidString).log")
-        guard FileManager.default.createFile(atPath: outputURL.path, contents: nil) else {
-            throw ScriptFailed(action: action, status: -1, output: "cannot create \(outputURL.path)")
-        }
-        defer { try? FileManager.default.removeItem(at: outputURL) }
-        let output = try FileHandle(forWritingTo: outputURL)
-        defer { try? output.close() }
-        process.standardOutput = output
-        process.standardError = output
-        let status: Int32 = try await withCheckedThrowingContinuation { continuation in
-            process.terminationHandler = { continuation.resume(returning: $0.terminationStatus) }
-            do {
-                try process.run()
-            } catch {
-                process.terminationHandler = nil
-                continuation.resume(throwing: error)
-            }
-        }
-        let text = (try? String(contentsOf: outputURL, encoding: .utf8)) ?? ""
-        guard status == 0 else { throw ScriptFailed(action: action, status: status, output: text) }
+        let output = try await ChildProcess.run(
+            "/bin/bash", [repositoryRoot.appendingPathComponent("scripts/redis.sh").path, action],
+            environment: ["REDIS_PORT": String(port)])
+        guard output.status == 0 else { throw ScriptFailed(action: action, status: output.status, output: output.stdout + output.stderr) }
     }
 
     public struct ScriptFailed: Error, CustomStringConvertible {

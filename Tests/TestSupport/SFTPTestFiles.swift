@@ -1,21 +1,5 @@
 import Foundation
 
-/// Running helper programs (sha256sum, ssh-keygen, the scripts) from tests.
-public enum SFTPTestProcess {
-    public typealias Output = ChildProcess.Output
-
-    /// Runs `executable` (a path, or a name looked up in PATH) and waits for it, without blocking
-    /// a thread of the cooperative pool. Output goes through temporary files, not pipes, so a
-    /// daemon that inherits them cannot hang the wait (see ``ChildProcess``).
-    public static func run(_ executable: String, _ arguments: [String], environment: [String: String] = [:]) async -> Output {
-        do {
-            return try await ChildProcess.run(executable, arguments, environment: environment)
-        } catch {
-            return Output(status: -1, stdout: "", stderr: "cannot run \(executable): \(error)")
-        }
-    }
-}
-
 /// Files for SFTP tests: random content, checksums, throwaway keys.
 public enum SFTPTestFiles {
     /// A new empty directory under the system temporary directory.
@@ -48,23 +32,11 @@ public enum SFTPTestFiles {
         }
     }
 
-    /// The SHA-256 of a file as hex, from `sha256sum`.
-    public static func sha256(_ path: String) async throws -> String {
-        let output = await SFTPTestProcess.run("sha256sum", [path])
-        guard output.status == 0, let hash = output.stdout.split(separator: " ").first, hash.count == 64 else {
-            throw SFTPTestServerError("sha256sum \(path) failed (\(output.status)): \(output.stderr)")
-        }
-        return String(hash)
-    }
-
     /// A fresh ed25519 key pair at `path` and `path.pub` (ssh-keygen), with an optional passphrase.
     /// Returns the public key line.
     @discardableResult
     public static func generateKey(_ path: String, passphrase: String = "", comment: String = "sftp-test") async throws -> String {
-        let output = await SFTPTestProcess.run("ssh-keygen", ["-q", "-t", "ed25519", "-N", passphrase, "-C", comment, "-f", path])
-        guard output.status == 0 else {
-            throw SFTPTestServerError("ssh-keygen for \(path) failed (\(output.status)): \(output.stderr)")
-        }
+        try await runCommand("ssh-keygen", ["-q", "-t", "ed25519", "-N", passphrase, "-C", comment, "-f", path])
         return try String(contentsOfFile: path + ".pub", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
     }
 }

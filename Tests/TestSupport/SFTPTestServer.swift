@@ -20,7 +20,15 @@ public struct SFTPTestServer: Sendable {
     public var keysDirectory: String { repositoryRoot + "/ssh_keys" }
     public var privateKeyPath: String { keysDirectory + "/id_ed25519" }
     public var publicKeyPath: String { keysDirectory + "/id_ed25519.pub" }
-    public var knownHostsPath: String { keysDirectory + "/known_hosts" }
+    /// A known_hosts file of this test process for this server (see ``writeKnownHosts(to:)``),
+    /// written on first use into a temporary directory: tests never read or rewrite the
+    /// repository's `ssh_keys/known_hosts`, whose ports are those of gen-keys.sh's last run.
+    public var knownHostsPath: String {
+        let path = Self.knownHostsDirectory.file("known_hosts-\(port)")
+        if !FileManager.default.fileExists(atPath: path) { try? writeKnownHosts(to: path) }
+        return path
+    }
+    private static let knownHostsDirectory = TemporaryDirectory("sftp-known-hosts")
     public var hostPublicKeyPath: String { keysDirectory + "/ssh_host_ed25519_key.pub" }
     /// The user's chroot on disk; SFTP's `/` for the user.
     public var chrootPath: String { "/var/lib/etl-sftp/\(port)/\(user)" }
@@ -44,8 +52,13 @@ public struct SFTPTestServer: Sendable {
         self.repositoryRoot = TestSupport.repositoryRoot
     }
 
-    /// A known_hosts file at `path` listing this server's host key for `[127.0.0.1]:port`
-    /// (the repository's known_hosts only covers ports 2222 and 12222).
+    /// A server of a test's own on a free port (``freePort()``), for a test that stops it: the
+    /// shared one stays up for every other suite. Run it with ``whileRunning(_:)``.
+    public static func ofItsOwn() throws -> SFTPTestServer {
+        SFTPTestServer(port: try freePort(), user: current.user)
+    }
+
+    /// A known_hosts file at `path` listing this server's host key for `[127.0.0.1]:port`.
     public func writeKnownHosts(to path: String) throws {
         let key = try String(contentsOfFile: hostPublicKeyPath, encoding: .utf8).split(separator: " ")
         try "[\(host)]:\(port) \(key[0]) \(key[1])\n".write(toFile: path, atomically: true, encoding: .utf8)
@@ -111,8 +124,13 @@ public struct SFTPTestServer: Sendable {
     }
 
     /// Starts this server, runs `body`, and stops the server afterwards, whether `body` threw or
-    /// not (a failing stop is ignored, as a cleanup's would be).
+    /// not (a failing stop is ignored, as a cleanup's would be); then removes what it kept on
+    /// disk (its chroot and its sshd state), which a server of a test's own leaves behind.
     public func whileRunning<T>(_ body: () async throws -> T) async throws -> T {
+        defer {
+            try? FileManager.default.removeItem(atPath: (chrootPath as NSString).deletingLastPathComponent)
+            try? FileManager.default.removeItem(atPath: repositoryRoot + "/.run/sshd-\(port)")
+        }
         try await start()
         do {
             let result = try await body()
@@ -125,9 +143,14 @@ public struct SFTPTestServer: Sendable {
     }
 
     private func script(_ command: String) async throws(SFTPTestServerError) -> String {
-        let output = await SFTPTestProcess.run(
-            repositoryRoot + "/scripts/sftp.sh", [command],
-            environment: ["SFTP_PORT": String(port), "SFTP_USER": user])
+        let output: ChildProcess.Output
+        do {
+            output = try await ChildProcess.run(
+                repositoryRoot + "/scripts/sftp.sh", [command],
+                environment: ["SFTP_PORT": String(port), "SFTP_USER": user])
+        } catch {
+            throw SFTPTestServerError("cannot run scripts/sftp.sh \(command): \(error)")
+        }
         guard output.status == 0 else {
             throw SFTPTestServerError(
                 "scripts/sftp.sh \(command) (SFTP_PORT=\(port)) exited with \(output.status): \(output.stderr)")

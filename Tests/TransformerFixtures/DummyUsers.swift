@@ -1,4 +1,6 @@
 import Foundation
+import PipelineJSON
+import TestSupport
 
 /// DummyJSON-shaped users (`GET /users`: all 28 top-level keys, nested `hair`, `address`,
 /// `bank`, `company`, `crypto`), generated deterministically: row `index` of a seed is always
@@ -39,7 +41,7 @@ public enum DummyUsers {
     ]
 
     /// A valid user with id `index + 1`.
-    public static func user(_ index: Int, seed: UInt64 = 1) -> FixtureJSON {
+    public static func user(_ index: Int, seed: UInt64 = 1) -> JSONValue {
         var r = SplitMix64(seed: seed &* 0x9E37_79B9_7F4A_7C15 ^ UInt64(index))
         let first = r.pick(firstNames)
         let last = r.pick(lastNames)
@@ -48,7 +50,7 @@ public enum DummyUsers {
         let username = "\(first.lowercased())\(last.prefix(1).lowercased())\(index + 1)"
         let state = r.pick(states)
         let companyState = r.pick(states)
-        func address(_ r: inout SplitMix64, _ state: (String, String)) -> FixtureJSON {
+        func address(_ r: inout SplitMix64, _ state: (String, String)) -> JSONValue {
             .object([
                 ("address", .string("\(r.int(1...9999)) \(r.pick(streets))")),
                 ("city", .string(r.pick(cities))),
@@ -181,19 +183,8 @@ extension DummyUsers {
     }
 }
 
-/// A small, fast, seedable generator (Steele, Lea, Flood 2014).
-public struct SplitMix64: RandomNumberGenerator, Sendable {
-    private var state: UInt64
-    public init(seed: UInt64) { state = seed }
-
-    public mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-
+/// The draws the users are made of, from the tests' one generator.
+extension SplitMix64 {
     mutating func int(_ range: ClosedRange<Int>) -> Int {
         range.lowerBound + Int(next() % UInt64(range.count))
     }

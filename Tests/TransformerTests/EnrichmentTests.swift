@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import PipelineJSON
 import Testing
 import TestSupport
 import TransformerCore
@@ -11,7 +12,7 @@ import TransformerFixtures
                                  "birth_date", "line", "run_id", "extracted_at", "transformed_at", "record_hash"]
 
     /// Transforms one user changed by `change` and returns its users.jsonl object.
-    func enriched(_ change: (inout FixtureJSON) -> Void = { _ in }) throws -> [String: Any] {
+    func enriched(_ change: (inout JSONValue) -> Void = { _ in }) throws -> [String: Any] {
         var user = DummyUsers.user(0)
         change(&user)
         let run = TransformRun()
@@ -81,8 +82,8 @@ import TransformerFixtures
     }
 
     struct BMICase: Sendable, CustomTestStringConvertible {
-        var height: FixtureJSON?
-        var weight: FixtureJSON?
+        var height: JSONValue?
+        var weight: JSONValue?
         var bmi: Double?
         var category: String?
         var testDescription: String { "height \(height?.text ?? "missing"), weight \(weight?.text ?? "missing")" }

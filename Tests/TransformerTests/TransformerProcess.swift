@@ -8,9 +8,9 @@ import Glibc
 
 /// The real `Transformer` binary (`.build/debug/Transformer`, built by `swift build --build-tests`)
 /// running as a subprocess, its output in a file.
-typealias TransformerProcess = StageProcess
+typealias TransformerProcess = ChildProcess
 
-extension StageProcess {
+extension ChildProcess {
     static let transformerBinary = repositoryRoot + "/.build/debug/Transformer"
 
     /// Starts the transformer with `environment` (plus `PATH`), writing its output to `logPath`.

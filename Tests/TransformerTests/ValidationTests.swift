@@ -1,6 +1,7 @@
 import Crypto
 import Foundation
 import PipelineCore
+import PipelineJSON
 import Testing
 import TestSupport
 import TransformerCore
@@ -17,7 +18,7 @@ import TransformerFixtures
         var repeats: [RepeatedID] = []
         var testDescription: String { name }
 
-        init(_ name: String, _ rules: [String], repeating id: Int? = nil, _ change: (inout FixtureJSON) -> Void) {
+        init(_ name: String, _ rules: [String], repeating id: Int? = nil, _ change: (inout JSONValue) -> Void) {
             var user = DummyUsers.user(1)
             change(&user)
             self.name = name

@@ -5,16 +5,7 @@ import HummingbirdTesting
 import Logging
 import NIOCore
 import NIOPosix
-
-/// Runs CPU-heavy work (parsing megabytes, a generation benchmark) on a thread of its own and
-/// awaits the result: seconds of it on one of the cooperative pool's threads (two on a 2-core
-/// machine) would hold up every other test's continuations and timers. Assertions stay in the
-/// test, outside `body`.
-func offThePool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
-    try await withCheckedThrowingContinuation { continuation in
-        Thread { continuation.resume(with: Result { try body() }) }.start()
-    }
-}
+import TestSupport
 
 /// Fault and request logs stay out of the test output.
 let quietLogger = Logger(label: "dummyjson-fixture-tests", factory: { _ in SwiftLogNoOpLogHandler() })

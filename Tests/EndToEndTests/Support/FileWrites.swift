@@ -21,11 +21,11 @@ final class FileWrites: @unchecked Sendable {
         self.directory = directory
         self.matching = matching
         fd = inotify_init1(Int32(IN_CLOEXEC))
-        guard fd >= 0 else { throw StageProcessError("inotify_init1: \(String(cString: strerror(errno)))") }
+        guard fd >= 0 else { throw ChildProcessError("inotify_init1: \(String(cString: strerror(errno)))") }
         guard inotify_add_watch(fd, directory, UInt32(IN_MODIFY)) >= 0 else {
             let reason = String(cString: strerror(errno))
             close(fd)
-            throw StageProcessError("inotify_add_watch \(directory): \(reason)")
+            throw ChildProcessError("inotify_add_watch \(directory): \(reason)")
         }
     }
 

@@ -217,7 +217,7 @@ actor ReferenceRun {
             let badRows = try await pipeline.fixtureInfo().badCount
             try await pipeline.startDownstream()
             let extractor = try await pipeline.extractOnce()
-            guard extractor.exitStatus == 0 else { throw StageProcessError("the undisturbed extraction failed:\n\(extractor.tail())") }
+            guard extractor.exitStatus == 0 else { throw ChildProcessError("the undisturbed extraction failed:\n\(extractor.tail())") }
             let id = try await pipeline.onlyRun()
             try await pipeline.waitFor(id, [.completed, .failed])
             return (try await FinalState.capture(pipeline), badRows)

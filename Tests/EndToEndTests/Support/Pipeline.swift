@@ -48,7 +48,7 @@ final class Pipeline: Sendable {
     let fixturePort: Int
     let apiPort: Int
     let redis: RedisClient
-    private let processes = Mutex<[StageProcess]>([])
+    private let processes = Mutex<[ChildProcess]>([])
     /// With ``run(users:fixture:encrypted:test:_:)``'s `encrypted`: the age identity (made by
     /// age-keygen in the test's directory) whose public key every stage gets as
     /// `SFTP_ENCRYPT_RECIPIENTS`, so the saver uploads `.age` files.
@@ -82,8 +82,8 @@ final class Pipeline: Sendable {
     private init(users: Int, encrypted: Bool) throws {
         self.users = users
         ageIdentity = encrypted ? directory.file("age-identity.txt") : nil
-        fixturePort = Int(try HTTPTestServer.closedPort())
-        apiPort = Int(try HTTPTestServer.closedPort())
+        fixturePort = try freePort()
+        apiPort = try freePort()
         redis = RedisClient(url: try RedisURL("redis://127.0.0.1:\(Self.redisPort)/0"), connectTimeout: .seconds(2), commandTimeout: .seconds(5))
         for path in [dataDirectory, logsDirectory, directory.file("database")] {
             try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
@@ -136,14 +136,14 @@ final class Pipeline: Sendable {
         for name in (try? FileManager.default.contentsOfDirectory(atPath: uploadDirectory)) ?? [] {
             try FileManager.default.removeItem(atPath: uploadDirectory + "/" + name)
         }
-        let process = try StageProcess(
+        let process = try ChildProcess(
             name: "dummyjson", executable: Self.binDirectory + "/DummyJSON",
             arguments: ["--host", "127.0.0.1", "--port", String(fixturePort), "--users", String(users),
                         "--bad-fraction", String(Self.badFraction), "--seed", "1"] + fixture,
             environment: [:], logPath: logsDirectory + "/dummyjson.log")
         processes.withLock { $0.append(process) }
         guard try await eventually(within: .seconds(30), { try await self.fixtureAnswers() }) else {
-            throw StageProcessError("the fixture did not answer on \(fixtureURL) within 30 s")
+            throw ChildProcessError("the fixture did not answer on \(fixtureURL) within 30 s")
         }
     }
 
@@ -210,9 +210,9 @@ final class Pipeline: Sendable {
 
     /// Starts `stage` as a process named `name` (its log: `logs/<name>.log`).
     @discardableResult
-    func start(_ stage: Stage, as name: String? = nil, _ arguments: [String] = [], environment overrides: [String: String] = [:]) throws -> StageProcess {
+    func start(_ stage: Stage, as name: String? = nil, _ arguments: [String] = [], environment overrides: [String: String] = [:]) throws -> ChildProcess {
         let name = name ?? stage.rawValue.lowercased()
-        let process = try StageProcess(
+        let process = try ChildProcess(
             name: name, executable: stage.binary, arguments: arguments, environment: environment(overrides),
             logPath: logsDirectory + "/\(name).log")
         processes.withLock { $0.append(process) }
@@ -228,22 +228,22 @@ final class Pipeline: Sendable {
 
     /// Starts the API and waits until `/health` answers.
     @discardableResult
-    func startAPI() async throws -> StageProcess {
+    func startAPI() async throws -> ChildProcess {
         let api = try start(.api)
         guard try await eventually(within: .seconds(30), {
             try await ChildProcess.run("curl", ["-fsS", "--max-time", "2", self.apiURL + "/health"]).status == 0
         }) else {
-            throw StageProcessError("the API did not answer on \(apiURL)/health within 30 s:\n\(api.tail())")
+            throw ChildProcessError("the API did not answer on \(apiURL)/health within 30 s:\n\(api.tail())")
         }
         return api
     }
 
     /// Runs `Extractor --once` to its end and returns the process (its exit status says how the
     /// cycle went).
-    func extractOnce(as name: String = "extractor", within limit: Duration = .seconds(180), environment overrides: [String: String] = [:]) async throws -> StageProcess {
+    func extractOnce(as name: String = "extractor", within limit: Duration = .seconds(180), environment overrides: [String: String] = [:]) async throws -> ChildProcess {
         let process = try start(.extractor, as: name, ["--once"], environment: overrides)
         guard await process.waitForExit(timeout: limit) else {
-            throw StageProcessError("Extractor --once (\(name)) did not exit within \(limit):\n\(process.tail())")
+            throw ChildProcessError("Extractor --once (\(name)) did not exit within \(limit):\n\(process.tail())")
         }
         return process
     }
@@ -258,10 +258,10 @@ final class Pipeline: Sendable {
     /// The only run in the ledger, waiting up to `limit` for it to appear.
     func onlyRun(within limit: Duration = .seconds(60)) async throws -> RunID {
         guard try await eventually(within: limit, { try await !self.runIDs().isEmpty }) else {
-            throw StageProcessError("no run appeared in the ledger within \(limit)")
+            throw ChildProcessError("no run appeared in the ledger within \(limit)")
         }
         let ids = try await runIDs()
-        guard ids.count == 1 else { throw StageProcessError("expected one run in the ledger, found \(ids)") }
+        guard ids.count == 1 else { throw ChildProcessError("expected one run in the ledger, found \(ids)") }
         return ids[0]
     }
 
@@ -289,7 +289,7 @@ final class Pipeline: Sendable {
             return last.map { statuses.contains($0.status) } ?? false
         }
         guard reached, let last else {
-            throw StageProcessError("run \(id) did not reach \(statuses.map(\.rawValue).sorted()) within \(limit); it is \(last?.status.rawValue ?? "unknown")")
+            throw ChildProcessError("run \(id) did not reach \(statuses.map(\.rawValue).sorted()) within \(limit); it is \(last?.status.rawValue ?? "unknown")")
         }
         return last
     }
@@ -297,7 +297,7 @@ final class Pipeline: Sendable {
     /// Waits until the extractor's checkpoint of `id` has passed `skip` users.
     func waitForCheckpoint(_ id: RunID, pastSkip skip: Int, within limit: Duration = .seconds(120)) async throws {
         guard try await eventually(within: limit, { (try await self.record(id)?.checkpoint?.skip ?? 0) >= skip }) else {
-            throw StageProcessError("run \(id) did not checkpoint past skip=\(skip) within \(limit)")
+            throw ChildProcessError("run \(id) did not checkpoint past skip=\(skip) within \(limit)")
         }
     }
 
