@@ -4,6 +4,12 @@
 
 import PackageDescription
 
+/// TEST-ONLY: the saver's `SAVER_TEST_PAUSE_AFTER` hook, with which the chaos suite kills the
+/// saver in a known window, exists only in debug builds. Release builds, which the image ships
+/// and the benchmarks measure, do not read it or pause (scripts/compose-check.sh checks the
+/// image's Saver does not contain its name).
+let saverTestHooks = SwiftSetting.define("SAVER_TEST_HOOKS", .when(configuration: .debug))
+
 let package = Package(
     name: "etl-pipeline",
     platforms: [.macOS(.v15)],
@@ -12,11 +18,7 @@ let package = Package(
         .executable(name: "Transformer", targets: ["Transformer"]),
         .executable(name: "Saver", targets: ["Saver"]),
         .executable(name: "API", targets: ["API"]),
-        .executable(name: "SFTPBench", targets: ["SFTPBench"]),
-        .executable(name: "TransformBench", targets: ["TransformBench"]),
-        .executable(name: "SaverBench", targets: ["SaverBench"]),
         .executable(name: "DummyJSON", targets: ["DummyJSON"]),
-        .executable(name: "APISeed", targets: ["APISeed"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
@@ -130,7 +132,8 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Crypto", package: "swift-crypto"),
-            ]
+            ],
+            swiftSettings: [saverTestHooks]
         ),
         .executableTarget(
             name: "Saver",
@@ -140,7 +143,8 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-            ]
+            ],
+            swiftSettings: [saverTestHooks]
         ),
         // The read-only HTTP API: routes, queries and the OpenAPI document in a library the tests
         // drive; the executable is a thin `@main` over it. Links SQLite only.
@@ -173,30 +177,6 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        .executableTarget(
-            name: "TransformBench",
-            dependencies: [
-                "ExtractorCore", "PipelineCore", "PipelineRedis", "PipelineRuntime", "TransformerFixtures",
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
-            ],
-            path: "Benchmarks/TransformBench"
-        ),
-        .executableTarget(
-            name: "SFTPBench",
-            dependencies: [
-                "PipelineCore", "PipelineSFTP",
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
-            ],
-            path: "Benchmarks/SFTPBench"
-        ),
-        .executableTarget(
-            name: "SaverBench",
-            dependencies: [
-                "SaverCore", "PipelineCore",
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
-            ],
-            path: "Benchmarks/SaverBench"
-        ),
 
         // MARK: DummyJSON-compatible fixture server (stands in for https://dummyjson.com/users
         // offline): deterministic user generation, bad rows and fault injection.
@@ -220,15 +200,6 @@ let package = Package(
             ]
         ),
 
-        // Writes a database of realistic runs for the API's benchmark and contract test.
-        .executableTarget(
-            name: "APISeed",
-            dependencies: [
-                "APITestData",
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
-            ],
-            path: "Benchmarks/APISeed"
-        ),
 
         // MARK: Tests, against real servers started by scripts/services.sh.
         .target(name: "TestSupport", dependencies: ["PipelineCore", "PipelineJSON", "PipelineRedis"], path: "Tests/TestSupport"),
@@ -345,6 +316,50 @@ if Context.environment["ETL_FUZZ"] != nil {
                 .product(name: "Logging", package: "swift-log"),
             ],
             path: "Fuzz/TransformFuzz"
+        ),
+    ]
+}
+
+// MARK: Benchmarks and the seed tool, outside the default build: `swift build` makes what ships
+// and what the tests need; with ETL_BENCHMARKS set (`ETL_BENCHMARKS=1 swift build --product NAME`,
+// what scripts/bench-*.sh and scripts/contract-test.sh run) these are added, as Hummingbird adds its
+// benchmarks with ENABLE_HB_BENCHMARKS.
+if Context.environment["ETL_BENCHMARKS"] != nil {
+    package.products += ["SFTPBench", "TransformBench", "SaverBench", "APISeed"].map { .executable(name: $0, targets: [$0]) }
+    package.targets += [
+        .executableTarget(
+            name: "TransformBench",
+            dependencies: [
+                "ExtractorCore", "PipelineCore", "PipelineRedis", "PipelineRuntime", "TransformerFixtures",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "Benchmarks/TransformBench"
+        ),
+        .executableTarget(
+            name: "SFTPBench",
+            dependencies: [
+                "PipelineCore", "PipelineSFTP",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "Benchmarks/SFTPBench"
+        ),
+        .executableTarget(
+            name: "SaverBench",
+            dependencies: [
+                "SaverCore", "PipelineCore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "Benchmarks/SaverBench"
+        ),
+
+        // Writes a database of realistic runs for the API's benchmark and contract test.
+        .executableTarget(
+            name: "APISeed",
+            dependencies: [
+                "APITestData",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "Benchmarks/APISeed"
         ),
     ]
 }

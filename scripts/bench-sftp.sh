@@ -23,6 +23,7 @@ trap 'rm -rf "$work"' EXIT
 SFTP_PORT="$port" SFTP_USER="$user" scripts/sftp.sh start >/dev/null
 
 echo "== building SFTPBench (release)" >&2
+export ETL_BENCHMARKS=1  # SFTPBench is outside the default build (Package.swift)
 swift build -c release --product SFTPBench >&2
 bench="$(swift build -c release --show-bin-path)/SFTPBench"
 

@@ -37,6 +37,7 @@ if ! [[ -x /usr/bin/time ]]; then
 fi
 
 echo "== building Transformer and TransformBench (release)" >&2
+export ETL_BENCHMARKS=1  # TransformBench is outside the default build (Package.swift)
 swift build -c release --product Transformer >&2
 swift build -c release --product TransformBench >&2
 bin="$(swift build -c release --show-bin-path)"

@@ -356,6 +356,13 @@ image="$STAGE_IMAGE"
 docker run --rm --network none --user 0 --entrypoint sh "$image" -c "$ldd_script" >"$logs/ldd.txt" 2>&1 \
   || { cat "$logs/ldd.txt" >&2; die "could not run ldd in $image"; }
 python3 scripts/compose-check.py libraries "$root/Dockerfile" < "$logs/ldd.txt"
+
+step "no test hook in the shipped saver"
+# SAVER_TEST_PAUSE_AFTER exists only in debug builds (Package.swift, saverTestHooks).
+if docker run --rm --network none --entrypoint sh "$image" -c 'grep -q SAVER_TEST_PAUSE_AFTER /usr/local/bin/Saver'; then
+  die "the image's Saver contains SAVER_TEST_PAUSE_AFTER: a debug build, or the test hook outside #if SAVER_TEST_HOOKS"
+fi
+say "  /usr/local/bin/Saver does not contain SAVER_TEST_PAUSE_AFTER"
 say "every library the binaries link is in the image, and the Dockerfile installs none that nothing links"
 
 # --- the stack ------------------------------------------------------------------------------------

@@ -23,7 +23,11 @@ struct SaverCommand: AsyncParsableCommand {
         let hooks: SaverHooks
         do {
             settings = try SaverSettings(from: SettingsReader(environment))
+            #if SAVER_TEST_HOOKS
             hooks = try SaverHooks(environment: environment)
+            #else
+            hooks = .none
+            #endif
         } catch {
             throw StartupError("saver: \(error)")
         }
@@ -51,9 +55,11 @@ struct SaverCommand: AsyncParsableCommand {
             "reconcile_every_s": "\(settings.reconcileInterval.seconds)", "claim_ttl_s": "\(settings.claimTTL.seconds)",
             "encrypt_to": "\(settings.encryption.map { $0.recipients.map(\.encoded).joined(separator: ",") } ?? "off")",
         ])
+        #if SAVER_TEST_HOOKS
         if let step = hooks.pauseAfter {
             logger.warning("test hook SAVER_TEST_PAUSE_AFTER is set: every save pauses after \(step.rawValue)")
         }
+        #endif
         let group = ServiceGroup(configuration: .init(
             services: saver.services().map { .init(service: $0) },
             gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))

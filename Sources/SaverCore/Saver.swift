@@ -394,11 +394,13 @@ public struct Saver: Sendable {
         ])
     }
 
-    /// The test-only pause of ``SaverHooks/pauseAfter``.
+    /// The test-only pause of ``SaverHooks/pauseAfter``; nothing in a release build.
     private func pause(after step: SaveStep, logger: Logger) async throws {
+        #if SAVER_TEST_HOOKS
         guard hooks.pauseAfter == step else { return }
         logger.warning("test hook: pausing after \(step.rawValue)", metadata: ["seconds": "\(Int(hooks.pauseDuration.seconds))"])
         try await Task.sleep(for: hooks.pauseDuration)
+        #endif
     }
 
     static func ms(_ duration: Duration) -> Int { Int(duration.seconds * 1000) }

@@ -173,7 +173,8 @@ extension Setting {
             + "Not passed by docker compose, which passes SFTP_ENCRYPT_RECIPIENTS")
 }
 
-/// Test-only behaviour, off unless set; never listed in `.env.example`.
+/// Test-only behaviour, off unless set; never listed in `.env.example`. The pause exists only in
+/// debug builds (`SAVER_TEST_HOOKS`, Package.swift); the progress callback in every build.
 ///
 /// `SAVER_TEST_PAUSE_AFTER=raw|users|dlq|upload|chunk` makes the saver log
 /// `test hook: pausing after <step>` and sleep after that step of the run's FIRST chunk
@@ -197,7 +198,8 @@ public struct SaverHooks: Sendable {
 
     public static let none = SaverHooks()
 
-    /// Reads `SAVER_TEST_PAUSE_AFTER`.
+    #if SAVER_TEST_HOOKS
+    /// Reads `SAVER_TEST_PAUSE_AFTER` (debug builds only: see Package.swift's `saverTestHooks`).
     public init(environment: [String: String]) throws {
         self.init()
         if let text = SettingsReader(environment).variable("SAVER_TEST_PAUSE_AFTER") {
@@ -208,6 +210,7 @@ public struct SaverHooks: Sendable {
             pauseAfter = step
         }
     }
+    #endif
 }
 
 /// The steps of saving a run's first chunk, in order (the hook pauses after one of them).
