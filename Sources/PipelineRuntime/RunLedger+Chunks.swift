@@ -35,14 +35,6 @@ extension RunLedger {
         ], delete: [])
     }
 
-    /// Forgets the saver's chunk records (a save that found the server's copy gone starts the
-    /// upload over; the database rows are replaced chunk by chunk anyway).
-    public func forgetSaved(run id: RunID, chunks: some Sequence<Int>) async throws {
-        let fields = chunks.map { RunChunks.Field.chunk($0, .save) }
-        guard !fields.isEmpty else { return }
-        try await update(id, phase: nil, set: [:], delete: fields)
-    }
-
     /// Runs that may have work for a stage that works chunk by chunk, oldest first: every run
     /// among the newest `scanLimit` that is neither `completed` nor `failed`.
     public func unfinishedRuns(scanLimit: Int = 1000) async throws -> [RunID] {

@@ -149,15 +149,6 @@ public final class SFTPClient: Sendable {
         }
     }
 
-    /// Cuts `remotePath` back to `size` bytes when it is longer; returns the size it had, or
-    /// `nil` when it does not exist.
-    @discardableResult
-    public func truncate(_ remotePath: String, to size: Int) async throws -> Int? {
-        try await perform("truncate", remotePath) { connection, _ in
-            try connection.truncate(remotePath, to: UInt64(max(0, size))).map { Int($0) }
-        }
-    }
-
     /// Streams the remote file through `chunk`, a buffer (up to 1 MiB) at a time, on the
     /// connection's thread; the buffer is valid only during the call. For checksums and copies
     /// of files of any size. Throwing from `chunk` stops the read and rethrows.

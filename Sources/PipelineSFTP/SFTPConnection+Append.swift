@@ -61,20 +61,6 @@ extension SFTPConnection {
         return SFTPAppendResult(sizeFound: found, appended: true, bytes: file.size, elapsed: started.duration(to: clock.now))
     }
 
-    /// Cuts `remotePath` back to `size` bytes (a no-op when it is not longer); `nil` when the
-    /// file does not exist. Returns the size it had.
-    func truncate(_ remotePath: String, to size: UInt64) throws -> UInt64? {
-        guard let info = try stat(remotePath, operation: "truncate"), let current = info.size else { return nil }
-        if current > size {
-            let sftp = try channel("truncate", remotePath)
-            let handle = try open(sftp, remotePath, flags: LIBSSH2_FXF_WRITE, operation: "truncate")
-            try setSize(of: handle, remotePath, to: size)
-            let closed = handle.close()
-            if closed != 0 { throw failure("truncate", remotePath, rc: closed, doing: "closing \(remotePath)") }
-        }
-        return current
-    }
-
     private func size(of handle: SFTPFileHandle, _ path: String) throws(SFTPError) -> UInt64 {
         var attributes = LIBSSH2_SFTP_ATTRIBUTES()
         let rc = libssh2_sftp_fstat_ex(handle.raw, &attributes, 0)

@@ -44,10 +44,6 @@ struct SFTPAppendTests {
             let short = try await client.append(localPath: local + "/b", remotePath: path, at: 100)
             #expect(short.sizeFound == 13 && !short.appended && short.bytes == 0)
             #expect(try content() == "first\nsecond\n")
-
-            #expect(try await client.truncate(path, to: 6) == 13)
-            #expect(try content() == "first\n")
-            #expect(try await client.truncate(remote + "/missing", to: 0) == nil)
         }
     }
 }

@@ -97,7 +97,9 @@ final class SaverHarness: Sendable {
     /// save finish time (and status), and with `forgetChunks` without its chunks' save records
     /// too, so it is saved from scratch.
     func handBack(_ run: StagedRunFixture, forgetChunks: Bool) async throws {
-        if forgetChunks { try await ledger.forgetSaved(run: run.id, chunks: run.chunks.indices) }
+        if forgetChunks {
+            _ = try await redis.hdel(LedgerKey.run(run.id), fields: run.chunks.indices.map { RunChunks.Field.chunk($0, .save) })
+        }
         _ = try await redis.hdel(LedgerKey.run(run.id), fields: [RunRecord.Field.finishedAt(.save)])
         _ = try await redis.hset(LedgerKey.run(run.id), field: RunRecord.Field.status, value: RunStatus.saving.rawValue)
     }
