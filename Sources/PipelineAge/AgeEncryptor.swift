@@ -9,9 +9,12 @@ import Synchronization
 /// the concatenation of everything the sinks got is one age file that `age --decrypt` reads.
 ///
 /// The tool, not code of ours, does the cryptography: a fresh file key per file wrapped to each
-/// recipient (X25519), the payload in 64 KiB ChaCha20-Poly1305 chunks, the header MAC. It keeps
-/// the last 64 KiB of plaintext until it knows whether more follows, so output lags input by at
-/// most that much; memory here is two fixed buffers at any file size.
+/// recipient (X25519), the payload in 64 KiB ChaCha20-Poly1305 chunks, the header MAC. A chunk
+/// is written once the tool knows whether more follows, so the last (up to) 64 KiB of what went
+/// in comes out with the next piece or at the end. Each call waits for exactly the ciphertext its
+/// input completes (the header, the nonce, and every 64 KiB chunk followed by more plaintext),
+/// so the pieces, and the sizes a caller records, do not depend on timing. Memory here is two
+/// fixed buffers at any file size.
 ///
 /// The stream lives in the child process: it cannot be resumed by another process or after a
 /// failure. A caller that loses it starts the file again with a new encryptor (a new file key).
@@ -25,10 +28,24 @@ public final class AgeEncryptor: Sendable {
     private struct State: ~Copyable {
         var process: AgeProcess?
         var errorText: [UInt8] = []
+        /// Plaintext bytes fed so far, and ciphertext bytes handed out.
+        var fed = 0
+        var produced = 0
+        /// The header's length once it has come out (its first bytes until then).
+        var headerLength: Int?
+        var headerStart: [UInt8] = []
+
+        /// The ciphertext `fed` plaintext bytes complete, while more may follow: the header, the
+        /// 16-byte nonce, and every full chunk that has plaintext after it. Nil before the header.
+        var expected: Int? {
+            headerLength.map { $0 + 16 + (fed == 0 ? 0 : (fed - 1) / AgeEncryptor.chunkSize) * (AgeEncryptor.chunkSize + 16) }
+        }
     }
 
     private static let bufferSize = 256 * 1024
     private static let errorTextLimit = 4096
+    /// The age v1 payload chunk (STREAM), before its 16-byte tag.
+    static let chunkSize = 64 * 1024
 
     /// Starts `age --encrypt` to `recipients`.
     public init(recipients: [AgeRecipient], tool: String = "age", stallTimeout: Duration = .seconds(30)) throws(AgeError) {
@@ -40,16 +57,22 @@ public final class AgeEncryptor: Sendable {
         state = Mutex(State(process: process))
     }
 
-    /// Encrypts the whole file at `path` as the next piece of plaintext, handing ciphertext to
-    /// `sink` as the tool gives it. Returns the ciphertext bytes handed over. A failure (the
-    /// file, the tool, the sink) ends the stream.
+    /// Encrypts the whole file at `path` as the next piece of plaintext, handing `sink` the
+    /// ciphertext it completes. Returns the ciphertext bytes handed over. A failure (the file, the
+    /// tool, the sink) ends the stream.
     @discardableResult
     public func encrypt(fileAt path: String, into sink: (UnsafeRawBufferPointer) throws -> Void) throws -> Int {
         let file = open(path, O_RDONLY | O_CLOEXEC)
         guard file >= 0 else { throw AgeError.system(call: "open \(path)", errno: errno) }
         defer { close(file) }
-        return try withProcess { process, errorText in
-            try pump(process, errorText: &errorText, input: file, sink: sink)
+        return try state.withLock { state in
+            guard let process = state.process else { throw AgeError.closed }
+            do {
+                return try pump(process, &state, input: file, sink: sink)
+            } catch {
+                state.process = nil
+                throw error
+            }
         }
     }
 
@@ -61,7 +84,7 @@ public final class AgeEncryptor: Sendable {
             guard let process = state.process else { throw AgeError.closed }
             defer { state.process = nil }
             process.closeInput()
-            let sent = try pump(process, errorText: &state.errorText, input: nil, sink: sink)
+            let sent = try pump(process, &state, input: nil, sink: sink)
             if let status = try process.wait() {
                 throw AgeError.toolFailed(status: status, message: Self.text(state.errorText))
             }
@@ -74,24 +97,10 @@ public final class AgeEncryptor: Sendable {
         state.withLock { $0.process = nil }
     }
 
-    /// Runs `body` on the live process; a failure ends the stream and, when the tool has exited
-    /// or written an error, reports the tool's own words.
-    private func withProcess(_ body: (AgeProcess, inout [UInt8]) throws -> Int) throws -> Int {
-        try state.withLock { state in
-            guard let process = state.process else { throw AgeError.closed }
-            do {
-                return try body(process, &state.errorText)
-            } catch {
-                state.process = nil
-                throw error
-            }
-        }
-    }
-
-    /// Moves bytes until the input is written (and what the tool has produced by then read), or,
+    /// Moves bytes until the input is written and the ciphertext it completes has come out, or,
     /// with no input, until the tool closes its output.
     private func pump(
-        _ process: AgeProcess, errorText: inout [UInt8], input: Int32?, sink: (UnsafeRawBufferPointer) throws -> Void
+        _ process: AgeProcess, _ state: inout State, input: Int32?, sink: (UnsafeRawBufferPointer) throws -> Void
     ) throws -> Int {
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: Self.bufferSize, alignment: 16)
         let plaintext = UnsafeMutableRawBufferPointer.allocate(byteCount: Self.bufferSize, alignment: 16)
@@ -106,7 +115,13 @@ public final class AgeEncryptor: Sendable {
         var errorsOpen = true
         let timeout = Int32(clamping: stallTimeout.components.seconds * 1000)
 
-        while !(inputDone && pending.isEmpty) || (input == nil && !outputDone) {
+        func finished() -> Bool {
+            if input == nil { return outputDone }
+            guard inputDone && pending.isEmpty, let expected = state.expected else { return false }
+            return state.produced >= expected
+        }
+
+        while !finished() {
             if pending.isEmpty, !inputDone, let input {
                 let count = read(input, plaintext.baseAddress, Self.bufferSize)
                 guard count >= 0 else {
@@ -128,14 +143,17 @@ public final class AgeEncryptor: Sendable {
             }
             if ready == 0 { throw AgeError.stalled(seconds: Int(stallTimeout.components.seconds)) }
 
-            if fds[1].revents != 0 { errorsOpen = drainErrors(process, into: &errorText) }
+            if fds[1].revents != 0 { errorsOpen = drainErrors(process, into: &state.errorText) }
             if fds[0].revents != 0 {
                 let count = read(process.output, buffer.baseAddress, Self.bufferSize)
                 if count > 0 {
-                    try sink(UnsafeRawBufferPointer(rebasing: buffer[0..<count]))
+                    let out = UnsafeRawBufferPointer(rebasing: buffer[0..<count])
+                    if state.headerLength == nil { try findHeaderEnd(in: out, &state) }
+                    try sink(out)
                     sent += count
+                    state.produced += count
                 } else if count == 0 {
-                    guard input == nil else { throw try failure(process, errorText: &errorText) }
+                    guard input == nil else { throw try failure(process, &state) }
                     outputDone = true
                 } else if errno != EAGAIN && errno != EINTR {
                     throw AgeError.system(call: "read", errno: errno)
@@ -145,31 +163,47 @@ public final class AgeEncryptor: Sendable {
                 let count = write(process.input, plaintext.baseAddress! + pending.lowerBound, pending.count)
                 if count > 0 {
                     pending = (pending.lowerBound + count)..<pending.upperBound
+                    state.fed += count
                 } else if count < 0 && errno == EPIPE {
-                    throw try failure(process, errorText: &errorText)
+                    throw try failure(process, &state)
                 } else if count < 0 && errno != EAGAIN && errno != EINTR {
                     throw AgeError.system(call: "write", errno: errno)
                 }
             } else if fds[2].revents != 0 {
-                throw try failure(process, errorText: &errorText)
+                throw try failure(process, &state)
             }
-        }
-        // What the tool has ready now goes with this piece; the rest comes with the next.
-        while input != nil {
-            let count = read(process.output, buffer.baseAddress, Self.bufferSize)
-            guard count > 0 else { break }
-            try sink(UnsafeRawBufferPointer(rebasing: buffer[0..<count]))
-            sent += count
         }
         return sent
     }
 
+    /// Finds where the header ends in the first bytes out: after the line that starts `--- `
+    /// (its MAC), which follows the version line and the recipients' stanzas.
+    private func findHeaderEnd(in out: UnsafeRawBufferPointer, _ state: inout State) throws {
+        let start = state.headerStart.count
+        state.headerStart += out.prefix(Self.bufferSize)
+        let bytes = state.headerStart
+        let marker: [UInt8] = Array("\n--- ".utf8)
+        var index = max(0, start - marker.count)
+        while index + marker.count <= bytes.count {
+            if bytes[index] == marker[0], Array(bytes[index..<index + marker.count]) == marker,
+               let end = bytes[(index + marker.count)...].firstIndex(of: UInt8(ascii: "\n")) {
+                state.headerLength = end + 1
+                state.headerStart = []
+                return
+            }
+            index += 1
+        }
+        if bytes.count > Self.bufferSize {
+            throw AgeError.toolFailed(status: "wrote no age header in its first \(bytes.count) bytes", message: Self.text(state.errorText))
+        }
+    }
+
     /// The tool stopped reading or closed its output early: it exited; say how and why.
-    private func failure(_ process: AgeProcess, errorText: inout [UInt8]) throws -> AgeError {
+    private func failure(_ process: AgeProcess, _ state: inout State) throws -> AgeError {
         process.closeInput()
         let status = try process.wait()
-        drainErrors(process, into: &errorText)
-        return AgeError.toolFailed(status: status ?? "exited early", message: Self.text(errorText))
+        drainErrors(process, into: &state.errorText)
+        return AgeError.toolFailed(status: status ?? "exited early", message: Self.text(state.errorText))
     }
 
     /// Reads what the tool wrote to standard error (the first 4 KiB are kept); false once it

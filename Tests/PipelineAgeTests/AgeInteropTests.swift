@@ -40,6 +40,39 @@ struct AgeInteropTests {
         #expect(header == "age-encryption.org/v1\n")
     }
 
+    @Test("each piece gives exactly the ciphertext it completes: the header and nonce, then whole 64 KiB chunks; the rest at the end")
+    func piecesFollowTheChunkArithmetic() async throws {
+        let recipient = try AgeRecipient(try await AgeTool.makeIdentity(at: directory.file("key.txt")))
+        let encryptor = try AgeEncryptor(recipients: [recipient])
+        var outputs: [[UInt8]] = []
+        var fed = 0
+        var expectedTotals: [Int] = []
+        var headerEnd = 0
+        for (index, size) in [100, 65_436, 1, 200_000, 0, 65_536].enumerated() {
+            let path = directory.file("piece\(index)")
+            try Data(Self.randomBytes(size)).write(to: URL(fileURLWithPath: path))
+            var out: [UInt8] = []
+            try encryptor.encrypt(fileAt: path) { out += $0 }
+            if index == 0 {
+                let text = Array(out)
+                let mac = try #require((0..<text.count - 4).first { text[$0] == 0x0A && Array(text[$0 + 1..<$0 + 5]) == Array("--- ".utf8) })
+                headerEnd = try #require(text[(mac + 1)...].firstIndex(of: 0x0A)) + 1
+            }
+            outputs.append(out)
+            fed += size
+            expectedTotals.append(headerEnd + 16 + (fed - 1) / 65_536 * (65_536 + 16))
+        }
+        var end: [UInt8] = []
+        try encryptor.finish { end += $0 }
+        var total = 0
+        for (output, expected) in zip(outputs, expectedTotals) {
+            total += output.count
+            #expect(total == expected)
+        }
+        let lastChunk = fed - (fed - 1) / 65_536 * 65_536
+        #expect(end.count == lastChunk + 16, "the last chunk and its tag")
+    }
+
     @Test("a file to two recipients decrypts with either identity; a third identity is refused")
     func twoRecipientsEachDecryptAndAThirdIsRefused() async throws {
         let first = directory.file("first.txt"), second = directory.file("second.txt"), third = directory.file("third.txt")
