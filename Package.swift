@@ -325,41 +325,18 @@ if Context.environment["ETL_FUZZ"] != nil {
 // what scripts/bench-*.sh and scripts/contract-test.sh run) these are added, as Hummingbird adds its
 // benchmarks with ENABLE_HB_BENCHMARKS.
 if Context.environment["ETL_BENCHMARKS"] != nil {
-    package.products += ["SFTPBench", "TransformBench", "SaverBench", "APISeed"].map { .executable(name: $0, targets: [$0]) }
-    package.targets += [
-        .executableTarget(
-            name: "TransformBench",
-            dependencies: [
-                "ExtractorCore", "PipelineCore", "PipelineRedis", "PipelineRuntime", "TransformerFixtures",
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
-            ],
-            path: "Benchmarks/TransformBench"
-        ),
-        .executableTarget(
-            name: "SFTPBench",
-            dependencies: [
-                "PipelineCore", "PipelineSFTP",
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
-            ],
-            path: "Benchmarks/SFTPBench"
-        ),
-        .executableTarget(
-            name: "SaverBench",
-            dependencies: [
-                "SaverCore", "PipelineCore",
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
-            ],
-            path: "Benchmarks/SaverBench"
-        ),
-
+    let benchmarks: [(name: String, dependencies: [Target.Dependency])] = [
+        ("TransformBench", ["ExtractorCore", "PipelineCore", "PipelineRedis", "PipelineRuntime", "TransformerFixtures"]),
+        ("SFTPBench", ["PipelineCore", "PipelineSFTP"]),
+        ("SaverBench", ["SaverCore", "PipelineCore"]),
         // Writes a database of realistic runs for the API's benchmark and contract test.
-        .executableTarget(
-            name: "APISeed",
-            dependencies: [
-                "APITestData",
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
-            ],
-            path: "Benchmarks/APISeed"
-        ),
+        ("APISeed", ["APITestData"]),
     ]
+    package.products += benchmarks.map { .executable(name: $0.name, targets: [$0.name]) }
+    package.targets += benchmarks.map {
+        .executableTarget(
+            name: $0.name,
+            dependencies: $0.dependencies + [.product(name: "ArgumentParser", package: "swift-argument-parser")],
+            path: "Benchmarks/\($0.name)")
+    }
 }
