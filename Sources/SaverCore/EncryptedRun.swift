@@ -60,9 +60,9 @@ final class EncryptedRun: Sendable {
     }
 
     /// What the server's copy of `file` holds once every piece so far is in: bytes and SHA-256.
-    func ciphertext(_ file: RemoteFile) -> (bytes: Int, sha256: String) {
+    func ciphertext(_ file: RemoteFile) -> RunUploader.Ciphertext {
         let (hash, bytes) = digests.withLock { $0[file]! }
-        return (bytes, SHA256Digest.hex(hash.finalize()))
+        return RunUploader.Ciphertext(bytes: bytes, sha256: SHA256Digest.hex(hash.finalize()))
     }
 
     /// Stops the streams and removes the pieces this session wrote.

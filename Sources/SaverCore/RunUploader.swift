@@ -33,38 +33,26 @@ public struct RunUploader: Sendable {
     public struct Item: Sendable, Equatable {
         public var name: String
         public var local: StagedFile
-        public var ciphertext: Ciphertext?
-        public init(name: String, local: StagedFile, ciphertext: Ciphertext? = nil) {
+        var ciphertext: Ciphertext?
+        public init(name: String, local: StagedFile) {
             self.name = name
             self.local = local
-            self.ciphertext = ciphertext
         }
 
         /// What the server holds: the ciphertext's size and checksum, or the file's own.
-        public var sent: Ciphertext { ciphertext ?? Ciphertext(bytes: local.bytes, sha256: local.sha256) }
+        var sent: Ciphertext { ciphertext ?? Ciphertext(bytes: local.bytes, sha256: local.sha256) }
     }
 
     /// The size and SHA-256 of an encrypted file as uploaded.
-    public struct Ciphertext: Sendable, Equatable, Encodable {
-        public var bytes: Int
-        public var sha256: String
-        public init(bytes: Int, sha256: String) {
-            self.bytes = bytes
-            self.sha256 = sha256
-        }
-        init(_ digest: (bytes: Int, sha256: String)) {
-            self.init(bytes: digest.bytes, sha256: digest.sha256)
-        }
+    struct Ciphertext: Sendable, Equatable, Encodable {
+        var bytes: Int
+        var sha256: String
     }
 
     /// A local file sent as one piece of a remote file: a chunk's staged file, or its encrypted piece.
-    public struct Source: Sendable, Equatable {
-        public var path: String
-        public var bytes: Int
-        public init(path: String, bytes: Int) {
-            self.path = path
-            self.bytes = bytes
-        }
+    struct Source: Sendable, Equatable {
+        var path: String
+        var bytes: Int
     }
 
     /// One chunk's local file and where the remote file ends once it is appended.

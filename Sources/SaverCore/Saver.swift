@@ -324,7 +324,7 @@ public struct Saver: Sendable {
         for file in RemoteFile.allCases {
             let name = remoteName(file, run)
             var item = RunUploader.Item(name: name, local: remote.whole(file))
-            item.ciphertext = encrypted.map { RunUploader.Ciphertext($0.ciphertext(file)) }
+            item.ciphertext = encrypted?.ciphertext(file)
             // An encrypted file renamed by an earlier session is another stream's: never kept.
             if try await session.finish(name + ".part", final: name, pieces: remote.pieces[file] ?? [], keepRenamed: encrypted == nil) {
                 logger.info("uploaded", metadata: [
