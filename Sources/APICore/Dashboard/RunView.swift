@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import PipelineCore
+import PipelineDatabase
 import PipelineJSON
 
 extension DashboardRoutes {
@@ -59,7 +60,7 @@ extension DashboardRoutes {
     /// What one read transaction gives the run page.
     struct RunData: Sendable {
         var run: RunResource
-        var events: [EventResource]
+        var events: [EtlRunEvent]
         var deadLetters: Page<DLQResource>
         var rules: [Facet]
     }

@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import PipelineCore
+import PipelineDatabase
 
 extension DashboardRoutes {
     /// `/ui/`: the runs, newest first, with their counts, durations and a bar per phase; it
@@ -24,7 +25,7 @@ extension DashboardRoutes {
         return DashboardPage.html(resources.render("runs", context))
     }
 
-    static func runRow(_ run: RunResource, events: [EventResource], now: Date) -> [String: Any] {
+    static func runRow(_ run: RunResource, events: [EtlRunEvent], now: Date) -> [String: Any] {
         let spans = PhaseTimeline.spans(events)
         let (start, end) = timeSpan(of: run, spans: spans, now: now)
         var row: [String: Any] = [
