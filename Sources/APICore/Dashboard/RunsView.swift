@@ -32,10 +32,10 @@ extension DashboardRoutes {
             "runID": run.runID, "href": DashboardLinks.run(run.runID),
             "status": run.status, "statusClass": statusClass(run.status),
             "startedAt": DashboardFormat.timestamp(run.startedAt),
-            "duration": DashboardQueries.isInFlight(run.status) ? "running" : DashboardFormat.duration(milliseconds: run.durationMS),
-            "extracted": DashboardFormat.count(run.counts.extracted), "valid": DashboardFormat.count(run.counts.valid),
-            "invalid": DashboardFormat.count(run.counts.invalid), "loaded": DashboardFormat.count(run.counts.loaded),
-            "unknownDepartment": DashboardFormat.count(run.counts.unknownDepartment),
+            "duration": DashboardQueries.isInFlight(run.status) ? "running" : DashboardFormat.duration(milliseconds: run.durationMs),
+            "extracted": DashboardFormat.count(run.extracted), "valid": DashboardFormat.count(run.valid),
+            "invalid": DashboardFormat.count(run.invalid), "loaded": DashboardFormat.count(run.loaded),
+            "unknownDepartment": DashboardFormat.count(run.unknownDepartment),
             "phaseBars": SVGCharts.phaseBars(spans, runStart: start, runEnd: end, width: 120),
         ]
         if let failedPhase = run.failedPhase { row["failedIn"] = failedPhase }

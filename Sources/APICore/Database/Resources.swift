@@ -4,16 +4,11 @@ import PipelineCore
 import PipelineDatabase
 import PipelineJSON
 
-/// One row of `etl_runs` as the API shows it.
+/// One row of `etl_runs` as the API shows it: the stored ``EtlRun`` (its members read through
+/// this type, `run.status`), with its file lists as the API shows them.
+@dynamicMemberLookup
 public struct RunResource: Sendable, Equatable {
-    public var runID: String
-    public var status: String
-    public var failedPhase: String?
-    public var error: String?
-    public var startedAt: String
-    public var finishedAt: String?
-    public var durationMS: Int?
-    public var counts: Counts
+    public var run: EtlRun
     /// `staged_files` and `remote_files` as the API shows them (``FileEntry/json(fromJSON:)``):
     /// written once from the stored column, then copied into each answer.
     public var stagedFilesJSON: JSONValue
@@ -22,13 +17,7 @@ public struct RunResource: Sendable, Equatable {
     public var stagedFiles: [FileEntry] { FileEntry.list(stagedFilesJSON) }
     public var remoteFiles: [FileEntry] { FileEntry.list(remoteFilesJSON) }
 
-    public struct Counts: Sendable, Equatable {
-        public var extracted: Int?
-        public var valid: Int?
-        public var invalid: Int?
-        public var loaded: Int?
-        public var unknownDepartment: Int?
-    }
+    public subscript<Value>(dynamicMember member: KeyPath<EtlRun, Value>) -> Value { run[keyPath: member] }
 
     /// The keys of ``json``, in order: the columns of the CSV answer.
     public static let keys = [
@@ -43,34 +32,26 @@ public struct RunResource: Sendable, Equatable {
 
     /// The same, parsing the file columns on `tape` (reused from run to run of a page).
     init(_ run: EtlRun, tape: inout JSONTape) {
-        runID = run.runID
-        status = run.status
-        failedPhase = run.failedPhase
-        error = run.error
-        startedAt = run.startedAt
-        finishedAt = run.finishedAt
-        durationMS = run.durationMs
-        counts = Counts(
-            extracted: run.extracted, valid: run.valid, invalid: run.invalid, loaded: run.loaded, unknownDepartment: run.unknownDepartment)
+        self.run = run
         stagedFilesJSON = FileEntry.json(fromJSON: run.stagedFiles, tape: &tape)
         remoteFilesJSON = FileEntry.json(fromJSON: run.remoteFiles, tape: &tape)
     }
 
     public var json: JSONValue {
         [
-            "run_id": .string(runID),
-            "status": .string(status),
-            "failed_phase": .string(failedPhase),
-            "error": .string(error),
-            "started_at": .string(startedAt),
-            "finished_at": .string(finishedAt),
-            "duration_ms": .int(durationMS),
+            "run_id": .string(run.runID),
+            "status": .string(run.status),
+            "failed_phase": .string(run.failedPhase),
+            "error": .string(run.error),
+            "started_at": .string(run.startedAt),
+            "finished_at": .string(run.finishedAt),
+            "duration_ms": .int(run.durationMs),
             "counts": [
-                "extracted": .int(counts.extracted),
-                "valid": .int(counts.valid),
-                "invalid": .int(counts.invalid),
-                "loaded": .int(counts.loaded),
-                "unknown_department": .int(counts.unknownDepartment),
+                "extracted": .int(run.extracted),
+                "valid": .int(run.valid),
+                "invalid": .int(run.invalid),
+                "loaded": .int(run.loaded),
+                "unknown_department": .int(run.unknownDepartment),
             ],
             "staged_files": stagedFilesJSON,
             "remote_files": remoteFilesJSON,
