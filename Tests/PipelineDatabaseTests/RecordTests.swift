@@ -1,5 +1,5 @@
 import GRDB
-import PipelineDatabase
+@testable import PipelineDatabase
 import Testing
 import TestSupport
 

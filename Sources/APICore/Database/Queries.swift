@@ -64,11 +64,14 @@ public enum Queries {
     }
 
     public static func run(_ db: Database, id: String) throws -> RunResource? {
-        try EtlRun.fetchOne(db, key: id).map(RunResource.init(_:))
+        try EtlRun.fetchOne(db, sql: "SELECT * FROM \(EtlRun.databaseTableName) WHERE \(EtlRun.Columns.runID.name) = ?", arguments: [id])
+            .map(RunResource.init(_:))
     }
 
     static func runExists(_ db: Database, id: String) throws -> Bool {
-        try EtlRun.exists(db, key: id)
+        try Bool.fetchOne(
+            db, sql: "SELECT EXISTS (SELECT 1 FROM \(EtlRun.databaseTableName) WHERE \(EtlRun.Columns.runID.name) = ?)", arguments: [id]
+        ) ?? false
     }
 
     /// A run's dead letters by line; `nil` when there is no such run.

@@ -18,14 +18,6 @@ public struct DLQRecord: Codable, Sendable, Equatable, FetchableRecord, Persista
     public var payload: String
     public var insertedAt: String
 
-    public init(runID: String, line: Int, reasons: String, payload: String, insertedAt: String) {
-        self.runID = runID
-        self.line = line
-        self.reasons = reasons
-        self.payload = payload
-        self.insertedAt = insertedAt
-    }
-
     /// The table's columns, in the order of the table (``DatabaseSchema``).
     public enum CodingKeys: String, CodingKey, CaseIterable, Sendable {
         case runID = "run_id", line, reasons, payload, insertedAt = "inserted_at"

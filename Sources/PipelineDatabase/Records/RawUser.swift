@@ -16,14 +16,6 @@ public struct RawUser: Codable, Sendable, Equatable, FetchableRecord, Persistabl
     public var payload: String
     public var insertedAt: String
 
-    public init(runID: String, line: Int, userID: Int?, payload: String, insertedAt: String) {
-        self.runID = runID
-        self.line = line
-        self.userID = userID
-        self.payload = payload
-        self.insertedAt = insertedAt
-    }
-
     /// The table's columns, in the order of the table (``DatabaseSchema``).
     public enum CodingKeys: String, CodingKey, CaseIterable, Sendable {
         case runID = "run_id", line, userID = "user_id", payload, insertedAt = "inserted_at"

@@ -32,30 +32,6 @@ public struct User: Codable, Sendable, Equatable, FetchableRecord, PersistableRe
     /// v2 migration (read as `runID`).
     public var lastSeenRunID: String?
 
-    public init(
-        id: Int, runID: String, fullName: String, email: String, emailDomain: String, age: Int, ageGroup: String, department: String,
-        departmentCode: String, bmi: Double?, bmiCategory: String?, birthDate: String?, recordHash: String, payload: String,
-        insertedAt: String, updatedAt: String, lastSeenRunID: String?
-    ) {
-        self.id = id
-        self.runID = runID
-        self.fullName = fullName
-        self.email = email
-        self.emailDomain = emailDomain
-        self.age = age
-        self.ageGroup = ageGroup
-        self.department = department
-        self.departmentCode = departmentCode
-        self.bmi = bmi
-        self.bmiCategory = bmiCategory
-        self.birthDate = birthDate
-        self.recordHash = recordHash
-        self.payload = payload
-        self.insertedAt = insertedAt
-        self.updatedAt = updatedAt
-        self.lastSeenRunID = lastSeenRunID
-    }
-
     /// The table's columns, in the order of the table (``DatabaseSchema``).
     public enum CodingKeys: String, CodingKey, CaseIterable, Sendable {
         case id, runID = "run_id", fullName = "full_name", email, emailDomain = "email_domain", age, ageGroup = "age_group"
