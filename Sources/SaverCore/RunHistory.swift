@@ -1,24 +1,26 @@
 import Foundation
 import PipelineCore
+import PipelineDatabase
 
 /// How a ledger record reads as an `etl_runs` row and `etl_run_events`.
 public enum RunHistory {
     /// What the ledger says happened to the run, oldest first: each phase's start and
     /// completion (with its counts), and the failure if the run failed.
-    public static func events(of record: RunRecord) -> [RunEvent] {
-        var events: [RunEvent] = []
+    public static func events(of record: RunRecord) -> [EtlRunEvent] {
+        let run = record.id.rawValue
+        var events: [EtlRunEvent] = []
         for phase in Phase.allCases {
             if let started = record.phaseStartedAt[phase] {
-                events.append(RunEvent(at: Timestamp.format(started), stage: phase.rawValue, event: "started"))
+                events.append(EtlRunEvent(runID: run, at: Timestamp.format(started), stage: phase.rawValue, event: "started"))
             }
             if let finished = record.phaseFinishedAt[phase], !(record.status == .failed && record.failedPhase == phase) {
-                events.append(RunEvent(at: Timestamp.format(finished), stage: phase.rawValue, event: "completed",
-                                       detail: describe(record.counts[phase] ?? [:])))
+                events.append(EtlRunEvent(runID: run, at: Timestamp.format(finished), stage: phase.rawValue, event: "completed",
+                                          detail: describe(record.counts[phase] ?? [:])))
             }
         }
         if record.status == .failed {
-            events.append(RunEvent(at: Timestamp.format(record.updatedAt ?? Date()), stage: record.failedPhase?.rawValue ?? "unknown",
-                                   event: "failed", detail: record.error.map(URLRedaction.redactURLs(in:))))
+            events.append(EtlRunEvent(runID: run, at: Timestamp.format(record.updatedAt ?? Date()), stage: record.failedPhase?.rawValue ?? "unknown",
+                                      event: "failed", detail: record.error.map(URLRedaction.redactURLs(in:))))
         }
         return events.sorted { $0.at < $1.at }
     }
@@ -26,10 +28,10 @@ public enum RunHistory {
     /// The row of a run that is not (or not yet) completed, mirrored from the ledger: its
     /// status, failure, counts so far and staged files. `updated_at` is the ledger's, so a
     /// later scan can tell whether the row is stale.
-    public static func row(mirroring record: RunRecord) -> RunRow {
+    public static func row(mirroring record: RunRecord) -> EtlRun {
         let updated = record.updatedAt ?? record.startedAt
         let failed = record.status == .failed
-        return RunRow(
+        return EtlRun(
             runID: record.id.rawValue,
             status: record.status.rawValue,
             failedPhase: failed ? (record.failedPhase?.rawValue ?? "unknown") : nil,

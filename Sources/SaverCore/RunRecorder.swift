@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import PipelineCore
+import PipelineDatabase
 import PipelineRedis
 import PipelineRuntime
 import ServiceLifecycle
@@ -110,7 +111,7 @@ public struct RunRecorder: Service {
     public func recordRuns() async throws -> Int {
         let ids = try await ledger.recentRuns(limit: scanLimit)
         let rows = try await store.runStates(ids)
-        var pending: [(RunRow, [RunEvent])] = []
+        var pending: [(EtlRun, [EtlRunEvent])] = []
         for id in ids {
             if rows[id]?.status == RunStatus.completed.rawValue { continue }
             guard let record = try await ledger.run(id), record.status != .completed else { continue }

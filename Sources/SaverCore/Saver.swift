@@ -280,13 +280,13 @@ public struct Saver: Sendable {
         let checkpointer = store.checkpointer
         _ = try await BlockingIO.run { checkpointer.waitForIdle() }
         let raw = try await store.replaceRawRows(run: run, lines: staged.lines, file: staged.rawMasked, whole: remote.hash(.raw), insertedAt: savedAt)
-        log(raw, table: "raw_users", logger: logger)
+        log(raw, table: RawUser.databaseTableName, logger: logger)
         if staged.index == 0 { try await pause(after: .raw, logger: logger) }
         let users = try await store.upsertUsers(run: run, file: staged.users, whole: remote.hash(.users), at: savedAt)
-        log(users, table: "users", logger: logger)
+        log(users, table: User.databaseTableName, logger: logger)
         if staged.index == 0 { try await pause(after: .users, logger: logger) }
         let dlq = try await store.replaceDLQRows(run: run, lines: staged.lines, file: staged.dlq, whole: remote.hash(.dlq), insertedAt: savedAt)
-        log(dlq, table: "dlq_records", logger: logger)
+        log(dlq, table: DLQRecord.databaseTableName, logger: logger)
         if staged.index == 0 { try await pause(after: .dlq, logger: logger) }
         return (raw, users, dlq)
     }
@@ -305,9 +305,9 @@ public struct Saver: Sendable {
         }
         var events = RunHistory.events(of: record).filter { !($0.stage == Phase.save.rawValue && $0.event == "completed") }
         let changed = try await store.usersChanged(by: run)
-        for (table, key) in [("raw_users", "raw"), ("users", "loaded"), ("dlq_records", "dlq")] {
-            events.append(RunEvent(at: Timestamp.format(Date()), stage: Phase.save.rawValue, event: "\(table) written",
-                                   detail: "rows=\(counts[key] ?? 0)"))
+        for (table, key) in [(RawUser.databaseTableName, "raw"), (User.databaseTableName, "loaded"), (DLQRecord.databaseTableName, "dlq")] {
+            events.append(EtlRunEvent(runID: run.rawValue, at: Timestamp.format(Date()), stage: Phase.save.rawValue, event: "\(table) written",
+                                      detail: "rows=\(counts[key] ?? 0)"))
         }
 
         var remote = remote
@@ -347,14 +347,14 @@ public struct Saver: Sendable {
             StagedFile(path: uploader.remotePath($0.name), rows: $0.local.rows, bytes: $0.sent.bytes, sha256: $0.sent.sha256)
         }
         for file in remoteFiles {
-            events.append(RunEvent(at: Timestamp.format(Date()), stage: Phase.save.rawValue, event: "uploaded",
-                                   detail: "\(file.path) bytes=\(file.bytes) sha256=\(file.sha256)"))
+            events.append(EtlRunEvent(runID: run.rawValue, at: Timestamp.format(Date()), stage: Phase.save.rawValue, event: "uploaded",
+                                      detail: "\(file.path) bytes=\(file.bytes) sha256=\(file.sha256)"))
         }
 
         let finished = Date()
-        events.append(RunEvent(at: Timestamp.format(finished), stage: Phase.save.rawValue, event: "completed",
-                               detail: RunHistory.describe(counts)))
-        let row = RunRow(
+        events.append(EtlRunEvent(runID: run.rawValue, at: Timestamp.format(finished), stage: Phase.save.rawValue, event: "completed",
+                                  detail: RunHistory.describe(counts)))
+        let row = EtlRun(
             runID: run.rawValue, status: RunStatus.completed.rawValue, startedAt: Timestamp.format(record.startedAt),
             finishedAt: Timestamp.format(finished), durationMs: RunHistory.milliseconds(from: record.startedAt, to: finished),
             extracted: record.counts[.extract]?["extracted"], valid: record.counts[.transform]?["valid"],

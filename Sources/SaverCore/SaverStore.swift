@@ -44,48 +44,57 @@ public struct SaverStore: Sendable {
 
     // MARK: raw_users
 
-    static let deleteRawSQL = "DELETE FROM raw_users WHERE run_id = ? AND line BETWEEN ? AND ?"
     /// `?1` the line, `?2` the run, `?3` its line number, `?4` inserted_at. `user_id` is the row's
     /// `id` when that is a positive integer, else NULL (a rejected row may have none).
-    static let insertRawSQL = """
-        INSERT INTO raw_users (run_id, line, user_id, payload, inserted_at)
-        VALUES (?2, ?3,
-                CASE WHEN json_type(?1, '$.id') = 'integer' AND json_extract(?1, '$.id') > 0
-                     THEN json_extract(?1, '$.id') END,
-                ?1, ?4)
-        """
+    static let insertRawSQL = insertSQL(into: RawUser.self, [
+        (RawUser.Columns.runID, "?2"),
+        (RawUser.Columns.line, "?3"),
+        (RawUser.Columns.userID, """
+            CASE WHEN json_type(?1, '$.id') = 'integer' AND json_extract(?1, '$.id') > 0
+                         THEN json_extract(?1, '$.id') END
+            """),
+        (RawUser.Columns.payload, "?1"),
+        (RawUser.Columns.insertedAt, "?4"),
+    ])
 
     /// Replaces the `raw_users` of the chunk's `lines` with the lines of its `raw.masked.jsonl`
     /// (`file`, checked as it is read), numbered run-wide from `lines.lowerBound`.
     public func replaceRawRows(run: RunID, lines: ClosedRange<Int>, file: StagedFile, whole: SHA256 = SHA256(), insertedAt: String) async throws -> Loaded {
-        try await load(file, whole: whole, label: "raw.masked.jsonl", delete: Self.deleteRawSQL, lines: lines, insert: Self.insertRawSQL,
-                       run: run, constants: [2: run.rawValue, 4: insertedAt], lineNumberIndex: 3)
+        try await load(file, whole: whole, label: "raw.masked.jsonl", lines: lines, insert: Self.insertRawSQL, run: run,
+                       constants: [2: run.rawValue, 4: insertedAt], lineNumberIndex: 3) { db in
+            try RawUser.filter(RawUser.Columns.runID == run.rawValue && lines.contains(RawUser.Columns.line)).deleteAll(db)
+        }
     }
 
     // MARK: dlq_records
 
-    static let deleteDLQSQL = "DELETE FROM dlq_records WHERE run_id = ? AND line BETWEEN ? AND ?"
-    /// `->` keeps JSON as JSON text: a payload that is a string (a raw line that was not JSON)
-    /// stays a quoted JSON string.
-    static let insertDLQSQL = """
-        INSERT INTO dlq_records (run_id, line, reasons, payload, inserted_at)
-        VALUES (?2, ?1 ->> '$.line', ?1 -> '$.reasons', ?1 -> '$.payload', ?3)
-        """
+    /// `?1` the line, `?2` the run, `?3` inserted_at. `->` keeps JSON as JSON text: a payload that
+    /// is a string (a raw line that was not JSON) stays a quoted JSON string.
+    static let insertDLQSQL = insertSQL(into: DLQRecord.self, [
+        (DLQRecord.Columns.runID, "?2"),
+        (DLQRecord.Columns.line, "?1 ->> '$.line'"),
+        (DLQRecord.Columns.reasons, "?1 -> '$.reasons'"),
+        (DLQRecord.Columns.payload, "?1 -> '$.payload'"),
+        (DLQRecord.Columns.insertedAt, "?3"),
+    ])
 
     /// Replaces the `dlq_records` of the chunk's `lines` with the lines of its `dlq.jsonl`
     /// (`file`, checked as it is read; each line carries its run-wide line number).
     public func replaceDLQRows(run: RunID, lines: ClosedRange<Int>, file: StagedFile, whole: SHA256 = SHA256(), insertedAt: String) async throws -> Loaded {
-        try await load(file, whole: whole, label: "dlq.jsonl", delete: Self.deleteDLQSQL, lines: lines, insert: Self.insertDLQSQL,
-                       run: run, constants: [2: run.rawValue, 3: insertedAt], lineNumberIndex: nil)
+        try await load(file, whole: whole, label: "dlq.jsonl", lines: lines, insert: Self.insertDLQSQL, run: run,
+                       constants: [2: run.rawValue, 3: insertedAt], lineNumberIndex: nil) { db in
+            try DLQRecord.filter(DLQRecord.Columns.runID == run.rawValue && lines.contains(DLQRecord.Columns.line)).deleteAll(db)
+        }
     }
 
     // MARK: users
 
     /// Columns that hold a user's state: replaced only when the record_hash changed.
     static let userStateColumns = [
-        "run_id", "full_name", "email", "email_domain", "age", "age_group", "department", "department_code",
-        "bmi", "bmi_category", "birth_date", "record_hash", "payload", "updated_at",
-    ]
+        User.Columns.runID, User.Columns.fullName, User.Columns.email, User.Columns.emailDomain, User.Columns.age,
+        User.Columns.ageGroup, User.Columns.department, User.Columns.departmentCode, User.Columns.bmi, User.Columns.bmiCategory,
+        User.Columns.birthDate, User.Columns.recordHash, User.Columns.payload, User.Columns.updatedAt,
+    ].map(\.name)
 
     /// `?1` the line, `?2` the run, `?3` the time of the save.
     ///
@@ -99,31 +108,45 @@ public struct SaverStore: Sendable {
     /// An `id` that is not a positive integer becomes the text `'not a positive integer'`,
     /// which the INTEGER PRIMARY KEY refuses (SQLITE_MISMATCH) instead of assigning a rowid.
     static let upsertUserSQL: String = {
+        typealias C = User.Columns
+        let table = User.databaseTableName
         let assignments = userStateColumns.map { column in
-            "\(column) = CASE WHEN users.record_hash IS excluded.record_hash THEN users.\(column) ELSE excluded.\(column) END"
-        } + ["last_seen_run_id = excluded.last_seen_run_id"]
-        return """
-            INSERT INTO users (id, run_id, full_name, email, email_domain, age, age_group, department, department_code,
-                               bmi, bmi_category, birth_date, record_hash, payload, inserted_at, updated_at, last_seen_run_id)
-            VALUES (CASE WHEN json_type(?1, '$.id') = 'integer' AND json_extract(?1, '$.id') > 0
-                         THEN json_extract(?1, '$.id') ELSE 'not a positive integer' END,
-                    ?2, ?1 ->> '$.full_name', ?1 ->> '$.email', ?1 ->> '$.email_domain', ?1 ->> '$.age',
-                    ?1 ->> '$.age_group', ?1 ->> '$.company.department', ?1 ->> '$.department_code',
-                    ?1 ->> '$.bmi', ?1 ->> '$.bmi_category', ?1 ->> '$.birth_date', ?1 ->> '$.record_hash',
-                    ?1, ?3, ?3, ?2)
-            ON CONFLICT (id) DO UPDATE SET
+            "\(column) = CASE WHEN \(table).\(C.recordHash.name) IS excluded.\(C.recordHash.name) THEN \(table).\(column) ELSE excluded.\(column) END"
+        } + ["\(C.lastSeenRunID.name) = excluded.\(C.lastSeenRunID.name)"]
+        return insertSQL(into: User.self, [
+            (C.id, """
+                CASE WHEN json_type(?1, '$.id') = 'integer' AND json_extract(?1, '$.id') > 0
+                             THEN json_extract(?1, '$.id') ELSE 'not a positive integer' END
+                """),
+            (C.runID, "?2"), (C.fullName, "?1 ->> '$.full_name'"), (C.email, "?1 ->> '$.email'"),
+            (C.emailDomain, "?1 ->> '$.email_domain'"), (C.age, "?1 ->> '$.age'"), (C.ageGroup, "?1 ->> '$.age_group'"),
+            (C.department, "?1 ->> '$.company.department'"), (C.departmentCode, "?1 ->> '$.department_code'"),
+            (C.bmi, "?1 ->> '$.bmi'"), (C.bmiCategory, "?1 ->> '$.bmi_category'"), (C.birthDate, "?1 ->> '$.birth_date'"),
+            (C.recordHash, "?1 ->> '$.record_hash'"), (C.payload, "?1"), (C.insertedAt, "?3"), (C.updatedAt, "?3"),
+            (C.lastSeenRunID, "?2"),
+        ]) + """
+
+            ON CONFLICT (\(C.id.name)) DO UPDATE SET
                 \(assignments.joined(separator: ",\n    "))
-            WHERE excluded.last_seen_run_id >= COALESCE(users.last_seen_run_id, users.run_id)
+            WHERE excluded.\(C.lastSeenRunID.name) >= COALESCE(\(table).\(C.lastSeenRunID.name), \(table).\(C.runID.name))
             """
     }()
 
-    /// Upserts the lines of a chunk's `users.jsonl` (`file`, checked as it is read) by id.
-    public func upsertUsers(run: RunID, file: StagedFile, whole: SHA256 = SHA256(), at timestamp: String) async throws -> Loaded {
-        try await load(file, whole: whole, label: "users.jsonl", delete: nil, lines: nil, insert: Self.upsertUserSQL, run: run,
-                       constants: [2: run.rawValue, 3: timestamp], lineNumberIndex: nil)
+    /// `INSERT INTO <table> (<columns>) VALUES (<values>)`, each column beside the SQL of its value.
+    static func insertSQL<Record: TableRecord>(into _: Record.Type, _ values: [(Column, String)]) -> String {
+        """
+        INSERT INTO \(Record.databaseTableName) (\(values.map(\.0.name).joined(separator: ", ")))
+        VALUES (\(values.map(\.1).joined(separator: ",\n        ")))
+        """
     }
 
-    /// One transaction: optionally delete the rows of the chunk's `lines`, then run `insert`
+    /// Upserts the lines of a chunk's `users.jsonl` (`file`, checked as it is read) by id.
+    public func upsertUsers(run: RunID, file: StagedFile, whole: SHA256 = SHA256(), at timestamp: String) async throws -> Loaded {
+        try await load(file, whole: whole, label: "users.jsonl", lines: nil, insert: Self.upsertUserSQL, run: run,
+                       constants: [2: run.rawValue, 3: timestamp], lineNumberIndex: nil, delete: nil)
+    }
+
+    /// One transaction: first `delete` (the rows of the chunk's `lines`), if any, then run `insert`
     /// for every line of the file through one prepared statement (``LineInsertStatement``: `?1`
     /// is the line, bound from the read buffer; `constants` are bound once; `lineNumberIndex`
     /// gets the run-wide line number, counted from `lines.lowerBound`).
@@ -134,13 +157,13 @@ public struct SaverStore: Sendable {
     /// ``StagingError/corrupt(path:reason:)``, also when one of its lines could not be stored
     /// (the file is then read to its end first, so the error names the cause).
     private func load(
-        _ file: StagedFile, whole: SHA256, label: String, delete: String?, lines: ClosedRange<Int>?, insert: String, run: RunID,
-        constants: [Int32: String], lineNumberIndex: Int32?
+        _ file: StagedFile, whole: SHA256, label: String, lines: ClosedRange<Int>?, insert: String, run: RunID,
+        constants: [Int32: String], lineNumberIndex: Int32?, delete: (@Sendable (Database) throws -> Void)?
     ) async throws -> Loaded {
         let clock = ContinuousClock()
         let started = clock.now
         let (rows, hashed) = try await database.write { db -> (Int, SHA256) in
-            if let delete, let lines { try db.execute(sql: delete, arguments: [run.rawValue, lines.lowerBound, lines.upperBound]) }
+            try delete?(db)
             let statement = try LineInsertStatement(db, sql: insert, constants: constants, lineNumberIndex: lineNumberIndex)
             let offset = (lines?.lowerBound ?? 1) - 1
             var reader = try JSONLReader(path: file.path)
@@ -179,45 +202,41 @@ public struct SaverStore: Sendable {
     ///   into an earlier status.
     /// - Returns: whether the row was written.
     @discardableResult
-    public func writeRun(_ row: RunRow, events: [RunEvent], overwriteCompleted: Bool) async throws -> Bool {
-        try await writeRuns([(row, events)], overwriteCompleted: overwriteCompleted) == 1
+    public func writeRun(_ run: EtlRun, events: [EtlRunEvent], overwriteCompleted: Bool) async throws -> Bool {
+        try await writeRuns([(run, events)], overwriteCompleted: overwriteCompleted) == 1
     }
 
     /// ``writeRun(_:events:overwriteCompleted:)`` for many runs in one transaction; returns how
     /// many rows were written.
-    public func writeRuns(_ runs: [(RunRow, [RunEvent])], overwriteCompleted: Bool) async throws -> Int {
+    public func writeRuns(_ runs: [(EtlRun, [EtlRunEvent])], overwriteCompleted: Bool) async throws -> Int {
         guard !runs.isEmpty else { return 0 }
         defer { checkpointer.request() }
         return try await database.write { db -> Int in
             let upsert = try db.makeStatement(sql: overwriteCompleted ? Self.upsertRunSQL : Self.upsertRunSQL + Self.keepCompletedSQL)
-            let deleteEvents = try db.makeStatement(sql: "DELETE FROM etl_run_events WHERE run_id = ?")
-            let insertEvent = try db.makeStatement(sql: "INSERT INTO etl_run_events (run_id, at, stage, event, detail) VALUES (?, ?, ?, ?, ?)")
             var written = 0
-            for (row, events) in runs {
-                try upsert.execute(arguments: row.arguments)
+            for (run, events) in runs {
+                try upsert.execute(arguments: StatementArguments(run.databaseDictionary))
                 guard db.changesCount > 0 else { continue }
                 written += 1
-                try deleteEvents.execute(arguments: [row.runID])
-                for event in events {
-                    try insertEvent.execute(arguments: [row.runID, event.at, event.stage, event.event, event.detail])
-                }
+                try EtlRunEvent.filter(EtlRunEvent.Columns.runID == run.runID).deleteAll(db)
+                for event in events { try event.insert(db) }
             }
             return written
         }
     }
 
-    static let upsertRunSQL = """
-        INSERT INTO etl_runs (run_id, status, failed_phase, error, started_at, finished_at, duration_ms, extracted, valid,
-                              invalid, loaded, unknown_department, staged_files, remote_files, updated_at)
-        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-        ON CONFLICT (run_id) DO UPDATE SET
-            status = excluded.status, failed_phase = excluded.failed_phase, error = excluded.error,
-            started_at = excluded.started_at, finished_at = excluded.finished_at, duration_ms = excluded.duration_ms,
-            extracted = excluded.extracted, valid = excluded.valid, invalid = excluded.invalid, loaded = excluded.loaded,
-            unknown_department = excluded.unknown_department, staged_files = excluded.staged_files,
-            remote_files = excluded.remote_files, updated_at = excluded.updated_at
-        """
-    static let keepCompletedSQL = "\nWHERE etl_runs.status <> 'completed'"
+    /// Every column of ``EtlRun`` as a named argument (`:run_id`, …), replaced on conflict.
+    static let upsertRunSQL: String = {
+        let columns = EtlRun.CodingKeys.allCases.map(\.rawValue)
+        let updated = columns.filter { $0 != EtlRun.Columns.runID.name }
+        return """
+            INSERT INTO \(EtlRun.databaseTableName) (\(columns.joined(separator: ", ")))
+            VALUES (\(columns.map { ":" + $0 }.joined(separator: ", ")))
+            ON CONFLICT (\(EtlRun.Columns.runID.name)) DO UPDATE SET
+                \(updated.map { "\($0) = excluded.\($0)" }.joined(separator: ", "))
+            """
+    }()
+    static let keepCompletedSQL = "\nWHERE \(EtlRun.databaseTableName).\(EtlRun.Columns.status.name) <> 'completed'"
 
     /// The status and `updated_at` of the rows of `ids` that exist.
     public func runStates(_ ids: [RunID]) async throws -> [RunID: (status: String, updatedAt: String)] {
@@ -225,12 +244,12 @@ public struct SaverStore: Sendable {
         return try await database.read { db in
             var states: [RunID: (status: String, updatedAt: String)] = [:]
             for chunk in stride(from: 0, to: ids.count, by: 500).map({ Array(ids[$0..<min($0 + 500, ids.count)]) }) {
-                let marks = Array(repeating: "?", count: chunk.count).joined(separator: ",")
-                let rows = try Row.fetchAll(db, sql: "SELECT run_id, status, updated_at FROM etl_runs WHERE run_id IN (\(marks))",
-                                            arguments: StatementArguments(chunk.map(\.rawValue)))
+                let rows = try EtlRun.select(EtlRun.Columns.runID, EtlRun.Columns.status, EtlRun.Columns.updatedAt)
+                    .filter(chunk.map(\.rawValue).contains(EtlRun.Columns.runID))
+                    .asRequest(of: Row.self).fetchAll(db)
                 for row in rows {
-                    if let id = RunID(parsing: row["run_id"] as String) {
-                        states[id] = (row["status"], row["updated_at"])
+                    if let id = RunID(parsing: row[EtlRun.Columns.runID] as String) {
+                        states[id] = (row[EtlRun.Columns.status], row[EtlRun.Columns.updatedAt])
                     }
                 }
             }
@@ -241,71 +260,7 @@ public struct SaverStore: Sendable {
     /// How many users rows carry `run` as the run of their last change.
     public func usersChanged(by run: RunID) async throws -> Int {
         try await database.read { db in
-            try Int.fetchOne(db, sql: "SELECT count(*) FROM users WHERE run_id = ?", arguments: [run.rawValue]) ?? 0
+            try User.filter(User.Columns.runID == run.rawValue).fetchCount(db)
         }
-    }
-}
-
-/// One `etl_runs` row.
-public struct RunRow: Sendable, Equatable {
-    public var runID: String
-    public var status: String
-    public var failedPhase: String?
-    public var error: String?
-    public var startedAt: String
-    public var finishedAt: String?
-    public var durationMs: Int?
-    public var extracted: Int?
-    public var valid: Int?
-    public var invalid: Int?
-    public var loaded: Int?
-    public var unknownDepartment: Int?
-    /// JSON array of `{path, rows, bytes, sha256}`.
-    public var stagedFiles: String
-    public var remoteFiles: String
-    public var updatedAt: String
-
-    public init(
-        runID: String, status: String, failedPhase: String? = nil, error: String? = nil, startedAt: String,
-        finishedAt: String? = nil, durationMs: Int? = nil, extracted: Int? = nil, valid: Int? = nil, invalid: Int? = nil,
-        loaded: Int? = nil, unknownDepartment: Int? = nil, stagedFiles: String = "[]", remoteFiles: String = "[]",
-        updatedAt: String
-    ) {
-        self.runID = runID
-        self.status = status
-        self.failedPhase = failedPhase
-        self.error = error
-        self.startedAt = startedAt
-        self.finishedAt = finishedAt
-        self.durationMs = durationMs
-        self.extracted = extracted
-        self.valid = valid
-        self.invalid = invalid
-        self.loaded = loaded
-        self.unknownDepartment = unknownDepartment
-        self.stagedFiles = stagedFiles
-        self.remoteFiles = remoteFiles
-        self.updatedAt = updatedAt
-    }
-
-    var arguments: StatementArguments {
-        [runID, status, failedPhase, error, startedAt, finishedAt, durationMs, extracted, valid, invalid, loaded,
-         unknownDepartment, stagedFiles, remoteFiles, updatedAt]
-    }
-}
-
-/// One `etl_run_events` row (without its id).
-public struct RunEvent: Sendable, Equatable {
-    public var at: String
-    /// The phase: `extract`, `transform` or `save`.
-    public var stage: String
-    public var event: String
-    public var detail: String?
-
-    public init(at: String, stage: String, event: String, detail: String? = nil) {
-        self.at = at
-        self.stage = stage
-        self.event = event
-        self.detail = detail
     }
 }

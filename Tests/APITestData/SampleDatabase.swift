@@ -48,14 +48,16 @@ public enum SampleDatabase {
             _ = try await store.upsertUsers(run: run.runID, file: try StagedFile.describe(path: layout.usersFile(run.runID)), at: savedAt)
             _ = try await store.replaceDLQRows(run: run.runID, lines: lines, file: try StagedFile.describe(path: layout.dlqFile(run.runID)), insertedAt: savedAt)
         }
-        let row = RunRow(
+        let row = EtlRun(
             runID: run.runID.rawValue, status: run.status.rawValue, failedPhase: run.failedPhase?.rawValue, error: run.error,
             startedAt: Timestamp.format(run.startedAt), finishedAt: run.finishedAt.map(Timestamp.format), durationMs: run.durationMS,
             extracted: run.counts.extracted, valid: run.counts.valid, invalid: run.counts.invalid, loaded: run.counts.loaded,
             unknownDepartment: run.counts.unknownDepartment, stagedFiles: JSONText.encode(run.stagedFiles),
             remoteFiles: JSONText.encode(run.remoteFiles.map { StagedFile(path: "upload/\($0.name)", rows: $0.rows, bytes: $0.bytes, sha256: $0.sha256) }),
             updatedAt: savedAt)
-        let events = run.events.map { RunEvent(at: Timestamp.format($0.at), stage: $0.stage, event: $0.event, detail: $0.detail) }
+        let events = run.events.map {
+            EtlRunEvent(runID: run.runID.rawValue, at: Timestamp.format($0.at), stage: $0.stage, event: $0.event, detail: $0.detail)
+        }
         try await store.writeRun(row, events: events, overwriteCompleted: true)
     }
 

@@ -1,5 +1,6 @@
 import GRDB
 import PipelineCore
+import PipelineDatabase
 
 /// The reads only the dashboard needs; everything else comes from ``Queries``, the same reads
 /// (and the same masking) as the JSON endpoints.
@@ -13,24 +14,16 @@ enum DashboardQueries {
 
     /// Whether any run is still in flight: the runs page refreshes itself until none is.
     static func anyRunInFlight(_ db: Database) throws -> Bool {
-        let placeholders = inFlightStatuses.map { _ in "?" }.joined(separator: ", ")
-        return try Bool.fetchOne(
-            db, sql: "SELECT EXISTS (SELECT 1 FROM etl_runs WHERE status IN (\(placeholders)))",
-            arguments: StatementArguments(inFlightStatuses)) ?? false
+        try !EtlRun.filter(inFlightStatuses.contains(EtlRun.Columns.status)).isEmpty(db)
     }
 
     /// The phase events (`started`, `completed`, `failed`) of the runs on one page, by run id, in
     /// the order they happened: one query for the page rather than one per run.
-    static func phaseEvents(_ db: Database, runIDs: [String]) throws -> [String: [EventResource]] {
+    static func phaseEvents(_ db: Database, runIDs: [String]) throws -> [String: [EtlRunEvent]] {
         guard !runIDs.isEmpty else { return [:] }
-        let placeholders = runIDs.map { _ in "?" }.joined(separator: ", ")
-        let rows = try Row.fetchAll(
-            db,
-            sql: """
-                SELECT \(EventResource.columns) FROM etl_run_events
-                WHERE run_id IN (\(placeholders)) AND event IN ('started', 'completed', 'failed') ORDER BY run_id, at, id
-                """,
-            arguments: StatementArguments(runIDs))
-        return Dictionary(grouping: rows.map(EventResource.init(row:)), by: \.runID)
+        typealias C = EtlRunEvent.Columns
+        let events = try EtlRunEvent.filter(runIDs.contains(C.runID) && ["started", "completed", "failed"].contains(C.event))
+            .order(C.runID, C.at, C.id).fetchAll(db)
+        return Dictionary(grouping: events, by: \.runID)
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import PipelineCore
+import PipelineDatabase
 
 /// When each phase of a run ran, read from its `etl_run_events` (the saver writes a `started`
 /// event per phase and a `completed` or `failed` one when it ended; docs/API.md).
@@ -20,7 +21,7 @@ enum PhaseTimeline {
     /// One span per phase that started, in pipeline order: from its last `started` event (a phase
     /// retried after a crash counts its last attempt) to the first `completed` or `failed` event
     /// of the same stage after it.
-    static func spans(_ events: [EventResource]) -> [PhaseSpan] {
+    static func spans(_ events: [EtlRunEvent]) -> [PhaseSpan] {
         Phase.allCases.compactMap { phase -> PhaseSpan? in
             let stage = events.filter { $0.stage == phase.rawValue }
             guard let startIndex = stage.lastIndex(where: { $0.event == "started" }),

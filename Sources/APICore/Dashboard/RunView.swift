@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import PipelineCore
+import PipelineDatabase
 import PipelineJSON
 
 extension DashboardRoutes {
@@ -29,10 +30,10 @@ extension DashboardRoutes {
             "inFlight": inFlight,
             "runID": run.runID, "status": run.status, "statusClass": Self.statusClass(run.status),
             "startedAt": DashboardFormat.timestamp(run.startedAt), "finishedAt": DashboardFormat.timestamp(run.finishedAt),
-            "duration": inFlight ? "running" : DashboardFormat.duration(milliseconds: run.durationMS),
-            "extracted": DashboardFormat.count(run.counts.extracted), "valid": DashboardFormat.count(run.counts.valid),
-            "invalid": DashboardFormat.count(run.counts.invalid), "loaded": DashboardFormat.count(run.counts.loaded),
-            "unknownDepartment": DashboardFormat.count(run.counts.unknownDepartment),
+            "duration": inFlight ? "running" : DashboardFormat.duration(milliseconds: run.durationMs),
+            "extracted": DashboardFormat.count(run.extracted), "valid": DashboardFormat.count(run.valid),
+            "invalid": DashboardFormat.count(run.invalid), "loaded": DashboardFormat.count(run.loaded),
+            "unknownDepartment": DashboardFormat.count(run.unknownDepartment),
             "dlqTotal": String(read.deadLetters.total),
             "hasDeadLetters": read.deadLetters.total > 0,
             "deadLetters": read.deadLetters.items.map(Self.deadLetterRow),
@@ -59,7 +60,7 @@ extension DashboardRoutes {
     /// What one read transaction gives the run page.
     struct RunData: Sendable {
         var run: RunResource
-        var events: [EventResource]
+        var events: [EtlRunEvent]
         var deadLetters: Page<DLQResource>
         var rules: [Facet]
     }

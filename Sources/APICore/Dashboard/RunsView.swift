@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import PipelineCore
+import PipelineDatabase
 
 extension DashboardRoutes {
     /// `/ui/`: the runs, newest first, with their counts, durations and a bar per phase; it
@@ -24,17 +25,17 @@ extension DashboardRoutes {
         return DashboardPage.html(resources.render("runs", context))
     }
 
-    static func runRow(_ run: RunResource, events: [EventResource], now: Date) -> [String: Any] {
+    static func runRow(_ run: RunResource, events: [EtlRunEvent], now: Date) -> [String: Any] {
         let spans = PhaseTimeline.spans(events)
         let (start, end) = timeSpan(of: run, spans: spans, now: now)
         var row: [String: Any] = [
             "runID": run.runID, "href": DashboardLinks.run(run.runID),
             "status": run.status, "statusClass": statusClass(run.status),
             "startedAt": DashboardFormat.timestamp(run.startedAt),
-            "duration": DashboardQueries.isInFlight(run.status) ? "running" : DashboardFormat.duration(milliseconds: run.durationMS),
-            "extracted": DashboardFormat.count(run.counts.extracted), "valid": DashboardFormat.count(run.counts.valid),
-            "invalid": DashboardFormat.count(run.counts.invalid), "loaded": DashboardFormat.count(run.counts.loaded),
-            "unknownDepartment": DashboardFormat.count(run.counts.unknownDepartment),
+            "duration": DashboardQueries.isInFlight(run.status) ? "running" : DashboardFormat.duration(milliseconds: run.durationMs),
+            "extracted": DashboardFormat.count(run.extracted), "valid": DashboardFormat.count(run.valid),
+            "invalid": DashboardFormat.count(run.invalid), "loaded": DashboardFormat.count(run.loaded),
+            "unknownDepartment": DashboardFormat.count(run.unknownDepartment),
             "phaseBars": SVGCharts.phaseBars(spans, runStart: start, runEnd: end, width: 120),
         ]
         if let failedPhase = run.failedPhase { row["failedIn"] = failedPhase }

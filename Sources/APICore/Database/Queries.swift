@@ -1,5 +1,6 @@
 import GRDB
 import PipelineCore
+import PipelineDatabase
 import PipelineJSON
 
 /// A page of a list: the rows asked for and how many match in all (`X-Total-Count`).
@@ -35,47 +36,53 @@ public struct Pagination: Sendable, Equatable {
 public enum Queries {
     /// The columns `sort` accepts on `/etl_runs`.
     public static let runSortColumns = [
-        "run_id", "status", "failed_phase", "started_at", "finished_at", "duration_ms", "extracted", "valid", "invalid", "loaded",
-        "unknown_department",
-    ]
+        EtlRun.Columns.runID, EtlRun.Columns.status, EtlRun.Columns.failedPhase, EtlRun.Columns.startedAt, EtlRun.Columns.finishedAt,
+        EtlRun.Columns.durationMs, EtlRun.Columns.extracted, EtlRun.Columns.valid, EtlRun.Columns.invalid, EtlRun.Columns.loaded,
+        EtlRun.Columns.unknownDepartment,
+    ].map(\.name)
 
     /// Runs, newest first (`started_at`, then `run_id`, both descending), or in the order of `sort`
     /// (then by `run_id`).
     public static func runs(_ db: Database, status: String?, page: Pagination, sort: [SortKey]? = nil) throws -> Page<RunResource> {
         var filter = ""
         var arguments: [String] = []
+        typealias C = EtlRun.Columns
         if let status {
-            filter = "WHERE status = ?"
+            filter = "WHERE \(C.status.name) = ?"
             arguments.append(status)
         }
-        let total = try count(db, sql: "SELECT COUNT(*) FROM etl_runs \(filter)", arguments: arguments)
+        let total = try count(db, sql: "SELECT COUNT(*) FROM \(EtlRun.databaseTableName) \(filter)", arguments: arguments)
         let sql = """
-            SELECT \(RunResource.columns) FROM etl_runs \(filter)
-            ORDER BY \(sort.map { SortKey.orderBy($0, tieBreak: "run_id") } ?? "started_at DESC, run_id DESC") LIMIT ? OFFSET ?
+            SELECT * FROM \(EtlRun.databaseTableName) \(filter)
+            ORDER BY \(sort.map { SortKey.orderBy($0, tieBreak: C.runID.name) } ?? "\(C.startedAt.name) DESC, \(C.runID.name) DESC") LIMIT ? OFFSET ?
             """
         var tape = JSONTape()
         let items = try fetch(db, sql: sql, cached: sort == nil, arguments: StatementArguments(arguments) + [page.limit, page.offset]) {
-            RunResource(row: $0, tape: &tape)
+            RunResource(EtlRun(row: $0), tape: &tape)
         }
         return Page(total: total, items: items)
     }
 
     public static func run(_ db: Database, id: String) throws -> RunResource? {
-        try Row.fetchOne(db, sql: "SELECT \(RunResource.columns) FROM etl_runs WHERE run_id = ?", arguments: [id])
-            .map(RunResource.init(row:))
+        try EtlRun.fetchOne(db, sql: "SELECT * FROM \(EtlRun.databaseTableName) WHERE \(EtlRun.Columns.runID.name) = ?", arguments: [id])
+            .map(RunResource.init(_:))
     }
 
     static func runExists(_ db: Database, id: String) throws -> Bool {
-        try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM etl_runs WHERE run_id = ?)", arguments: [id]) ?? false
+        try Bool.fetchOne(
+            db, sql: "SELECT EXISTS (SELECT 1 FROM \(EtlRun.databaseTableName) WHERE \(EtlRun.Columns.runID.name) = ?)", arguments: [id]
+        ) ?? false
     }
 
     /// A run's dead letters by line; `nil` when there is no such run.
     public static func deadLetters(_ db: Database, runID: String, page: Pagination, masking: SecretMasking) throws -> Page<DLQResource>? {
         guard try runExists(db, id: runID) else { return nil }
-        let total = try count(db, sql: "SELECT COUNT(*) FROM dlq_records WHERE run_id = ?", arguments: [runID])
+        typealias C = DLQRecord.Columns
+        let table = DLQRecord.databaseTableName
+        let total = try count(db, sql: "SELECT COUNT(*) FROM \(table) WHERE \(C.runID.name) = ?", arguments: [runID])
         var masker = PayloadMasker(masking)
         let items = try fetch(
-            db, sql: "SELECT \(DLQResource.columns) FROM dlq_records WHERE run_id = ? ORDER BY line LIMIT ? OFFSET ?", cached: true,
+            db, sql: "SELECT \(DLQResource.columns) FROM \(table) WHERE \(C.runID.name) = ? ORDER BY \(C.line.name) LIMIT ? OFFSET ?", cached: true,
             arguments: [runID, page.limit, page.offset]
         ) { DLQResource(row: $0, masker: &masker) }
         return Page(total: total, items: items)
@@ -106,20 +113,22 @@ public enum Queries {
     private static func deadLetterCounts(
         _ db: Database, member: String, runID: String?, orderBy: String, limit: Int, offset: Int
     ) throws -> [Facet] {
+        typealias C = DLQRecord.Columns
         var filter = ""
         var arguments: StatementArguments = []
         if let runID {
-            filter = "WHERE d.run_id = ?"
+            filter = "WHERE d.\(C.runID.name) = ?"
             arguments += [runID]
         }
         let rows = try Row.fetchAll(
             db,
             sql: """
                 SELECT value, COUNT(*) AS n FROM (
-                    SELECT DISTINCT d.run_id, d.line,
+                    SELECT DISTINCT d.\(C.runID.name), d.\(C.line.name),
                         CASE WHEN r.type = 'object' AND json_type(r.value, '$.\(member)') = 'text'
                             THEN json_extract(r.value, '$.\(member)') END AS value
-                    FROM dlq_records d, json_each(CASE WHEN json_valid(d.reasons) THEN d.reasons ELSE '[]' END) r
+                    FROM \(DLQRecord.databaseTableName) d,
+                        json_each(CASE WHEN json_valid(d.\(C.reasons.name)) THEN d.\(C.reasons.name) ELSE '[]' END) r
                     \(filter)
                 ) WHERE value IS NOT NULL GROUP BY value ORDER BY \(orderBy) LIMIT ? OFFSET ?
                 """,
@@ -128,21 +137,24 @@ public enum Queries {
     }
 
     /// A run's events in the order they happened; `nil` when there is no such run.
-    public static func events(_ db: Database, runID: String) throws -> [EventResource]? {
+    public static func events(_ db: Database, runID: String) throws -> [EtlRunEvent]? {
         guard try runExists(db, id: runID) else { return nil }
-        return try Row.fetchAll(
-            db, sql: "SELECT \(EventResource.columns) FROM etl_run_events WHERE run_id = ? ORDER BY at, id", arguments: [runID]
-        ).map(EventResource.init(row:))
+        return try EtlRunEvent.filter(EtlRunEvent.Columns.runID == runID)
+            .order(EtlRunEvent.Columns.at, EtlRunEvent.Columns.id).fetchAll(db)
     }
 
     /// The columns `sort` accepts on `/users`.
     public static let userSortColumns = [
-        "id", "run_id", "full_name", "email", "email_domain", "age", "age_group", "department", "department_code", "bmi", "bmi_category",
-        "birth_date", "inserted_at", "updated_at",
-    ]
+        User.Columns.id, User.Columns.runID, User.Columns.fullName, User.Columns.email, User.Columns.emailDomain, User.Columns.age,
+        User.Columns.ageGroup, User.Columns.department, User.Columns.departmentCode, User.Columns.bmi, User.Columns.bmiCategory,
+        User.Columns.birthDate, User.Columns.insertedAt, User.Columns.updatedAt,
+    ].map(\.name)
 
     /// The columns `/users/facets/{column}` counts users by.
-    public static let userFacetColumns = ["department", "department_code", "age_group", "bmi_category", "email_domain", "run_id"]
+    public static let userFacetColumns = [
+        User.Columns.department, User.Columns.departmentCode, User.Columns.ageGroup, User.Columns.bmiCategory, User.Columns.emailDomain,
+        User.Columns.runID,
+    ].map(\.name)
 
     /// Users by id (or in the order of `sort`, then by id), optionally only one department's or
     /// those last changed by one run.
@@ -150,10 +162,14 @@ public enum Queries {
         _ db: Database, department: String?, runID: String?, page: Pagination, sort: [SortKey]? = nil, masking: SecretMasking
     ) throws -> Page<UserResource> {
         let (filter, arguments) = userFilter(department: department, runID: runID)
-        let total = try count(db, sql: "SELECT COUNT(*) FROM users \(filter)", arguments: arguments)
+        let total = try count(db, sql: "SELECT COUNT(*) FROM \(User.databaseTableName) \(filter)", arguments: arguments)
         var masker = PayloadMasker(masking)
         let items = try fetch(
-            db, sql: "SELECT \(UserResource.columns) FROM users \(filter) ORDER BY \(SortKey.orderBy(sort ?? [], tieBreak: "id")) LIMIT ? OFFSET ?",
+            db,
+            sql: """
+                SELECT \(UserResource.columns) FROM \(User.databaseTableName) \(filter)
+                ORDER BY \(SortKey.orderBy(sort ?? [], tieBreak: User.Columns.id.name)) LIMIT ? OFFSET ?
+                """,
             cached: sort == nil, arguments: StatementArguments(arguments) + [page.limit, page.offset]
         ) { UserResource(row: $0, masker: &masker) }
         return Page(total: total, items: items)
@@ -165,10 +181,11 @@ public enum Queries {
         precondition(userFacetColumns.contains(column))
         let (filter, arguments) = userFilter(department: department, runID: runID)
         let total = try Int.fetchOne(
-            db, sql: "SELECT COUNT(DISTINCT \(column)) + MAX(\(column) IS NULL) FROM users \(filter)", arguments: StatementArguments(arguments)) ?? 0
+            db, sql: "SELECT COUNT(DISTINCT \(column)) + MAX(\(column) IS NULL) FROM \(User.databaseTableName) \(filter)",
+            arguments: StatementArguments(arguments)) ?? 0
         let rows = try Row.fetchAll(
             db,
-            sql: "SELECT \(column), COUNT(*) AS n FROM users \(filter) GROUP BY \(column) ORDER BY n DESC, \(column) LIMIT ? OFFSET ?",
+            sql: "SELECT \(column), COUNT(*) AS n FROM \(User.databaseTableName) \(filter) GROUP BY \(column) ORDER BY n DESC, \(column) LIMIT ? OFFSET ?",
             arguments: StatementArguments(arguments) + [page.limit, page.offset])
         return Page(total: total, items: rows.map { Facet(value: $0[0], count: $0[1]) })
     }
@@ -177,11 +194,11 @@ public enum Queries {
         var conditions: [String] = []
         var arguments: [String] = []
         if let department {
-            conditions.append("department = ?")
+            conditions.append("\(User.Columns.department.name) = ?")
             arguments.append(department)
         }
         if let runID {
-            conditions.append("run_id = ?")
+            conditions.append("\(User.Columns.runID.name) = ?")
             arguments.append(runID)
         }
         return (conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND "), arguments)
@@ -189,7 +206,9 @@ public enum Queries {
 
     public static func user(_ db: Database, id: Int64, masking: SecretMasking) throws -> UserResource? {
         var masker = PayloadMasker(masking)
-        return try fetch(db, sql: "SELECT \(UserResource.columns) FROM users WHERE id = ?", cached: true, arguments: [id]) {
+        return try fetch(
+            db, sql: "SELECT \(UserResource.columns) FROM \(User.databaseTableName) WHERE \(User.Columns.id.name) = ?", cached: true, arguments: [id]
+        ) {
             UserResource(row: $0, masker: &masker)
         }.first
     }

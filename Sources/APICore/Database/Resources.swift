@@ -1,18 +1,14 @@
 import Foundation
 import GRDB
 import PipelineCore
+import PipelineDatabase
 import PipelineJSON
 
-/// One row of `etl_runs` as the API shows it.
+/// One row of `etl_runs` as the API shows it: the stored ``EtlRun`` (its members read through
+/// this type, `run.status`), with its file lists as the API shows them.
+@dynamicMemberLookup
 public struct RunResource: Sendable, Equatable {
-    public var runID: String
-    public var status: String
-    public var failedPhase: String?
-    public var error: String?
-    public var startedAt: String
-    public var finishedAt: String?
-    public var durationMS: Int?
-    public var counts: Counts
+    public var run: EtlRun
     /// `staged_files` and `remote_files` as the API shows them (``FileEntry/json(fromJSON:)``):
     /// written once from the stored column, then copied into each answer.
     public var stagedFilesJSON: JSONValue
@@ -21,60 +17,41 @@ public struct RunResource: Sendable, Equatable {
     public var stagedFiles: [FileEntry] { FileEntry.list(stagedFilesJSON) }
     public var remoteFiles: [FileEntry] { FileEntry.list(remoteFilesJSON) }
 
-    public struct Counts: Sendable, Equatable {
-        public var extracted: Int?
-        public var valid: Int?
-        public var invalid: Int?
-        public var loaded: Int?
-        public var unknownDepartment: Int?
-    }
+    public subscript<Value>(dynamicMember member: KeyPath<EtlRun, Value>) -> Value { run[keyPath: member] }
 
     /// The keys of ``json``, in order: the columns of the CSV answer.
     public static let keys = [
         "run_id", "status", "failed_phase", "error", "started_at", "finished_at", "duration_ms", "counts", "staged_files", "remote_files",
     ]
 
-    static let columns = """
-        run_id, status, failed_phase, error, started_at, finished_at, duration_ms,
-        extracted, valid, invalid, loaded, unknown_department, staged_files, remote_files
-        """
-
-    /// Columns by position, in the order of ``columns`` (a lookup by name costs a case-insensitive
-    /// search per column and row).
-    init(row: Row) {
+    /// A stored run as the API shows it.
+    init(_ run: EtlRun) {
         var tape = JSONTape()
-        self.init(row: row, tape: &tape)
+        self.init(run, tape: &tape)
     }
 
-    /// The same, parsing the file columns on `tape` (reused from row to row of a page).
-    init(row: Row, tape: inout JSONTape) {
-        runID = row[0]
-        status = row[1]
-        failedPhase = row[2]
-        error = row[3]
-        startedAt = row[4]
-        finishedAt = row[5]
-        durationMS = row[6]
-        counts = Counts(extracted: row[7], valid: row[8], invalid: row[9], loaded: row[10], unknownDepartment: row[11])
-        stagedFilesJSON = FileEntry.json(fromJSON: row[12], tape: &tape)
-        remoteFilesJSON = FileEntry.json(fromJSON: row[13], tape: &tape)
+    /// The same, parsing the file columns on `tape` (reused from run to run of a page).
+    init(_ run: EtlRun, tape: inout JSONTape) {
+        self.run = run
+        stagedFilesJSON = FileEntry.json(fromJSON: run.stagedFiles, tape: &tape)
+        remoteFilesJSON = FileEntry.json(fromJSON: run.remoteFiles, tape: &tape)
     }
 
     public var json: JSONValue {
         [
-            "run_id": .string(runID),
-            "status": .string(status),
-            "failed_phase": .string(failedPhase),
-            "error": .string(error),
-            "started_at": .string(startedAt),
-            "finished_at": .string(finishedAt),
-            "duration_ms": .int(durationMS),
+            "run_id": .string(run.runID),
+            "status": .string(run.status),
+            "failed_phase": .string(run.failedPhase),
+            "error": .string(run.error),
+            "started_at": .string(run.startedAt),
+            "finished_at": .string(run.finishedAt),
+            "duration_ms": .int(run.durationMs),
             "counts": [
-                "extracted": .int(counts.extracted),
-                "valid": .int(counts.valid),
-                "invalid": .int(counts.invalid),
-                "loaded": .int(counts.loaded),
-                "unknown_department": .int(counts.unknownDepartment),
+                "extracted": .int(run.extracted),
+                "valid": .int(run.valid),
+                "invalid": .int(run.invalid),
+                "loaded": .int(run.loaded),
+                "unknown_department": .int(run.unknownDepartment),
             ],
             "staged_files": stagedFilesJSON,
             "remote_files": remoteFilesJSON,
@@ -206,10 +183,13 @@ public struct UserResource: Sendable, Equatable {
         "bmi_category", "birth_date", "record_hash", "inserted_at", "updated_at", "payload",
     ]
 
-    static let columns = """
-        id, run_id, full_name, email, email_domain, age, age_group, department, department_code,
-        bmi, bmi_category, birth_date, record_hash, payload, inserted_at, updated_at
-        """
+    /// The columns of `users` read, in the order ``init(row:masker:)`` reads them: by position (a
+    /// lookup by name costs a hash per column and row), the payload straight from SQLite's buffer.
+    static let columns = [
+        User.Columns.id, User.Columns.runID, User.Columns.fullName, User.Columns.email, User.Columns.emailDomain, User.Columns.age,
+        User.Columns.ageGroup, User.Columns.department, User.Columns.departmentCode, User.Columns.bmi, User.Columns.bmiCategory,
+        User.Columns.birthDate, User.Columns.recordHash, User.Columns.payload, User.Columns.insertedAt, User.Columns.updatedAt,
+    ].map(\.name).joined(separator: ", ")
 
     /// Columns by position, in the order of ``columns``.
     init(row: Row, masker: inout PayloadMasker) {
@@ -272,7 +252,11 @@ public struct DLQResource: Sendable, Equatable {
     /// The keys of ``json``, in order: the columns of the CSV answer.
     public static let keys = ["run_id", "line", "reasons", "payload", "inserted_at"]
 
-    static let columns = "run_id, line, reasons, payload, inserted_at"
+    /// The columns of `dlq_records` read, in the order ``init(row:masker:)`` reads them (by
+    /// position, the payload straight from SQLite's buffer).
+    static let columns = [
+        DLQRecord.Columns.runID, DLQRecord.Columns.line, DLQRecord.Columns.reasons, DLQRecord.Columns.payload, DLQRecord.Columns.insertedAt,
+    ].map(\.name).joined(separator: ", ")
 
     /// Columns by position, in the order of ``columns``.
     init(row: Row, masker: inout PayloadMasker) {
@@ -299,27 +283,8 @@ public struct DLQResource: Sendable, Equatable {
     }
 }
 
-/// One row of `etl_run_events`.
-public struct EventResource: Sendable, Equatable {
-    public var id: Int
-    public var runID: String
-    public var at: String
-    public var stage: String
-    public var event: String
-    public var detail: String?
-
-    static let columns = "id, run_id, at, stage, event, detail"
-
-    /// Columns by position, in the order of ``columns``.
-    init(row: Row) {
-        id = row[0]
-        runID = row[1]
-        at = row[2]
-        stage = row[3]
-        event = row[4]
-        detail = row[5]
-    }
-
+extension EtlRunEvent {
+    /// An event as `/etl_runs/{run_id}/events` shows it.
     public var json: JSONValue {
         ["id": .int(id), "run_id": .string(runID), "at": .string(at), "stage": .string(stage), "event": .string(event), "detail": .string(detail)]
     }

@@ -2,11 +2,14 @@ import CoreMetrics
 import Foundation
 import GRDB
 import PipelineCore
+import PipelineDatabase
 
 /// What the database holds, read in one read-only transaction at every scrape of `/metrics`.
 struct DatabaseMetrics: Sendable {
     /// The tables counted by `etl_table_rows`.
-    static let tables = ["etl_runs", "raw_users", "users", "dlq_records", "etl_run_events"]
+    static let tables = [
+        EtlRun.databaseTableName, RawUser.databaseTableName, User.databaseTableName, DLQRecord.databaseTableName, EtlRunEvent.databaseTableName,
+    ]
 
     var runsByStatus: [String: Int] = [:]
     var tableRows: [String: Int] = [:]
@@ -18,21 +21,28 @@ struct DatabaseMetrics: Sendable {
 
     static func read(_ db: Database) throws -> DatabaseMetrics {
         var metrics = DatabaseMetrics()
-        for row in try Row.fetchAll(db, sql: "SELECT status, COUNT(*) FROM etl_runs GROUP BY status") {
+        typealias Run = EtlRun.Columns
+        for row in try Row.fetchAll(db, sql: "SELECT \(Run.status.name), COUNT(*) FROM \(EtlRun.databaseTableName) GROUP BY \(Run.status.name)") {
             metrics.runsByStatus[row[0]] = row[1]
         }
         for table in tables {
             metrics.tableRows[table] = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM \(table)") ?? 0
         }
         metrics.deadLettersByRule = try Queries.deadLetterRules(db, runID: nil)
-        let unknown = try Row.fetchOne(db, sql: "SELECT COUNT(*), COUNT(DISTINCT department) FROM users WHERE department_code = 'UNKNOWN'")
+        let unknown = try Row.fetchOne(
+            db,
+            sql: """
+                SELECT COUNT(*), COUNT(DISTINCT \(User.Columns.department.name)) FROM \(User.databaseTableName)
+                WHERE \(User.Columns.departmentCode.name) = 'UNKNOWN'
+                """)
         metrics.unknownDepartmentUsers = unknown?[0] ?? 0
         metrics.unknownDepartments = unknown?[1] ?? 0
         if let last = try Row.fetchOne(
             db,
             sql: """
-                SELECT started_at, finished_at, duration_ms FROM etl_runs
-                WHERE status = 'completed' AND finished_at IS NOT NULL ORDER BY finished_at DESC, run_id DESC LIMIT 1
+                SELECT \(Run.startedAt.name), \(Run.finishedAt.name), \(Run.durationMs.name) FROM \(EtlRun.databaseTableName)
+                WHERE \(Run.status.name) = 'completed' AND \(Run.finishedAt.name) IS NOT NULL
+                ORDER BY \(Run.finishedAt.name) DESC, \(Run.runID.name) DESC LIMIT 1
                 """),
             let finished = Timestamp.parse(last[1])
         {
@@ -56,11 +66,12 @@ struct DatabaseMetrics: Sendable {
         func flush() {
             if let key, let completed { durations.append((key.stage, max(0, completed.at.timeIntervalSince(completed.started)))) }
         }
+        typealias C = EtlRunEvent.Columns
         let rows = try Row.fetchCursor(
             db,
             sql: """
-                SELECT run_id, stage, event, at FROM etl_run_events
-                WHERE event IN ('started', 'completed') ORDER BY run_id, stage, at, id
+                SELECT \(C.runID.name), \(C.stage.name), \(C.event.name), \(C.at.name) FROM \(EtlRunEvent.databaseTableName)
+                WHERE \(C.event.name) IN ('started', 'completed') ORDER BY \(C.runID.name), \(C.stage.name), \(C.at.name), \(C.id.name)
                 """)
         while let row = try rows.next() {
             let run: String = row[0]

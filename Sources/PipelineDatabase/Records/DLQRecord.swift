@@ -1,0 +1,33 @@
+import GRDB
+
+/// One row of `dlq_records`: a rejected row of a run with every reason, by its line in raw.jsonl.
+///
+/// The saver fills the table a staged file at a time through one prepared statement
+/// (`SaverStore.replaceDLQRows`, SQL written from ``Columns``), not through `insert`; the API
+/// selects ``Columns`` and reads the payload from SQLite's buffer (`DLQResource`), not through
+/// this type.
+public struct DLQRecord: Codable, Sendable, Equatable, FetchableRecord, PersistableRecord {
+    public static let databaseTableName = "dlq_records"
+
+    public var runID: String
+    /// 1-based, run-wide.
+    public var line: Int
+    /// JSON array of `{field, rule, message}`.
+    public var reasons: String
+    /// The masked row, or the raw text (as a JSON string) when the line is not JSON.
+    public var payload: String
+    public var insertedAt: String
+
+    /// The table's columns, in the order of the table (``DatabaseSchema``).
+    public enum CodingKeys: String, CodingKey, CaseIterable, Sendable {
+        case runID = "run_id", line, reasons, payload, insertedAt = "inserted_at"
+    }
+
+    public enum Columns {
+        public static let runID = Column(CodingKeys.runID)
+        public static let line = Column(CodingKeys.line)
+        public static let reasons = Column(CodingKeys.reasons)
+        public static let payload = Column(CodingKeys.payload)
+        public static let insertedAt = Column(CodingKeys.insertedAt)
+    }
+}
