@@ -133,7 +133,7 @@ public struct SaverStore: Sendable {
     }()
 
     /// `INSERT INTO <table> (<columns>) VALUES (<values>)`, each column beside the SQL of its value.
-    static func insertSQL<Record: TableRecord>(into _: Record.Type, _ values: [(Column, String)]) -> String {
+    static func insertSQL<Record: TableRecord, C: ColumnExpression>(into _: Record.Type, _ values: [(C, String)]) -> String {
         """
         INSERT INTO \(Record.databaseTableName) (\(values.map(\.0.name).joined(separator: ", ")))
         VALUES (\(values.map(\.1).joined(separator: ",\n        ")))

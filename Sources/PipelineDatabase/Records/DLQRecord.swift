@@ -19,15 +19,10 @@ public struct DLQRecord: Codable, Sendable, Equatable, FetchableRecord, Persista
     public var insertedAt: String
 
     /// The table's columns, in the order of the table (``DatabaseSchema``).
-    public enum CodingKeys: String, CodingKey, CaseIterable, Sendable {
+    public enum CodingKeys: String, CodingKey, CaseIterable, Sendable, ColumnExpression {
         case runID = "run_id", line, reasons, payload, insertedAt = "inserted_at"
     }
 
-    public enum Columns {
-        public static let runID = Column(CodingKeys.runID)
-        public static let line = Column(CodingKeys.line)
-        public static let reasons = Column(CodingKeys.reasons)
-        public static let payload = Column(CodingKeys.payload)
-        public static let insertedAt = Column(CodingKeys.insertedAt)
-    }
+    /// The columns, for queries: the coding keys are the column names.
+    public typealias Columns = CodingKeys
 }

@@ -45,29 +45,14 @@ public struct EtlRun: Codable, Sendable, Equatable {
     }
 
     /// The table's columns, in the order of the table (``DatabaseSchema``).
-    public enum CodingKeys: String, CodingKey, CaseIterable, Sendable {
+    public enum CodingKeys: String, CodingKey, CaseIterable, Sendable, ColumnExpression {
         case runID = "run_id", status, failedPhase = "failed_phase", error, startedAt = "started_at", finishedAt = "finished_at"
         case durationMs = "duration_ms", extracted, valid, invalid, loaded, unknownDepartment = "unknown_department"
         case stagedFiles = "staged_files", remoteFiles = "remote_files", updatedAt = "updated_at"
     }
 
-    public enum Columns {
-        public static let runID = Column(CodingKeys.runID)
-        public static let status = Column(CodingKeys.status)
-        public static let failedPhase = Column(CodingKeys.failedPhase)
-        public static let error = Column(CodingKeys.error)
-        public static let startedAt = Column(CodingKeys.startedAt)
-        public static let finishedAt = Column(CodingKeys.finishedAt)
-        public static let durationMs = Column(CodingKeys.durationMs)
-        public static let extracted = Column(CodingKeys.extracted)
-        public static let valid = Column(CodingKeys.valid)
-        public static let invalid = Column(CodingKeys.invalid)
-        public static let loaded = Column(CodingKeys.loaded)
-        public static let unknownDepartment = Column(CodingKeys.unknownDepartment)
-        public static let stagedFiles = Column(CodingKeys.stagedFiles)
-        public static let remoteFiles = Column(CodingKeys.remoteFiles)
-        public static let updatedAt = Column(CodingKeys.updatedAt)
-    }
+    /// The columns, for queries: the coding keys are the column names.
+    public typealias Columns = CodingKeys
 }
 
 extension EtlRun: FetchableRecord, PersistableRecord {

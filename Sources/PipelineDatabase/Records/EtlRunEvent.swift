@@ -24,16 +24,10 @@ public struct EtlRunEvent: Codable, Sendable, Equatable, FetchableRecord, Persis
     }
 
     /// The table's columns, in the order of the table (``DatabaseSchema``).
-    public enum CodingKeys: String, CodingKey, CaseIterable, Sendable {
+    public enum CodingKeys: String, CodingKey, CaseIterable, Sendable, ColumnExpression {
         case id, runID = "run_id", at, stage, event, detail
     }
 
-    public enum Columns {
-        public static let id = Column(CodingKeys.id)
-        public static let runID = Column(CodingKeys.runID)
-        public static let at = Column(CodingKeys.at)
-        public static let stage = Column(CodingKeys.stage)
-        public static let event = Column(CodingKeys.event)
-        public static let detail = Column(CodingKeys.detail)
-    }
+    /// The columns, for queries: the coding keys are the column names.
+    public typealias Columns = CodingKeys
 }

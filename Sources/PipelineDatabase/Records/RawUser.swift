@@ -17,15 +17,10 @@ public struct RawUser: Codable, Sendable, Equatable, FetchableRecord, Persistabl
     public var insertedAt: String
 
     /// The table's columns, in the order of the table (``DatabaseSchema``).
-    public enum CodingKeys: String, CodingKey, CaseIterable, Sendable {
+    public enum CodingKeys: String, CodingKey, CaseIterable, Sendable, ColumnExpression {
         case runID = "run_id", line, userID = "user_id", payload, insertedAt = "inserted_at"
     }
 
-    public enum Columns {
-        public static let runID = Column(CodingKeys.runID)
-        public static let line = Column(CodingKeys.line)
-        public static let userID = Column(CodingKeys.userID)
-        public static let payload = Column(CodingKeys.payload)
-        public static let insertedAt = Column(CodingKeys.insertedAt)
-    }
+    /// The columns, for queries: the coding keys are the column names.
+    public typealias Columns = CodingKeys
 }

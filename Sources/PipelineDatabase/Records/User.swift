@@ -33,30 +33,13 @@ public struct User: Codable, Sendable, Equatable, FetchableRecord, PersistableRe
     public var lastSeenRunID: String?
 
     /// The table's columns, in the order of the table (``DatabaseSchema``).
-    public enum CodingKeys: String, CodingKey, CaseIterable, Sendable {
+    public enum CodingKeys: String, CodingKey, CaseIterable, Sendable, ColumnExpression {
         case id, runID = "run_id", fullName = "full_name", email, emailDomain = "email_domain", age, ageGroup = "age_group"
         case department, departmentCode = "department_code", bmi, bmiCategory = "bmi_category", birthDate = "birth_date"
         case recordHash = "record_hash", payload, insertedAt = "inserted_at", updatedAt = "updated_at"
         case lastSeenRunID = "last_seen_run_id"
     }
 
-    public enum Columns {
-        public static let id = Column(CodingKeys.id)
-        public static let runID = Column(CodingKeys.runID)
-        public static let fullName = Column(CodingKeys.fullName)
-        public static let email = Column(CodingKeys.email)
-        public static let emailDomain = Column(CodingKeys.emailDomain)
-        public static let age = Column(CodingKeys.age)
-        public static let ageGroup = Column(CodingKeys.ageGroup)
-        public static let department = Column(CodingKeys.department)
-        public static let departmentCode = Column(CodingKeys.departmentCode)
-        public static let bmi = Column(CodingKeys.bmi)
-        public static let bmiCategory = Column(CodingKeys.bmiCategory)
-        public static let birthDate = Column(CodingKeys.birthDate)
-        public static let recordHash = Column(CodingKeys.recordHash)
-        public static let payload = Column(CodingKeys.payload)
-        public static let insertedAt = Column(CodingKeys.insertedAt)
-        public static let updatedAt = Column(CodingKeys.updatedAt)
-        public static let lastSeenRunID = Column(CodingKeys.lastSeenRunID)
-    }
+    /// The columns, for queries: the coding keys are the column names.
+    public typealias Columns = CodingKeys
 }
