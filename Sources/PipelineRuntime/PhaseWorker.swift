@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import Synchronization
 import PipelineCore
 import PipelineRedis
 import ServiceLifecycle
@@ -75,43 +76,14 @@ public struct PhaseWorker: Service {
     }
 
     private func runLoop() async throws {
-        let (wakeups, wake) = AsyncStream.makeStream(of: String.self, bufferingPolicy: .bufferingNewest(1))
-        wake.yield("start-up")
         let upstream = phase.previous!
         let channels = [upstream.completionChannel, upstream.chunkChannel].compactMap { $0?.rawValue }
         logger.info("waiting for runs", metadata: ["channels": "\(channels.joined(separator: ","))", "reconcile_every_s": "\(reconcileInterval.seconds)"])
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask {
-                let subscriber = RedisSubscriber(url: redisURL, channels: channels)
-                defer { subscriber.close() }
-                for try await event in subscriber.events {
-                    switch event {
-                    case .subscribed: wake.yield("subscribed")
-                    case .message: wake.yield("signal")
-                    case .reconnecting(let attempt, let delay, let error):
-                        logger.warning("lost the subscription; reconnecting", metadata: [
-                            "attempt": "\(attempt)", "delay_s": "\(delay.seconds)", "error": "\(error)",
-                        ])
-                    }
-                }
-            }
-            group.addTask {
-                while true {
-                    try await Task.sleep(for: reconcileInterval)
-                    wake.yield("reconcile")
-                }
-            }
-            group.addTask {
-                // The first pass may take over claims this instance's previous life left (RunClaims).
-                var first = true
-                for await reason in wakeups {
-                    try Task.checkCancellation()
-                    await reconcile(reason: reason, takingOver: first)
-                    first = false
-                }
-            }
-            defer { group.cancelAll(); wake.finish() }
-            try await group.next()
+        // The first pass may take over claims this instance's previous life left (RunClaims).
+        let first = Mutex(true)
+        try await WakeUps(redisURL: redisURL, channels: channels, interval: reconcileInterval, logger: logger).run { [self] reason in
+            let takingOver = first.withLock { value in defer { value = false }; return value }
+            await reconcile(reason: reason, takingOver: takingOver)
         }
     }
 

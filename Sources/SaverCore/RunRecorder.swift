@@ -54,35 +54,9 @@ public struct RunRecorder: Service {
     }
 
     private func loop() async throws {
-        let (wakeups, wake) = AsyncStream.makeStream(of: String.self, bufferingPolicy: .bufferingNewest(1))
-        wake.yield("start-up")
-        let channels = Channel.allCases.map(\.rawValue)
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask {
-                let subscriber = RedisSubscriber(url: redisURL, channels: channels)
-                defer { subscriber.close() }
-                for try await event in subscriber.events {
-                    switch event {
-                    case .subscribed: wake.yield("subscribed")
-                    case .message(let channel, _): wake.yield(channel)
-                    case .reconnecting: break  // the phase worker's subscriber logs the same outage
-                    }
-                }
-            }
-            group.addTask {
-                while true {
-                    try await Task.sleep(for: interval)
-                    wake.yield("reconcile")
-                }
-            }
-            group.addTask {
-                for await reason in wakeups {
-                    try Task.checkCancellation()
-                    await sync(reason: reason)
-                }
-            }
-            defer { group.cancelAll(); wake.finish() }
-            try await group.next()
+        // The phase worker's subscriber logs a lost subscription; this one stays quiet.
+        try await WakeUps(redisURL: redisURL, channels: Channel.allCases.map(\.rawValue), interval: interval, logger: nil).run { [self] reason in
+            await sync(reason: reason)
         }
     }
 
