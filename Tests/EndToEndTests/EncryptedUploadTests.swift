@@ -19,13 +19,7 @@ extension EndToEnd {
                 try await p.startAPI()
                 try p.start(.transformer)
                 let killed = try p.start(.saver, as: "saver-killed")
-                let writes = try FileWrites(in: p.uploadDirectory) { $0.hasSuffix(".age.part") }
-                async let hit = writes.firstWrite(within: .seconds(180)) { _ in killed.signal(SIGKILL) }
-                let extractor = try await p.extractOnce()
-                #expect(extractor.exitStatus == 0, "\(extractor.tail())")
-                let id = try await p.onlyRun()
-                let file = try await hit
-                #expect(file != nil, "nothing was uploaded")
+                let id = try await p.extractOnce(actingAtFirstUploadOf: ".age.part") { _ in killed.signal(SIGKILL) }
                 await killed.crash()
                 #expect(!p.uploadedNames().contains { $0.hasSuffix("_manifest.json") }, "\(p.uploadedNames())")
 

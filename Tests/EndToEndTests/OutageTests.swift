@@ -72,13 +72,7 @@ extension EndToEnd {
 
                 // Frozen at the first write into a .part on the server: the upload is under way.
                 let server = p.sftp
-                let writes = try FileWrites(in: p.uploadDirectory) { $0.hasSuffix(".part") }
-                async let frozen = writes.firstWrite(within: .seconds(180)) { _ in server.signalSessions(SIGSTOP) }
-                let extractor = try await p.extractOnce()
-                #expect(extractor.exitStatus == 0, "\(extractor.tail())")
-                let id = try await p.onlyRun()
-                let file = try await frozen
-                #expect(file != nil, "nothing was uploaded")
+                let id = try await p.extractOnce(actingAtFirstUploadOf: ".part") { _ in server.signalSessions(SIGSTOP) }
                 #expect(p.uploadedNames().contains { $0.hasSuffix(".part") }, "stopped mid-upload: \(p.uploadedNames())")
                 #expect(!p.uploadedNames().contains { $0.hasSuffix("_manifest.json") })
 

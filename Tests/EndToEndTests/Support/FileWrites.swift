@@ -1,5 +1,7 @@
 import Foundation
+import PipelineCore
 import TestSupport
+import Testing
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -60,5 +62,20 @@ final class FileWrites: @unchecked Sendable {
             }
             return nil
         }
+    }
+}
+
+extension Pipeline {
+    /// Runs one extraction while `action` fires at the first write into a server file whose name
+    /// ends in `suffix` (the upload under way); expects the extraction to exit 0 and the write to
+    /// have come, and returns the run.
+    func extractOnce(actingAtFirstUploadOf suffix: String, _ action: @escaping @Sendable (String) -> Void) async throws -> RunID {
+        let writes = try FileWrites(in: uploadDirectory) { $0.hasSuffix(suffix) }
+        async let hit = writes.firstWrite(within: .seconds(180), then: action)
+        let extractor = try await extractOnce()
+        #expect(extractor.exitStatus == 0, "\(extractor.tail())")
+        let id = try await onlyRun()
+        #expect(try await hit != nil, "nothing was uploaded")
+        return id
     }
 }
