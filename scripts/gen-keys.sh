@@ -53,28 +53,23 @@ umask 077
 client="$dir/id_ed25519"
 host="$dir/ssh_host_ed25519_key"
 
-if [[ -f "$client" ]]; then
-    echo "gen-keys: keeping existing client key $client"
-else
-    ssh-keygen -q -t ed25519 -N "$passphrase" -C "etl-pipeline-saver" -f "$client"
-    echo "gen-keys: wrote client key $client${passphrase:+ (passphrase-protected)}"
-fi
-if [[ ! -f "$client.pub" ]]; then
-    # The private key alone survived (e.g. copied without its .pub): derive the public half.
-    ssh-keygen -y -P "$passphrase" -f "$client" > "$client.pub"
-    echo "gen-keys: rederived $client.pub"
-fi
-
-if [[ -f "$host" ]]; then
-    echo "gen-keys: keeping existing host key $host"
-else
-    ssh-keygen -q -t ed25519 -N "" -C "etl-sftp-host" -f "$host"
-    echo "gen-keys: wrote host key $host"
-fi
-if [[ ! -f "$host.pub" ]]; then
-    ssh-keygen -y -f "$host" > "$host.pub"
-    echo "gen-keys: rederived $host.pub"
-fi
+# make_key PATH PASSPHRASE COMMENT LABEL: an ed25519 key pair, an existing one kept; a lost .pub
+# (the private key copied without it) derived again.
+make_key() {
+    local key="$1" passphrase="$2" comment="$3" label="$4"
+    if [[ -f "$key" ]]; then
+        echo "gen-keys: keeping existing $label $key"
+    else
+        ssh-keygen -q -t ed25519 -N "$passphrase" -C "$comment" -f "$key"
+        echo "gen-keys: wrote $label $key${passphrase:+ (passphrase-protected)}"
+    fi
+    if [[ ! -f "$key.pub" ]]; then
+        ssh-keygen -y -P "$passphrase" -f "$key" > "$key.pub"
+        echo "gen-keys: rederived $key.pub"
+    fi
+}
+make_key "$client" "$passphrase" etl-pipeline-saver "client key"
+make_key "$host" "" etl-sftp-host "host key"
 chmod 600 "$client" "$host"
 chmod 644 "$client.pub" "$host.pub"
 

@@ -22,6 +22,7 @@ if $tests; then
     prometheus  # promtool, which the API's tests run on GET /metrics (the server itself is not started)
     chromium    # the headless browser the dashboard's end-to-end tests and scripts/screenshots.sh drive
     python3-venv  # the virtual environment html5lib goes into (Debian's python3 refuses system-wide pip)
+    python3-yaml  # scripts/container-contract.py and scripts/compose-check.py read the compose file
     pngquant optipng  # scripts/screenshots.sh: small PNGs (a 256-colour palette, then lossless)
   )
 fi
