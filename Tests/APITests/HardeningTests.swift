@@ -71,8 +71,10 @@ import TestSupport
         func hold() async throws -> RawTCPConnection {
             let connection = try RawTCPConnection(port: port)
             await connection.send("GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
-            let answer = await connection.receive(within: .milliseconds(500))
+            let answer = await connection.receive(within: .seconds(10), until: Self.answered)
             #expect(answer.text.hasPrefix("HTTP/1.1 200") && !answer.closed, "held: \(answer.text)")
+            let afterwards = await connection.receive(within: .milliseconds(300))
+            #expect(!afterwards.closed, "kept alive after its answer")
             return connection
         }
         var held: [RawTCPConnection] = []
@@ -83,7 +85,7 @@ import TestSupport
         _ = try await eventually(within: .seconds(5)) {
             let fourthHeld = try RawTCPConnection(port: port)
             await fourthHeld.send("GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
-            let answer = await fourthHeld.receive(within: .milliseconds(500))
+            let answer = await fourthHeld.receive(within: .seconds(2), until: Self.answered)
             if answer.text.hasPrefix("HTTP/1.1 200") { held.append(fourthHeld) }
             return held.count == 4
         }
@@ -112,6 +114,11 @@ import TestSupport
         #expect(resumed, "a freed slot serves the next client")
         #expect(server.log.contains("connection limit reached"), "the saturation is logged")
         withExtendedLifetime(held) {}
+    }
+
+    /// A response's head has arrived (the status line and every header).
+    static func answered(_ received: RawTCPConnection.Received) -> Bool {
+        received.text.contains("\r\n\r\n")
     }
 
     // MARK: Foreign hosts (DNS rebinding)

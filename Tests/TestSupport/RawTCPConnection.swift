@@ -67,8 +67,10 @@ public final class RawTCPConnection: Sendable {
         }
     }
 
-    /// Reads until the server closes the connection or `limit` passes, whichever is first.
-    public func receive(within limit: Duration) async -> Received {
+    /// Reads until the server closes the connection, `done` holds for what was read, or `limit`
+    /// passes, whichever is first. A test that needs an answer waits for it with `done` and a
+    /// generous limit, so a loaded machine answering late is not a failure.
+    public func receive(within limit: Duration, until done: (Received) -> Bool = { _ in false }) async -> Received {
         let start = ContinuousClock.now
         var received = Received(bytes: [], closed: false, closedAfter: nil)
         var buffer = [UInt8](repeating: 0, count: 65536)
@@ -76,6 +78,7 @@ public final class RawTCPConnection: Sendable {
             let count = buffer.withUnsafeMutableBytes { recv(socket, $0.baseAddress, $0.count, 0) }
             if count > 0 {
                 received.bytes += buffer[..<count]
+                if done(received) { return received }
             } else if count == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
                 received.closed = true
                 received.closedAfter = ContinuousClock.now - start
