@@ -9,20 +9,15 @@ import TestSupport
 /// The real `Extractor` executable as a user runs it, against the fixture and real Redis (db 5).
 extension ExtractorSuites {
 @Suite struct ExtractorProcessTests {
-    init() async throws {
-        try await ExtractorTest.redis().flushdb()
-    }
-
     @Test func onceExitsZeroWhenTheRunIsExtracted() async throws {
         let dir = TemporaryDirectory()
         try await FixtureServer.withRunning(try ExtractorTest.fixture(users: 208)) { _, port in
             let env = ExtractorTest.environment(port: port, dataDir: dir.path, ["LOG_LEVEL": "info"])
-            let process = try ExtractorTest.launch(["--once"], env: env, log: dir.file("extractor.log"))
-            #expect(try await ExtractorTest.wait(process, limit: .seconds(60)) == 0)
-            let log = try String(contentsOfFile: dir.file("extractor.log"), encoding: .utf8)
-            #expect(log.contains("page 3/3"), "logs each page")
-            #expect(log.contains("extraction complete"))
-            #expect(log.contains("users=208"))
+            let run = try await ExtractorTest.once(env, log: dir.file("extractor.log"))
+            #expect(run.status == 0)
+            #expect(run.log.contains("page 3/3"), "logs each page")
+            #expect(run.log.contains("extraction complete"))
+            #expect(run.log.contains("users=208"))
         }
     }
 
@@ -30,9 +25,9 @@ extension ExtractorSuites {
         let dir = TemporaryDirectory()
         try await FixtureServer.withRunning(try ExtractorTest.fixture(users: 208, faults: FaultSettings(down: true))) { _, port in
             let env = ExtractorTest.environment(port: port, dataDir: dir.path, ["RETRY_MAX_RETRIES": "1", "LOG_LEVEL": "critical"])
-            let process = try ExtractorTest.launch(["--once"], env: env, log: dir.file("extractor.log"))
-            #expect(try await ExtractorTest.wait(process, limit: .seconds(60)) != 0)
-            let lines = try String(contentsOfFile: dir.file("extractor.log"), encoding: .utf8).split(separator: "\n")
+            let run = try await ExtractorTest.once(env, log: dir.file("extractor.log"))
+            #expect(run.status != 0)
+            let lines = run.lines
             #expect(lines.count == 1, "one line: \(lines)")
             #expect(lines.first?.contains("extraction of run ") == true)
             #expect(lines.first?.contains("failed: page at skip=0 failed after 2 attempts: ") == true)
@@ -43,10 +38,9 @@ extension ExtractorSuites {
     @Test func aBadSettingStopsStartUpNamingTheVariable() async throws {
         let dir = TemporaryDirectory()
         let env = ExtractorTest.environment(port: 1, dataDir: dir.path, ["PAGE_SIZE": "lots"])
-        let process = try ExtractorTest.launch(["--once"], env: env, log: dir.file("extractor.log"))
-        #expect(try await ExtractorTest.wait(process, limit: .seconds(30)) != 0)
-        let log = try String(contentsOfFile: dir.file("extractor.log"), encoding: .utf8)
-        #expect(log.contains(#"invalid PAGE_SIZE="lots": expected an integer in 1...1000"#), "\(log)")
+        let run = try await ExtractorTest.once(env, log: dir.file("extractor.log"))
+        #expect(run.status != 0)
+        #expect(run.log.contains(#"invalid PAGE_SIZE="lots": expected an integer in 1...1000"#), "\(run.log)")
     }
 
     /// Distinctive stand-ins for a password and an API key in `DUMMYJSON_URL`.
@@ -70,9 +64,9 @@ extension ExtractorSuites {
             let env = ExtractorTest.environment(port: port, dataDir: dir.path, [
                 "DUMMYJSON_URL": url, "RETRY_MAX_RETRIES": "1", "LOG_LEVEL": "debug",
             ])
-            let process = try ExtractorTest.launch(["--once"], env: env, log: dir.file("extractor.log"))
-            #expect(try await ExtractorTest.wait(process, limit: .seconds(60)) != 0)
-            let log = try String(contentsOfFile: dir.file("extractor.log"), encoding: .utf8)
+            let run = try await ExtractorTest.once(env, log: dir.file("extractor.log"))
+            #expect(run.status != 0)
+            let log = run.log
             let ledger = RunLedger(redis: try ExtractorTest.redis())
             let id = try #require(try await ledger.recentRuns().first)
             let record = try #require(try await ledger.run(id))
@@ -92,9 +86,9 @@ extension ExtractorSuites {
             "DUMMYJSON_URL": "http://etl:\(Self.password)@127.0.0.1:\(port)/users?key=\(Self.apiKey)",
             "RETRY_MAX_RETRIES": "1", "LOG_LEVEL": "debug",
         ])
-        let process = try ExtractorTest.launch(["--once"], env: env, log: dir.file("extractor.log"))
-        #expect(try await ExtractorTest.wait(process, limit: .seconds(60)) != 0)
-        let log = try String(contentsOfFile: dir.file("extractor.log"), encoding: .utf8)
+        let run = try await ExtractorTest.once(env, log: dir.file("extractor.log"))
+        #expect(run.status != 0)
+        let log = run.log
         #expect(log.contains("could not connect to 127.0.0.1:\(port)"), "\(log)")
         let ledger = RunLedger(redis: try ExtractorTest.redis())
         let id = try #require(try await ledger.recentRuns().first)
@@ -106,9 +100,9 @@ extension ExtractorSuites {
         let env = ExtractorTest.environment(port: 1, dataDir: dir.path, [
             "DUMMYJSON_URL": "ftp://etl:\(Self.password)@files.example/users?key=\(Self.apiKey)#\(Self.apiKey)",
         ])
-        let process = try ExtractorTest.launch(["--once"], env: env, log: dir.file("extractor.log"))
-        #expect(try await ExtractorTest.wait(process, limit: .seconds(30)) != 0)
-        let log = try String(contentsOfFile: dir.file("extractor.log"), encoding: .utf8)
+        let run = try await ExtractorTest.once(env, log: dir.file("extractor.log"))
+        #expect(run.status != 0)
+        let log = run.log
         #expect(log.contains(#"invalid DUMMYJSON_URL="ftp://***@files.example/users?key=***#***": expected an http:// or https:// URL"#), "\(log)")
         assertNoSecrets(in: [log], "start-up error")
     }
@@ -164,15 +158,14 @@ extension ExtractorSuites {
             let killedAt = try #require(killed.checkpoint)
             #expect(killedAt.skip < count)
 
-            let second = try ExtractorTest.launch(["--once"], env: env, log: dir.file("second.log"))
-            defer { if second.isRunning { kill(second.pid, SIGKILL) } }
-            #expect(try await ExtractorTest.wait(second, limit: .seconds(120)) == 0)
+            let second = try await ExtractorTest.once(env, log: dir.file("second.log"), limit: .seconds(120))
+            #expect(second.status == 0)
 
             #expect(try await ledger.recentRuns() == [id], "the same run resumed, no new run")
             let record = try #require(try await ledger.run(id))
             #expect(record.status == .extracted)
             #expect(try ExtractorTest.stagedRaw(dir.path, id) == ExtractorTest.expectedRaw(server.users), "nothing lost, nothing duplicated")
-            let log = try String(contentsOfFile: dir.file("second.log"), encoding: .utf8)
+            let log = second.log
             #expect(log.contains("resuming from checkpoint"))
             #expect(log.contains("waiting for the claim to expire"), "the dead process's claim was still live at restart")
             // The resumed process fetched only what the checkpoint did not cover (plus at most the page in flight).

@@ -11,10 +11,6 @@ import TestSupport
 /// still waits for the claim to expire (docs/RELIABILITY.md, "Restarts").
 extension ExtractorSuites {
 @Suite struct InstanceTakeoverTests {
-    init() async throws {
-        try await ExtractorTest.redis().flushdb()
-    }
-
     @Test func anExtractorRestartedWithItsIdentityResumesItsRunWithoutWaitingOutTheClaim() async throws {
         let dir = TemporaryDirectory()
         try await FixtureServer.withRunning(try ExtractorTest.fixture(users: 208, faults: FaultSettings(delayMs: 300))) { _, port in
@@ -53,9 +49,7 @@ extension ExtractorSuites {
             _ = try await ExtractorTest.wait(other, limit: .seconds(30))
 
             // The same identity takes it over and finishes the same run.
-            let restarted = try ExtractorTest.launch(["--once"], env: env, log: dir.file("restarted.log"))
-            defer { if restarted.isRunning { kill(restarted.pid, SIGKILL) } }
-            #expect(try await ExtractorTest.wait(restarted, limit: .seconds(60)) == 0)
+            #expect(try await ExtractorTest.once(env, log: dir.file("restarted.log")).status == 0)
             let record = try #require(try await ledger.run(id))
             #expect(record.status == .extracted)
             #expect(try await ledger.recentRuns() == [id], "the restart resumed the run instead of starting one")
