@@ -13,8 +13,9 @@ extension ExtractorSuites {
 @Suite struct CrashLoopProcessTests {
     @Test func anExtractorKilledThreeTimesInARowOnARunFailsItOnTheFourthStart() async throws {
         let dir = TemporaryDirectory()
-        // Slow pages: each process is still in its first pages when it is killed.
-        try await FixtureServer.withRunning(try ExtractorTest.fixture(users: 208, faults: FaultSettings(delayMs: 300))) { server, port in
+        // Slow pages (5 of 1 s): each process is still in its first pages when it is killed, even
+        // when the test sees its attempt late on a loaded machine.
+        try await FixtureServer.withRunning(try ExtractorTest.fixture(users: 208, faults: FaultSettings(delayMs: 1000))) { server, port in
             // A short claim TTL: each start waits out the dead process's claim.
             let env = ExtractorTest.environment(port: port, dataDir: dir.path, ["CLAIM_TTL_SECONDS": "1", "PAGE_SIZE": "50"])
             let ledger = RunLedger(redis: try ExtractorTest.redis())

@@ -121,7 +121,7 @@ extension ExtractorSuites {
                 return extracted >= 2
             })
             kill(process.pid, SIGTERM)
-            #expect(try await ExtractorTest.wait(process, limit: .seconds(10)) == 0, "SIGTERM ends the schedule cleanly")
+            #expect(try await ExtractorTest.wait(process, limit: .seconds(30)) == 0, "SIGTERM ends the schedule cleanly")
             // A run caught mid-way is left for the next start to resume, never marked failed.
             for id in try await ledger.recentRuns() {
                 let status = try await ledger.run(id)?.status
@@ -133,16 +133,17 @@ extension ExtractorSuites {
     @Test func aKilledRunResumesFromItsCheckpointAndEndsIdentical() async throws {
         let dir = TemporaryDirectory()
         let count = 20_000
-        try await FixtureServer.withRunning(try ExtractorTest.fixture(users: count, badFraction: 0.05, faults: FaultSettings(delayMs: 10))) { server, port in
-            // A short claim TTL: the killed process's claim must expire before the new one resumes.
-            let env = ExtractorTest.environment(port: port, dataDir: dir.path, ["LOG_LEVEL": "info", "CLAIM_TTL_SECONDS": "1.5", "CHUNK_USERS": "3000"])
+        // Pages slow enough (200 of 30 ms) that the kill lands mid-run however late the test sees
+        // the checkpoint; a claim TTL long enough to outlive the restart on a loaded machine.
+        try await FixtureServer.withRunning(try ExtractorTest.fixture(users: count, badFraction: 0.05, faults: FaultSettings(delayMs: 30))) { server, port in
+            let env = ExtractorTest.environment(port: port, dataDir: dir.path, ["LOG_LEVEL": "info", "CLAIM_TTL_SECONDS": "5", "CHUNK_USERS": "3000"])
             let ledger = RunLedger(redis: try ExtractorTest.redis())
             let first = try ExtractorTest.launch(["--once"], env: env, log: dir.file("first.log"))
             defer { if first.isRunning { kill(first.pid, SIGKILL) } }
 
             // Kill it once a few thousand users are durably staged.
             var runID: RunID?
-            let midway = try await eventually(within: .seconds(20)) {
+            let midway = try await eventually(within: .seconds(60)) {
                 guard let record = try await ledger.unfinishedExtraction() else { return false }
                 runID = record.id
                 return (record.checkpoint?.skip ?? 0) >= 5000

@@ -13,7 +13,8 @@ extension ExtractorSuites {
 @Suite struct InstanceTakeoverTests {
     @Test func anExtractorRestartedWithItsIdentityResumesItsRunWithoutWaitingOutTheClaim() async throws {
         let dir = TemporaryDirectory()
-        try await FixtureServer.withRunning(try ExtractorTest.fixture(users: 208, faults: FaultSettings(delayMs: 300))) { _, port in
+        try await FixtureServer.withRunning(try ExtractorTest.fixture(users: 208, faults: FaultSettings(delayMs: 1000))) { _, port in
+            // Slow pages (5 of 1 s), so the first extractor is still mid-run when the test kills it.
             // A claim that outlives the test's patience (the waits below are 60 s at most):
             // without a takeover the restarted extractor would wait 300 s and more.
             let env = ExtractorTest.environment(port: port, dataDir: dir.path, [
