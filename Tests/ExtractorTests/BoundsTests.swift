@@ -12,6 +12,10 @@ import TestSupport
 /// violation fails the run with one clear reason, never a trap.
 extension ExtractorSuites {
 @Suite struct BoundsTests {
+    init() async throws {
+        try await ExtractorTest.redis().flushdb()
+    }
+
     /// Runs one cycle in-process; returns the failure it must end with, and the ledger.
     func failure(_ env: [String: String]) async throws -> (ExtractionFailed?, RunLedger) {
         let (extraction, ledger) = try ExtractorTest.extraction(env)

@@ -11,6 +11,10 @@ import TestSupport
 /// reason instead of trying it a fourth time, and the start after that begins a new run.
 extension ExtractorSuites {
 @Suite struct CrashLoopProcessTests {
+    init() async throws {
+        try await ExtractorTest.redis().flushdb()
+    }
+
     @Test func anExtractorKilledThreeTimesInARowOnARunFailsItOnTheFourthStart() async throws {
         let dir = TemporaryDirectory()
         // Slow pages (5 of 1 s): each process is still in its first pages when it is killed, even

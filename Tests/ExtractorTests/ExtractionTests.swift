@@ -9,6 +9,10 @@ import TestSupport
 /// The extractor against the fixture upstream and a real Redis (database 5).
 extension ExtractorSuites {
 @Suite struct ExtractionTests {
+    init() async throws {
+        try await ExtractorTest.redis().flushdb()
+    }
+
     @Test(arguments: [208, 10_000])
     func everyUserArrivesOnceInOrderAsServed(count: Int) async throws {
         let dir = TemporaryDirectory()

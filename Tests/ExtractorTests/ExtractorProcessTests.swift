@@ -9,6 +9,10 @@ import TestSupport
 /// The real `Extractor` executable as a user runs it, against the fixture and real Redis (db 5).
 extension ExtractorSuites {
 @Suite struct ExtractorProcessTests {
+    init() async throws {
+        try await ExtractorTest.redis().flushdb()
+    }
+
     @Test func onceExitsZeroWhenTheRunIsExtracted() async throws {
         let dir = TemporaryDirectory()
         try await FixtureServer.withRunning(try ExtractorTest.fixture(users: 208)) { _, port in

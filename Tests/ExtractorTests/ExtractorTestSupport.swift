@@ -10,17 +10,8 @@ import Synchronization
 import Testing
 import TestSupport
 
-/// Every extractor suite shares Redis database 5, flushed before each test, so they run one at a time.
-@Suite(.serialized, FreshDatabase()) struct ExtractorSuites {}
-
-struct FreshDatabase: SuiteTrait, TestScoping {
-    var isRecursive: Bool { true }
-
-    func provideScope(for test: Test, testCase: Test.Case?, performing function: @Sendable () async throws -> Void) async throws {
-        try await ExtractorTest.redis().flushdb()
-        try await function()
-    }
-}
+/// Every extractor suite shares Redis database 5 and flushes it per test, so they run one at a time.
+@Suite(.serialized) struct ExtractorSuites {}
 
 /// Shared set-up for the extractor's tests: Redis database 5 (no other suite scans it), a
 /// staging directory per test, and the fixture upstream on an ephemeral 127.0.0.1 port.

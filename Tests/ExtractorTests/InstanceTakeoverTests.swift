@@ -11,6 +11,10 @@ import TestSupport
 /// still waits for the claim to expire (docs/RELIABILITY.md, "Restarts").
 extension ExtractorSuites {
 @Suite struct InstanceTakeoverTests {
+    init() async throws {
+        try await ExtractorTest.redis().flushdb()
+    }
+
     @Test func anExtractorRestartedWithItsIdentityResumesItsRunWithoutWaitingOutTheClaim() async throws {
         let dir = TemporaryDirectory()
         try await FixtureServer.withRunning(try ExtractorTest.fixture(users: 208, faults: FaultSettings(delayMs: 1000))) { _, port in
