@@ -17,10 +17,7 @@ extension ExtractorSuites {
     func everyUserArrivesOnceInOrderAsServed(count: Int) async throws {
         let dir = TemporaryDirectory()
         try await FixtureServer.withRunning(try ExtractorTest.fixture(users: count, badFraction: 0.05)) { server, port in
-            let subscriber = RedisSubscriber(url: try RedisURL(ExtractorTest.redisURL), channels: [Channel.phase1Complete.rawValue])
-            defer { subscriber.close() }
-            var events = subscriber.events.makeAsyncIterator()
-            #expect(try await events.next() == .subscribed)
+            let signals = try await SignalListener(try RedisURL(ExtractorTest.redisURL), [.phase1Complete])
 
             let (extraction, ledger) = try ExtractorTest.extraction(ExtractorTest.environment(port: port, dataDir: dir.path))
             guard case .extracted(let id, let staged) = try await extraction.runCycle() else {
@@ -51,7 +48,7 @@ extension ExtractorSuites {
             #expect(record.chunks.sealed[0]?.firstLine == 1)
             #expect(record.chunks.sealed[0]?.sha256 == staged.first?.sha256)
 
-            let signal = try #require(try await nextSignal(&events, for: id), "no phase-1 signal")
+            let signal = try #require(try await signals.next(for: id), "no phase-1 signal")
             #expect(signal.phase == .extract)
             #expect(signal.files == record.files[.extract])
             #expect(signal.counts == ["extracted": count])
@@ -63,10 +60,7 @@ extension ExtractorSuites {
     @Test func chunksAreSealedAndAnnouncedAsTheyFill() async throws {
         let dir = TemporaryDirectory()
         try await FixtureServer.withRunning(try ExtractorTest.fixture(users: 2_050, faults: FaultSettings(delayMs: 20))) { server, port in
-            let subscriber = RedisSubscriber(url: try RedisURL(ExtractorTest.redisURL), channels: [Channel.chunkSealed.rawValue, Channel.phase1Complete.rawValue])
-            defer { subscriber.close() }
-            var events = subscriber.events.makeAsyncIterator()
-            #expect(try await events.next() == .subscribed)
+            let signals = try await SignalListener(try RedisURL(ExtractorTest.redisURL), [.chunkSealed, .phase1Complete])
 
             let env = ExtractorTest.environment(port: port, dataDir: dir.path, ["CHUNK_USERS": "500"])
             let (extraction, ledger) = try ExtractorTest.extraction(env)
@@ -81,7 +75,7 @@ extension ExtractorSuites {
             // Five chunk signals, in order, each before the run-level signal.
             var order: [String] = []
             while order.last != Channel.phase1Complete.rawValue, order.count < 10 {
-                guard case .message(let channel, _) = try await events.next() else { continue }
+                guard case .message(let channel, _) = try await signals.events.next() else { continue }
                 order.append(channel)
             }
             #expect(order == Array(repeating: Channel.chunkSealed.rawValue, count: 5) + [Channel.phase1Complete.rawValue])
@@ -98,11 +92,10 @@ extension ExtractorSuites {
             #"{"id":2,"x":{"id":9}}"#, #"{"id":-1}"#, #"{"\u0069d":4}"#, #"{"id":3}"#,  // chunk 1: line 5 repeats 2
             #"{"id":4,"id":5}"#, #"[1]"#, #"{"id":3}"#, #"{"id":5}"#,      // chunk 2: lines 11 (3) and 12 (5, the last "id" of line 9)
         ]
-        let server = try HTTPTestServer { request in
-            let skip = Int(request.target.split(separator: "skip=").last ?? "0") ?? 0
+        let server = try ExtractorTest.upstream { target in
+            let skip = Int(target.split(separator: "skip=").last ?? "0") ?? 0
             let page = users[skip..<min(skip + 2, users.count)].joined(separator: ",")
-            let body = #"{"users":["# + page + #"],"total":\#(users.count),"skip":\#(skip),"limit":2}"#
-            return .send(HTTPTestServer.response(headers: [("Content-Type", "application/json")], body: Array(body.utf8)))
+            return #"{"users":["# + page + #"],"total":\#(users.count),"skip":\#(skip),"limit":2}"#
         }
         defer { server.stop() }
         let env = ExtractorTest.environment(port: Int(server.port), dataDir: dir.path, ["PAGE_SIZE": "2", "CHUNK_USERS": "4"])
@@ -170,10 +163,7 @@ extension ExtractorSuites {
     @Test func givesUpWhenRetriesRunOutAndSaysSo() async throws {
         let dir = TemporaryDirectory()
         try await FixtureServer.withRunning(try ExtractorTest.fixture(users: 208, faults: FaultSettings(down: true))) { server, port in
-            let subscriber = RedisSubscriber(url: try RedisURL(ExtractorTest.redisURL), channels: [Channel.runFailed.rawValue])
-            defer { subscriber.close() }
-            var events = subscriber.events.makeAsyncIterator()
-            #expect(try await events.next() == .subscribed)
+            let signals = try await SignalListener(try RedisURL(ExtractorTest.redisURL), [.runFailed])
 
             let env = ExtractorTest.environment(port: port, dataDir: dir.path, ["RETRY_MAX_RETRIES": "2"])
             let (extraction, ledger) = try ExtractorTest.extraction(env)
@@ -189,7 +179,7 @@ extension ExtractorSuites {
             #expect(record.error == failure?.reason)
             #expect(!FileManager.default.fileExists(atPath: StagingLayout(dataDirectory: dir.path).chunkFile(id, 0, .raw)), "no complete-looking raw.jsonl")
 
-            let signal = try #require(try await nextSignal(&events, for: id), "no run_failed signal")
+            let signal = try #require(try await signals.next(for: id), "no run_failed signal")
             #expect(signal.phase == .extract)
             #expect(signal.status == .failed)
 
@@ -241,11 +231,10 @@ extension ExtractorSuites {
 
     @Test func anEmptyPageBeforeTheTotalFailsTheRun() async throws {
         let dir = TemporaryDirectory()
-        let server = try HTTPTestServer { request in
-            let body = request.target.contains("skip=0")
+        let server = try ExtractorTest.upstream { target in
+            target.contains("skip=0")
                 ? #"{"users":[{"id":1},{"id":2}],"total":5,"skip":0,"limit":2}"#
                 : #"{"users":[],"total":5,"skip":2,"limit":0}"#
-            return .send(HTTPTestServer.response(headers: [("Content-Type", "application/json")], body: Array(body.utf8)))
         }
         defer { server.stop() }
         let (extraction, _) = try ExtractorTest.extraction(ExtractorTest.environment(port: Int(server.port), dataDir: dir.path, ["PAGE_SIZE": "2"]))

@@ -17,12 +17,11 @@ extension ExtractorSuites {
         let dir = TemporaryDirectory()
         try await FixtureServer.withRunning(try ExtractorTest.fixture(users: 208)) { _, port in
             let env = ExtractorTest.environment(port: port, dataDir: dir.path, ["LOG_LEVEL": "info"])
-            let process = try ExtractorTest.launch(["--once"], env: env, log: dir.file("extractor.log"))
-            #expect(try await ExtractorTest.wait(process, limit: .seconds(60)) == 0)
-            let log = try String(contentsOfFile: dir.file("extractor.log"), encoding: .utf8)
-            #expect(log.contains("page 3/3"), "logs each page")
-            #expect(log.contains("extraction complete"))
-            #expect(log.contains("users=208"))
+            let run = try await ExtractorTest.once(env, log: dir.file("extractor.log"))
+            #expect(run.status == 0)
+            #expect(run.log.contains("page 3/3"), "logs each page")
+            #expect(run.log.contains("extraction complete"))
+            #expect(run.log.contains("users=208"))
         }
     }
 
@@ -30,9 +29,9 @@ extension ExtractorSuites {
         let dir = TemporaryDirectory()
         try await FixtureServer.withRunning(try ExtractorTest.fixture(users: 208, faults: FaultSettings(down: true))) { _, port in
             let env = ExtractorTest.environment(port: port, dataDir: dir.path, ["RETRY_MAX_RETRIES": "1", "LOG_LEVEL": "critical"])
-            let process = try ExtractorTest.launch(["--once"], env: env, log: dir.file("extractor.log"))
-            #expect(try await ExtractorTest.wait(process, limit: .seconds(60)) != 0)
-            let lines = try String(contentsOfFile: dir.file("extractor.log"), encoding: .utf8).split(separator: "\n")
+            let run = try await ExtractorTest.once(env, log: dir.file("extractor.log"))
+            #expect(run.status != 0)
+            let lines = run.lines
             #expect(lines.count == 1, "one line: \(lines)")
             #expect(lines.first?.contains("extraction of run ") == true)
             #expect(lines.first?.contains("failed: page at skip=0 failed after 2 attempts: ") == true)
@@ -43,10 +42,9 @@ extension ExtractorSuites {
     @Test func aBadSettingStopsStartUpNamingTheVariable() async throws {
         let dir = TemporaryDirectory()
         let env = ExtractorTest.environment(port: 1, dataDir: dir.path, ["PAGE_SIZE": "lots"])
-        let process = try ExtractorTest.launch(["--once"], env: env, log: dir.file("extractor.log"))
-        #expect(try await ExtractorTest.wait(process, limit: .seconds(30)) != 0)
-        let log = try String(contentsOfFile: dir.file("extractor.log"), encoding: .utf8)
-        #expect(log.contains(#"invalid PAGE_SIZE="lots": expected an integer in 1...1000"#), "\(log)")
+        let run = try await ExtractorTest.once(env, log: dir.file("extractor.log"))
+        #expect(run.status != 0)
+        #expect(run.log.contains(#"invalid PAGE_SIZE="lots": expected an integer in 1...1000"#), "\(run.log)")
     }
 
     /// Distinctive stand-ins for a password and an API key in `DUMMYJSON_URL`.
@@ -70,9 +68,9 @@ extension ExtractorSuites {
             let env = ExtractorTest.environment(port: port, dataDir: dir.path, [
                 "DUMMYJSON_URL": url, "RETRY_MAX_RETRIES": "1", "LOG_LEVEL": "debug",
             ])
-            let process = try ExtractorTest.launch(["--once"], env: env, log: dir.file("extractor.log"))
-            #expect(try await ExtractorTest.wait(process, limit: .seconds(60)) != 0)
-            let log = try String(contentsOfFile: dir.file("extractor.log"), encoding: .utf8)
+            let run = try await ExtractorTest.once(env, log: dir.file("extractor.log"))
+            #expect(run.status != 0)
+            let log = run.log
             let ledger = RunLedger(redis: try ExtractorTest.redis())
             let id = try #require(try await ledger.recentRuns().first)
             let record = try #require(try await ledger.run(id))
@@ -92,9 +90,9 @@ extension ExtractorSuites {
             "DUMMYJSON_URL": "http://etl:\(Self.password)@127.0.0.1:\(port)/users?key=\(Self.apiKey)",
             "RETRY_MAX_RETRIES": "1", "LOG_LEVEL": "debug",
         ])
-        let process = try ExtractorTest.launch(["--once"], env: env, log: dir.file("extractor.log"))
-        #expect(try await ExtractorTest.wait(process, limit: .seconds(60)) != 0)
-        let log = try String(contentsOfFile: dir.file("extractor.log"), encoding: .utf8)
+        let run = try await ExtractorTest.once(env, log: dir.file("extractor.log"))
+        #expect(run.status != 0)
+        let log = run.log
         #expect(log.contains("could not connect to 127.0.0.1:\(port)"), "\(log)")
         let ledger = RunLedger(redis: try ExtractorTest.redis())
         let id = try #require(try await ledger.recentRuns().first)
@@ -106,9 +104,9 @@ extension ExtractorSuites {
         let env = ExtractorTest.environment(port: 1, dataDir: dir.path, [
             "DUMMYJSON_URL": "ftp://etl:\(Self.password)@files.example/users?key=\(Self.apiKey)#\(Self.apiKey)",
         ])
-        let process = try ExtractorTest.launch(["--once"], env: env, log: dir.file("extractor.log"))
-        #expect(try await ExtractorTest.wait(process, limit: .seconds(30)) != 0)
-        let log = try String(contentsOfFile: dir.file("extractor.log"), encoding: .utf8)
+        let run = try await ExtractorTest.once(env, log: dir.file("extractor.log"))
+        #expect(run.status != 0)
+        let log = run.log
         #expect(log.contains(#"invalid DUMMYJSON_URL="ftp://***@files.example/users?key=***#***": expected an http:// or https:// URL"#), "\(log)")
         assertNoSecrets(in: [log], "start-up error")
     }
@@ -127,7 +125,7 @@ extension ExtractorSuites {
                 return extracted >= 2
             })
             kill(process.pid, SIGTERM)
-            #expect(try await ExtractorTest.wait(process, limit: .seconds(10)) == 0, "SIGTERM ends the schedule cleanly")
+            #expect(try await ExtractorTest.wait(process, limit: .seconds(30)) == 0, "SIGTERM ends the schedule cleanly")
             // A run caught mid-way is left for the next start to resume, never marked failed.
             for id in try await ledger.recentRuns() {
                 let status = try await ledger.run(id)?.status
@@ -139,16 +137,17 @@ extension ExtractorSuites {
     @Test func aKilledRunResumesFromItsCheckpointAndEndsIdentical() async throws {
         let dir = TemporaryDirectory()
         let count = 20_000
-        try await FixtureServer.withRunning(try ExtractorTest.fixture(users: count, badFraction: 0.05, faults: FaultSettings(delayMs: 10))) { server, port in
-            // A short claim TTL: the killed process's claim must expire before the new one resumes.
-            let env = ExtractorTest.environment(port: port, dataDir: dir.path, ["LOG_LEVEL": "info", "CLAIM_TTL_SECONDS": "1.5", "CHUNK_USERS": "3000"])
+        // Pages slow enough (200 of 30 ms) that the kill lands mid-run however late the test sees
+        // the checkpoint; a claim TTL long enough to outlive the restart on a loaded machine.
+        try await FixtureServer.withRunning(try ExtractorTest.fixture(users: count, badFraction: 0.05, faults: FaultSettings(delayMs: 30))) { server, port in
+            let env = ExtractorTest.environment(port: port, dataDir: dir.path, ["LOG_LEVEL": "info", "CLAIM_TTL_SECONDS": "5", "CHUNK_USERS": "3000"])
             let ledger = RunLedger(redis: try ExtractorTest.redis())
             let first = try ExtractorTest.launch(["--once"], env: env, log: dir.file("first.log"))
             defer { if first.isRunning { kill(first.pid, SIGKILL) } }
 
             // Kill it once a few thousand users are durably staged.
             var runID: RunID?
-            let midway = try await eventually(within: .seconds(20)) {
+            let midway = try await eventually(within: .seconds(60)) {
                 guard let record = try await ledger.unfinishedExtraction() else { return false }
                 runID = record.id
                 return (record.checkpoint?.skip ?? 0) >= 5000
@@ -164,15 +163,14 @@ extension ExtractorSuites {
             let killedAt = try #require(killed.checkpoint)
             #expect(killedAt.skip < count)
 
-            let second = try ExtractorTest.launch(["--once"], env: env, log: dir.file("second.log"))
-            defer { if second.isRunning { kill(second.pid, SIGKILL) } }
-            #expect(try await ExtractorTest.wait(second, limit: .seconds(120)) == 0)
+            let second = try await ExtractorTest.once(env, log: dir.file("second.log"), limit: .seconds(120))
+            #expect(second.status == 0)
 
             #expect(try await ledger.recentRuns() == [id], "the same run resumed, no new run")
             let record = try #require(try await ledger.run(id))
             #expect(record.status == .extracted)
             #expect(try ExtractorTest.stagedRaw(dir.path, id) == ExtractorTest.expectedRaw(server.users), "nothing lost, nothing duplicated")
-            let log = try String(contentsOfFile: dir.file("second.log"), encoding: .utf8)
+            let log = second.log
             #expect(log.contains("resuming from checkpoint"))
             #expect(log.contains("waiting for the claim to expire"), "the dead process's claim was still live at restart")
             // The resumed process fetched only what the checkpoint did not cover (plus at most the page in flight).

@@ -16,7 +16,7 @@ import TestSupport
 /// Shared set-up for the extractor's tests: Redis database 5 (no other suite scans it), a
 /// staging directory per test, and the fixture upstream on an ephemeral 127.0.0.1 port.
 enum ExtractorTest {
-    static let redisURL = RedisTestServer.url.replacingOccurrences(of: #"/\d+$"#, with: "/5", options: .regularExpression)
+    static let redisURL = RedisTestServer.url(database: 5)
 
     static func redis() throws -> RedisClient {
         RedisClient(url: try RedisURL(redisURL), connectTimeout: .seconds(2), commandTimeout: .seconds(5))
@@ -107,6 +107,29 @@ enum ExtractorTest {
         // identity (INSTANCE_ID), and a start would take over the claims of one still running.
         let environment = ProcessInfo.processInfo.environment.filter { $0.key != "HOSTNAME" }.merging(env) { _, new in new }
         return try ChildProcess(name: "extractor", executable: binary, arguments: arguments, environment: environment, logPath: log)
+    }
+
+    /// What one `Extractor --once` did: its exit status, whether it exited (rather than died by
+    /// a signal), its log and how long it took.
+    struct Once {
+        var status: Int32, exited: Bool, log: String, elapsed: Duration
+        var lines: [Substring] { log.split(separator: "\n") }
+    }
+
+    /// Runs `Extractor --once` with `env` to its end (at most `limit`), its output in `log`.
+    static func once(_ env: [String: String], log: String, limit: Duration = .seconds(60)) async throws -> Once {
+        let started = ContinuousClock.now
+        let process = try launch(["--once"], env: env, log: log)
+        let status = try await wait(process, limit: limit)
+        return Once(status: status, exited: process.terminationReason == .exit,
+                    log: try String(contentsOfFile: log, encoding: .utf8), elapsed: ContinuousClock.now - started)
+    }
+
+    /// A raw upstream answering every page request with `body(target)` as JSON.
+    static func upstream(_ body: @escaping @Sendable (_ target: String) -> String) throws -> HTTPTestServer {
+        try HTTPTestServer { request in
+            .send(HTTPTestServer.response(headers: [("Content-Type", "application/json")], body: Array(body(request.target).utf8)))
+        }
     }
 
     /// Waits for `process` to exit, at most `limit`; kills it and records an issue otherwise.

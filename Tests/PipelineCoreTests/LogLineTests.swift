@@ -12,17 +12,8 @@ import Testing
         String(decoding: [0x61, 0xFF, 0xFE, 0x62, 0xC3], as: UTF8.self),  // invalid UTF-8 as received
     ]
 
-    private func lines(format: LogSettings.Format, _ body: (Logger) -> Void) -> [String] {
-        let box = LinesBox()
-        let logger = Logger(label: "transformer") { _ in
-            LineLogHandler(stage: "transformer", level: .trace, format: format, sink: LineSink { box.append($0) })
-        }
-        body(logger)
-        return box.all
-    }
-
     @Test func textLinesEscapeControlCharactersInMessagesKeysAndValues() {
-        let all = lines(format: .text) { logger in
+        let all = logged("transformer", level: .trace, format: .text) { logger in
             for value in Self.hostile {
                 logger.warning("unknown department \(value)", metadata: ["department": "\(value)", "key\nforged": "v", "run_id": "\(value)"])
             }
@@ -45,7 +36,7 @@ import Testing
     }
 
     @Test func jsonLinesAreOneValidObjectForAnyValue() throws {
-        let all = lines(format: .json) { logger in
+        let all = logged("transformer", level: .trace, format: .json) { logger in
             for value in Self.hostile {
                 logger.error("bad \(value)", metadata: [
                     "department": "\(value)", "\(value)": "as a key", "nested": ["list": ["\(value)", .stringConvertible(1.5)]],

@@ -51,19 +51,16 @@ import Testing
     }
 
     @Test func logLinesCarryStageAndRunID() throws {
-        let lines = LinesBox()
-        var logger = Logger(label: "extractor") { _ in
-            LineLogHandler(stage: "extractor", level: .info, format: .text, sink: LineSink { lines.append($0) })
+        let text = logged("extractor", level: .info, format: .text) { logger in
+            logger[metadataKey: "run_id"] = "20261122T101500Z-3f9a"
+            logger.info("page 1/3", metadata: ["rows": "100", "note": "two words"])
+            logger.debug("hidden")
         }
-        logger[metadataKey: "run_id"] = "20261122T101500Z-3f9a"
-        logger.info("page 1/3", metadata: ["rows": "100", "note": "two words"])
-        logger.debug("hidden")
-        var json = Logger(label: "saver") { _ in
-            LineLogHandler(stage: "saver", level: .info, format: .json, sink: LineSink { lines.append($0) })
+        let json = logged("saver", level: .info, format: .json) { logger in
+            logger[metadataKey: "run_id"] = "20261122T101500Z-3f9a"
+            logger.warning("retrying", metadata: ["attempt": .stringConvertible(2)])
         }
-        json[metadataKey: "run_id"] = "20261122T101500Z-3f9a"
-        json.warning("retrying", metadata: ["attempt": .stringConvertible(2)])
-        let all = lines.all
+        let all = text + json
         #expect(all.count == 2)
         #expect(all[0].contains("INFO  [extractor] run=20261122T101500Z-3f9a page 1/3 note=\"two words\" rows=100"))
         let object = try #require(try JSONSerialization.jsonObject(with: Data(all[1].utf8)) as? [String: Any])
@@ -73,6 +70,16 @@ import Testing
         #expect(object["attempt"] as? Int == 2)
         #expect(object["level"] as? String == "warning")
     }
+}
+
+/// The lines `body` logs through a ``LineLogHandler`` of `stage`.
+func logged(_ stage: String, level: Logger.Level, format: LogSettings.Format, _ body: (inout Logger) -> Void) -> [String] {
+    let lines = LinesBox()
+    var logger = Logger(label: stage) { _ in
+        LineLogHandler(stage: stage, level: level, format: format, sink: LineSink { lines.append($0) })
+    }
+    body(&logger)
+    return lines.all
 }
 
 final class LinesBox: @unchecked Sendable {

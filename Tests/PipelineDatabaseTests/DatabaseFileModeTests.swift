@@ -10,8 +10,9 @@ import TestSupport
 /// The database holds every user's data: never readable by others (`DB_FILE_MODE`).
 @Suite struct DatabaseFileModeTests {
     /// Writes a row so the `-wal` and `-shm` exist, then returns the modes of the three files.
-    private func modes(of path: String) throws -> [String] {
-        try [path, path + "-wal", path + "-shm"].map { octal(try permissionBits($0)) }
+    private func modes(of path: String, writingTo pool: DatabasePool) throws -> [String] {
+        try pool.write { try $0.execute(sql: "INSERT INTO etl_runs (run_id, status, started_at, updated_at) VALUES ('r', 'completed', 't', 't')") }
+        return try [path, path + "-wal", path + "-shm"].map { octal(try permissionBits($0)) }
     }
 
     @Test(arguments: [(DatabaseFileMode.ownerOnly, "600", "700"), (.groupReadable, "640", "750")])
@@ -22,8 +23,7 @@ import TestSupport
             // As Saver.openDatabase opens it (page size first), and as openWriter alone does.
             if createFirst { try PipelineDatabase.createIfMissing(path: path, fileMode: mode) }
             let pool = try PipelineDatabase.openWriter(path: path, fileMode: mode)
-            try pool.write { try $0.execute(sql: "INSERT INTO etl_runs (run_id, status, started_at, updated_at) VALUES ('r', 'completed', 't', 't')") }
-            #expect(try modes(of: path) == [file, file, file], "created first: \(createFirst)")
+            #expect(try modes(of: path, writingTo: pool) == [file, file, file], "created first: \(createFirst)")
             #expect(octal(try permissionBits(dir.file("database"))) == folder)
             try pool.close()
         }
@@ -33,8 +33,7 @@ import TestSupport
         let dir = TemporaryDirectory()
         let path = dir.file("data.db")
         let pool = try PipelineDatabase.openWriter(path: path)
-        try pool.write { try $0.execute(sql: "INSERT INTO etl_runs (run_id, status, started_at, updated_at) VALUES ('r', 'completed', 't', 't')") }
-        #expect(try modes(of: path) == ["600", "600", "600"])
+        #expect(try modes(of: path, writingTo: pool) == ["600", "600", "600"])
         try pool.close()
     }
 
@@ -50,8 +49,7 @@ import TestSupport
             #expect(chmod(file, 0o644) == 0)
         }
         let pool = try PipelineDatabase.openWriter(path: path)
-        try pool.write { try $0.execute(sql: "INSERT INTO etl_runs (run_id, status, started_at, updated_at) VALUES ('r', 'completed', 't', 't')") }
-        #expect(try modes(of: path) == ["600", "600", "600"])
+        #expect(try modes(of: path, writingTo: pool) == ["600", "600", "600"])
         try pool.close()
         // The API's read-only reader still opens it (same user).
         let reader = try PipelineDatabase.openReader(path: path)

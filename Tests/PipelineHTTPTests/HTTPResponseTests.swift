@@ -8,15 +8,18 @@ import TestSupport
 @Suite struct HTTPResponseTests {
     let client = CurlHTTPClient(configuration: HTTPClientConfiguration(connectTimeout: .seconds(2), totalTimeout: .seconds(10)))
 
+    /// GETs `path` from a server answering every request with `reply`; the server, stopped by
+    /// then, keeps its port and the requests it received.
+    func get(_ path: String, from reply: HTTPTestReply, headers: [String: String] = [:]) async throws -> (HTTPResponse, HTTPTestServer) {
+        let server = try HTTPTestServer { _ in reply }
+        defer { server.stop() }
+        return (try await client.get(server.baseURL + path, headers: headers), server)
+    }
+
     @Test func okWithJSONBody() async throws {
         let json = Array(#"{"users":[{"id":1,"firstName":"Emily"}],"total":208,"skip":0,"limit":1}"#.utf8)
-        let server = try HTTPTestServer { _ in
-            .send(HTTPTestServer.response(headers: [("Content-Type", "application/json"), ("X-Multi", "a"), ("x-multi", "b")], body: json))
-        }
-        defer { server.stop() }
-
-        let response = try await client.get(server.baseURL + "/users?limit=1&skip=0", headers: ["X-Request-Id": "r-1"])
-
+        let reply = HTTPTestServer.response(headers: [("Content-Type", "application/json"), ("X-Multi", "a"), ("x-multi", "b")], body: json)
+        let (response, server) = try await get("/users?limit=1&skip=0", from: .send(reply), headers: ["X-Request-Id": "r-1"])
         #expect(response.status == 200)
         #expect(response.isSuccess)
         #expect(response.body == json)
@@ -39,36 +42,21 @@ import TestSupport
 
     @Test func twoMegabyteBodyArrivesIntact() async throws {
         let body = patternBytes(2 * 1024 * 1024)
-        let server = try HTTPTestServer { _ in .send(HTTPTestServer.response(body: body)) }
-        defer { server.stop() }
-
-        let response = try await client.get(server.baseURL + "/big")
-
+        let (response, _) = try await get("/big", from: .send(HTTPTestServer.response(body: body)))
         #expect(response.status == 200)
         #expect(response.body.count == body.count)
         #expect(response.body == body)
     }
 
     @Test func gzipBodyIsDecoded() async throws {
-        let server = try HTTPTestServer { _ in
-            .send(HTTPTestServer.response(headers: [("Content-Encoding", "gzip")], body: gzippedUsers))
-        }
-        defer { server.stop() }
-
-        let response = try await client.get(server.baseURL + "/users")
-
+        let (response, _) = try await get("/users", from: .send(HTTPTestServer.response(headers: [("Content-Encoding", "gzip")], body: gzippedUsers)))
         #expect(response.status == 200)
         #expect(String(decoding: response.body, as: UTF8.self) == usersJSON)
     }
 
     @Test func notFoundIsAResponseThatFails() async throws {
-        let server = try HTTPTestServer { _ in
-            .send(HTTPTestServer.response(status: 404, reason: "Not Found", body: Array(#"{"message":"not found"}"#.utf8)))
-        }
-        defer { server.stop() }
-
-        let response = try await client.get(server.baseURL + "/nope")
-
+        let reply = HTTPTestServer.response(status: 404, reason: "Not Found", body: Array(#"{"message":"not found"}"#.utf8))
+        let (response, server) = try await get("/nope", from: .send(reply))
         #expect(response.status == 404)
         #expect(!response.isSuccess)
         #expect(response.body == Array(#"{"message":"not found"}"#.utf8))
@@ -81,13 +69,8 @@ import TestSupport
     }
 
     @Test func serviceUnavailableWithRetryAfterSeconds() async throws {
-        let server = try HTTPTestServer { _ in
-            .send(HTTPTestServer.response(status: 503, reason: "Service Unavailable", headers: [("Retry-After", "7")]))
-        }
-        defer { server.stop() }
-
-        let response = try await client.get(server.baseURL + "/users")
-
+        let reply = HTTPTestServer.response(status: 503, reason: "Service Unavailable", headers: [("Retry-After", "7")])
+        let (response, server) = try await get("/users", from: .send(reply))
         #expect(response.status == 503)
         #expect(response.retryAfter(now: Date()) == .seconds(7))
         #expect(response.retryDecision(now: Date()) == .retry(retryAfter: .seconds(7)))
@@ -101,13 +84,8 @@ import TestSupport
     @Test func tooManyRequestsWithRetryAfterDate() async throws {
         let now = Date(timeIntervalSince1970: 1_795_000_000)  // a whole second, so the wait is exact
         let in30s = httpDate(now.addingTimeInterval(30))
-        let server = try HTTPTestServer { _ in
-            .send(HTTPTestServer.response(status: 429, reason: "Too Many Requests", headers: [("retry-after", in30s)]))
-        }
-        defer { server.stop() }
-
-        let response = try await client.get(server.baseURL + "/users")
-
+        let reply = HTTPTestServer.response(status: 429, reason: "Too Many Requests", headers: [("retry-after", in30s)])
+        let (response, _) = try await get("/users", from: .send(reply))
         #expect(response.status == 429)
         #expect(response.headers["Retry-After"] == in30s)
         #expect(response.retryAfter(now: now) == .seconds(30))
@@ -117,13 +95,8 @@ import TestSupport
     }
 
     @Test func badRequestFailsWithoutRetry() async throws {
-        let server = try HTTPTestServer { _ in
-            .send(HTTPTestServer.response(status: 400, reason: "Bad Request", headers: [("Retry-After", "5")]))
-        }
-        defer { server.stop() }
-
-        let response = try await client.get(server.baseURL + "/users?limit=-1")
-
+        let reply = HTTPTestServer.response(status: 400, reason: "Bad Request", headers: [("Retry-After", "5")])
+        let (response, _) = try await get("/users?limit=-1", from: .send(reply))
         #expect(response.status == 400)
         #expect(response.retryDecision(now: Date()) == .fail)
         let error = try #require(throws: HTTPClientError.self) { try response.requireSuccess() }

@@ -7,6 +7,8 @@ import TestSupport
 /// Failed transfers, each against loopback only: the error case, its retry decision and a
 /// message that names the endpoint and what went wrong.
 @Suite struct HTTPTransportErrorTests {
+    let client = CurlHTTPClient(configuration: HTTPClientConfiguration(connectTimeout: .seconds(2), totalTimeout: .seconds(5)))
+
     @Test func totalTimeoutOnASilentServer() async throws {
         let server = try HTTPTestServer { _ in .hang }
         defer { server.stop() }
@@ -52,7 +54,6 @@ import TestSupport
 
     @Test func connectionRefusedOnAClosedPort() async throws {
         let port = try freePort()
-        let client = CurlHTTPClient(configuration: HTTPClientConfiguration(connectTimeout: .seconds(2), totalTimeout: .seconds(5)))
 
         let failure = try #require(await expectHTTPError { try await client.get("http://127.0.0.1:\(port)/users") })
 
@@ -85,7 +86,6 @@ import TestSupport
             .sendAndClose(HTTPTestServer.response(body: Array(#"{"users":["#.utf8), contentLength: 1000))
         }
         defer { server.stop() }
-        let client = CurlHTTPClient(configuration: HTTPClientConfiguration(connectTimeout: .seconds(2), totalTimeout: .seconds(5)))
 
         let failure = try #require(await expectHTTPError { try await client.get(server.baseURL + "/users") })
 
@@ -103,7 +103,6 @@ import TestSupport
     @Test func connectionClosedWithoutAResponse() async throws {
         let server = try HTTPTestServer { _ in .sendAndClose([]) }
         defer { server.stop() }
-        let client = CurlHTTPClient(configuration: HTTPClientConfiguration(connectTimeout: .seconds(2), totalTimeout: .seconds(5)))
 
         let failure = try #require(await expectHTTPError { try await client.get(server.baseURL + "/users") })
 
@@ -150,7 +149,6 @@ import TestSupport
 
     @Test func credentialsNeverAppearInErrors() async throws {
         let port = try freePort()
-        let client = CurlHTTPClient(configuration: HTTPClientConfiguration(connectTimeout: .seconds(2), totalTimeout: .seconds(5)))
 
         let failure = try #require(await expectHTTPError { try await client.get("http://etl-user:s3cr%65t-pw@127.0.0.1:\(port)/users") })
 
@@ -165,7 +163,6 @@ import TestSupport
     }
 
     @Test func headerInjectionIsRefusedBeforeAnyIO() async throws {
-        let client = CurlHTTPClient()
         let failure = try #require(await expectHTTPError {
             try await client.get("http://127.0.0.1:9/users", headers: ["X-Evil": "a\r\nHost: elsewhere"])
         })
@@ -179,7 +176,6 @@ import TestSupport
     }
 
     @Test func otherSchemesAreRefused() async throws {
-        let client = CurlHTTPClient()
         let failure = try #require(await expectHTTPError { try await client.get("file:///etc/passwd") })
         guard case .other(_, let code, let detail) = failure else {
             Issue.record("expected another curl failure, got \(failure)")

@@ -2,18 +2,23 @@ import Foundation
 import Testing
 import PipelineJSON
 
+/// The tape of `bytes`, containers recorded down to `recordingDepth`.
+func parse(_ bytes: [UInt8], recordingDepth: Int = .max) throws(JSONSyntaxError) -> JSONTape {
+    var tape = JSONTape()
+    var failure: JSONSyntaxError?
+    bytes.withUnsafeBytes { raw in
+        do throws(JSONSyntaxError) { try tape.parse(raw, recordingDepth: recordingDepth) } catch { failure = error }
+    }
+    if let failure { throw failure }
+    return tape
+}
+
+func parse(_ text: String, recordingDepth: Int = .max) throws(JSONSyntaxError) -> JSONTape {
+    try parse(Array(text.utf8), recordingDepth: recordingDepth)
+}
+
 /// The one parser: accepts exactly JSON (RFC 8259), keeps text exact.
 @Suite struct JSONTapeTests {
-    func parse(_ text: String) throws(JSONSyntaxError) -> JSONTape {
-        var tape = JSONTape()
-        let bytes = Array(text.utf8)
-        var failure: JSONSyntaxError?
-        bytes.withUnsafeBytes { raw in
-            do throws(JSONSyntaxError) { try tape.parse(raw) } catch { failure = error }
-        }
-        if let failure { throw failure }
-        return tape
-    }
 
     static let valid = [
         "{}", "[]", "0", "-0", "1.5e-3", "-12.25E+10", "true", "false", "null", #""""#, #""\u00e9\ud83d\ude00""#,
@@ -42,8 +47,7 @@ import PipelineJSON
     @Test func rejectsInvalidUTF8InStrings() {
         for bytes: [UInt8] in [[0x22, 0xFF, 0x22], [0x22, 0xC0, 0x80, 0x22], [0x22, 0xED, 0xA0, 0x80, 0x22], [0x22, 0xE2, 0x82, 0x22],
                                [0x22, 0xF4, 0x90, 0x80, 0x80, 0x22]] {
-            var tape = JSONTape()
-            #expect(throws: JSONSyntaxError.self) { try bytes.withUnsafeBytes { try tape.parse($0) } }
+            #expect(throws: JSONSyntaxError.self) { try parse(bytes) }
         }
     }
 

@@ -3,20 +3,6 @@ import Testing
 
 /// The outer structure alone, for readers such as the extractor's page envelope.
 @Suite struct RecordingDepthTests {
-    func parse(_ text: String, recordingDepth: Int) throws(JSONSyntaxError) -> JSONTape {
-        try parse(Array(text.utf8), recordingDepth: recordingDepth)
-    }
-
-    func parse(_ bytes: [UInt8], recordingDepth: Int) throws(JSONSyntaxError) -> JSONTape {
-        var tape = JSONTape()
-        var failure: JSONSyntaxError?
-        bytes.withUnsafeBytes { raw in
-            do throws(JSONSyntaxError) { try tape.parse(raw, recordingDepth: recordingDepth) } catch { failure = error }
-        }
-        if let failure { throw failure }
-        return tape
-    }
-
     @Test func containersAtTheDepthAreLeavesThatSpanTheirMembers() throws {
         let text = #"{"users":[{"id":1,"a":[1,2]},{"id":2}],"total":2}"#
         let tape = try parse(text, recordingDepth: 2)

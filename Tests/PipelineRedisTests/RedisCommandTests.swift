@@ -68,34 +68,36 @@ extension RedisServerTests {
             let key = RedisTest.prefix() + "lock"
             // A TTL wide enough that a loaded machine never lets it lapse between the commands
             // (300 ms did once, in CI); its expiry is then polled for, within a bound.
-            #expect(try await redis.set(key, "owner-a", nx: true, px: .seconds(2)))
-            #expect(try await redis.set(key, "owner-b", nx: true, px: .seconds(2)) == false)
+            #expect(try await redis.set(key, "owner-a", nx: true, px: .seconds(4)))
+            #expect(try await redis.set(key, "owner-b", nx: true, px: .seconds(4)) == false)
             #expect(try await redis.getString(key) == "owner-a")
             let ttl = try await redis.pttl(key)
-            #expect((1...2000).contains(ttl))
-            _ = try await eventually(within: .seconds(10)) { try await redis.get(key) == nil }
+            #expect((1...4000).contains(ttl))
+            _ = try await eventually(within: .seconds(30)) { try await redis.get(key) == nil }
             #expect(try await redis.get(key) == nil, "expired")
             #expect(try await redis.set(key, "owner-b", nx: true, px: .seconds(5)))
             // Without NX a SET always wins.
             #expect(try await redis.set(key, "owner-c"))
             #expect(try await redis.pttl(key) == -1)
-            #expect(try await redis.pexpire(key, .milliseconds(1500)))
-            #expect((1001...1500).contains(try await redis.pttl(key)))
+            // A millisecond TTL, read back with a margin a stalled machine cannot use up.
+            #expect(try await redis.pexpire(key, .milliseconds(60_500)))
+            #expect((40_501...60_500).contains(try await redis.pttl(key)))
             #expect(try await redis.expire(key, seconds: 10))
             #expect(try await redis.expire(RedisTest.prefix() + "missing", seconds: 10) == false)
         }
 
         @Test func evalCompareAndDelete() async throws {
             let key = RedisTest.prefix() + "lock"
-            #expect(try await redis.claim(key, owner: "owner-a", ttl: .seconds(5)))
+            // A TTL no stall between these commands outlasts.
+            #expect(try await redis.claim(key, owner: "owner-a", ttl: .seconds(30)))
             // Someone else's release or renewal does nothing.
             #expect(try await redis.releaseClaim(key, owner: "owner-b") == false)
-            #expect(try await redis.renewClaim(key, owner: "owner-b", ttl: .seconds(60)) == false)
+            #expect(try await redis.renewClaim(key, owner: "owner-b", ttl: .seconds(120)) == false)
             #expect(try await redis.getString(key) == "owner-a")
-            #expect(try await redis.pttl(key) <= 5000)
+            #expect(try await redis.pttl(key) <= 30_000)
             // The owner's renewal resets the TTL; its release deletes the key.
-            #expect(try await redis.renewClaim(key, owner: "owner-a", ttl: .seconds(60)))
-            #expect(try await redis.pttl(key) > 5000)
+            #expect(try await redis.renewClaim(key, owner: "owner-a", ttl: .seconds(120)))
+            #expect(try await redis.pttl(key) > 30_000)
             #expect(try await redis.releaseClaim(key, owner: "owner-a"))
             #expect(try await redis.exists(key) == false)
             #expect(try await redis.renewClaim(key, owner: "owner-a", ttl: .seconds(5)) == false)

@@ -14,15 +14,12 @@ extension RedisServerTests {
             }
             // Wait until the server holds all of them blocked.
             let waker = RedisTest.client()
-            var blockedClients = 0
-            for _ in 0..<100 where blockedClients < blockers.count {
+            let allBlocked = try await eventually(within: .seconds(30)) {
                 let info = try await waker.send("INFO", "clients").string ?? ""
-                blockedClients = info.split(whereSeparator: \.isNewline)
-                    .first { $0.hasPrefix("blocked_clients:") }
-                    .flatMap { Int($0.dropFirst("blocked_clients:".count)) } ?? 0
-                try await Task.sleep(for: .milliseconds(20))
+                let line = info.split(whereSeparator: \.isNewline).first { $0.hasPrefix("blocked_clients:") }
+                return line.flatMap { Int($0.dropFirst("blocked_clients:".count)) } ?? 0 >= blockers.count
             }
-            try #require(blockedClients >= blockers.count, "the BLPOPs never blocked")
+            try #require(allBlocked, "the BLPOPs never blocked")
 
             let redis = RedisTest.client()
             let counter = prefix + "counter"

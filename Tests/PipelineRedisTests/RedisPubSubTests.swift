@@ -53,19 +53,10 @@ extension RedisServerTests {
             do {
                 let subscriber = RedisSubscriber(url: RedisTest.url, channels: [channel])
                 #expect(subscriber.channels == [channel])
-                var count = 0
-                for _ in 0..<250 where count == 0 {
-                    count = try await subscribers() ?? 0
-                    try await Task.sleep(for: .milliseconds(20))
-                }
-                #expect(count == 1)
+                #expect(try await eventually(within: .seconds(30)) { try await subscribers() == 1 })
+                withExtendedLifetime(subscriber) {}
             }
-            var remaining = try await subscribers()
-            for _ in 0..<500 where remaining != 0 {
-                try await Task.sleep(for: .milliseconds(20))
-                remaining = try await subscribers()
-            }
-            #expect(remaining == 0, "dropping the subscriber closed its connection")
+            #expect(try await eventually(within: .seconds(30)) { try await subscribers() == 0 }, "dropping the subscriber closed its connection")
         }
 
         @Test func cancellingTheConsumerStopsTheSubscriber() async throws {

@@ -89,16 +89,22 @@ extension RedisServerTests {
         @Test func aClaimOutlivesARestartShorterThanItsTTL() async throws {
           try await RedisTestServer.withPrivateServer { urlText, port in
             let redis = RedisClient(url: try RedisURL(urlText), connectTimeout: .seconds(1), commandTimeout: .seconds(2))
-            let claims = RunClaims(redis: redis, ttl: .seconds(6))
-            let result = try await claims.withClaim(.transform, run: RunID()) {
-                // Renewals fall due every 2 s. Redis goes down just after the first one and comes
-                // back after the third was due (6.5 s), well before the claim expires (8 s).
-                let claimed = ContinuousClock.now
-                try await Task.sleep(for: .milliseconds(2_100))
+            let id = RunID()
+            // A renewal (every 4 s) shows as the TTL back above 10 s once 3 s have passed since
+            // `start`; each step waits for one rather than trusting a timer on a loaded machine.
+            @Sendable func renewed(since start: ContinuousClock.Instant) async throws -> Bool {
+                try await Task.sleep(until: start + .seconds(3))
+                return try await eventually(within: .seconds(20)) { try await redis.pttl(LedgerKey.lock(.transform, id)) > 10_000 }
+            }
+            let result = try await RunClaims(redis: redis, ttl: .seconds(12)).withClaim(.transform, run: id) {
+                // Redis goes down just after a renewal and comes back 5 s later, past the next
+                // one, well before the claim would expire (12 s after the last renewal).
+                #expect(try await renewed(since: .now))
+                let down = ContinuousClock.now
                 try await RedisTestServer.stop(port: port)
-                try await Task.sleep(until: claimed + .milliseconds(6_500))
+                try await Task.sleep(until: down + .seconds(5))
                 try await RedisTestServer.start(port: port)
-                try await Task.sleep(for: .seconds(2))
+                #expect(try await renewed(since: down), "renewed after the restart")
                 return "done"
             }
             #expect(result == "done")

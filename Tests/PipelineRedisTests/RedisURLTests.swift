@@ -2,50 +2,26 @@ import PipelineRedis
 import Testing
 
 @Suite struct RedisURLTests {
-    @Test func parsesHostPortAndDatabase() throws {
+    @Test(arguments: [
+        ("redis://redis.internal:6380/2", RedisURL(host: "redis.internal", port: 6380, database: 2)),
+        ("redis://redis", RedisURL(host: "redis", port: 6379, database: 0)),
+        ("redis://127.0.0.1/", RedisURL(host: "127.0.0.1", port: 6379, database: 0)),
+        ("REDIS://127.0.0.1:16379", RedisURL(host: "127.0.0.1", port: 16379, database: 0)),
+        ("redis://:s3cr%40t@redis:6379/0", RedisURL(host: "redis", password: "s3cr@t")),
+        // Credentials end at the last "@", so a password may hold "@", ":" and URL delimiters.
+        ("redis://etl:p@ss:word@redis:6379/1", RedisURL(host: "redis", database: 1, user: "etl", password: "p@ss:word")),
+        ("redis://:a/b?c#d@redis:6379/4", RedisURL(host: "redis", database: 4, password: "a/b?c#d")),
+        ("redis://[::1]:7000/3", RedisURL(host: "::1", port: 7000, database: 3)),
+    ])
+    func parsesEveryPart(input: String, expected: RedisURL) throws {
+        #expect(try RedisURL(input) == expected)
+    }
+
+    @Test func endpointAndDescription() throws {
         let url = try RedisURL("redis://redis.internal:6380/2")
-        #expect(url == RedisURL(host: "redis.internal", port: 6380, database: 2))
         #expect(url.endpoint == "redis.internal:6380")
         #expect(url.description == "redis://redis.internal:6380/2")
-    }
-
-    @Test func defaultsToPort6379AndDatabase0() throws {
-        #expect(try RedisURL("redis://redis") == RedisURL(host: "redis", port: 6379, database: 0))
-        #expect(try RedisURL("redis://127.0.0.1/") == RedisURL(host: "127.0.0.1", port: 6379, database: 0))
-        #expect(try RedisURL("REDIS://127.0.0.1:16379") == RedisURL(host: "127.0.0.1", port: 16379, database: 0))
-    }
-
-    @Test func parsesPasswordOnly() throws {
-        let url = try RedisURL("redis://:s3cr%40t@redis:6379/0")
-        #expect(url.user == nil)
-        #expect(url.password == "s3cr@t")
-        #expect(url.host == "redis")
-    }
-
-    @Test func parsesUserAndPasswordContainingAt() throws {
-        let url = try RedisURL("redis://etl:p@ss:word@redis:6379/1")
-        #expect(url.user == "etl")
-        #expect(url.password == "p@ss:word")
-        #expect(url.host == "redis")
-        #expect(url.database == 1)
-    }
-
-    @Test func passwordMayHoldURLDelimitersAndStaysMaskedInErrors() throws {
-        let url = try RedisURL("redis://:a/b?c#d@redis:6379/4")
-        #expect(url.password == "a/b?c#d")
-        #expect(url.host == "redis")
-        #expect(url.database == 4)
-        #expect {
-            try RedisURL("redis://:a/b?c#d@redis:0/4")
-        } throws: { error in
-            "\(error)" == "invalid REDIS_URL \"redis://***@redis:0/4\": port must be 1-65535"
-        }
-    }
-
-    @Test func parsesBracketedIPv6() throws {
-        let url = try RedisURL("redis://[::1]:7000/3")
-        #expect(url.host == "::1")
-        #expect(url.endpoint == "[::1]:7000")
+        #expect(try RedisURL("redis://[::1]:7000/3").endpoint == "[::1]:7000")
     }
 
     @Test func descriptionRedactsTheCredentials() throws {
@@ -78,28 +54,16 @@ import Testing
         }
     }
 
-    @Test func aQueryIsRejectedAndItsValuesMasked() {
-        #expect {
-            try RedisURL("redis://redis:6379/0?password=hunter2&timeout=1")
-        } throws: { error in
-            "\(error)" == "invalid REDIS_URL \"redis://redis:6379/0?password=***&timeout=***\": query parameters and fragments are not supported"
-        }
-    }
-
-    @Test func userInfoWithoutColonIsRejectedAndMaskedWhole() {
+    @Test(arguments: [
+        ("redis://:a/b?c#d@redis:0/4", "REDIS_URL", #"invalid REDIS_URL "redis://***@redis:0/4": port must be 1-65535"#),
+        ("redis://redis:6379/0?password=hunter2&timeout=1", "REDIS_URL",
+         #"invalid REDIS_URL "redis://redis:6379/0?password=***&timeout=***": query parameters and fragments are not supported"#),
         // Some clients read `redis://secret@host` as a password: mask it all in the message.
-        #expect {
-            try RedisURL("redis://hunter2@redis:6379/0")
-        } throws: { error in
-            "\(error)" == "invalid REDIS_URL \"redis://***@redis:6379/0\": credentials must be :password@ or user:password@"
-        }
-    }
-
-    @Test func errorsNameTheSettingAndRedactThePassword() {
-        #expect {
-            try RedisURL("redis://etl:hunter2@redis:99999/0", name: "TEST_REDIS_URL")
-        } throws: { error in
-            "\(error)" == "invalid TEST_REDIS_URL \"redis://***@redis:99999/0\": port must be 1-65535"
-        }
+        ("redis://hunter2@redis:6379/0", "REDIS_URL",
+         #"invalid REDIS_URL "redis://***@redis:6379/0": credentials must be :password@ or user:password@"#),
+        ("redis://etl:hunter2@redis:99999/0", "TEST_REDIS_URL", #"invalid TEST_REDIS_URL "redis://***@redis:99999/0": port must be 1-65535"#),
+    ])
+    func errorsNameTheSettingAndMaskCredentialsAndQueryValues(input: String, name: String, message: String) {
+        #expect { try RedisURL(input, name: name) } throws: { error in "\(error)" == message }
     }
 }

@@ -80,10 +80,7 @@ extension PhaseWorkerTests {
     @Test func aRunOnWhichTheStageDiedThreeTimesInARowIsFailedWithThatReason() async throws {
         let id = try await extractedRun()
         for n in 1...3 { try await die(on: id, n) }
-        let subscriber = RedisSubscriber(url: Self.url, channels: [Channel.runFailed.rawValue])
-        defer { subscriber.close() }
-        var events = subscriber.events.makeAsyncIterator()
-        #expect(try await events.next() == .subscribed)
+        let signals = try await SignalListener(Self.url, [.runFailed])
 
         let recorder = Recorder()
         await worker(recorder).reconcile(reason: "test")
@@ -94,7 +91,7 @@ extension PhaseWorkerTests {
         let error = try #require(record.error)
         #expect(error.hasPrefix("the transformer died 3 times in a row on this run; not retried (last attempt started at "), "\(error)")
         #expect(error.hasSuffix(" by host:1003:dead)"), "\(error)")
-        let signal = try #require(try await nextSignal(&events, for: id), "no run_failed signal")
+        let signal = try #require(try await signals.next(for: id), "no run_failed signal")
         #expect(signal.error == error)
 
         await worker(recorder).reconcile(reason: "test")

@@ -9,7 +9,7 @@ import TestSupport
 /// The run ledger, claims and the reconcile worker against the real test server, in their own
 /// database (1) so other suites' runs never show up in a scan.
 @Suite(.serialized) struct LedgerTests {
-    static let url = try! RedisURL(RedisTestServer.url.replacingOccurrences(of: #"/\d+$"#, with: "/1", options: .regularExpression), name: "TEST_REDIS_URL")
+    static let url = try! RedisURL(RedisTestServer.url(database: 1), name: "TEST_REDIS_URL")
 
     let redis = RedisClient(url: LedgerTests.url, connectTimeout: .seconds(2), commandTimeout: .seconds(5))
     var ledger: RunLedger { RunLedger(redis: redis) }
@@ -155,20 +155,22 @@ import TestSupport
 
     @Test func losingTheClaimCancelsTheWork() async throws {
         let id = RunID()
-        let claims = RunClaims(redis: redis, owner: "a", ttl: .milliseconds(300))
+        let key = LedgerKey.lock(.save, id)
+        let claims = RunClaims(redis: redis, owner: "a", ttl: .seconds(3))
         let finished = Atomic(false)
         let task = Task {
             try await claims.withClaim(.save, run: id) {
-                try await Task.sleep(for: .seconds(5))
+                try await Task.sleep(for: .seconds(60))
                 finished.store(true, ordering: .relaxed)
             }
         }
-        try await Task.sleep(for: .milliseconds(150))
-        _ = try await redis.set(LedgerKey.lock(.save, id), "intruder")
+        // Taken over only once claimed: an intruder first would make the claim fail instead.
+        #expect(try await eventually(within: .seconds(30)) { try await redis.getString(key) == "a" })
+        _ = try await redis.set(key, "intruder")
         let error = await #expect(throws: ClaimLost.self) { try await task.value }
         #expect(error?.description == "lost the claim etl:lock:save:\(id): it expired or another owner holds it")
         let didFinish = finished.load(ordering: .relaxed)
         #expect(!didFinish)
-        #expect(try await redis.getString(LedgerKey.lock(.save, id)) == "intruder", "someone else's claim is left alone")
+        #expect(try await redis.getString(key) == "intruder", "someone else's claim is left alone")
     }
 }

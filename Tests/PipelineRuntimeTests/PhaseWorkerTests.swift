@@ -9,7 +9,7 @@ import TestSupport
 
 /// The reconcile worker every downstream stage runs, against the real test server (database 2).
 @Suite(.serialized) struct PhaseWorkerTests {
-    static let url = try! RedisURL(RedisTestServer.url.replacingOccurrences(of: #"/\d+$"#, with: "/2", options: .regularExpression), name: "TEST_REDIS_URL")
+    static let url = try! RedisURL(RedisTestServer.url(database: 2), name: "TEST_REDIS_URL")
 
     let redis = RedisClient(url: PhaseWorkerTests.url, connectTimeout: .seconds(2), commandTimeout: .seconds(5))
     var ledger: RunLedger { RunLedger(redis: redis) }
@@ -29,8 +29,8 @@ import TestSupport
         }
     }
 
-    func worker(_ recorder: Recorder, interval: Duration = .seconds(60), fail: Bool = false) -> PhaseWorker {
-        PhaseWorker(phase: .transform, redis: redis, redisURL: Self.url, claims: RunClaims(redis: redis, ttl: .seconds(2)),
+    func worker(_ recorder: Recorder, interval: Duration = .seconds(60), instance: String? = nil, fail: Bool = false) -> PhaseWorker {
+        PhaseWorker(phase: .transform, redis: redis, redisURL: Self.url, claims: RunClaims(redis: redis, instance: instance, ttl: .seconds(2)),
                     reconcileInterval: interval, logger: Logger(label: "test"), work: .eachChunk { run, chunk, _ in
             let output = try await recorder.work(run, chunk)
             if fail { throw StageFailure(message: "row 3 is not JSON") }
@@ -61,9 +61,9 @@ import TestSupport
         try await redis.hgetall(LedgerKey.run(id))[RunChunks.Field.attempts(chunk, .transform)].flatMap(Int.init)
     }
 
-    /// Polls until every run reaches `status`, for at most `limit`.
-    func waitFor(_ ids: [RunID], _ status: RunStatus, limit: Duration = .seconds(10)) async throws -> Bool {
-        try await eventually(within: limit) {
+    /// Polls until every run reaches `status` (at most 30 s, for a loaded machine).
+    func waitFor(_ ids: [RunID], _ status: RunStatus) async throws -> Bool {
+        try await eventually(within: .seconds(30)) {
             for id in ids where try await ledger.run(id)?.status != status { return false }
             return true
         }
@@ -72,16 +72,13 @@ import TestSupport
     @Test func picksUpARunWhoseSignalItMissed() async throws {
         let id = try await extractedRun()
         let recorder = Recorder()
-        let subscriber = RedisSubscriber(url: Self.url, channels: [Channel.phase2Complete.rawValue])
-        defer { subscriber.close() }
-        var events = subscriber.events.makeAsyncIterator()
-        #expect(try await events.next() == .subscribed)
+        let signals = try await SignalListener(Self.url, [.phase2Complete])
 
         let task = Task { try await worker(recorder).run() }
         defer { task.cancel() }
         #expect(try await waitFor([id], .transformed))
         #expect(recorder.calls.withLock { $0 } == [id: 1])
-        let signal = try #require(try await nextSignal(&events, for: id), "no phase-2 signal")
+        let signal = try #require(try await signals.next(for: id), "no phase-2 signal")
         #expect(signal.phase == .transform)
         #expect(signal.counts == ["valid": 1])
         #expect(try await ledger.run(id)?.counts[.transform] == ["valid": 1])
@@ -92,17 +89,12 @@ import TestSupport
         // A transformer of instance "t1" died holding the run's chunk: its claim would live 10 minutes.
         #expect(try await redis.claim(LedgerKey.lock(.transform, id, chunk: 0), owner: "t1:100:dead", ttl: .seconds(600)))
         let recorder = Recorder()
-        func worker(instance: String) -> PhaseWorker {
-            PhaseWorker(phase: .transform, redis: redis, redisURL: Self.url, claims: RunClaims(redis: redis, instance: instance, ttl: .seconds(2)),
-                        reconcileInterval: .milliseconds(100), logger: Logger(label: "test"),
-                        work: .eachChunk { run, chunk, _ in try await recorder.work(run, chunk) })
-        }
-        let stranger = Task { try await worker(instance: "t2").run() }
+        let stranger = Task { try await worker(recorder, interval: .milliseconds(100), instance: "t2").run() }
         try await Task.sleep(for: .seconds(1))
         stranger.cancel()
         #expect(recorder.calls.withLock { $0 }.isEmpty, "another instance waits for the claim to expire")
 
-        let restarted = Task { try await worker(instance: "t1").run() }
+        let restarted = Task { try await worker(recorder, interval: .milliseconds(100), instance: "t1").run() }
         defer { restarted.cancel() }
         #expect(try await waitFor([id], .transformed))
         #expect(recorder.calls.withLock { $0 } == [id: 1])
@@ -115,11 +107,12 @@ import TestSupport
         try await Task.sleep(for: .milliseconds(500))
         let id = try await extractedRun()
         _ = try await redis.publish(Channel.phase1Complete.rawValue, PhaseSignal(runID: id, phase: .extract, status: .extracted, at: Date()).json)
-        #expect(try await waitFor([id], .transformed, limit: .seconds(5)))
+        #expect(try await waitFor([id], .transformed))
     }
 
     @Test func twoReplicasProcessEveryChunkExactlyOnce() async throws {
-        let ids = try await (0..<6).asyncMap { try await extractedRun(secondsAgo: Double(10 - $0), chunks: 3) }
+        var ids: [RunID] = []
+        for n in 0..<6 { ids.append(try await extractedRun(secondsAgo: Double(10 - n), chunks: 3)) }
         let recorder = Recorder()
         let a = Task { try await worker(recorder, interval: .milliseconds(100)).run() }
         let b = Task { try await worker(recorder, interval: .milliseconds(100)).run() }
@@ -132,27 +125,16 @@ import TestSupport
 
     @Test func aFailedRunIsRecordedAndAnnounced() async throws {
         let id = try await extractedRun()
-        let subscriber = RedisSubscriber(url: Self.url, channels: [Channel.runFailed.rawValue])
-        defer { subscriber.close() }
-        var events = subscriber.events.makeAsyncIterator()
-        #expect(try await events.next() == .subscribed)
+        let signals = try await SignalListener(Self.url, [.runFailed])
         let task = Task { try await worker(Recorder(), fail: true).run() }
         defer { task.cancel() }
         #expect(try await waitFor([id], .failed))
         let record = try #require(try await ledger.run(id))
         #expect(record.failedPhase == .transform)
         #expect(record.error == "row 3 is not JSON")
-        let signal = try #require(try await nextSignal(&events, for: id), "no run_failed signal")
+        let signal = try #require(try await signals.next(for: id), "no run_failed signal")
         #expect(signal.error == "row 3 is not JSON")
         try await Task.sleep(for: .milliseconds(200))
         #expect(try await ledger.run(id)?.status == .failed, "a failed run is not retried downstream")
-    }
-}
-
-extension Sequence {
-    func asyncMap<T>(_ transform: (Element) async throws -> T) async rethrows -> [T] {
-        var out: [T] = []
-        for element in self { out.append(try await transform(element)) }
-        return out
     }
 }

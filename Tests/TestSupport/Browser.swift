@@ -3,11 +3,7 @@ import Foundation
 /// Debian's headless chromium, driven by scripts/browser.py over the DevTools protocol on a pipe
 /// (no debugging port is opened). Only ever pointed at the test's own API on 127.0.0.1.
 public enum Browser {
-    public static var installed: Bool {
-        (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin").split(separator: ":").contains { directory in
-            FileManager.default.isExecutableFile(atPath: "\(directory)/chromium")
-        }
-    }
+    public static var installed: Bool { ChildProcess.path(of: "chromium").hasPrefix("/") }
 
     /// The browser tests run where chromium is installed, and always in CI (`CI` set), where a
     /// missing chromium fails them instead of skipping.

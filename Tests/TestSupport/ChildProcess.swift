@@ -3,15 +3,13 @@ import Foundation
 import Glibc
 #endif
 
-/// A program a test runs as a child process: a stage, the API, the DummyJSON fixture, or a helper
-/// such as curl or a script (``run(_:_:environment:)``), its output in log files, so a test can
-/// start, signal, kill and restart it like an operator would.
+/// A program a test runs as a child process (a stage, the fixture, a tool: ``run(_:_:environment:)``),
+/// to start, signal, kill and restart like an operator would.
 ///
-/// The child starts through perl, which clears the signal mask Foundation's `Process` leaves
-/// blocked in the child, so SIGTERM reaches the program's graceful shutdown as in production.
-/// Output goes to files, not pipes: a pipe read to EOF would hang if a daemon the child starts
-/// inherited it. Waiting never blocks a thread of the cooperative pool (Swift Testing runs tests
-/// in parallel on it, one thread per core): it polls `isRunning`.
+/// It starts through perl, which clears the signal mask Foundation's `Process` leaves blocked, so
+/// SIGTERM reaches the program's graceful shutdown. Output goes to files: a pipe read to EOF would
+/// hang if a daemon the child starts inherited it. Waiting polls `isRunning`, never blocking a
+/// thread of the cooperative pool.
 public final class ChildProcess: @unchecked Sendable {
     public let name: String
     /// Standard output, and standard error unless `separateErrorLog` was asked for.
@@ -130,16 +128,14 @@ extension ChildProcess {
         public var stderr: String
     }
 
-    /// Runs `executable` (a path, or a name looked up in `PATH`) with `arguments` and waits for
-    /// it to exit. `environment` is added to this process's environment. Throws only when the
-    /// program cannot be started (or the task is cancelled, which kills it); a non-zero exit is
-    /// in the returned status.
+    /// Runs `executable` (a path, or a name in `PATH`) to its exit, `environment` added to this
+    /// process's. Throws only when it cannot start (or the task is cancelled, which kills it).
     public static func run(
         _ executable: String, _ arguments: [String], environment: [String: String] = [:]
     ) async throws -> Output {
         let environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         let child = try ChildProcess(
-            name: executable, executable: path(of: executable, in: environment["PATH"] ?? "/usr/bin:/bin"),
+            name: executable, executable: path(of: executable, in: environment["PATH"]),
             arguments: arguments, environment: environment, separateErrorLog: true)
         while child.isRunning {
             do {
@@ -152,10 +148,11 @@ extension ChildProcess {
         return Output(status: child.process.terminationStatus, stdout: child.log, stderr: child.errorLog)
     }
 
-    /// `executable` when it is a path, else the first executable of that name in `searchPath`.
-    private static func path(of executable: String, in searchPath: String) -> String {
+    /// `executable` when it is a path, else the first executable of that name in `searchPath`
+    /// (this process's `PATH` by default); unchanged when there is none.
+    static func path(of executable: String, in searchPath: String? = ProcessInfo.processInfo.environment["PATH"]) -> String {
         guard !executable.contains("/") else { return executable }
-        for directory in searchPath.split(separator: ":") where FileManager.default.isExecutableFile(atPath: "\(directory)/\(executable)") {
+        for directory in (searchPath ?? "/usr/bin:/bin").split(separator: ":") where FileManager.default.isExecutableFile(atPath: "\(directory)/\(executable)") {
             return "\(directory)/\(executable)"
         }
         return executable

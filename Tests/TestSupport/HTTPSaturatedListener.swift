@@ -3,13 +3,9 @@ import Foundation
 import Glibc
 #endif
 
-/// A 127.0.0.1 port where a TCP connect neither succeeds nor is refused: it just hangs, as
-/// with a firewalled or overloaded host, which is what a connect timeout needs to be tested
-/// on loopback.
-///
-/// How: a socket listening with backlog 0 that never accepts, its accept queue filled by a few
-/// connections of our own; Linux then drops further SYNs instead of answering them, so the
-/// client keeps retransmitting until its connect timeout fires.
+/// A 127.0.0.1 port where a TCP connect hangs, as with a firewalled host, to test a connect
+/// timeout on loopback: a listener with backlog 0 that never accepts, its queue filled by
+/// connections of our own, so Linux drops further SYNs and the client retransmits until it gives up.
 public final class HTTPSaturatedListener: Sendable {
     public let port: UInt16
     private let listener: Int32
@@ -21,23 +17,26 @@ public final class HTTPSaturatedListener: Sendable {
         self.port = port
         var fillers: [Int32] = []
         for _ in 0..<3 {
-            let socket = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-            guard socket >= 0 else { continue }
-            var address = sockaddr_in()
-            address.sin_family = sa_family_t(AF_INET)
-            address.sin_port = port.bigEndian
-            address.sin_addr.s_addr = inet_addr("127.0.0.1")
-            _ = withUnsafePointer(to: &address) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                    connect(socket, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
-                }
-            }
+            guard let socket = try? LoopbackSocket.make(Int32(SOCK_NONBLOCK.rawValue)) else { continue }
+            _ = LoopbackSocket.connect(socket, port: port)
             fillers.append(socket)
         }
         self.fillers = fillers
-        // Let the handshakes of the fillers complete so the queue really is full (a task sleep:
-        // usleep would hold a thread of the cooperative pool).
-        try await Task.sleep(for: .milliseconds(100))
+        // Backlog 0 holds one connection: the queue is full once a filler's handshake is done.
+        // Waited for, not assumed after a fixed time a loaded machine can miss (the client's
+        // connect would then succeed and the test see a total timeout instead).
+        let deadline = ContinuousClock.now + .seconds(30)
+        while !fillers.contains(where: Self.isConnected), ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        try await Task.sleep(for: .milliseconds(50))  // for the server's side of that handshake
+    }
+
+    private static func isConnected(_ socket: Int32) -> Bool {
+        var entry = pollfd(fd: socket, events: Int16(POLLOUT), revents: 0)
+        var error: Int32 = 0
+        var length = socklen_t(MemoryLayout<Int32>.size)
+        return poll(&entry, 1, 0) == 1 && getsockopt(socket, SOL_SOCKET, SO_ERROR, &error, &length) == 0 && error == 0
     }
 
     /// `http://127.0.0.1:<port>`.

@@ -13,8 +13,6 @@ public struct HTTPTestRequest: Sendable {
     public var target: String
     /// Header fields, names lowercased.
     public var headers: [String: String]
-    /// Which accepted connection carried it (1-based, in accept order): tells keep-alive from reconnects.
-    public var connection: Int
 }
 
 /// What ``HTTPTestServer`` does with one request.
@@ -29,13 +27,10 @@ public enum HTTPTestReply: Sendable {
     case hang
 }
 
-/// A tiny HTTP/1.1 server on 127.0.0.1 for tests: canned raw responses from a handler.
-///
-/// Loopback only, on an ephemeral port: tests never reach another address. The accept loop
-/// runs on its own thread and each connection on another, so a hanging connection never holds
-/// up the rest. Call ``stop()`` at the end of each test (`defer { server.stop() }`): it shuts
-/// every socket down and waits for the threads to end, so nothing outlives the test. (The
-/// accept thread keeps the server alive until then, so there is no stop on `deinit`.)
+/// A tiny HTTP/1.1 server on 127.0.0.1 (an ephemeral port) for tests: canned raw responses from
+/// a handler. The accept loop and each connection run on threads of their own, so a hanging
+/// connection holds up nothing else. Call ``stop()`` at the end of each test: the accept thread
+/// keeps the server alive until then, so there is no stop on `deinit`.
 public final class HTTPTestServer: Sendable {
     public let port: UInt16
     private let listener: Int32
@@ -94,19 +89,19 @@ public final class HTTPTestServer: Sendable {
                 if errno == EINTR || errno == ECONNABORTED { continue }
                 return  // shut down by stop()
             }
-            let number: Int? = state.withLock { state in
-                guard !state.stopped else { return nil }
+            let open = state.withLock { state in
+                guard !state.stopped else { return false }
                 state.accepted += 1
                 state.openConnections.insert(connection)
-                return state.accepted
+                return true
             }
-            guard let number else {
+            guard open else {
                 close(connection)
                 return
             }
             threads.enter()
             Thread { [self] in
-                serve(connection, number: number)
+                serve(connection)
                 state.withLock { state in
                     state.openConnections.remove(connection)
                     close(connection)  // under the lock, so stop() never shuts down a reused fd
@@ -117,11 +112,11 @@ public final class HTTPTestServer: Sendable {
     }
 
     /// Answers requests on one connection until the client or the handler closes it.
-    private func serve(_ connection: Int32, number: Int) {
+    private func serve(_ connection: Int32) {
         var buffer: [UInt8] = []
         while true {
             guard let head = readHead(connection, buffer: &buffer) else { return }
-            let request = Self.parse(head, connection: number)
+            let request = Self.parse(head)
             log.withLock { $0.append(request) }
             switch handler(request) {
             case .send(let bytes):
@@ -154,7 +149,7 @@ public final class HTTPTestServer: Sendable {
         }
     }
 
-    private static func parse(_ head: [UInt8], connection: Int) -> HTTPTestRequest {
+    private static func parse(_ head: [UInt8]) -> HTTPTestRequest {
         let lines = String(decoding: head, as: UTF8.self).components(separatedBy: "\r\n")
         let requestLine = lines.first?.split(separator: " ").map(String.init) ?? []
         var headers: [String: String] = [:]
@@ -162,12 +157,7 @@ public final class HTTPTestServer: Sendable {
             guard let colon = line.firstIndex(of: ":") else { continue }
             headers[line[..<colon].lowercased()] = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
         }
-        return HTTPTestRequest(
-            method: requestLine.first ?? "",
-            target: requestLine.count > 1 ? requestLine[1] : "",
-            headers: headers,
-            connection: connection
-        )
+        return HTTPTestRequest(method: requestLine.first ?? "", target: requestLine.count > 1 ? requestLine[1] : "", headers: headers)
     }
 
     // MARK: - Canned responses

@@ -3,42 +3,55 @@ import Foundation
 import Glibc
 #endif
 
-/// The loopback sockets tests need: a free port, a listener that never answers. Only ever
-/// 127.0.0.1.
+/// The loopback sockets tests need: a free port, a listener that never answers, a client.
+/// Only ever 127.0.0.1.
 enum LoopbackSocket {
-    /// A TCP socket listening on 127.0.0.1 at `port` (one the kernel picks when 0), and that port.
-    static func listen(port: UInt16 = 0, backlog: Int32) throws -> (Int32, UInt16) {
-        let socket = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+    /// A new TCP socket, `flags` (such as SOCK_NONBLOCK) added to its type.
+    static func make(_ flags: Int32 = 0) throws -> Int32 {
+        let socket = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue) | flags, 0)
         guard socket >= 0 else { throw LoopbackSocketError(call: "socket", code: errno) }
+        return socket
+    }
+
+    /// Runs `call` (bind, connect, getsockname) on 127.0.0.1:`port` as a `sockaddr`; returns its
+    /// result and the port the address holds afterwards.
+    static func withAddress(
+        port: UInt16, _ call: (UnsafeMutablePointer<sockaddr>, UnsafeMutablePointer<socklen_t>) -> Int32
+    ) -> (result: Int32, port: UInt16) {
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_port = port.bigEndian
         address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                bind(socket, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
-            }
-        }
-        guard bound == 0 else { defer { close(socket) }; throw LoopbackSocketError(call: "bind", code: errno) }
-        guard Glibc.listen(socket, backlog) == 0 else { defer { close(socket) }; throw LoopbackSocketError(call: "listen", code: errno) }
         var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let named = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(socket, $0, &length) }
+        let result = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { call($0, &length) }
         }
-        guard named == 0 else { defer { close(socket) }; throw LoopbackSocketError(call: "getsockname", code: errno) }
-        return (socket, UInt16(bigEndian: address.sin_port))
+        return (result, UInt16(bigEndian: address.sin_port))
+    }
+
+    /// `connect(2)` to 127.0.0.1:`port`: 0, or -1 with `errno` set.
+    static func connect(_ socket: Int32, port: UInt16) -> Int32 {
+        withAddress(port: port) { Glibc.connect(socket, $0, $1.pointee) }.result
+    }
+
+    /// A TCP socket listening on 127.0.0.1 at `port` (one the kernel picks when 0), and that port.
+    static func listen(port: UInt16 = 0, backlog: Int32) throws -> (Int32, UInt16) {
+        let socket = try make()
+        func check(_ call: String, _ result: Int32) throws {
+            guard result == 0 else { defer { close(socket) }; throw LoopbackSocketError(call: call, code: errno) }
+        }
+        try check("bind", withAddress(port: port) { bind(socket, $0, $1.pointee) }.result)
+        try check("listen", Glibc.listen(socket, backlog))
+        let named = withAddress(port: 0) { getsockname(socket, $0, $1) }
+        try check("getsockname", named.result)
+        return (socket, named.port)
     }
 }
 
-/// A 127.0.0.1 port with nothing listening right now: a connection to it is refused, and a
-/// server a test starts on it (a fixture, the API, a Redis or sshd of its own) gets a port no
-/// suite or other test run is configured with.
-///
-/// Drawn at random from 20000..<32768 and checked by binding it: below Linux's ephemeral range
-/// (32768 and up), so the kernel never hands it to an outgoing connection as its source port
-/// while a server is down between a stop and a start, and above the ports scripts/test.sh
-/// configures (16379, 12222, 16389 and 12230 by default). Nothing is derived from another
-/// suite's port, so suites never collide on one.
+/// A 127.0.0.1 port with nothing listening right now, for a server of a test's own (a fixture,
+/// the API, a Redis or sshd): drawn at random from 20000..<32768 and checked by binding it. Below
+/// Linux's ephemeral range, so no outgoing connection takes it while such a server is down
+/// between a stop and a start; above the ports scripts/test.sh configures by default.
 public func freePort() throws -> Int {
     for _ in 0..<200 {
         if let (socket, port) = try? LoopbackSocket.listen(port: UInt16.random(in: 20_000..<32_768), backlog: 1) {

@@ -3,26 +3,16 @@ import Foundation
 import Glibc
 #endif
 
-/// A plain TCP connection to a server on 127.0.0.1, for tests that must misbehave as an HTTP
-/// client cannot: stay silent, send a request a byte at a time, send bytes no parser accepts.
-///
-/// The socket is non-blocking and every wait is a `Task.sleep` between attempts, so no thread of
-/// the cooperative pool is held; every wait is bounded by the caller's limit.
+/// A plain TCP connection to 127.0.0.1, for tests that misbehave as an HTTP client cannot (stay
+/// silent, send a byte at a time, send bytes no parser accepts). Non-blocking: every wait is a
+/// `Task.sleep`, bounded by the caller's limit, so no thread of the cooperative pool is held.
 public final class RawTCPConnection: Sendable {
     private let socket: Int32
 
     /// Connects to 127.0.0.1:`port` (loopback: the connect completes at once or is refused).
     public init(port: Int) throws {
-        socket = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        guard socket >= 0 else { throw LoopbackSocketError(call: "socket", code: errno) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = UInt16(port).bigEndian
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        let connected = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(socket, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-        guard connected == 0 else {
+        socket = try LoopbackSocket.make()
+        guard LoopbackSocket.connect(socket, port: UInt16(port)) == 0 else {
             let code = errno
             Glibc.close(socket)
             throw LoopbackSocketError(call: "connect", code: code)

@@ -4,18 +4,13 @@ import Synchronization
 import Glibc
 #endif
 
-/// The local OpenSSH SFTP server the SFTP tests run against (`scripts/sftp.sh`, see
-/// docs/ARCHITECTURE.md, "Remote files"), and where its files live on disk so tests can check uploads server-side.
-///
-/// Settings from the environment: `TEST_SFTP_PORT` (default 12222), `TEST_SFTP_USER`
-/// (default sftp_user). Keys come from the repository's `ssh_keys/` (scripts/gen-keys.sh).
-/// Only ever 127.0.0.1.
+/// The local OpenSSH SFTP server of the tests (`scripts/sftp.sh`; docs/ARCHITECTURE.md, "Remote
+/// files") on 127.0.0.1, `TEST_SFTP_PORT` (12222) and `TEST_SFTP_USER` (sftp_user), with keys from
+/// `ssh_keys/`; and where its files live on disk, so tests can check uploads server-side.
 public struct SFTPTestServer: Sendable {
     public let host = "127.0.0.1"
     public let port: Int
     public let user: String
-    /// The repository root, found from this file's path.
-    public let repositoryRoot: String
 
     public var keysDirectory: String { repositoryRoot + "/ssh_keys" }
     public var privateKeyPath: String { keysDirectory + "/id_ed25519" }
@@ -49,7 +44,6 @@ public struct SFTPTestServer: Sendable {
     public init(port: Int, user: String = "sftp_user") {
         self.port = port
         self.user = user
-        self.repositoryRoot = TestSupport.repositoryRoot
     }
 
     /// A server of a test's own on a free port (``freePort()``), for a test that stops it: the
@@ -67,11 +61,9 @@ public struct SFTPTestServer: Sendable {
     /// The server of this test run.
     public static let current = SFTPTestServer()
 
-    /// Makes sure the server of this test run answers, once per test process: concurrent
-    /// callers await the same start, and its outcome (a failure too) is kept for later callers.
-    /// A server that already answers on the port is used as it is, even one started from another
-    /// checkout's `.run` (which `scripts/sftp.sh start` would refuse). Every SFTP test calls this
-    /// first.
+    /// Makes sure the server of this test run answers, once per test process (its outcome, a
+    /// failure too, is kept). One already answering on the port is used as it is, even one
+    /// started from another checkout (which `scripts/sftp.sh start` would refuse).
     public static func ensureRunning() async throws {
         let start = startOnce.withLock { task in
             if let task { return task }
@@ -94,16 +86,9 @@ public struct SFTPTestServer: Sendable {
     /// Whether a TCP connection to the server's port on 127.0.0.1 succeeds (on loopback a
     /// connect succeeds or is refused at once).
     public func answers() -> Bool {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        guard fd >= 0 else { return false }
+        guard let fd = try? LoopbackSocket.make() else { return false }
         defer { close(fd) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = in_port_t(UInt16(port).bigEndian)
-        address.sin_addr.s_addr = inet_addr(host)
-        return withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        } == 0
+        return LoopbackSocket.connect(fd, port: UInt16(port)) == 0
     }
 
     /// `scripts/sftp.sh start`; returns the chroot path it prints.
@@ -116,11 +101,6 @@ public struct SFTPTestServer: Sendable {
     /// `scripts/sftp.sh stop`.
     public func stop() async throws(SFTPTestServerError) {
         _ = try await script("stop")
-    }
-
-    /// `scripts/sftp.sh status` exit code 0.
-    public func isRunning() async -> Bool {
-        (try? await script("status")) != nil
     }
 
     /// Starts this server, runs `body`, and stops the server afterwards, whether `body` threw or
