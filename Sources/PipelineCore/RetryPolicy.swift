@@ -134,4 +134,13 @@ extension Duration {
         let (s, atto) = components
         return Double(s) + Double(atto) / 1e18
     }
+
+    /// Whole milliseconds, rounded up, at least 1 and at most `Int32.max`: what curl, libssh2,
+    /// `poll(2)` and Redis TTLs take, where 0 would mean "no limit" or be refused.
+    public var wholeMilliseconds: Int {
+        let (seconds, attoseconds) = components
+        let perMillisecond: Int64 = 1_000_000_000_000_000
+        let milliseconds = Double(seconds) * 1000 + Double((attoseconds + perMillisecond - 1) / perMillisecond)
+        return Int(min(max(milliseconds, 1), Double(Int32.max)))
+    }
 }

@@ -10,11 +10,7 @@ extension RunLedger {
         var fields: [String: String] = [:]
         for chunk in chunks { fields[RunChunks.Field.chunk(chunk.index, .extract)] = JSONText.encode(chunk) }
         if let total { fields[RunChunks.Field.chunksTotal] = String(total) }
-        if let checkpoint {
-            fields[RunRecord.Field.checkpointSkip] = String(checkpoint.skip)
-            fields[RunRecord.Field.checkpointOffset] = String(checkpoint.offset)
-            fields[RunRecord.Field.checkpointTotal] = String(checkpoint.total)
-        }
+        if let checkpoint { fields.merge(checkpoint.fields) { $1 } }
         guard !fields.isEmpty else { return }
         _ = try await call { try await redis.hset(LedgerKey.run(id), fields) }
     }

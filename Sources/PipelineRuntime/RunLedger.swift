@@ -71,11 +71,7 @@ public struct RunLedger: Sendable {
 
     /// Records the extractor's resume point after a page is durably appended.
     public func saveCheckpoint(run id: RunID, _ checkpoint: RunRecord.Checkpoint) async throws {
-        _ = try await call { try await redis.hset(LedgerKey.run(id), [
-            RunRecord.Field.checkpointSkip: String(checkpoint.skip),
-            RunRecord.Field.checkpointOffset: String(checkpoint.offset),
-            RunRecord.Field.checkpointTotal: String(checkpoint.total),
-        ]) }
+        _ = try await call { try await redis.hset(LedgerKey.run(id), checkpoint.fields) }
     }
 
     /// Records `phase` as done with its files and counts, and returns the signal to publish.

@@ -144,25 +144,11 @@ public struct LineSink: Sendable {
     }
 }
 
-extension LogSettings.Level {
-    public var loggerLevel: Logger.Level {
-        switch self {
-        case .trace: .trace
-        case .debug: .debug
-        case .info: .info
-        case .notice: .notice
-        case .warning: .warning
-        case .error: .error
-        case .critical: .critical
-        }
-    }
-}
-
 /// Installs ``LineLogHandler`` for the whole process. Call once, first thing in `main`.
 public enum PipelineLogging {
     public static func bootstrap(stage: String, settings: LogSettings) {
         LoggingSystem.bootstrap { label in
-            LineLogHandler(stage: label == stage ? stage : "\(stage)/\(label)", level: settings.level.loggerLevel, format: settings.format)
+            LineLogHandler(stage: label == stage ? stage : "\(stage)/\(label)", level: settings.level, format: settings.format)
         }
     }
 }

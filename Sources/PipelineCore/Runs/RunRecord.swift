@@ -37,6 +37,11 @@ public struct RunRecord: Sendable, Equatable {
             self.offset = offset
             self.total = total
         }
+
+        /// The hash fields that hold it.
+        public var fields: [String: String] {
+            [Field.checkpointSkip: String(skip), Field.checkpointOffset: String(offset), Field.checkpointTotal: String(total)]
+        }
     }
 
     public init(id: RunID, status: RunStatus, startedAt: Date) {
@@ -59,11 +64,7 @@ public struct RunRecord: Sendable, Equatable {
         for (phase, date) in phaseFinishedAt { f[Field.finishedAt(phase)] = Timestamp.format(date) }
         for (phase, list) in files { f[Field.files(phase)] = JSONText.encode(list) }
         for (phase, dict) in counts { f[Field.counts(phase)] = JSONText.encode(dict) }
-        if let checkpoint {
-            f[Field.checkpointSkip] = String(checkpoint.skip)
-            f[Field.checkpointOffset] = String(checkpoint.offset)
-            f[Field.checkpointTotal] = String(checkpoint.total)
-        }
+        if let checkpoint { f.merge(checkpoint.fields) { $1 } }
         for (phase, count) in attempts { f[Field.attempts(phase)] = String(count) }
         if let chunkUsers = chunks.chunkUsers { f[RunChunks.Field.chunkUsers] = String(chunkUsers) }
         if let total = chunks.total { f[RunChunks.Field.chunksTotal] = String(total) }

@@ -39,15 +39,21 @@ public final class StagedFileWriter {
         self.buffer = []
         self.buffer.reserveCapacity(bufferSize)
         try StagingLayout.createDirectory(Self.directory(of: path))
-        let fd = open(path + ".part", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, StagingLayout.fileMode)
-        guard fd >= 0 else { throw StagingError.io(operation: "create", path: path + ".part", errno: errno) }
-        // Also a `.part` left by an earlier attempt (or an older version) ends up owner-only.
+        self.fd = try Self.openPart(path + ".part", O_WRONLY | O_CREAT | O_TRUNC, operation: "create")
+    }
+
+    /// Opens a `.part` file owner-only: also one left by an earlier attempt (or an older version).
+    private static func openPart(_ part: String, _ flags: Int32, operation: String) throws -> Int32 {
+        let fd = open(part, flags | O_CLOEXEC, StagingLayout.fileMode)
+        guard fd >= 0 else {
+            throw errno == ENOENT && flags & O_CREAT == 0 ? StagingError.missing(path: part) : StagingError.io(operation: operation, path: part, errno: errno)
+        }
         guard fchmod(fd, StagingLayout.fileMode) == 0 else {
             let code = errno
             close(fd)
-            throw StagingError.io(operation: "chmod", path: path + ".part", errno: code)
+            throw StagingError.io(operation: "chmod", path: part, errno: code)
         }
-        self.fd = fd
+        return fd
     }
 
     private init(path: String, fd: Int32, bufferSize: Int, bytes: Int, lines: Int, hasher: SHA256) {
@@ -65,15 +71,7 @@ public final class StagedFileWriter {
     /// and re-reads the kept prefix to restore the hash and the line count.
     public static func resume(path: String, at offset: Int, bufferSize: Int = 1 << 20) throws -> StagedFileWriter {
         let part = path + ".part"
-        let fd = open(part, O_RDWR | O_CLOEXEC)
-        guard fd >= 0 else {
-            throw errno == ENOENT ? StagingError.missing(path: part) : StagingError.io(operation: "open", path: part, errno: errno)
-        }
-        guard fchmod(fd, StagingLayout.fileMode) == 0 else {
-            let code = errno
-            close(fd)
-            throw StagingError.io(operation: "chmod", path: part, errno: code)
-        }
+        let fd = try openPart(part, O_RDWR, operation: "open")
         var info = stat()
         guard fstat(fd, &info) == 0 else { close(fd); throw StagingError.io(operation: "stat", path: part, errno: errno) }
         guard Int(info.st_size) >= offset else {
@@ -93,7 +91,7 @@ public final class StagedFileWriter {
             chunk.withUnsafeBytes { raw in
                 let slice = UnsafeRawBufferPointer(rebasing: raw[0..<got])
                 hasher.update(bufferPointer: slice)
-                lines += slice.reduce(0) { $0 + ($1 == 0x0A ? 1 : 0) }
+                lines += NewlineCount.count(slice)
             }
             position += got
         }
