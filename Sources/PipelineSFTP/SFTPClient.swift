@@ -100,11 +100,6 @@ public final class SFTPClient: Sendable {
         try await perform("remove", path) { connection, _ in try connection.remove(path) }
     }
 
-    /// Deletes the empty directory at `path`.
-    public func removeDirectory(_ path: String) async throws {
-        try await perform("remove directory", path) { connection, _ in try connection.removeDirectory(path) }
-    }
-
     /// Renames `source` to `destination`. With `replacing`, an existing destination file is
     /// removed first (SFTP v3 cannot rename onto an existing file); otherwise that fails.
     public func rename(from source: String, to destination: String, replacing: Bool = false) async throws {
@@ -160,18 +155,6 @@ public final class SFTPClient: Sendable {
     ) async throws -> SFTPTransferResult {
         try await perform("read", remotePath) { connection, cancellation in
             try connection.read(remotePath, progress: progress, cancellation: cancellation, chunk: chunk)
-        }
-    }
-
-    /// Downloads `remotePath` to `localPath` (through `<localPath>.part`, renamed when complete).
-    @discardableResult
-    public func download(
-        remotePath: String,
-        localPath: String,
-        progress: (@Sendable (SFTPTransferProgress) -> Void)? = nil
-    ) async throws -> SFTPTransferResult {
-        try await perform("download", remotePath) { connection, cancellation in
-            try connection.download(remotePath, to: localPath, progress: progress, cancellation: cancellation)
         }
     }
 

@@ -51,26 +51,4 @@ extension SFTPConnection {
         progress?(SFTPTransferProgress(bytesTransferred: received, totalBytes: total, elapsed: started.duration(to: clock.now)))
         return SFTPTransferResult(remotePath: remotePath, bytes: received, elapsed: started.duration(to: clock.now))
     }
-
-    /// Downloads a remote file to `<localPath>.part`, then renames it to `localPath`, so a
-    /// local file under its final name is always complete.
-    func download(
-        _ remotePath: String, to localPath: String,
-        progress: (@Sendable (SFTPTransferProgress) -> Void)?, cancellation: CancellationFlag
-    ) throws -> SFTPTransferResult {
-        let partPath = localPath + ".part"
-        let file = try LocalFile.openForWriting(partPath, endpoint: endpoint, remotePath: remotePath)
-        let result: SFTPTransferResult
-        do {
-            result = try read(remotePath, progress: progress, cancellation: cancellation) { bytes in
-                try file.write(bytes)
-            }
-            try file.synchronize()
-        } catch {
-            file.closeAndRemove()
-            throw error
-        }
-        try file.rename(to: localPath)
-        return result
-    }
 }

@@ -219,13 +219,6 @@ final class SFTPConnection {
         if rc != 0 { throw failure("remove", path, rc: rc) }
     }
 
-    /// Deletes an empty directory.
-    func removeDirectory(_ path: String) throws(SFTPError) {
-        let sftp = try channel("remove directory", path)
-        let rc = path.withCString { libssh2_sftp_rmdir_ex(sftp.raw, $0, UInt32(path.utf8.count)) }
-        if rc != 0 { throw failure("remove directory", path, rc: rc) }
-    }
-
     /// Renames `source` to `destination`. SFTP v3 (all libssh2 1.10 speaks) cannot rename onto
     /// an existing file — OpenSSH answers "failure" — so with `replacing` an existing
     /// destination file is removed first. Not atomic: a reader may briefly see no file.

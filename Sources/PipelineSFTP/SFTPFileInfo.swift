@@ -14,13 +14,6 @@ public struct SFTPFileInfo: Sendable, Equatable {
     public var mode: UInt32?
     public var modificationDate: Date?
 
-    public init(kind: Kind?, size: UInt64?, mode: UInt32?, modificationDate: Date?) {
-        self.kind = kind
-        self.size = size
-        self.mode = mode
-        self.modificationDate = modificationDate
-    }
-
     public var isDirectory: Bool { kind == .directory }
     public var isFile: Bool { kind == .file }
     /// The permission bits alone (`0o644`).
@@ -54,12 +47,6 @@ public struct SFTPEntry: Sendable, Equatable {
     /// The directory's path joined with ``name``.
     public var path: String
     public var info: SFTPFileInfo
-
-    public init(name: String, path: String, info: SFTPFileInfo) {
-        self.name = name
-        self.path = path
-        self.info = info
-    }
 }
 
 /// How far a transfer has come, reported about once per buffer (1 MiB) so a caller can log
@@ -69,12 +56,6 @@ public struct SFTPTransferProgress: Sendable, Equatable {
     /// The size when known in advance (uploads; downloads of files whose size `stat` reported).
     public var totalBytes: Int64?
     public var elapsed: Duration
-
-    public init(bytesTransferred: Int64, totalBytes: Int64?, elapsed: Duration) {
-        self.bytesTransferred = bytesTransferred
-        self.totalBytes = totalBytes
-        self.elapsed = elapsed
-    }
 }
 
 /// A finished transfer.
@@ -83,16 +64,4 @@ public struct SFTPTransferResult: Sendable, Equatable {
     public var remotePath: String
     public var bytes: Int64
     public var elapsed: Duration
-
-    public init(remotePath: String, bytes: Int64, elapsed: Duration) {
-        self.remotePath = remotePath
-        self.bytes = bytes
-        self.elapsed = elapsed
-    }
-
-    /// Throughput in MiB/s (0 for an instant transfer).
-    public var mebibytesPerSecond: Double {
-        let seconds = elapsed.seconds
-        return seconds > 0 ? Double(bytes) / 1_048_576 / seconds : 0
-    }
 }

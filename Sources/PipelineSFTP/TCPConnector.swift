@@ -58,7 +58,7 @@ enum TCPConnector {
             while true {
                 let remaining = ContinuousClock.now.duration(to: deadline)
                 guard remaining > .zero else { throw timedOut(timeout, endpoint) }
-                let ready = poll(&pending, 1, Int32(remaining.clampedMilliseconds))
+                let ready = poll(&pending, 1, Int32(remaining.wholeMilliseconds))
                 if ready > 0 { break }
                 if ready == 0 { throw timedOut(timeout, endpoint) }
                 if errno != EINTR { throw failure(errno, endpoint) }
