@@ -162,10 +162,3 @@ final class CurlEasyHandle: @unchecked Sendable {
         !(100...199).contains(status) && status != 204 && status != 304
     }
 }
-
-extension Duration {
-    /// Whole milliseconds, rounded up and at least 1: curl takes 0 to mean "no timeout".
-    var wholeMilliseconds: Int {
-        max(1, Int((seconds * 1000).rounded(.up)))
-    }
-}

@@ -61,7 +61,4 @@ public final class CurlHTTPClient: HTTPClient {
             cancellation.cancel()
         }
     }
-
-    /// Idle handles in the pool, for tests of connection reuse.
-    var idleHandleCount: Int { pool.idleCount }
 }
