@@ -15,6 +15,11 @@ extension RunLedger {
         _ = try await call { try await redis.hset(LedgerKey.run(id), fields) }
     }
 
+    /// ``sealChunks(_:run:total:checkpoint:)`` for one chunk, the run's last when `isLast`.
+    public func sealChunk(_ chunk: SealedChunk, run id: RunID, isLast: Bool, checkpoint: RunRecord.Checkpoint? = nil) async throws {
+        try await sealChunks([chunk], run: id, total: isLast ? chunk.index + 1 : nil, checkpoint: checkpoint)
+    }
+
     /// Records what the transformer made of a chunk, and clears the chunk's attempt count.
     public func recordTransformed(_ chunk: TransformedChunk, index: Int, run id: RunID, at date: Date = Date()) async throws {
         try await update(id, phase: nil, set: [
@@ -37,19 +42,5 @@ extension RunLedger {
         let statuses = RunStatus.allCases.filter { $0 != .completed && $0 != .failed }.map(\.rawValue)
         let reply = try await call { try await redis.eval(Self.scanScript, keys: [LedgerKey.runs], args: [String(scanLimit)] + statuses) }
         return (reply.array ?? []).compactMap { $0.string.flatMap(RunID.init(parsing:)) }.reversed()
-    }
-}
-
-extension RunChunks {
-    /// The attempt fields of one chunk, cleared together.
-    public static func attemptFields(_ index: Int, _ phase: Phase) -> [String] {
-        [Field.attempts(index, phase), Field.attemptStartedAt(index, phase), Field.attemptOwner(index, phase)]
-    }
-}
-
-extension RunLedger {
-    /// ``sealChunks(_:run:total:checkpoint:)`` for one chunk, the run's last when `isLast`.
-    public func sealChunk(_ chunk: SealedChunk, run id: RunID, isLast: Bool, checkpoint: RunRecord.Checkpoint? = nil) async throws {
-        try await sealChunks([chunk], run: id, total: isLast ? chunk.index + 1 : nil, checkpoint: checkpoint)
     }
 }

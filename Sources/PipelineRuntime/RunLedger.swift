@@ -10,13 +10,10 @@ import PipelineRedis
 /// (``unfinishedRuns(scanLimit:)``). Each update is one atomic Redis call touching only the
 /// fields of the phase that makes it.
 ///
-/// Every call rides out a short Redis outage (a restart, a failover): a refused or lost
-/// connection, a timeout or a server still loading its data (``RedisError/isTransient``) is
-/// retried on a new connection with backoff, for about nine seconds
-/// by default (``outageRetry``), before the error reaches the stage. A stage in the middle of a
-/// run then waits for Redis instead of failing the run. Retrying is safe because every write is
-/// idempotent: the same `HSET`, `ZADD`, `HSETNX` or update script applied twice leaves the same
-/// ledger.
+/// Every call rides out a short Redis outage (a restart, a failover): a transient error
+/// (``RedisError/isTransient``) is retried on a new connection for about nine seconds
+/// (``outageRetry``), so a stage in the middle of a run waits for Redis instead of failing the
+/// run. Retrying is safe because every write is idempotent.
 public struct RunLedger: Sendable {
     public let redis: RedisClient
     /// How long each call keeps trying while Redis cannot be reached.

@@ -46,6 +46,11 @@ public struct RunChunks: Sendable, Equatable {
         }
     }
 
+    /// The attempt fields of one chunk, cleared together.
+    public static func attemptFields(_ index: Int, _ phase: Phase) -> [String] {
+        [Field.attempts(index, phase), Field.attemptStartedAt(index, phase), Field.attemptOwner(index, phase)]
+    }
+
     /// Reads the chunk fields out of a run's hash.
     public init(fields: [String: String]) {
         chunkUsers = fields[Field.chunkUsers].flatMap(Int.init)

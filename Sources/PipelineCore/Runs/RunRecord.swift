@@ -145,15 +145,33 @@ public enum Timestamp {
     }
 }
 
-/// Compact, key-sorted JSON for small values stored in hash fields and signal payloads.
+/// Compact, key-sorted JSON for small values stored in hash fields and signal payloads, dates
+/// as ``Timestamp``s.
 public enum JSONText {
     public static func encode(_ value: some Encodable) -> String {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        encoder.dateEncodingStrategy = .custom { date, encoder in
+            var container = encoder.singleValueContainer()
+            try container.encode(Timestamp.format(date))
+        }
         return String(decoding: try! encoder.encode(value), as: UTF8.self)
     }
 
+    public static func decode<T: Decodable>(_ type: T.Type, from text: some Collection<UInt8>) throws -> T {
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .custom { decoder in
+            let container = try decoder.singleValueContainer()
+            let text = try container.decode(String.self)
+            guard let date = Timestamp.parse(text) else {
+                throw DecodingError.dataCorruptedError(in: container, debugDescription: "not an ISO 8601 time: \(text)")
+            }
+            return date
+        }
+        return try decoder.decode(T.self, from: Data(text))
+    }
+
     public static func decode<T: Decodable>(_ type: T.Type, from text: String) -> T? {
-        try? JSONDecoder().decode(T.self, from: Data(text.utf8))
+        try? decode(type, from: Array(text.utf8))
     }
 }
