@@ -179,21 +179,12 @@ public final class AgeEncryptor: Sendable {
     /// Finds where the header ends in the first bytes out: after the line that starts `--- `
     /// (its MAC), which follows the version line and the recipients' stanzas.
     private func findHeaderEnd(in out: UnsafeRawBufferPointer, _ state: inout State) throws {
-        let start = state.headerStart.count
         state.headerStart += out.prefix(Self.bufferSize)
         let bytes = state.headerStart
-        let marker: [UInt8] = Array("\n--- ".utf8)
-        var index = max(0, start - marker.count)
-        while index + marker.count <= bytes.count {
-            if bytes[index] == marker[0], Array(bytes[index..<index + marker.count]) == marker,
-               let end = bytes[(index + marker.count)...].firstIndex(of: UInt8(ascii: "\n")) {
-                state.headerLength = end + 1
-                state.headerStart = []
-                return
-            }
-            index += 1
-        }
-        if bytes.count > Self.bufferSize {
+        if let mac = bytes.firstRange(of: Array("\n--- ".utf8)), let end = bytes[mac.upperBound...].firstIndex(of: UInt8(ascii: "\n")) {
+            state.headerLength = end + 1
+            state.headerStart = []
+        } else if bytes.count > Self.bufferSize {
             throw AgeError.toolFailed(status: "wrote no age header in its first \(bytes.count) bytes", message: Self.text(state.errorText))
         }
     }

@@ -95,13 +95,9 @@ public struct RetriesExhausted: Error, CustomStringConvertible {
 }
 
 extension RetryPolicy {
-    /// Runs `operation` until it succeeds, `classify` calls an error permanent, or the retries run out.
+    /// Runs `operation` (given the 1-based attempt number) until it succeeds, `classify` calls an
+    /// error permanent, or the retries run out; `onRetry` hears of each wait before it.
     ///
-    /// - Parameters:
-    ///   - operation: receives the 1-based attempt number.
-    ///   - classify: decides whether an error is worth another attempt.
-    ///   - sleep: waits between attempts; production passes `{ try await Task.sleep(for: $0) }`.
-    ///   - onRetry: called before each wait, typically to log the reason and the delay.
     /// - Throws: the permanent error as it was thrown, or ``RetriesExhausted`` wrapping the last one;
     ///   `CancellationError` when the task is cancelled while waiting.
     public func run<T>(

@@ -1,13 +1,9 @@
 import CCurl
 import Dispatch
 
-/// One libcurl easy handle, with the serial queue its blocking transfers run on.
-///
-/// `curl_easy_perform` blocks its thread for the whole transfer, so it must never run on
-/// Swift's cooperative pool (two threads on this machine: two slow requests would stall every
-/// task in the process). Each handle therefore owns a serial `DispatchQueue`; serial queues
-/// are overcommit queues in libdispatch, which start a new thread rather than wait when all
-/// of theirs are blocked, so requests on different handles really run in parallel.
+/// One libcurl easy handle, with the serial queue its blocking transfers run on (serial queues
+/// are overcommit queues in libdispatch, which start a new thread rather than wait when all of
+/// theirs are blocked, so requests on different handles really run in parallel).
 ///
 /// A handle keeps its connection cache between transfers (`curl_easy_reset` keeps it), which
 /// is what reusing handles buys: the next page request skips the TCP and TLS handshakes.

@@ -2,11 +2,8 @@ import CSSH2
 import Foundation
 
 extension SFTPConnection {
-    /// Streams a remote file through `chunk`, one buffer (up to 1 MiB) at a time, so a caller
-    /// can checksum or copy a file of any size without holding it in memory. The buffer is
-    /// only valid during the call. libssh2 reads ahead up to the buffer size in ~30 kB requests.
-    ///
-    /// - Throws: ``SFTPError``; whatever `chunk` throws (the read stops); `CancellationError`.
+    /// ``SFTPClient/read(_:progress:chunk:)``. libssh2 reads ahead up to the buffer size in
+    /// ~30 kB requests.
     func read(
         _ remotePath: String,
         progress: (@Sendable (SFTPTransferProgress) -> Void)?,

@@ -118,6 +118,11 @@ public struct SFTPError: Error, Sendable, CustomStringConvertible {
         }
     }
 
+    /// The error of a call on a closed client.
+    static func closed(_ endpoint: String, _ operation: String, _ path: String?) -> SFTPError {
+        SFTPError(kind: .closed, endpoint: endpoint, operation: operation, path: path, detail: "the client was closed")
+    }
+
     /// ``retryDecision`` as a flag.
     public var isTransient: Bool { retryDecision != .fail }
 

@@ -5,8 +5,6 @@ public struct SFTPStatus: Sendable, Hashable, CustomStringConvertible {
 
     public init(code: UInt) { self.code = code }
 
-    public static let ok = SFTPStatus(code: 0)
-    public static let endOfFile = SFTPStatus(code: 1)
     public static let noSuchFile = SFTPStatus(code: 2)
     public static let permissionDenied = SFTPStatus(code: 3)
     /// OpenSSH's catch-all, including renaming onto an existing file and a full disk.
