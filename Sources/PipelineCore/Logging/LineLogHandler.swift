@@ -140,7 +140,7 @@ public struct LineSink: Sendable {
     public static let standardOutput = LineSink { line in
         var bytes = Array(line.utf8)
         bytes.append(0x0A)
-        try? FileDescriptorIO.writeAll(STDOUT_FILENO, bytes)
+        try? bytes.withUnsafeBytes { try FileDescriptorIO.writeAll(STDOUT_FILENO, $0) }
     }
 }
 

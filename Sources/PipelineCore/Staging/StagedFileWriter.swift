@@ -27,19 +27,14 @@ public final class StagedFileWriter {
     private var fd: Int32
     private var buffer: [UInt8]
     private let bufferSize: Int
-    private var hasher = SHA256()
+    private var hasher: SHA256
     private var finished = false
 
     /// Starts a new file, replacing any `.part` a previous attempt left.
-    public init(path: String, bufferSize: Int = 1 << 20) throws {
-        self.path = path
-        self.bufferSize = bufferSize
-        self.byteCount = 0
-        self.lineCount = 0
-        self.buffer = []
-        self.buffer.reserveCapacity(bufferSize)
+    public convenience init(path: String, bufferSize: Int = 1 << 20) throws {
         try StagingLayout.createDirectory(Self.directory(of: path))
-        self.fd = try Self.openPart(path + ".part", O_WRONLY | O_CREAT | O_TRUNC, operation: "create")
+        let fd = try Self.openPart(path + ".part", O_WRONLY | O_CREAT | O_TRUNC, operation: "create")
+        self.init(path: path, fd: fd, bufferSize: bufferSize, bytes: 0, lines: 0, hasher: SHA256())
     }
 
     /// Opens a `.part` file owner-only: also one left by an earlier attempt (or an older version).
