@@ -64,4 +64,10 @@ public struct SFTPTransferResult: Sendable, Equatable {
     public var remotePath: String
     public var bytes: Int64
     public var elapsed: Duration
+
+    /// Throughput in MiB/s (0 for an instant transfer).
+    public var mebibytesPerSecond: Double {
+        let seconds = elapsed.seconds
+        return seconds > 0 ? Double(bytes) / 1_048_576 / seconds : 0
+    }
 }
