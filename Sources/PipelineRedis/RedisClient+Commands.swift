@@ -22,16 +22,12 @@ extension RedisClient {
 
     /// `GET`: the value's bytes, `nil` when the key does not exist.
     public func get(_ key: String) async throws -> [UInt8]? {
-        let reply = try await send("GET", key)
-        if reply.isNull { return nil }
-        return try expect(reply, "GET", "a bulk string") { $0.bytes }
+        try expectOrNull(await send("GET", key), "GET", "a bulk string") { $0.bytes }
     }
 
     /// `GET` of a text value: `nil` when the key does not exist; throws if the bytes are not UTF-8.
     public func getString(_ key: String) async throws -> String? {
-        let reply = try await send("GET", key)
-        if reply.isNull { return nil }
-        return try expect(reply, "GET", "a UTF-8 string") { $0.string }
+        try expectOrNull(await send("GET", key), "GET", "a UTF-8 string") { $0.string }
     }
 
     /// `SET key value [NX] [PX ms]`; returns whether the value was set.
@@ -100,9 +96,7 @@ extension RedisClient {
 
     /// `HGET` of a text field; `nil` when the key or field does not exist.
     public func hget(_ key: String, field: String) async throws -> String? {
-        let reply = try await send("HGET", key, field)
-        if reply.isNull { return nil }
-        return try expect(reply, "HGET", "a UTF-8 string") { $0.string }
+        try expectOrNull(await send("HGET", key, field), "HGET", "a UTF-8 string") { $0.string }
     }
 
     /// `HGETALL` of a hash of text fields (the run ledger's `etl:run:<id>`); empty when the key
@@ -138,9 +132,7 @@ extension RedisClient {
 
     /// `ZSCORE`: `nil` when the member (or key) does not exist.
     public func zscore(_ key: String, member: String) async throws -> Double? {
-        let reply = try await send("ZSCORE", key, member)
-        if reply.isNull { return nil }
-        return try expect(reply, "ZSCORE", "a number") { $0.double }
+        try expectOrNull(await send("ZSCORE", key, member), "ZSCORE", "a number") { $0.double }
     }
 
     /// `ZRANGE key start stop`: members by ascending score, ranks inclusive, negative from the end.
@@ -172,6 +164,11 @@ extension RedisClient {
     private func expect<T>(_ reply: RedisReply, _ command: String, _ expected: String, _ extract: (RedisReply) -> T?) throws(RedisError) -> T {
         guard let value = extract(reply) else { throw unexpected(command, "expected \(expected), got \(reply)") }
         return value
+    }
+
+    /// ``expect(_:_:_:_:)``, with the null reply (a missing key) as `nil`.
+    private func expectOrNull<T>(_ reply: RedisReply, _ command: String, _ expected: String, _ extract: (RedisReply) -> T?) throws(RedisError) -> T? {
+        try reply.isNull ? nil : expect(reply, command, expected, extract)
     }
 
     private func integer(_ reply: RedisReply, _ command: String) throws(RedisError) -> Int {

@@ -39,8 +39,6 @@ extension RunLedger {
     /// Runs that may have work for a stage that works chunk by chunk, oldest first: every run
     /// among the newest `scanLimit` that is neither `completed` nor `failed`.
     public func unfinishedRuns(scanLimit: Int = 1000) async throws -> [RunID] {
-        let statuses = RunStatus.allCases.filter { $0 != .completed && $0 != .failed }.map(\.rawValue)
-        let reply = try await call { try await redis.eval(Self.scanScript, keys: [LedgerKey.runs], args: [String(scanLimit)] + statuses) }
-        return (reply.array ?? []).compactMap { $0.string.flatMap(RunID.init(parsing:)) }.reversed()
+        try await scan(RunStatus.allCases.filter { $0 != .completed && $0 != .failed }, limit: scanLimit).reversed()
     }
 }

@@ -116,8 +116,7 @@ public struct RunLedger: Sendable {
     /// `extract`): the extractor resumes it from its checkpoint instead of starting a new run.
     /// A run failed because the extractor kept dying on it (``CrashLoop``) is final: skipped.
     public func unfinishedExtraction(scanLimit: Int = 1000) async throws -> RunRecord? {
-        let reply = try await call { try await redis.eval(Self.scanScript, keys: [LedgerKey.runs], args: [String(scanLimit), RunStatus.extracting.rawValue, RunStatus.failed.rawValue]) }
-        for id in (reply.array ?? []).compactMap({ $0.string.flatMap(RunID.init(parsing:)) }) {
+        for id in try await scan([.extracting, .failed], limit: scanLimit) {
             guard let record = try await run(id) else { continue }
             if Self.isUnfinishedExtraction(record) { return record }
         }
@@ -131,8 +130,14 @@ public struct RunLedger: Sendable {
             || record.failedPhase == .extract && (record.attempts[.extract] ?? 0) < CrashLoop.maxConsecutiveDeaths
     }
 
+    /// The runs among the newest `limit` whose status is one of `statuses`, newest first.
+    func scan(_ statuses: [RunStatus], limit: Int) async throws -> [RunID] {
+        let reply = try await call { try await redis.eval(Self.scanScript, keys: [LedgerKey.runs], args: [String(limit)] + statuses.map(\.rawValue)) }
+        return (reply.array ?? []).compactMap { $0.string.flatMap(RunID.init(parsing:)) }
+    }
+
     /// `KEYS[1]` the sorted set; `ARGV[1]` how many of the newest runs to look at; the other
-    /// arguments are the statuses wanted. Returns matching ids, newest first.
+    /// arguments are the statuses wanted.
     static let scanScript = """
         local ids = redis.call('ZREVRANGE', KEYS[1], 0, tonumber(ARGV[1]) - 1)
         local wanted = {}

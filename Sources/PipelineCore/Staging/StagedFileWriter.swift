@@ -67,31 +67,26 @@ public final class StagedFileWriter {
     public static func resume(path: String, at offset: Int, bufferSize: Int = 1 << 20) throws -> StagedFileWriter {
         let part = path + ".part"
         let fd = try openPart(part, O_RDWR, operation: "open")
-        var info = stat()
-        guard fstat(fd, &info) == 0 else { close(fd); throw StagingError.io(operation: "stat", path: part, errno: errno) }
-        guard Int(info.st_size) >= offset else {
-            close(fd)
-            throw StagingError.corrupt(path: part, reason: "it holds \(info.st_size) bytes, fewer than the checkpoint's \(offset)")
-        }
-        guard ftruncate(fd, off_t(offset)) == 0 else { close(fd); throw StagingError.io(operation: "truncate", path: part, errno: errno) }
-        var hasher = SHA256()
-        var lines = 0
-        var chunk = [UInt8](repeating: 0, count: 1 << 20)
-        var position = 0
-        while position < offset {
-            let want = min(chunk.count, offset - position)
-            let got = chunk.withUnsafeMutableBytes { pread(fd, $0.baseAddress!, want, off_t(position)) }
-            if got < 0 { if errno == EINTR { continue }; close(fd); throw StagingError.io(operation: "read", path: part, errno: errno) }
-            if got == 0 { break }
-            chunk.withUnsafeBytes { raw in
-                let slice = UnsafeRawBufferPointer(rebasing: raw[0..<got])
-                hasher.update(bufferPointer: slice)
-                lines += NewlineCount.count(slice)
+        do {
+            var info = stat()
+            guard fstat(fd, &info) == 0 else { throw StagingError.io(operation: "stat", path: part, errno: errno) }
+            guard Int(info.st_size) >= offset else {
+                throw StagingError.corrupt(path: part, reason: "it holds \(info.st_size) bytes, fewer than the checkpoint's \(offset)")
             }
-            position += got
+            guard ftruncate(fd, off_t(offset)) == 0 else { throw StagingError.io(operation: "truncate", path: part, errno: errno) }
+            var hasher = SHA256()
+            var lines = 0
+            var reader = try ChunkReader(path: part)
+            while let chunk = try reader.next() {
+                hasher.update(bufferPointer: chunk)
+                lines += NewlineCount.count(chunk)
+            }
+            guard lseek(fd, off_t(offset), SEEK_SET) >= 0 else { throw StagingError.io(operation: "seek", path: part, errno: errno) }
+            return StagedFileWriter(path: path, fd: fd, bufferSize: bufferSize, bytes: offset, lines: lines, hasher: hasher)
+        } catch {
+            close(fd)
+            throw error
         }
-        guard lseek(fd, off_t(offset), SEEK_SET) >= 0 else { close(fd); throw StagingError.io(operation: "seek", path: part, errno: errno) }
-        return StagedFileWriter(path: path, fd: fd, bufferSize: bufferSize, bytes: offset, lines: lines, hasher: hasher)
     }
 
     deinit {
