@@ -31,7 +31,7 @@ public struct SFTPError: Error, Sendable, CustomStringConvertible {
         case connectionLost
         /// The server answered an SFTP request with an error status (see ``sftpStatus``).
         case remote
-        /// A local file could not be read or written.
+        /// A local file could not be read.
         case localFile
         /// The uploaded `.part` file's size differs from the local file's.
         case sizeMismatch

@@ -53,14 +53,14 @@ public struct SFTPEntry: Sendable, Equatable {
 /// progress with throughput.
 public struct SFTPTransferProgress: Sendable, Equatable {
     public var bytesTransferred: Int64
-    /// The size when known in advance (uploads; downloads of files whose size `stat` reported).
+    /// The size when known in advance (uploads; reads of files whose size `stat` reported).
     public var totalBytes: Int64?
     public var elapsed: Duration
 }
 
 /// A finished transfer.
 public struct SFTPTransferResult: Sendable, Equatable {
-    /// The file's final remote path (uploads) or the remote file read (downloads).
+    /// The file's final remote path (uploads) or the remote file read.
     public var remotePath: String
     public var bytes: Int64
     public var elapsed: Duration
