@@ -8,12 +8,10 @@ import Synchronization
 /// after the last. The ciphertext that comes out while a piece goes in is handed to the sink, so
 /// the concatenation of everything the sinks got is one age file that `age --decrypt` reads.
 ///
-/// The tool, not code of ours, does the cryptography: a fresh file key per file wrapped to each
-/// recipient (X25519), the payload in 64 KiB ChaCha20-Poly1305 chunks, the header MAC. A chunk
-/// is written once the tool knows whether more follows, so the last (up to) 64 KiB of what went
-/// in comes out with the next piece or at the end. Each call waits for exactly the ciphertext its
-/// input completes (the header, the nonce, and every 64 KiB chunk followed by more plaintext),
-/// so the pieces, and the sizes a caller records, do not depend on timing. Memory here is two
+/// The tool, not code of ours, does the cryptography. It writes a 64 KiB payload chunk once it
+/// knows whether more follows, so the last (up to) 64 KiB of what went in comes out with the
+/// next piece or at the end. Each call waits for exactly the ciphertext its input completes, so
+/// the pieces, and the sizes a caller records, do not depend on timing. Memory here is two
 /// fixed buffers at any file size.
 ///
 /// The stream lives in the child process: it cannot be resumed by another process or after a
