@@ -139,23 +139,6 @@ enum JSONCheck {
     static func checkRoundTrips(_ tape: JSONTape, _ bytes: UnsafeRawBufferPointer) {
         let value = JSONValue(tape, 0, in: bytes)
 
-        // appendCompact: valid compact JSON of the same value; byte for byte when the input was compact.
-        var compact: [UInt8] = []
-        compact.appendCompact(tape, 0, in: bytes)
-        if tape.isCompact {
-            require(compact == Array(bytes), "appendCompact of a compact document changed it")
-        }
-        compact.withUnsafeBytes { out in
-            var again = JSONTape()
-            do { try again.parse(out) } catch { require(false, "appendCompact wrote invalid JSON: \(error)") }
-            require(again.isCompact, "appendCompact wrote whitespace")
-            require(again.nodes.count == tape.nodes.count, "appendCompact changed the node count")
-            require(JSONValue(again, 0, in: out) == value, "appendCompact changed the value")
-            var twice: [UInt8] = []
-            twice.appendCompact(again, 0, in: out)
-            require(twice == compact, "appendCompact is not idempotent")
-        }
-
         // JSONValue → JSONWriter → JSONTape: the same value, and writing it again gives the same bytes.
         let written = JSONWriter.bytes(value)
         let reread: JSONValue

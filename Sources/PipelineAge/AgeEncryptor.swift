@@ -8,12 +8,10 @@ import Synchronization
 /// after the last. The ciphertext that comes out while a piece goes in is handed to the sink, so
 /// the concatenation of everything the sinks got is one age file that `age --decrypt` reads.
 ///
-/// The tool, not code of ours, does the cryptography: a fresh file key per file wrapped to each
-/// recipient (X25519), the payload in 64 KiB ChaCha20-Poly1305 chunks, the header MAC. A chunk
-/// is written once the tool knows whether more follows, so the last (up to) 64 KiB of what went
-/// in comes out with the next piece or at the end. Each call waits for exactly the ciphertext its
-/// input completes (the header, the nonce, and every 64 KiB chunk followed by more plaintext),
-/// so the pieces, and the sizes a caller records, do not depend on timing. Memory here is two
+/// The tool, not code of ours, does the cryptography. It writes a 64 KiB payload chunk once it
+/// knows whether more follows, so the last (up to) 64 KiB of what went in comes out with the
+/// next piece or at the end. Each call waits for exactly the ciphertext its input completes, so
+/// the pieces, and the sizes a caller records, do not depend on timing. Memory here is two
 /// fixed buffers at any file size.
 ///
 /// The stream lives in the child process: it cannot be resumed by another process or after a
@@ -179,21 +177,12 @@ public final class AgeEncryptor: Sendable {
     /// Finds where the header ends in the first bytes out: after the line that starts `--- `
     /// (its MAC), which follows the version line and the recipients' stanzas.
     private func findHeaderEnd(in out: UnsafeRawBufferPointer, _ state: inout State) throws {
-        let start = state.headerStart.count
         state.headerStart += out.prefix(Self.bufferSize)
         let bytes = state.headerStart
-        let marker: [UInt8] = Array("\n--- ".utf8)
-        var index = max(0, start - marker.count)
-        while index + marker.count <= bytes.count {
-            if bytes[index] == marker[0], Array(bytes[index..<index + marker.count]) == marker,
-               let end = bytes[(index + marker.count)...].firstIndex(of: UInt8(ascii: "\n")) {
-                state.headerLength = end + 1
-                state.headerStart = []
-                return
-            }
-            index += 1
-        }
-        if bytes.count > Self.bufferSize {
+        if let mac = bytes.firstRange(of: Array("\n--- ".utf8)), let end = bytes[mac.upperBound...].firstIndex(of: UInt8(ascii: "\n")) {
+            state.headerLength = end + 1
+            state.headerStart = []
+        } else if bytes.count > Self.bufferSize {
             throw AgeError.toolFailed(status: "wrote no age header in its first \(bytes.count) bytes", message: Self.text(state.errorText))
         }
     }

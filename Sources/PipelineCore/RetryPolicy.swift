@@ -95,13 +95,9 @@ public struct RetriesExhausted: Error, CustomStringConvertible {
 }
 
 extension RetryPolicy {
-    /// Runs `operation` until it succeeds, `classify` calls an error permanent, or the retries run out.
+    /// Runs `operation` (given the 1-based attempt number) until it succeeds, `classify` calls an
+    /// error permanent, or the retries run out; `onRetry` hears of each wait before it.
     ///
-    /// - Parameters:
-    ///   - operation: receives the 1-based attempt number.
-    ///   - classify: decides whether an error is worth another attempt.
-    ///   - sleep: waits between attempts; production passes `{ try await Task.sleep(for: $0) }`.
-    ///   - onRetry: called before each wait, typically to log the reason and the delay.
     /// - Throws: the permanent error as it was thrown, or ``RetriesExhausted`` wrapping the last one;
     ///   `CancellationError` when the task is cancelled while waiting.
     public func run<T>(
@@ -133,5 +129,14 @@ extension Duration {
     public var seconds: Double {
         let (s, atto) = components
         return Double(s) + Double(atto) / 1e18
+    }
+
+    /// Whole milliseconds, rounded up, at least 1 and at most `Int32.max`: what curl, libssh2,
+    /// `poll(2)` and Redis TTLs take, where 0 would mean "no limit" or be refused.
+    public var wholeMilliseconds: Int {
+        let (seconds, attoseconds) = components
+        let perMillisecond: Int64 = 1_000_000_000_000_000
+        let milliseconds = Double(seconds) * 1000 + Double((attoseconds + perMillisecond - 1) / perMillisecond)
+        return Int(min(max(milliseconds, 1), Double(Int32.max)))
     }
 }

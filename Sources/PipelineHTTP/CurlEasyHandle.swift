@@ -1,13 +1,9 @@
 import CCurl
 import Dispatch
 
-/// One libcurl easy handle, with the serial queue its blocking transfers run on.
-///
-/// `curl_easy_perform` blocks its thread for the whole transfer, so it must never run on
-/// Swift's cooperative pool (two threads on this machine: two slow requests would stall every
-/// task in the process). Each handle therefore owns a serial `DispatchQueue`; serial queues
-/// are overcommit queues in libdispatch, which start a new thread rather than wait when all
-/// of theirs are blocked, so requests on different handles really run in parallel.
+/// One libcurl easy handle, with the serial queue its blocking transfers run on (serial queues
+/// are overcommit queues in libdispatch, which start a new thread rather than wait when all of
+/// theirs are blocked, so requests on different handles really run in parallel).
 ///
 /// A handle keeps its connection cache between transfers (`curl_easy_reset` keeps it), which
 /// is what reusing handles buys: the next page request skips the TCP and TLS handshakes.
@@ -160,12 +156,5 @@ final class CurlEasyHandle: @unchecked Sendable {
     /// (RFC 9110 §8.6: not 1xx, 204 or 304).
     private static func hasBody(status: Int) -> Bool {
         !(100...199).contains(status) && status != 204 && status != 304
-    }
-}
-
-extension Duration {
-    /// Whole milliseconds, rounded up and at least 1: curl takes 0 to mean "no timeout".
-    var wholeMilliseconds: Int {
-        max(1, Int((seconds * 1000).rounded(.up)))
     }
 }

@@ -16,11 +16,9 @@ extension HTTPClient {
 
 /// An HTTP GET client over libcurl's easy interface.
 ///
-/// Threading: each request borrows an easy handle from a small pool and runs the blocking
-/// `curl_easy_perform` on that handle's own serial `DispatchQueue`, never on Swift's
-/// cooperative pool; the calling task suspends on a checked continuation until the transfer
-/// ends. Several requests may be in flight at once, each on its own handle and thread.
-/// Cancelling the calling task aborts its transfer within about a second (curl's progress
+/// Each request borrows an easy handle from a small pool and runs the blocking
+/// `curl_easy_perform` on that handle's queue (``CurlEasyHandle``), so several requests may be
+/// in flight at once, each on its own handle and thread. Cancelling the calling task aborts its transfer within about a second (curl's progress
 /// callback checks a flag) and the call throws `CancellationError`.
 public final class CurlHTTPClient: HTTPClient {
     public let configuration: HTTPClientConfiguration
@@ -50,18 +48,12 @@ public final class CurlHTTPClient: HTTPClient {
         let configuration = configuration
         let pool = pool
         return try await withTaskCancellationHandler {
-            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<HTTPResponse, any Error>) in
-                handle.queue.async {
-                    let result = handle.perform(request, configuration: configuration, cancellation: cancellation)
-                    pool.checkIn(handle)
-                    continuation.resume(with: result)
-                }
+            try await handle.queue.run {
+                defer { pool.checkIn(handle) }
+                return try handle.perform(request, configuration: configuration, cancellation: cancellation).get()
             }
         } onCancel: {
             cancellation.cancel()
         }
     }
-
-    /// Idle handles in the pool, for tests of connection reuse.
-    var idleHandleCount: Int { pool.idleCount }
 }

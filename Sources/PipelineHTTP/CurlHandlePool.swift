@@ -29,6 +29,4 @@ final class CurlHandlePool: Sendable {
             if handles.count < maxIdle { handles.append(handle) }
         }
     }
-
-    var idleCount: Int { idle.withLock { $0.count } }
 }

@@ -1,3 +1,4 @@
+import Foundation
 import PipelineCore
 
 /// The host and port a request goes to: what error messages name so an operator can tell
@@ -92,7 +93,7 @@ public struct RedactedURL: Sendable, Hashable, CustomStringConvertible {
     /// curl's own error text may echo parts of the URL, and an error message must never carry
     /// a password or a query value.
     func scrub(_ text: String) -> String {
-        URLRedaction.redactURLs(in: secrets.reduce(text) { $0.replacingAll($1, with: "***") })
+        URLRedaction.redactURLs(in: secrets.reduce(text) { $0.replacingOccurrences(of: $1, with: "***") })
     }
 }
 
@@ -131,19 +132,6 @@ struct URLParts {
 }
 
 extension String {
-    /// Every occurrence of `target` replaced (no Foundation needed, and `target` is literal).
-    func replacingAll(_ target: String, with replacement: String) -> String {
-        guard !target.isEmpty else { return self }
-        var result = ""
-        var rest = Substring(self)
-        while let range = rest.firstRange(of: target) {
-            result += rest[..<range.lowerBound]
-            result += replacement
-            rest = rest[range.upperBound...]
-        }
-        return result + rest
-    }
-
     /// Percent-decoding that keeps a malformed escape as is instead of failing.
     var removingPercentEncodingLeniently: String? {
         guard contains("%") else { return nil }

@@ -8,11 +8,6 @@ public struct HTTPHeaders: Sendable, Equatable, Sequence, CustomStringConvertibl
     public struct Field: Sendable, Equatable {
         public var name: String
         public var value: String
-
-        public init(name: String, value: String) {
-            self.name = name
-            self.value = value
-        }
     }
 
     /// All fields, in the order the server sent them.

@@ -1,14 +1,11 @@
 import Foundation
 import PipelineCore
 
-/// Which failures are worth another attempt (docs/ARCHITECTURE.md, "Retries"), decided here, next to the
-/// errors, so that the extractor's `RetryPolicy.run(classify:)` needs no HTTP knowledge.
-///
-/// Transient: anything about the network path (connection refused or lost, timeouts,
-/// truncated bodies, DNS, which in containers is often just not ready yet) and the statuses
-/// that mean "later" (408, 429, 5xx), honouring their `Retry-After`. Permanent: other 4xx (the
-/// request itself is wrong), TLS failures (a certificate does not fix itself), oversized
-/// bodies, malformed requests and unknown curl failures.
+/// Which failures are worth another attempt (docs/ARCHITECTURE.md, "Retries"), decided next to
+/// the errors so that `RetryPolicy.run(classify:)` needs no HTTP knowledge: the network path
+/// (DNS included: in containers it is often just not ready yet) and the statuses that mean
+/// "later" (408, 429, 5xx) are transient; a wrong request, TLS (a certificate does not fix
+/// itself), an oversized body and unknown curl failures are not.
 extension HTTPClientError {
     public var retryDecision: RetryDecision {
         switch self {

@@ -1,4 +1,5 @@
 import CCurl
+import Foundation
 import Synchronization
 
 /// Set from any thread when the request's task is cancelled; read by the transfer's progress
@@ -78,11 +79,7 @@ final class TransferState {
 
 extension String {
     /// Without leading and trailing spaces and tabs (HTTP's optional whitespace).
-    var trimmingASCIISpaces: String {
-        let isSpace: (Character) -> Bool = { $0 == " " || $0 == "\t" }
-        guard let start = firstIndex(where: { !isSpace($0) }), let end = lastIndex(where: { !isSpace($0) }) else { return "" }
-        return String(self[start...end])
-    }
+    var trimmingASCIISpaces: String { trimmingCharacters(in: [" ", "\t"]) }
 }
 
 // MARK: - The C callbacks

@@ -80,39 +80,4 @@ extension Array where Element == UInt8 {
             append(contentsOf: [UInt8(ascii: "u"), UInt8(ascii: "0"), UInt8(ascii: "0"), hex[Int(c >> 4)], hex[Int(c & 0xF)]])
         }
     }
-
-    /// Appends the subtree at `index` as compact JSON: byte for byte when the line had no
-    /// whitespace outside strings, else re-serialised without it. Strings and numbers keep
-    /// their exact text.
-    public mutating func appendCompact(_ tape: JSONTape, _ index: Int, in bytes: UnsafeRawBufferPointer) {
-        if tape.isCompact {
-            append(contentsOf: tape.text(index, in: bytes))
-            return
-        }
-        let node = tape.nodes[index]
-        switch node.kind {
-        case .object:
-            append(UInt8(ascii: "{"))
-            var first = true
-            tape.forEachMember(of: index) { key, value in
-                if !first { append(UInt8(ascii: ",")) }
-                first = false
-                append(contentsOf: tape.text(key, in: bytes))
-                append(UInt8(ascii: ":"))
-                appendCompact(tape, value, in: bytes)
-            }
-            append(UInt8(ascii: "}"))
-        case .array:
-            append(UInt8(ascii: "["))
-            var element = index + 1
-            for k in 0..<Int(node.count) {
-                if k > 0 { append(UInt8(ascii: ",")) }
-                appendCompact(tape, element, in: bytes)
-                element = Int(tape.nodes[element].next)
-            }
-            append(UInt8(ascii: "]"))
-        default:
-            append(contentsOf: tape.text(index, in: bytes))
-        }
-    }
 }

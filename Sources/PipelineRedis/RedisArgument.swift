@@ -10,16 +10,8 @@ extension String: RedisArgument {
     public var redisBytes: [UInt8] { Array(utf8) }
 }
 
-extension Substring: RedisArgument {
-    public var redisBytes: [UInt8] { Array(utf8) }
-}
-
 extension Array: RedisArgument where Element == UInt8 {
     public var redisBytes: [UInt8] { self }
-}
-
-extension ArraySlice: RedisArgument where Element == UInt8 {
-    public var redisBytes: [UInt8] { Array(self) }
 }
 
 extension Int: RedisArgument {

@@ -22,16 +22,12 @@ extension RedisClient {
 
     /// `GET`: the value's bytes, `nil` when the key does not exist.
     public func get(_ key: String) async throws -> [UInt8]? {
-        let reply = try await send("GET", key)
-        if reply.isNull { return nil }
-        return try expect(reply, "GET", "a bulk string") { $0.bytes }
+        try expectOrNull(await send("GET", key), "GET", "a bulk string") { $0.bytes }
     }
 
     /// `GET` of a text value: `nil` when the key does not exist; throws if the bytes are not UTF-8.
     public func getString(_ key: String) async throws -> String? {
-        let reply = try await send("GET", key)
-        if reply.isNull { return nil }
-        return try expect(reply, "GET", "a UTF-8 string") { $0.string }
+        try expectOrNull(await send("GET", key), "GET", "a UTF-8 string") { $0.string }
     }
 
     /// `SET key value [NX] [PX ms]`; returns whether the value was set.
@@ -63,18 +59,6 @@ extension RedisClient {
     /// `EXISTS` of one key.
     public func exists(_ key: String) async throws -> Bool {
         try integer(await send("EXISTS", key), "EXISTS") == 1
-    }
-
-    /// `EXPIRE`: whether the key exists and now expires after `seconds`.
-    @discardableResult
-    public func expire(_ key: String, seconds: Int) async throws -> Bool {
-        try integer(await send("EXPIRE", key, seconds), "EXPIRE") == 1
-    }
-
-    /// `PEXPIRE`: whether the key exists and now expires after `ttl` (rounded up to milliseconds).
-    @discardableResult
-    public func pexpire(_ key: String, _ ttl: Duration) async throws -> Bool {
-        try integer(await send("PEXPIRE", key, Self.milliseconds(ttl)), "PEXPIRE") == 1
     }
 
     /// `PTTL`: milliseconds left; -1 when the key has no expiry, -2 when it does not exist.
@@ -112,42 +96,21 @@ extension RedisClient {
 
     /// `HGET` of a text field; `nil` when the key or field does not exist.
     public func hget(_ key: String, field: String) async throws -> String? {
-        let reply = try await send("HGET", key, field)
-        if reply.isNull { return nil }
-        return try expect(reply, "HGET", "a UTF-8 string") { $0.string }
-    }
-
-    /// `HGET` of a binary field.
-    public func hgetBytes(_ key: String, field: String) async throws -> [UInt8]? {
-        let reply = try await send("HGET", key, field)
-        if reply.isNull { return nil }
-        return try expect(reply, "HGET", "a bulk string") { $0.bytes }
+        try expectOrNull(await send("HGET", key, field), "HGET", "a UTF-8 string") { $0.string }
     }
 
     /// `HGETALL` of a hash of text fields (the run ledger's `etl:run:<id>`); empty when the key
     /// does not exist. Throws if a field or value is not UTF-8.
     public func hgetall(_ key: String) async throws -> [String: String] {
-        let pairs = try await hgetallBytes(key)
-        var result: [String: String] = [:]
-        for (field, value) in pairs {
-            guard let text = String(validating: value, as: UTF8.self) else {
-                throw unexpected("HGETALL", "field \(field) is not UTF-8")
-            }
-            result[field] = text
-        }
-        return result
-    }
-
-    /// `HGETALL` with binary values.
-    public func hgetallBytes(_ key: String) async throws -> [String: [UInt8]] {
         let elements = try expect(await send("HGETALL", key), "HGETALL", "an array") { $0.array }
         guard elements.count.isMultiple(of: 2) else { throw unexpected("HGETALL", "odd number of elements") }
-        var result: [String: [UInt8]] = [:]
+        var result: [String: String] = [:]
         for index in stride(from: 0, to: elements.count, by: 2) {
             guard let field = elements[index].string, let value = elements[index + 1].bytes else {
                 throw unexpected("HGETALL", "expected UTF-8 field names and bulk values")
             }
-            result[field] = value
+            guard let text = String(validating: value, as: UTF8.self) else { throw unexpected("HGETALL", "field \(field) is not UTF-8") }
+            result[field] = text
         }
         return result
     }
@@ -159,12 +122,6 @@ extension RedisClient {
         return try integer(await send(["HDEL", key] + fields), "HDEL")
     }
 
-    /// `HINCRBY`: the field's new value.
-    @discardableResult
-    public func hincrby(_ key: String, field: String, by increment: Int) async throws -> Int {
-        try integer(await send("HINCRBY", key, field, increment), "HINCRBY")
-    }
-
     // MARK: Sorted sets
 
     /// `ZADD key score member`: 1 when the member is new, 0 when only its score changed.
@@ -173,23 +130,9 @@ extension RedisClient {
         try integer(await send("ZADD", key, score, member), "ZADD")
     }
 
-    /// `ZREM`: how many members existed.
-    @discardableResult
-    public func zrem(_ key: String, members: [String]) async throws -> Int {
-        guard !members.isEmpty else { return 0 }
-        return try integer(await send(["ZREM", key] + members), "ZREM")
-    }
-
     /// `ZSCORE`: `nil` when the member (or key) does not exist.
     public func zscore(_ key: String, member: String) async throws -> Double? {
-        let reply = try await send("ZSCORE", key, member)
-        if reply.isNull { return nil }
-        return try expect(reply, "ZSCORE", "a number") { $0.double }
-    }
-
-    /// `ZCARD`: the number of members.
-    public func zcard(_ key: String) async throws -> Int {
-        try integer(await send("ZCARD", key), "ZCARD")
+        try expectOrNull(await send("ZSCORE", key, member), "ZSCORE", "a number") { $0.double }
     }
 
     /// `ZRANGE key start stop`: members by ascending score, ranks inclusive, negative from the end.
@@ -200,27 +143,6 @@ extension RedisClient {
     /// `ZREVRANGE key start stop`: members by descending score (newest runs first in `etl:runs`).
     public func zrevrange(_ key: String, start: Int = 0, stop: Int = -1) async throws -> [String] {
         try strings(await send("ZREVRANGE", key, start, stop), "ZREVRANGE")
-    }
-
-    /// `ZRANGEBYSCORE key min max [LIMIT offset count]`: members with `min ≤ score ≤ max`
-    /// (bounds may be exclusive), ascending.
-    public func zrangebyscore(
-        _ key: String, min: RedisScoreBound = .negativeInfinity, max: RedisScoreBound = .positiveInfinity,
-        limit: (offset: Int, count: Int)? = nil
-    ) async throws -> [String] {
-        var arguments: [any RedisArgument] = ["ZRANGEBYSCORE", key, min.text, max.text]
-        if let limit { arguments += ["LIMIT", limit.offset, limit.count] }
-        return try strings(await send(arguments), "ZRANGEBYSCORE")
-    }
-
-    /// `ZREVRANGEBYSCORE key max min [LIMIT offset count]`: like ``zrangebyscore(_:min:max:limit:)``, descending.
-    public func zrevrangebyscore(
-        _ key: String, max: RedisScoreBound = .positiveInfinity, min: RedisScoreBound = .negativeInfinity,
-        limit: (offset: Int, count: Int)? = nil
-    ) async throws -> [String] {
-        var arguments: [any RedisArgument] = ["ZREVRANGEBYSCORE", key, max.text, min.text]
-        if let limit { arguments += ["LIMIT", limit.offset, limit.count] }
-        return try strings(await send(arguments), "ZREVRANGEBYSCORE")
     }
 
     // MARK: Pub/sub and scripts
@@ -244,6 +166,11 @@ extension RedisClient {
         return value
     }
 
+    /// ``expect(_:_:_:_:)``, with the null reply (a missing key) as `nil`.
+    private func expectOrNull<T>(_ reply: RedisReply, _ command: String, _ expected: String, _ extract: (RedisReply) -> T?) throws(RedisError) -> T? {
+        try reply.isNull ? nil : expect(reply, command, expected, extract)
+    }
+
     private func integer(_ reply: RedisReply, _ command: String) throws(RedisError) -> Int {
         guard case .integer(let value) = reply else { throw unexpected(command, "expected an integer, got \(reply)") }
         return value
@@ -263,33 +190,8 @@ extension RedisClient {
         RedisError(kind: .unexpectedReply, endpoint: url.endpoint, command: command, message: message)
     }
 
-    /// Whole milliseconds, rounded up so that a positive duration never becomes 0 (which Redis rejects).
     static func milliseconds(_ duration: Duration) -> Int {
-        let (seconds, attoseconds) = duration.components
         precondition(duration > .zero, "a Redis TTL must be positive")
-        let perMillisecond: Int64 = 1_000_000_000_000_000
-        return Int(seconds) * 1000 + Int((attoseconds + perMillisecond - 1) / perMillisecond)
-    }
-}
-
-/// One end of a score range for `ZRANGEBYSCORE`: `inclusive(5)` is `5`, `exclusive(5)` is `(5`.
-public enum RedisScoreBound: Sendable, Hashable, ExpressibleByFloatLiteral, ExpressibleByIntegerLiteral {
-    case inclusive(Double)
-    case exclusive(Double)
-
-    public static let negativeInfinity = RedisScoreBound.inclusive(-.infinity)
-    public static let positiveInfinity = RedisScoreBound.inclusive(.infinity)
-
-    public init(floatLiteral value: Double) { self = .inclusive(value) }
-    public init(integerLiteral value: Int) { self = .inclusive(Double(value)) }
-
-    var text: String {
-        func number(_ value: Double) -> String {
-            value.isInfinite ? (value < 0 ? "-inf" : "+inf") : String(value)
-        }
-        return switch self {
-        case .inclusive(let value): number(value)
-        case .exclusive(let value): "(" + number(value)
-        }
+        return duration.wholeMilliseconds
     }
 }

@@ -2,12 +2,9 @@ import Dispatch
 
 /// An async Redis client over one blocking hiredis connection.
 ///
-/// hiredis blocks the calling thread for a whole round trip (up to the command timeout), and
-/// Swift's cooperative pool has only as many threads as cores: blocking it would stall every
-/// task in the process. So each client owns a serial `DispatchQueue` that alone touches its
-/// hiredis context, and every call hops there and back through a continuation. Calls from
-/// many tasks are queued in order on that one connection (hiredis has no pipelining across
-/// callers); a stage that needs parallel round trips uses several clients.
+/// hiredis blocks the calling thread for a whole round trip, so each client owns a serial
+/// `DispatchQueue` that alone touches its hiredis context. Calls from many tasks are queued in
+/// order on that one connection; a stage that needs parallel round trips uses several clients.
 ///
 /// The connection is made on the first call. A call that fails because the connection broke
 /// (server restarted, timeout) throws, and the next call connects again: the client never
@@ -35,11 +32,7 @@ public final class RedisClient: Sendable {
         precondition(!arguments.isEmpty, "a Redis command needs at least its name")
         let encoded = arguments.map(\.redisBytes)
         let connection = connection
-        return try await withCheckedThrowingContinuation { continuation in
-            connection.queue.async {
-                continuation.resume(with: connection.execute(encoded))
-            }
-        }
+        return try await connection.queue.run { try connection.execute(encoded).get() }
     }
 
     /// Sends one command: `send("INCR", key)`.

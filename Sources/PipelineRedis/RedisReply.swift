@@ -59,11 +59,6 @@ extension RedisReply {
     }
 
     public var isNull: Bool { self == .null }
-
-    /// The message of an error reply.
-    public var errorMessage: String? {
-        if case .error(let message) = self { message } else { nil }
-    }
 }
 
 extension RedisReply: CustomStringConvertible {

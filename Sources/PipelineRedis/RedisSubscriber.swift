@@ -12,13 +12,11 @@ import Darwin
 /// Listens on pub/sub channels and delivers what arrives as an `AsyncThrowingStream` of ``Event``s.
 ///
 /// A subscribed connection does nothing but wait in a blocking read, so it gets a thread of
-/// its own (named `redis-subscribe`) instead of occupying one of the cooperative pool's few
-/// threads. When the connection breaks (the server restarted) the thread reconnects with
-/// backoff from a ``RetryPolicy``, subscribes again and yields ``Event/subscribed`` again:
-/// pub/sub is at-most-once, so a stage reacts to every `.subscribed` by re-scanning the ledger
-/// for signals published while it was not listening (docs/ARCHITECTURE.md, "Signals"). After more consecutive
-/// failures than the policy allows, the stream finishes with ``GaveUp``, which carries the last
-/// ``RedisError``.
+/// its own (named `redis-subscribe`). When the connection breaks the thread reconnects with
+/// backoff from a ``RetryPolicy`` and yields ``Event/subscribed`` again: pub/sub is
+/// at-most-once, so a stage reacts to every `.subscribed` by re-scanning the ledger
+/// (docs/ARCHITECTURE.md, "Signals"). After more consecutive failures than the policy allows,
+/// the stream finishes with ``GaveUp``.
 ///
 /// ``close()``, cancelling the task that iterates ``events``, or dropping the stream ends the
 /// thread promptly: it shuts the socket down (`shutdown(2)`), which wakes the blocked read, and

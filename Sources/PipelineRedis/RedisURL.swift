@@ -1,3 +1,4 @@
+import Foundation
 import PipelineCore
 
 /// Where a Redis server is and how to log in: `redis://[[user]:password@]host[:port][/db]`.
@@ -30,7 +31,7 @@ public struct RedisURL: Sendable, Hashable, CustomStringConvertible {
     /// Parses `string`; `name` is what errors call it (the environment variable or option it came from).
     public init(_ string: String, name: String = "REDIS_URL") throws(RedisURLError) {
         func fail(_ reason: String) -> RedisURLError {
-            RedisURLError(name: name, redactedInput: RedisURL.redact(string), reason: reason)
+            RedisURLError(name: name, redactedInput: URLRedaction.redact(string), reason: reason)
         }
         guard let schemeEnd = string.range(of: "://") else {
             throw fail("expected redis://host:port/db")
@@ -49,8 +50,8 @@ public struct RedisURL: Sendable, Hashable, CustomStringConvertible {
                 throw fail("credentials must be :password@ or user:password@")
             }
             let user = userInfo[..<colon]
-            guard let decodedUser = Self.percentDecode(user),
-                  let decodedPassword = Self.percentDecode(userInfo[userInfo.index(after: colon)...])
+            guard let decodedUser = user.removingPercentEncoding,
+                  let decodedPassword = userInfo[userInfo.index(after: colon)...].removingPercentEncoding
             else {
                 throw fail("credentials contain an invalid %-escape")
             }
@@ -110,6 +111,12 @@ public struct RedisURL: Sendable, Hashable, CustomStringConvertible {
         }
     }
 
+    /// `REDIS_URL`, default `redis://127.0.0.1:6379/0`; a bad value throws an error naming the
+    /// variable (with any password redacted).
+    public init(from env: SettingsReader) throws {
+        try self.init(env.string(.redisURL), name: Setting.redisURL.name)
+    }
+
     /// `host:port` as it appears in every error, IPv6 in brackets.
     public var endpoint: String {
         host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
@@ -122,30 +129,8 @@ public struct RedisURL: Sendable, Hashable, CustomStringConvertible {
         return URLRedaction.redact("redis://\(credentials)\(endpoint)/\(database)")
     }
 
-    /// Masks the credentials and any query values in text that failed to parse, so that even
-    /// an error about a malformed URL does not print the secret in it.
-    static func redact(_ string: String) -> String {
-        URLRedaction.redact(string)
-    }
-
     private static func isDigits(_ text: Substring) -> Bool {
         !text.isEmpty && text.utf8.allSatisfy { (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) }
-    }
-
-    private static func percentDecode(_ text: Substring) -> String? {
-        var bytes: [UInt8] = []
-        var iterator = Array(text.utf8).makeIterator()
-        while let byte = iterator.next() {
-            if byte == UInt8(ascii: "%") {
-                guard let high = iterator.next(), let low = iterator.next(),
-                      let value = UInt8(String(decoding: [high, low], as: UTF8.self), radix: 16)
-                else { return nil }
-                bytes.append(value)
-            } else {
-                bytes.append(byte)
-            }
-        }
-        return String(validating: bytes, as: UTF8.self)
     }
 }
 

@@ -10,13 +10,14 @@ extension RunLedger {
         var fields: [String: String] = [:]
         for chunk in chunks { fields[RunChunks.Field.chunk(chunk.index, .extract)] = JSONText.encode(chunk) }
         if let total { fields[RunChunks.Field.chunksTotal] = String(total) }
-        if let checkpoint {
-            fields[RunRecord.Field.checkpointSkip] = String(checkpoint.skip)
-            fields[RunRecord.Field.checkpointOffset] = String(checkpoint.offset)
-            fields[RunRecord.Field.checkpointTotal] = String(checkpoint.total)
-        }
+        if let checkpoint { fields.merge(checkpoint.fields) { $1 } }
         guard !fields.isEmpty else { return }
         _ = try await call { try await redis.hset(LedgerKey.run(id), fields) }
+    }
+
+    /// ``sealChunks(_:run:total:checkpoint:)`` for one chunk, the run's last when `isLast`.
+    public func sealChunk(_ chunk: SealedChunk, run id: RunID, isLast: Bool, checkpoint: RunRecord.Checkpoint? = nil) async throws {
+        try await sealChunks([chunk], run: id, total: isLast ? chunk.index + 1 : nil, checkpoint: checkpoint)
     }
 
     /// Records what the transformer made of a chunk, and clears the chunk's attempt count.
@@ -38,22 +39,6 @@ extension RunLedger {
     /// Runs that may have work for a stage that works chunk by chunk, oldest first: every run
     /// among the newest `scanLimit` that is neither `completed` nor `failed`.
     public func unfinishedRuns(scanLimit: Int = 1000) async throws -> [RunID] {
-        let statuses = RunStatus.allCases.filter { $0 != .completed && $0 != .failed }.map(\.rawValue)
-        let reply = try await call { try await redis.eval(Self.scanScript, keys: [LedgerKey.runs], args: [String(scanLimit)] + statuses) }
-        return (reply.array ?? []).compactMap { $0.string.flatMap(RunID.init(parsing:)) }.reversed()
-    }
-}
-
-extension RunChunks {
-    /// The attempt fields of one chunk, cleared together.
-    public static func attemptFields(_ index: Int, _ phase: Phase) -> [String] {
-        [Field.attempts(index, phase), Field.attemptStartedAt(index, phase), Field.attemptOwner(index, phase)]
-    }
-}
-
-extension RunLedger {
-    /// ``sealChunks(_:run:total:checkpoint:)`` for one chunk, the run's last when `isLast`.
-    public func sealChunk(_ chunk: SealedChunk, run id: RunID, isLast: Bool, checkpoint: RunRecord.Checkpoint? = nil) async throws {
-        try await sealChunks([chunk], run: id, total: isLast ? chunk.index + 1 : nil, checkpoint: checkpoint)
+        try await scan(RunStatus.allCases.filter { $0 != .completed && $0 != .failed }, limit: scanLimit).reversed()
     }
 }

@@ -10,13 +10,10 @@ import PipelineRedis
 /// (``unfinishedRuns(scanLimit:)``). Each update is one atomic Redis call touching only the
 /// fields of the phase that makes it.
 ///
-/// Every call rides out a short Redis outage (a restart, a failover): a refused or lost
-/// connection, a timeout or a server still loading its data (``RedisError/isTransient``) is
-/// retried on a new connection with backoff, for about nine seconds
-/// by default (``outageRetry``), before the error reaches the stage. A stage in the middle of a
-/// run then waits for Redis instead of failing the run. Retrying is safe because every write is
-/// idempotent: the same `HSET`, `ZADD`, `HSETNX` or update script applied twice leaves the same
-/// ledger.
+/// Every call rides out a short Redis outage (a restart, a failover): a transient error
+/// (``RedisError/isTransient``) is retried on a new connection for about nine seconds
+/// (``outageRetry``), so a stage in the middle of a run waits for Redis instead of failing the
+/// run. Retrying is safe because every write is idempotent.
 public struct RunLedger: Sendable {
     public let redis: RedisClient
     /// How long each call keeps trying while Redis cannot be reached.
@@ -71,11 +68,7 @@ public struct RunLedger: Sendable {
 
     /// Records the extractor's resume point after a page is durably appended.
     public func saveCheckpoint(run id: RunID, _ checkpoint: RunRecord.Checkpoint) async throws {
-        _ = try await call { try await redis.hset(LedgerKey.run(id), [
-            RunRecord.Field.checkpointSkip: String(checkpoint.skip),
-            RunRecord.Field.checkpointOffset: String(checkpoint.offset),
-            RunRecord.Field.checkpointTotal: String(checkpoint.total),
-        ]) }
+        _ = try await call { try await redis.hset(LedgerKey.run(id), checkpoint.fields) }
     }
 
     /// Records `phase` as done with its files and counts, and returns the signal to publish.
@@ -123,8 +116,7 @@ public struct RunLedger: Sendable {
     /// `extract`): the extractor resumes it from its checkpoint instead of starting a new run.
     /// A run failed because the extractor kept dying on it (``CrashLoop``) is final: skipped.
     public func unfinishedExtraction(scanLimit: Int = 1000) async throws -> RunRecord? {
-        let reply = try await call { try await redis.eval(Self.scanScript, keys: [LedgerKey.runs], args: [String(scanLimit), RunStatus.extracting.rawValue, RunStatus.failed.rawValue]) }
-        for id in (reply.array ?? []).compactMap({ $0.string.flatMap(RunID.init(parsing:)) }) {
+        for id in try await scan([.extracting, .failed], limit: scanLimit) {
             guard let record = try await run(id) else { continue }
             if Self.isUnfinishedExtraction(record) { return record }
         }
@@ -138,8 +130,14 @@ public struct RunLedger: Sendable {
             || record.failedPhase == .extract && (record.attempts[.extract] ?? 0) < CrashLoop.maxConsecutiveDeaths
     }
 
+    /// The runs among the newest `limit` whose status is one of `statuses`, newest first.
+    func scan(_ statuses: [RunStatus], limit: Int) async throws -> [RunID] {
+        let reply = try await call { try await redis.eval(Self.scanScript, keys: [LedgerKey.runs], args: [String(limit)] + statuses.map(\.rawValue)) }
+        return (reply.array ?? []).compactMap { $0.string.flatMap(RunID.init(parsing:)) }
+    }
+
     /// `KEYS[1]` the sorted set; `ARGV[1]` how many of the newest runs to look at; the other
-    /// arguments are the statuses wanted. Returns matching ids, newest first.
+    /// arguments are the statuses wanted.
     static let scanScript = """
         local ids = redis.call('ZREVRANGE', KEYS[1], 0, tonumber(ARGV[1]) - 1)
         local wanted = {}

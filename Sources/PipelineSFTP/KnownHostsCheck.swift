@@ -21,11 +21,11 @@ enum KnownHostsCheck {
         guard let (key, type) = session.hostKey() else {
             throw error(.handshake, "the server sent no host key")
         }
-        guard let keyBits = knownHostKeyType(type) else {
+        guard let keyType = keyTypes[type] else {
             throw error(.hostKeyUnknown, "the server's host key has a type libssh2 cannot check (\(type))")
         }
         let fingerprint = session.hostKeyFingerprint().map { " \($0)" } ?? ""
-        let described = "\(keyTypeName(type))\(fingerprint)"
+        let described = "\(keyType.name)\(fingerprint)"
 
         guard let hosts = libssh2_knownhost_init(session.raw) else {
             throw error(.knownHosts, "libssh2 could not allocate a known-hosts collection")
@@ -37,7 +37,7 @@ enum KnownHostsCheck {
             throw error(.knownHosts, "cannot parse known_hosts file \(knownHostsPath)", code: code, message: message)
         }
 
-        let typeMask = LIBSSH2_KNOWNHOST_TYPE_PLAIN | LIBSSH2_KNOWNHOST_KEYENC_RAW | keyBits
+        let typeMask = LIBSSH2_KNOWNHOST_TYPE_PLAIN | LIBSSH2_KNOWNHOST_KEYENC_RAW | keyType.bits
         let result = key.withUnsafeBufferPointer { buffer in
             buffer.withMemoryRebound(to: CChar.self) { chars in
                 libssh2_knownhost_checkp(hosts, host, Int32(port), chars.baseAddress, chars.count, typeMask, nil)
@@ -61,28 +61,13 @@ enum KnownHostsCheck {
         }
     }
 
-    /// The known-hosts key-type bits for a session host-key type.
-    private static func knownHostKeyType(_ type: Int32) -> Int32? {
-        switch type {
-        case LIBSSH2_HOSTKEY_TYPE_RSA: LIBSSH2_KNOWNHOST_KEY_SSHRSA
-        case LIBSSH2_HOSTKEY_TYPE_DSS: LIBSSH2_KNOWNHOST_KEY_SSHDSS
-        case LIBSSH2_HOSTKEY_TYPE_ECDSA_256: LIBSSH2_KNOWNHOST_KEY_ECDSA_256
-        case LIBSSH2_HOSTKEY_TYPE_ECDSA_384: LIBSSH2_KNOWNHOST_KEY_ECDSA_384
-        case LIBSSH2_HOSTKEY_TYPE_ECDSA_521: LIBSSH2_KNOWNHOST_KEY_ECDSA_521
-        case LIBSSH2_HOSTKEY_TYPE_ED25519: LIBSSH2_KNOWNHOST_KEY_ED25519
-        default: nil
-        }
-    }
-
-    private static func keyTypeName(_ type: Int32) -> String {
-        switch type {
-        case LIBSSH2_HOSTKEY_TYPE_RSA: "ssh-rsa"
-        case LIBSSH2_HOSTKEY_TYPE_DSS: "ssh-dss"
-        case LIBSSH2_HOSTKEY_TYPE_ECDSA_256: "ecdsa-sha2-nistp256"
-        case LIBSSH2_HOSTKEY_TYPE_ECDSA_384: "ecdsa-sha2-nistp384"
-        case LIBSSH2_HOSTKEY_TYPE_ECDSA_521: "ecdsa-sha2-nistp521"
-        case LIBSSH2_HOSTKEY_TYPE_ED25519: "ssh-ed25519"
-        default: "unknown-type"
-        }
-    }
+    /// Per session host-key type: its known-hosts key bits and its name in OpenSSH.
+    private static let keyTypes: [Int32: (bits: Int32, name: String)] = [
+        LIBSSH2_HOSTKEY_TYPE_RSA: (LIBSSH2_KNOWNHOST_KEY_SSHRSA, "ssh-rsa"),
+        LIBSSH2_HOSTKEY_TYPE_DSS: (LIBSSH2_KNOWNHOST_KEY_SSHDSS, "ssh-dss"),
+        LIBSSH2_HOSTKEY_TYPE_ECDSA_256: (LIBSSH2_KNOWNHOST_KEY_ECDSA_256, "ecdsa-sha2-nistp256"),
+        LIBSSH2_HOSTKEY_TYPE_ECDSA_384: (LIBSSH2_KNOWNHOST_KEY_ECDSA_384, "ecdsa-sha2-nistp384"),
+        LIBSSH2_HOSTKEY_TYPE_ECDSA_521: (LIBSSH2_KNOWNHOST_KEY_ECDSA_521, "ecdsa-sha2-nistp521"),
+        LIBSSH2_HOSTKEY_TYPE_ED25519: (LIBSSH2_KNOWNHOST_KEY_ED25519, "ssh-ed25519"),
+    ]
 }

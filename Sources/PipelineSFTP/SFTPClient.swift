@@ -3,24 +3,13 @@ import PipelineCore
 
 /// An SFTP client over libssh2: one authenticated SSH session with the SFTP subsystem.
 ///
-/// `Sendable`, so any task may hold it. libssh2 is blocking and not thread-safe, so each client
-/// owns a serial `DispatchQueue` — its own thread, never Swift's cooperative pool (which has
-/// only as many threads as cores, and a blocked one starves every other task). The session is
-/// created on that queue, every call runs there one after another, and results come back
-/// through continuations. Calls on one client are therefore serialized; use one client per
-/// concurrent transfer.
+/// libssh2 blocks and is not thread-safe, so each client owns a serial `DispatchQueue` on which
+/// the session is made and every call runs, one after another: use one client per concurrent
+/// transfer.
 ///
 /// Every error thrown is an ``SFTPError`` (or `CancellationError`); pass
 /// ``SFTPError/classify(_:)`` to `RetryPolicy.run` and connect anew on each attempt. After a
 /// connection-level failure the client refuses further calls: close it and connect again.
-///
-/// ```swift
-/// let client = try await SFTPClient.connect(configuration)
-/// try await client.mkdirs("upload")
-/// let result = try await client.upload(localPath: "data/runs/r1/users.jsonl",
-///                                      remotePath: "upload/r1_users.jsonl")
-/// await client.close()
-/// ```
 public final class SFTPClient: Sendable {
     public let configuration: SFTPConfiguration
     private let queue: DispatchQueue
@@ -41,7 +30,7 @@ public final class SFTPClient: Sendable {
     public static func connect(_ configuration: SFTPConfiguration) async throws -> SFTPClient {
         let queue = DispatchQueue(label: "PipelineSFTP.connection.\(configuration.endpoint)")
         let state = QueueConfined<SFTPConnection?>(nil, queue: queue)
-        try await onQueue(queue) {
+        try await queue.run {
             let connection = try SFTPConnection.open(configuration)
             state.withValue { $0 = connection }
         }
@@ -73,9 +62,7 @@ public final class SFTPClient: Sendable {
     /// Disconnects. Idempotent; later calls fail with ``SFTPError/Kind/closed``.
     public func close() async {
         let state = self.state
-        try? await Self.onQueue(queue) {
-            state.withValue { $0?.close() }
-        }
+        try? await queue.run { state.withValue { $0?.close() } }
     }
 
     // MARK: Operations
@@ -100,13 +87,7 @@ public final class SFTPClient: Sendable {
         try await perform("remove", path) { connection, _ in try connection.remove(path) }
     }
 
-    /// Deletes the empty directory at `path`.
-    public func removeDirectory(_ path: String) async throws {
-        try await perform("remove directory", path) { connection, _ in try connection.removeDirectory(path) }
-    }
-
-    /// Renames `source` to `destination`. With `replacing`, an existing destination file is
-    /// removed first (SFTP v3 cannot rename onto an existing file); otherwise that fails.
+    /// Renames `source` to `destination`; with `replacing`, over an existing file (not atomically).
     public func rename(from source: String, to destination: String, replacing: Bool = false) async throws {
         try await perform("rename", source) { connection, _ in
             try connection.rename(source, to: destination, replacing: replacing)
@@ -150,8 +131,8 @@ public final class SFTPClient: Sendable {
     }
 
     /// Streams the remote file through `chunk`, a buffer (up to 1 MiB) at a time, on the
-    /// connection's thread; the buffer is valid only during the call. For checksums and copies
-    /// of files of any size. Throwing from `chunk` stops the read and rethrows.
+    /// connection's thread; the buffer is valid only during the call. Throwing from `chunk`
+    /// stops the read and rethrows.
     @discardableResult
     public func read(
         _ remotePath: String,
@@ -160,18 +141,6 @@ public final class SFTPClient: Sendable {
     ) async throws -> SFTPTransferResult {
         try await perform("read", remotePath) { connection, cancellation in
             try connection.read(remotePath, progress: progress, cancellation: cancellation, chunk: chunk)
-        }
-    }
-
-    /// Downloads `remotePath` to `localPath` (through `<localPath>.part`, renamed when complete).
-    @discardableResult
-    public func download(
-        remotePath: String,
-        localPath: String,
-        progress: (@Sendable (SFTPTransferProgress) -> Void)? = nil
-    ) async throws -> SFTPTransferResult {
-        try await perform("download", remotePath) { connection, cancellation in
-            try connection.download(remotePath, to: localPath, progress: progress, cancellation: cancellation)
         }
     }
 
@@ -189,26 +158,16 @@ public final class SFTPClient: Sendable {
         let state = self.state
         let endpoint = self.endpoint
         return try await withTaskCancellationHandler {
-            try await Self.onQueue(queue) {
+            try await queue.run {
                 try state.withValue { slot in
                     guard let connection = slot else {
-                        throw SFTPError(kind: .closed, endpoint: endpoint, operation: operation, path: path, detail: "the client was closed")
+                        throw SFTPError.closed(endpoint, operation, path)
                     }
                     return try body(connection, cancellation)
                 }
             }
         } onCancel: {
             cancellation.cancel()
-        }
-    }
-
-    private static func onQueue<T: Sendable>(
-        _ queue: DispatchQueue, _ body: @escaping @Sendable () throws -> T
-    ) async throws -> T {
-        try await withCheckedThrowingContinuation { continuation in
-            queue.async {
-                continuation.resume(with: Result { try body() })
-            }
         }
     }
 }

@@ -21,11 +21,8 @@ public struct SFTPAppendResult: Sendable, Equatable {
 }
 
 extension SFTPConnection {
-    /// Writes a local file into `remotePath` from byte `offset` on, creating the remote file when
-    /// missing. The size is read on the open handle first: a remote file longer than `offset`
-    /// (the tail of an interrupted write) is cut back to `offset` (`fsetstat` of its size); one
-    /// shorter than `offset` is left alone and nothing is written (``SFTPAppendResult/appended``
-    /// is `false`). After the write the size on the server must be `offset` + the local size.
+    /// ``SFTPClient/append(localPath:remotePath:at:progress:)``. The size is read on the open
+    /// handle, and a longer file (the tail of an interrupted write) cut back with `fsetstat`.
     func append(
         localPath: String, remotePath: String, at offset: UInt64,
         progress: (@Sendable (SFTPTransferProgress) -> Void)?, cancellation: CancellationFlag

@@ -2,20 +2,9 @@ import CSSH2
 import Foundation
 
 extension SFTPConnection {
-    /// Uploads a local file: streams it to `<remote>.part`, checks the remote size, removes a
-    /// stale target, renames `.part` to the final name (docs/ARCHITECTURE.md, "Remote files"). A reader that sees the
-    /// final name therefore sees a complete file.
-    ///
-    /// Throughput: libssh2 splits each `libssh2_sftp_write` into ~30 kB SFTP requests, sends
-    /// all of them, and returns as soon as the first is acknowledged; requests in flight are
-    /// only those covering the bytes passed in. So the loop keeps between one and two buffers
-    /// (1–2 MiB) pending: it refills the buffer whenever less than one buffer is pending,
-    /// moving the unacknowledged tail to the front (libssh2 copies data into its packets and
-    /// only expects the same bytes to start the next call). The pipeline never drains between
-    /// buffers.
-    ///
-    /// - Throws: ``SFTPError``, or `CancellationError` when `cancellation` is raised (the
-    ///   `.part` file is then removed).
+    /// ``SFTPClient/upload(localPath:remotePath:progress:)``: a reader that sees the final name
+    /// sees a complete file (docs/ARCHITECTURE.md, "Remote files"). On failure or cancellation
+    /// the `.part` file is removed.
     func upload(
         localPath: String,
         remotePath: String,
@@ -60,6 +49,15 @@ extension SFTPConnection {
         return SFTPTransferResult(remotePath: remotePath, bytes: size, elapsed: started.duration(to: clock.now))
     }
 
+    /// Writes the whole local file at the handle's position.
+    ///
+    /// Throughput: libssh2 splits each `libssh2_sftp_write` into ~30 kB SFTP requests, sends
+    /// all of them, and returns as soon as the first is acknowledged; requests in flight are
+    /// only those covering the bytes passed in. So the loop keeps between one and two buffers
+    /// (1–2 MiB) pending: it refills the buffer whenever less than one buffer is pending,
+    /// moving the unacknowledged tail to the front (libssh2 copies data into its packets and
+    /// only expects the same bytes to start the next call). The pipeline never drains between
+    /// buffers.
     func streamFile(
         _ file: LocalFile, to handle: SFTPFileHandle, sftp: SFTPSubsystem,
         remotePath: String, partPath: String, size: Int64, started: ContinuousClock.Instant,

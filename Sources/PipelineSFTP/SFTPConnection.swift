@@ -51,9 +51,7 @@ final class SFTPConnection {
     /// Shuts SFTP down and disconnects; later calls fail with ``SFTPError/Kind/closed``.
     func close() {
         sftp = nil
-        broken = SFTPError(
-            kind: .closed, endpoint: endpoint, operation: "use",
-            detail: "the client was closed")
+        broken = .closed(endpoint, "use", nil)
     }
 
     // MARK: Plumbing shared by the operations
@@ -70,7 +68,7 @@ final class SFTPConnection {
             throw error
         }
         guard let sftp else {
-            throw SFTPError(kind: .closed, endpoint: endpoint, operation: operation, path: path, detail: "the client was closed")
+            throw .closed(endpoint, operation, path)
         }
         return sftp
     }
@@ -80,7 +78,7 @@ final class SFTPConnection {
     /// marks the connection unusable.
     func failure(_ operation: String, _ path: String?, rc: Int32, doing: String? = nil) -> SFTPError {
         guard let sftp else {
-            return SFTPError(kind: .closed, endpoint: endpoint, operation: operation, path: path, detail: "the client was closed")
+            return .closed(endpoint, operation, path)
         }
         let (code, message) = LibSSH2.lastError(sftp.session.raw)
         let effective = code != 0 ? code : rc
@@ -156,8 +154,7 @@ final class SFTPConnection {
         throw error
     }
 
-    /// `mkdir -p`: creates each missing component; existing directories are fine, an existing
-    /// non-directory is an error. A directory created concurrently by someone else counts as success.
+    /// `mkdir -p`; an existing non-directory is an error, a directory created concurrently is not.
     func mkdirs(_ path: String) throws(SFTPError) {
         let components = path.split(separator: "/").filter { $0 != "." }
         let root = path.hasPrefix("/") ? "/" : ""
@@ -217,13 +214,6 @@ final class SFTPConnection {
         let sftp = try channel("remove", path)
         let rc = path.withCString { libssh2_sftp_unlink_ex(sftp.raw, $0, UInt32(path.utf8.count)) }
         if rc != 0 { throw failure("remove", path, rc: rc) }
-    }
-
-    /// Deletes an empty directory.
-    func removeDirectory(_ path: String) throws(SFTPError) {
-        let sftp = try channel("remove directory", path)
-        let rc = path.withCString { libssh2_sftp_rmdir_ex(sftp.raw, $0, UInt32(path.utf8.count)) }
-        if rc != 0 { throw failure("remove directory", path, rc: rc) }
     }
 
     /// Renames `source` to `destination`. SFTP v3 (all libssh2 1.10 speaks) cannot rename onto

@@ -31,7 +31,7 @@ public struct SFTPError: Error, Sendable, CustomStringConvertible {
         case connectionLost
         /// The server answered an SFTP request with an error status (see ``sftpStatus``).
         case remote
-        /// A local file could not be read or written.
+        /// A local file could not be read.
         case localFile
         /// The uploaded `.part` file's size differs from the local file's.
         case sizeMismatch
@@ -116,6 +116,11 @@ public struct SFTPError: Error, Sendable, CustomStringConvertible {
             .authentication, .localFile, .closed:
             return .fail
         }
+    }
+
+    /// The error of a call on a closed client.
+    static func closed(_ endpoint: String, _ operation: String, _ path: String?) -> SFTPError {
+        SFTPError(kind: .closed, endpoint: endpoint, operation: operation, path: path, detail: "the client was closed")
     }
 
     /// ``retryDecision`` as a flag.

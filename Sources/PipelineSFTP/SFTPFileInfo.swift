@@ -14,13 +14,6 @@ public struct SFTPFileInfo: Sendable, Equatable {
     public var mode: UInt32?
     public var modificationDate: Date?
 
-    public init(kind: Kind?, size: UInt64?, mode: UInt32?, modificationDate: Date?) {
-        self.kind = kind
-        self.size = size
-        self.mode = mode
-        self.modificationDate = modificationDate
-    }
-
     public var isDirectory: Bool { kind == .directory }
     public var isFile: Bool { kind == .file }
     /// The permission bits alone (`0o644`).
@@ -54,41 +47,23 @@ public struct SFTPEntry: Sendable, Equatable {
     /// The directory's path joined with ``name``.
     public var path: String
     public var info: SFTPFileInfo
-
-    public init(name: String, path: String, info: SFTPFileInfo) {
-        self.name = name
-        self.path = path
-        self.info = info
-    }
 }
 
 /// How far a transfer has come, reported about once per buffer (1 MiB) so a caller can log
 /// progress with throughput.
 public struct SFTPTransferProgress: Sendable, Equatable {
     public var bytesTransferred: Int64
-    /// The size when known in advance (uploads; downloads of files whose size `stat` reported).
+    /// The size when known in advance (uploads; reads of files whose size `stat` reported).
     public var totalBytes: Int64?
     public var elapsed: Duration
-
-    public init(bytesTransferred: Int64, totalBytes: Int64?, elapsed: Duration) {
-        self.bytesTransferred = bytesTransferred
-        self.totalBytes = totalBytes
-        self.elapsed = elapsed
-    }
 }
 
 /// A finished transfer.
 public struct SFTPTransferResult: Sendable, Equatable {
-    /// The file's final remote path (uploads) or the remote file read (downloads).
+    /// The file's final remote path (uploads) or the remote file read.
     public var remotePath: String
     public var bytes: Int64
     public var elapsed: Duration
-
-    public init(remotePath: String, bytes: Int64, elapsed: Duration) {
-        self.remotePath = remotePath
-        self.bytes = bytes
-        self.elapsed = elapsed
-    }
 
     /// Throughput in MiB/s (0 for an instant transfer).
     public var mebibytesPerSecond: Double {

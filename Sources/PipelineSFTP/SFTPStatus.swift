@@ -5,52 +5,24 @@ public struct SFTPStatus: Sendable, Hashable, CustomStringConvertible {
 
     public init(code: UInt) { self.code = code }
 
-    public static let ok = SFTPStatus(code: 0)
-    public static let endOfFile = SFTPStatus(code: 1)
     public static let noSuchFile = SFTPStatus(code: 2)
     public static let permissionDenied = SFTPStatus(code: 3)
     /// OpenSSH's catch-all, including renaming onto an existing file and a full disk.
     public static let failure = SFTPStatus(code: 4)
-    public static let badMessage = SFTPStatus(code: 5)
     public static let noConnection = SFTPStatus(code: 6)
     public static let connectionLost = SFTPStatus(code: 7)
-    public static let operationUnsupported = SFTPStatus(code: 8)
     public static let noSuchPath = SFTPStatus(code: 10)
-    public static let fileAlreadyExists = SFTPStatus(code: 11)
-    public static let writeProtect = SFTPStatus(code: 12)
-    public static let noSpaceOnFilesystem = SFTPStatus(code: 14)
-    public static let quotaExceeded = SFTPStatus(code: 15)
-    public static let directoryNotEmpty = SFTPStatus(code: 18)
     public static let notADirectory = SFTPStatus(code: 19)
 
-    /// The status in words.
-    public var name: String {
-        switch code {
-        case 0: "ok"
-        case 1: "end of file"
-        case 2: "no such file"
-        case 3: "permission denied"
-        case 4: "failure"
-        case 5: "bad message"
-        case 6: "no connection"
-        case 7: "connection lost"
-        case 8: "operation unsupported"
-        case 9: "invalid handle"
-        case 10: "no such path"
-        case 11: "file already exists"
-        case 12: "write protected"
-        case 13: "no media"
-        case 14: "no space on filesystem"
-        case 15: "quota exceeded"
-        case 16: "unknown principal"
-        case 17: "lock conflict"
-        case 18: "directory not empty"
-        case 19: "not a directory"
-        case 20: "invalid filename"
-        case 21: "link loop"
-        default: "unknown status"
-        }
-    }
+    /// The status in words, by code (SSH_FX_OK = 0 … SSH_FX_LINK_LOOP = 21).
+    private static let names = [
+        "ok", "end of file", "no such file", "permission denied", "failure", "bad message", "no connection",
+        "connection lost", "operation unsupported", "invalid handle", "no such path", "file already exists",
+        "write protected", "no media", "no space on filesystem", "quota exceeded", "unknown principal",
+        "lock conflict", "directory not empty", "not a directory", "invalid filename", "link loop",
+    ]
+
+    public var name: String { code < Self.names.count ? Self.names[Int(code)] : "unknown status" }
 
     /// True for the statuses that mean "the path does not exist".
     public var meansMissing: Bool { self == .noSuchFile || self == .noSuchPath }

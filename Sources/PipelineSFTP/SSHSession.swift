@@ -50,7 +50,7 @@ final class SSHSession {
 
     /// Limits every later blocking libssh2 call (libssh2 counts it per call, from its start).
     func setTimeout(_ timeout: Duration) {
-        libssh2_session_set_timeout(raw, timeout.clampedMilliseconds)
+        libssh2_session_set_timeout(raw, timeout.wholeMilliseconds)
     }
 
     /// Banner exchange, key exchange and the server's host key.
@@ -149,7 +149,7 @@ final class SSHSession {
         if events == 0 { return true }
         var descriptor = pollfd(fd: socket, events: events, revents: 0)
         while true {
-            let ready = poll(&descriptor, 1, Int32(timeout.clampedMilliseconds))
+            let ready = poll(&descriptor, 1, Int32(timeout.wholeMilliseconds))
             if ready >= 0 { return ready > 0 }
             if errno != EINTR { return false }
         }

@@ -52,13 +52,13 @@ enum TCPConnector {
 
         let flags = fcntl(fd, F_GETFL, 0)
         _ = fcntl(fd, F_SETFL, flags | O_NONBLOCK)
-        if posixConnect(fd, info.ai_addr, info.ai_addrlen) != 0 {
+        if Glibc.connect(fd, info.ai_addr, info.ai_addrlen) != 0 {
             guard errno == EINPROGRESS else { throw failure(errno, endpoint) }
             var pending = pollfd(fd: fd, events: Int16(POLLOUT), revents: 0)
             while true {
                 let remaining = ContinuousClock.now.duration(to: deadline)
                 guard remaining > .zero else { throw timedOut(timeout, endpoint) }
-                let ready = poll(&pending, 1, Int32(remaining.clampedMilliseconds))
+                let ready = poll(&pending, 1, Int32(remaining.wholeMilliseconds))
                 if ready > 0 { break }
                 if ready == 0 { throw timedOut(timeout, endpoint) }
                 if errno != EINTR { throw failure(errno, endpoint) }
@@ -91,11 +91,6 @@ enum TCPConnector {
             kind: .timeout, endpoint: endpoint, operation: "connect",
             detail: "TCP connect timed out after \(timeout)", posixErrno: ETIMEDOUT)
     }
-}
-
-/// `connect(2)`, named apart from ``TCPConnector/connect(host:port:timeout:endpoint:)``.
-private func posixConnect(_ fd: Int32, _ address: UnsafeMutablePointer<sockaddr>!, _ length: socklen_t) -> Int32 {
-    connect(fd, address, length)
 }
 
 /// `strerror` text with the symbolic name of the usual network errors: "connection refused

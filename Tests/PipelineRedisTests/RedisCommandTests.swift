@@ -32,17 +32,15 @@ extension RedisServerTests {
             let key = RedisTest.prefix() + "run"
             #expect(try await redis.hset(key, ["status": "extracting", "rows": "0", "error": ""]) == 3)
             #expect(try await redis.hset(key, field: "status", value: "extracted") == 0)
-            #expect(try await redis.hincrby(key, field: "rows", by: 208) == 208)
             #expect(try await redis.hget(key, field: "status") == "extracted")
             #expect(try await redis.hget(key, field: "missing") == nil)
-            #expect(try await redis.hgetall(key) == ["status": "extracted", "rows": "208", "error": ""])
+            #expect(try await redis.hgetall(key) == ["status": "extracted", "rows": "0", "error": ""])
             #expect(try await redis.hdel(key, fields: ["error", "nope"]) == 1)
             #expect(try await redis.hgetall(RedisTest.prefix() + "missing") == [:])
 
             let binary: [UInt8] = [0xFF, 0x00, 0x0D, 0x0A]
             try await redis.hset(key, field: "sha", value: binary)
-            #expect(try await redis.hgetBytes(key, field: "sha") == binary)
-            #expect(try await redis.hgetallBytes(key)["sha"] == binary)
+            #expect(try await redis.send("HGET", key, "sha") == .bulk(binary))
         }
 
         @Test func sortedSets() async throws {
@@ -51,16 +49,11 @@ extension RedisServerTests {
             #expect(try await redis.zadd(key, score: 10, member: "a") == 1)
             #expect(try await redis.zadd(key, score: 20.5, member: "b") == 1)
             #expect(try await redis.zadd(key, score: 40, member: "c") == 0)
-            #expect(try await redis.zcard(key) == 3)
             #expect(try await redis.zrange(key) == ["a", "b", "c"])
             #expect(try await redis.zrange(key, start: 0, stop: 1) == ["a", "b"])
             #expect(try await redis.zrevrange(key, start: 0, stop: 1) == ["c", "b"])
-            #expect(try await redis.zrangebyscore(key, min: .exclusive(10), max: 40) == ["b", "c"])
-            #expect(try await redis.zrangebyscore(key, limit: (offset: 1, count: 1)) == ["b"])
-            #expect(try await redis.zrevrangebyscore(key, max: .exclusive(40)) == ["b", "a"])
             #expect(try await redis.zscore(key, member: "b") == 20.5)
             #expect(try await redis.zscore(key, member: "zz") == nil)
-            #expect(try await redis.zrem(key, members: ["a", "zz"]) == 1)
             #expect(try await redis.zrange(RedisTest.prefix() + "missing") == [])
         }
 
@@ -79,11 +72,6 @@ extension RedisServerTests {
             // Without NX a SET always wins.
             #expect(try await redis.set(key, "owner-c"))
             #expect(try await redis.pttl(key) == -1)
-            // A millisecond TTL, read back with a margin a stalled machine cannot use up.
-            #expect(try await redis.pexpire(key, .milliseconds(60_500)))
-            #expect((40_501...60_500).contains(try await redis.pttl(key)))
-            #expect(try await redis.expire(key, seconds: 10))
-            #expect(try await redis.expire(RedisTest.prefix() + "missing", seconds: 10) == false)
         }
 
         @Test func evalCompareAndDelete() async throws {

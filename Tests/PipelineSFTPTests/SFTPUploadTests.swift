@@ -3,7 +3,7 @@ import PipelineSFTP
 import TestSupport
 import Testing
 
-/// Uploads and downloads against the real sshd (scripts/sftp.sh on 127.0.0.1:12222),
+/// Uploads and reads against the real sshd (scripts/sftp.sh on 127.0.0.1:12222),
 /// checked on the server's disk.
 @Suite("SFTP uploads")
 struct SFTPUploadTests {
@@ -13,7 +13,7 @@ struct SFTPUploadTests {
         try await SFTPTestServer.ensureRunning()
     }
 
-    @Test("a 100 MB upload arrives byte for byte, with no .part left, and reads back the same")
+    @Test("a 100 MB upload arrives byte for byte, with no .part left")
     func largeUploadMatchesChecksum() async throws {
         let local = try SFTPTestFiles.makeTemporaryDirectory()
         let (remote, onDisk) = server.scratch("large")
@@ -23,12 +23,9 @@ struct SFTPUploadTests {
         try await SFTPTestFiles.writeRandomFile(source, size: size)
 
         let recorder = ProgressRecorder()
-        let (result, downloaded) = try await SFTPClient.withConnection(server.configuration()) { client in
+        let result = try await SFTPClient.withConnection(server.configuration()) { client in
             try await client.mkdirs(remote)
-            let result = try await client.upload(
-                localPath: source, remotePath: remote + "/random.bin", progress: recorder.record)
-            let downloaded = try await client.download(remotePath: remote + "/random.bin", localPath: local + "/back.bin")
-            return (result, downloaded)
+            return try await client.upload(localPath: source, remotePath: remote + "/random.bin", progress: recorder.record)
         }
 
         #expect(result.bytes == Int64(size))
@@ -42,10 +39,6 @@ struct SFTPUploadTests {
         #expect(reports.count >= 90)
         #expect(reports.last?.bytesTransferred == Int64(size))
         #expect(reports.allSatisfy { $0.totalBytes == Int64(size) })
-
-        #expect(downloaded.bytes == Int64(size))
-        #expect(try await sha256sum(local + "/back.bin") == expected)
-        #expect(!FileManager.default.fileExists(atPath: local + "/back.bin.part"))
     }
 
     @Test("uploading onto an existing file replaces it")

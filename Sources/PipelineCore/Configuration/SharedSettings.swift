@@ -1,9 +1,10 @@
 import Foundation
+import Logging
 
 /// Where the log lines go and how they look (`LOG_LEVEL`, `LOG_FORMAT`).
 public struct LogSettings: Sendable, Equatable {
     public enum Format: String, Sendable, CaseIterable { case text, json }
-    public enum Level: String, Sendable, CaseIterable { case trace, debug, info, notice, warning, error, critical }
+    public typealias Level = Logger.Level
 
     public var level: Level
     public var format: Format

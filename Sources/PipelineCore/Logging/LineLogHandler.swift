@@ -140,21 +140,7 @@ public struct LineSink: Sendable {
     public static let standardOutput = LineSink { line in
         var bytes = Array(line.utf8)
         bytes.append(0x0A)
-        try? FileDescriptorIO.writeAll(STDOUT_FILENO, bytes)
-    }
-}
-
-extension LogSettings.Level {
-    public var loggerLevel: Logger.Level {
-        switch self {
-        case .trace: .trace
-        case .debug: .debug
-        case .info: .info
-        case .notice: .notice
-        case .warning: .warning
-        case .error: .error
-        case .critical: .critical
-        }
+        try? bytes.withUnsafeBytes { try FileDescriptorIO.writeAll(STDOUT_FILENO, $0) }
     }
 }
 
@@ -162,7 +148,7 @@ extension LogSettings.Level {
 public enum PipelineLogging {
     public static func bootstrap(stage: String, settings: LogSettings) {
         LoggingSystem.bootstrap { label in
-            LineLogHandler(stage: label == stage ? stage : "\(stage)/\(label)", level: settings.level.loggerLevel, format: settings.format)
+            LineLogHandler(stage: label == stage ? stage : "\(stage)/\(label)", level: settings.level, format: settings.format)
         }
     }
 }

@@ -28,36 +28,10 @@ public struct PhaseSignal: Sendable, Equatable, Codable {
         case runID = "run_id", phase, status, at, files, counts, error
     }
 
-    public init(from decoder: any Decoder) throws {
-        let c = try decoder.container(keyedBy: CodingKeys.self)
-        runID = try c.decode(RunID.self, forKey: .runID)
-        phase = try c.decode(Phase.self, forKey: .phase)
-        status = try c.decode(RunStatus.self, forKey: .status)
-        let text = try c.decode(String.self, forKey: .at)
-        guard let date = Timestamp.parse(text) else {
-            throw DecodingError.dataCorruptedError(forKey: .at, in: c, debugDescription: "not an ISO 8601 time: \(text)")
-        }
-        at = date
-        files = try c.decodeIfPresent([StagedFile].self, forKey: .files) ?? []
-        counts = try c.decodeIfPresent([String: Int].self, forKey: .counts) ?? [:]
-        error = try c.decodeIfPresent(String.self, forKey: .error)
-    }
-
-    public func encode(to encoder: any Encoder) throws {
-        var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(runID, forKey: .runID)
-        try c.encode(phase, forKey: .phase)
-        try c.encode(status, forKey: .status)
-        try c.encode(Timestamp.format(at), forKey: .at)
-        try c.encode(files, forKey: .files)
-        try c.encode(counts, forKey: .counts)
-        try c.encodeIfPresent(error, forKey: .error)
-    }
-
     /// The payload as published: compact JSON with sorted keys.
     public var json: String { JSONText.encode(self) }
 
     public static func decode(_ payload: some Collection<UInt8>) throws -> PhaseSignal {
-        try JSONDecoder().decode(PhaseSignal.self, from: Data(payload))
+        try JSONText.decode(PhaseSignal.self, from: payload)
     }
 }

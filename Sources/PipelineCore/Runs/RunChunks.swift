@@ -18,10 +18,7 @@ public struct RunChunks: Sendable, Equatable {
     public var transformed: [Int: TransformedChunk] = [:]
     public var saved: [Int: SavedChunk] = [:]
 
-    public init(chunkUsers: Int? = nil, total: Int? = nil) {
-        self.chunkUsers = chunkUsers
-        self.total = total
-    }
+    public init() {}
 
     /// Sealed chunks without a transform record, lowest index first.
     public var awaitingTransform: [SealedChunk] {
@@ -47,6 +44,11 @@ public struct RunChunks: Sendable, Equatable {
         case .transform: transformed[index] != nil
         case .save: saved[index] != nil
         }
+    }
+
+    /// The attempt fields of one chunk, cleared together.
+    public static func attemptFields(_ index: Int, _ phase: Phase) -> [String] {
+        [Field.attempts(index, phase), Field.attemptStartedAt(index, phase), Field.attemptOwner(index, phase)]
     }
 
     /// Reads the chunk fields out of a run's hash.
@@ -89,10 +91,7 @@ public struct RunChunks: Sendable, Equatable {
 
 /// How chunks are named in keys and folders: six digits, so they sort as numbers.
 public enum ChunkName {
-    public static func number(_ index: Int) -> String {
-        let digits = String(index)
-        return digits.count >= 6 ? digits : String(repeating: "0", count: 6 - digits.count) + digits
-    }
+    public static func number(_ index: Int) -> String { String(format: "%06d", index) }
 }
 
 /// A chunk the extractor sealed: its raw file's facts and where it sits in the run.

@@ -9,9 +9,8 @@ public struct RunID: Sendable, Hashable, Comparable, Codable, CustomStringConver
 
     /// A new id for a run starting at `date`.
     public init(startingAt date: Date = Date(), using generator: inout some RandomNumberGenerator) {
-        let suffix = String(UInt16.random(in: .min ... .max, using: &generator), radix: 16)
-        let padded = String(repeating: "0", count: 4 - suffix.count) + suffix
-        self.rawValue = "\(Self.stamp(date))-\(padded)"
+        let suffix = String(format: "%04x", UInt32(UInt16.random(in: .min ... .max, using: &generator)))
+        self.rawValue = "\(Self.stamp(date))-\(suffix)"
     }
 
     public init(startingAt date: Date = Date()) {

@@ -37,6 +37,11 @@ public struct RunRecord: Sendable, Equatable {
             self.offset = offset
             self.total = total
         }
+
+        /// The hash fields that hold it.
+        public var fields: [String: String] {
+            [Field.checkpointSkip: String(skip), Field.checkpointOffset: String(offset), Field.checkpointTotal: String(total)]
+        }
     }
 
     public init(id: RunID, status: RunStatus, startedAt: Date) {
@@ -59,11 +64,7 @@ public struct RunRecord: Sendable, Equatable {
         for (phase, date) in phaseFinishedAt { f[Field.finishedAt(phase)] = Timestamp.format(date) }
         for (phase, list) in files { f[Field.files(phase)] = JSONText.encode(list) }
         for (phase, dict) in counts { f[Field.counts(phase)] = JSONText.encode(dict) }
-        if let checkpoint {
-            f[Field.checkpointSkip] = String(checkpoint.skip)
-            f[Field.checkpointOffset] = String(checkpoint.offset)
-            f[Field.checkpointTotal] = String(checkpoint.total)
-        }
+        if let checkpoint { f.merge(checkpoint.fields) { $1 } }
         for (phase, count) in attempts { f[Field.attempts(phase)] = String(count) }
         if let chunkUsers = chunks.chunkUsers { f[RunChunks.Field.chunkUsers] = String(chunkUsers) }
         if let total = chunks.total { f[RunChunks.Field.chunksTotal] = String(total) }
@@ -144,15 +145,33 @@ public enum Timestamp {
     }
 }
 
-/// Compact, key-sorted JSON for small values stored in hash fields and signal payloads.
+/// Compact, key-sorted JSON for small values stored in hash fields and signal payloads, dates
+/// as ``Timestamp``s.
 public enum JSONText {
     public static func encode(_ value: some Encodable) -> String {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        encoder.dateEncodingStrategy = .custom { date, encoder in
+            var container = encoder.singleValueContainer()
+            try container.encode(Timestamp.format(date))
+        }
         return String(decoding: try! encoder.encode(value), as: UTF8.self)
     }
 
+    public static func decode<T: Decodable>(_ type: T.Type, from text: some Collection<UInt8>) throws -> T {
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .custom { decoder in
+            let container = try decoder.singleValueContainer()
+            let text = try container.decode(String.self)
+            guard let date = Timestamp.parse(text) else {
+                throw DecodingError.dataCorruptedError(in: container, debugDescription: "not an ISO 8601 time: \(text)")
+            }
+            return date
+        }
+        return try decoder.decode(T.self, from: Data(text))
+    }
+
     public static func decode<T: Decodable>(_ type: T.Type, from text: String) -> T? {
-        try? JSONDecoder().decode(T.self, from: Data(text.utf8))
+        try? decode(type, from: Array(text.utf8))
     }
 }

@@ -2,15 +2,6 @@
 public enum Phase: String, Sendable, Codable, CaseIterable, Comparable {
     case extract, transform, save
 
-    /// The status while this phase works on a run.
-    public var activeStatus: RunStatus {
-        switch self {
-        case .extract: .extracting
-        case .transform: .transforming
-        case .save: .saving
-        }
-    }
-
     /// The status once this phase is done.
     public var doneStatus: RunStatus {
         switch self {

@@ -19,10 +19,6 @@ public enum FileDescriptorIO {
         }
     }
 
-    public static func writeAll(_ fd: Int32, _ bytes: [UInt8], path: String = "fd") throws {
-        try bytes.withUnsafeBytes { (buffer) throws in try writeAll(fd, buffer, path: path) }
-    }
-
     public static func sync(_ fd: Int32, path: String) throws {
         if fsync(fd) != 0 { throw StagingError.io(operation: "fsync", path: path, errno: errno) }
     }

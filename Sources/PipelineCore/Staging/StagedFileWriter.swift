@@ -27,27 +27,28 @@ public final class StagedFileWriter {
     private var fd: Int32
     private var buffer: [UInt8]
     private let bufferSize: Int
-    private var hasher = SHA256()
+    private var hasher: SHA256
     private var finished = false
 
     /// Starts a new file, replacing any `.part` a previous attempt left.
-    public init(path: String, bufferSize: Int = 1 << 20) throws {
-        self.path = path
-        self.bufferSize = bufferSize
-        self.byteCount = 0
-        self.lineCount = 0
-        self.buffer = []
-        self.buffer.reserveCapacity(bufferSize)
+    public convenience init(path: String, bufferSize: Int = 1 << 20) throws {
         try StagingLayout.createDirectory(Self.directory(of: path))
-        let fd = open(path + ".part", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, StagingLayout.fileMode)
-        guard fd >= 0 else { throw StagingError.io(operation: "create", path: path + ".part", errno: errno) }
-        // Also a `.part` left by an earlier attempt (or an older version) ends up owner-only.
+        let fd = try Self.openPart(path + ".part", O_WRONLY | O_CREAT | O_TRUNC, operation: "create")
+        self.init(path: path, fd: fd, bufferSize: bufferSize, bytes: 0, lines: 0, hasher: SHA256())
+    }
+
+    /// Opens a `.part` file owner-only: also one left by an earlier attempt (or an older version).
+    private static func openPart(_ part: String, _ flags: Int32, operation: String) throws -> Int32 {
+        let fd = open(part, flags | O_CLOEXEC, StagingLayout.fileMode)
+        guard fd >= 0 else {
+            throw errno == ENOENT && flags & O_CREAT == 0 ? StagingError.missing(path: part) : StagingError.io(operation: operation, path: part, errno: errno)
+        }
         guard fchmod(fd, StagingLayout.fileMode) == 0 else {
             let code = errno
             close(fd)
-            throw StagingError.io(operation: "chmod", path: path + ".part", errno: code)
+            throw StagingError.io(operation: "chmod", path: part, errno: code)
         }
-        self.fd = fd
+        return fd
     }
 
     private init(path: String, fd: Int32, bufferSize: Int, bytes: Int, lines: Int, hasher: SHA256) {
@@ -65,40 +66,27 @@ public final class StagedFileWriter {
     /// and re-reads the kept prefix to restore the hash and the line count.
     public static func resume(path: String, at offset: Int, bufferSize: Int = 1 << 20) throws -> StagedFileWriter {
         let part = path + ".part"
-        let fd = open(part, O_RDWR | O_CLOEXEC)
-        guard fd >= 0 else {
-            throw errno == ENOENT ? StagingError.missing(path: part) : StagingError.io(operation: "open", path: part, errno: errno)
-        }
-        guard fchmod(fd, StagingLayout.fileMode) == 0 else {
-            let code = errno
-            close(fd)
-            throw StagingError.io(operation: "chmod", path: part, errno: code)
-        }
-        var info = stat()
-        guard fstat(fd, &info) == 0 else { close(fd); throw StagingError.io(operation: "stat", path: part, errno: errno) }
-        guard Int(info.st_size) >= offset else {
-            close(fd)
-            throw StagingError.corrupt(path: part, reason: "it holds \(info.st_size) bytes, fewer than the checkpoint's \(offset)")
-        }
-        guard ftruncate(fd, off_t(offset)) == 0 else { close(fd); throw StagingError.io(operation: "truncate", path: part, errno: errno) }
-        var hasher = SHA256()
-        var lines = 0
-        var chunk = [UInt8](repeating: 0, count: 1 << 20)
-        var position = 0
-        while position < offset {
-            let want = min(chunk.count, offset - position)
-            let got = chunk.withUnsafeMutableBytes { pread(fd, $0.baseAddress!, want, off_t(position)) }
-            if got < 0 { if errno == EINTR { continue }; close(fd); throw StagingError.io(operation: "read", path: part, errno: errno) }
-            if got == 0 { break }
-            chunk.withUnsafeBytes { raw in
-                let slice = UnsafeRawBufferPointer(rebasing: raw[0..<got])
-                hasher.update(bufferPointer: slice)
-                lines += slice.reduce(0) { $0 + ($1 == 0x0A ? 1 : 0) }
+        let fd = try openPart(part, O_RDWR, operation: "open")
+        do {
+            var info = stat()
+            guard fstat(fd, &info) == 0 else { throw StagingError.io(operation: "stat", path: part, errno: errno) }
+            guard Int(info.st_size) >= offset else {
+                throw StagingError.corrupt(path: part, reason: "it holds \(info.st_size) bytes, fewer than the checkpoint's \(offset)")
             }
-            position += got
+            guard ftruncate(fd, off_t(offset)) == 0 else { throw StagingError.io(operation: "truncate", path: part, errno: errno) }
+            var hasher = SHA256()
+            var lines = 0
+            var reader = try ChunkReader(path: part)
+            while let chunk = try reader.next() {
+                hasher.update(bufferPointer: chunk)
+                lines += NewlineCount.count(chunk)
+            }
+            guard lseek(fd, off_t(offset), SEEK_SET) >= 0 else { throw StagingError.io(operation: "seek", path: part, errno: errno) }
+            return StagedFileWriter(path: path, fd: fd, bufferSize: bufferSize, bytes: offset, lines: lines, hasher: hasher)
+        } catch {
+            close(fd)
+            throw error
         }
-        guard lseek(fd, off_t(offset), SEEK_SET) >= 0 else { close(fd); throw StagingError.io(operation: "seek", path: part, errno: errno) }
-        return StagedFileWriter(path: path, fd: fd, bufferSize: bufferSize, bytes: offset, lines: lines, hasher: hasher)
     }
 
     deinit {

@@ -27,14 +27,12 @@ public struct StagingLayout: Sendable, Equatable {
 
     public var runsDirectory: String { "\(dataDirectory)/runs" }
     public func runDirectory(_ run: RunID) -> String { "\(runsDirectory)/\(run)" }
-    /// One upstream user object per line, as received. Holds secrets: never leaves staging.
-    public func rawFile(_ run: RunID) -> String { "\(runDirectory(run))/raw.jsonl" }
-    /// Valid rows, enriched, secrets removed.
-    public func usersFile(_ run: RunID) -> String { "\(runDirectory(run))/users.jsonl" }
-    /// Rejected rows with every reason, secrets removed.
-    public func dlqFile(_ run: RunID) -> String { "\(runDirectory(run))/dlq.jsonl" }
-    /// The raw rows with secrets masked: the only form of the raw data that leaves staging.
-    public func rawMaskedFile(_ run: RunID) -> String { "\(runDirectory(run))/raw.masked.jsonl" }
+    /// A whole run's files, named as a chunk's (``ChunkFile`` says what each holds).
+    private func runFile(_ run: RunID, _ file: ChunkFile) -> String { "\(runDirectory(run))/\(file.rawValue)" }
+    public func rawFile(_ run: RunID) -> String { runFile(run, .raw) }
+    public func usersFile(_ run: RunID) -> String { runFile(run, .users) }
+    public func dlqFile(_ run: RunID) -> String { runFile(run, .dlq) }
+    public func rawMaskedFile(_ run: RunID) -> String { runFile(run, .rawMasked) }
 
     /// A chunk's folder: `runs/<run_id>/chunks/<nnnnnn>/`, holding the chunk's `raw.jsonl` (the
     /// extractor's) and its `users.jsonl`, `dlq.jsonl`, `raw.masked.jsonl` (the transformer's).

@@ -2,11 +2,8 @@ import CSSH2
 import Foundation
 
 extension SFTPConnection {
-    /// Streams a remote file through `chunk`, one buffer (up to 1 MiB) at a time, so a caller
-    /// can checksum or copy a file of any size without holding it in memory. The buffer is
-    /// only valid during the call. libssh2 reads ahead up to the buffer size in ~30 kB requests.
-    ///
-    /// - Throws: ``SFTPError``; whatever `chunk` throws (the read stops); `CancellationError`.
+    /// ``SFTPClient/read(_:progress:chunk:)``. libssh2 reads ahead up to the buffer size in
+    /// ~30 kB requests.
     func read(
         _ remotePath: String,
         progress: (@Sendable (SFTPTransferProgress) -> Void)?,
@@ -50,27 +47,5 @@ extension SFTPConnection {
         if closed != 0 { throw failure("read", remotePath, rc: closed, doing: "closing the file") }
         progress?(SFTPTransferProgress(bytesTransferred: received, totalBytes: total, elapsed: started.duration(to: clock.now)))
         return SFTPTransferResult(remotePath: remotePath, bytes: received, elapsed: started.duration(to: clock.now))
-    }
-
-    /// Downloads a remote file to `<localPath>.part`, then renames it to `localPath`, so a
-    /// local file under its final name is always complete.
-    func download(
-        _ remotePath: String, to localPath: String,
-        progress: (@Sendable (SFTPTransferProgress) -> Void)?, cancellation: CancellationFlag
-    ) throws -> SFTPTransferResult {
-        let partPath = localPath + ".part"
-        let file = try LocalFile.openForWriting(partPath, endpoint: endpoint, remotePath: remotePath)
-        let result: SFTPTransferResult
-        do {
-            result = try read(remotePath, progress: progress, cancellation: cancellation) { bytes in
-                try file.write(bytes)
-            }
-            try file.synchronize()
-        } catch {
-            file.closeAndRemove()
-            throw error
-        }
-        try file.rename(to: localPath)
-        return result
     }
 }
