@@ -13,8 +13,7 @@ import TestSupport
 /// its headers, and its error pages.
 @Suite struct DashboardPageTests {
     @Test func rootRedirectsToTheDashboardAndJSONPathsStayJSON() async throws {
-        let fixture = try await SampleFixture(runCount: 2)
-        try await fixture.app().test(.router) { client in
+        try await SampleFixture.serving(runCount: 2) { _, client in
             let root = try await client.execute(uri: "/", method: .get)
             #expect(root.status == .found)
             #expect(root.headers[.location] == "/ui/")
@@ -28,8 +27,7 @@ import TestSupport
     }
 
     @Test func runsPageListsEveryRunWithItsCountsStatusAndPhases() async throws {
-        let fixture = try await SampleFixture()
-        try await fixture.app().test(.router) { client in
+        try await SampleFixture.serving() { fixture, client in
             let page = try await client.page("/ui/")
             #expect(page.status == .ok)
             #expect(page.contentType == "text/html; charset=utf-8")
@@ -65,8 +63,7 @@ import TestSupport
     }
 
     @Test func runsPagePagesWithLinksThatKeepTheFilter() async throws {
-        let fixture = try await SampleFixture()
-        try await fixture.app().test(.router) { client in
+        try await SampleFixture.serving() { _, client in
             let first = try await client.page("/ui/?limit=5")
             #expect(first.count("<tr data-run-id=") == 5)
             #expect(first.html.contains("href=\"/ui/?limit=5&amp;offset=5\">Next"))
@@ -192,8 +189,7 @@ import TestSupport
     }
 
     @Test func staticFilesAreServedWithTheirTypes() async throws {
-        let fixture = try await SampleFixture(runCount: 1)
-        try await fixture.app().test(.router) { client in
+        try await SampleFixture.serving(runCount: 1) { _, client in
             let script = try await client.execute(uri: "/ui/static/dashboard.js", method: .get)
             #expect(script.status == .ok)
             #expect(script.headers[.contentType] == "text/javascript; charset=utf-8")

@@ -13,8 +13,7 @@ import TestSupport
     ]
 
     @Test func unknownPathsAre404InTheErrorShape() async throws {
-        let fixture = try await SampleFixture(runCount: 1)
-        try await fixture.app().test(.router) { client in
+        try await SampleFixture.serving(runCount: 1) { _, client in
             // `/` redirects to the dashboard (DashboardPageTests); these name nothing.
             for path in ["/nope", "/etl_runs/x/y/z", "/users/1/extra", "/etl_run", "/openapi.yaml", "/Users"] {
                 let response = try await client.execute(uri: path, method: .get)
@@ -46,8 +45,7 @@ import TestSupport
     }
 
     @Test func headAnswersLikeGetWithoutABody() async throws {
-        let fixture = try await SampleFixture(runCount: 3)
-        try await fixture.app().test(.router) { client in
+        try await SampleFixture.serving(runCount: 3) { fixture, client in
             for path in Self.knownPaths.filter({ !$0.contains("3f9a") }) + ["/etl_runs/\(fixture.runs[0].runID)"] {
                 let get = try await client.execute(uri: path, method: .get)
                 let head = try await client.execute(uri: path, method: .head)

@@ -12,8 +12,7 @@ import TestSupport
 /// `GET /metrics`: Prometheus' own checker accepts it, and its numbers are the database's.
 @Suite struct MetricsEndpointTests {
     @Test func promtoolAcceptsTheText() async throws {
-        let fixture = try await SampleFixture()
-        try await fixture.app().test(.router) { client in
+        try await SampleFixture.serving() { fixture, client in
             for uri in ["/etl_runs", "/etl_runs/none", "/users?limit=2", "/nowhere", "/health"] {
                 _ = try await client.execute(uri: uri, method: .get)
             }

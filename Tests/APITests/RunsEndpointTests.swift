@@ -14,8 +14,7 @@ import Testing
     ]
 
     @Test func listsRunsNewestFirstWithEveryField() async throws {
-        let fixture = try await SampleFixture()
-        try await fixture.app().test(.router) { client in
+        try await SampleFixture.serving() { fixture, client in
             let response = try await client.execute(uri: "/etl_runs", method: .get)
             #expect(response.status == .ok)
             #expect(response.contentType == "application/json; charset=utf-8")
@@ -88,8 +87,7 @@ import Testing
     }
 
     @Test func failedRunsNameThePhaseAndTheError() async throws {
-        let fixture = try await SampleFixture()
-        try await fixture.app().test(.router) { client in
+        try await SampleFixture.serving() { fixture, client in
             let transform = fixture.runs[3]
             let run = try await client.execute(uri: "/etl_runs/\(transform.runID)", method: .get).object
             #expect(run.string("status") == "failed")
@@ -124,8 +122,7 @@ import Testing
     }
 
     @Test func theDefaultPageIsFifty() async throws {
-        let fixture = try await SampleFixture(runCount: 60, usersPerRun: 2)
-        try await fixture.app().test(.router) { client in
+        try await SampleFixture.serving(runCount: 60, usersPerRun: 2) { _, client in
             let response = try await client.execute(uri: "/etl_runs", method: .get)
             #expect(try response.array.count == 50)
             #expect(response.totalCount == 60)
@@ -139,8 +136,7 @@ import Testing
         ("status=COMPLETED", "status"), ("limit=10&offset=x", "offset"),
     ])
     func rejectsBadParametersNamingThem(query: String, parameter: String) async throws {
-        let fixture = try await SampleFixture(runCount: 2)
-        try await fixture.app().test(.router) { client in
+        try await SampleFixture.serving(runCount: 2) { fixture, client in
             for path in ["/etl_runs", "/etl_runs/\(fixture.runs[0].runID)/dlq"] where parameter != "status" || path == "/etl_runs" {
                 let response = try await client.execute(uri: "\(path)?\(query)", method: .get)
                 let detail = try expectError(response, .badRequest)
@@ -152,8 +148,7 @@ import Testing
     }
 
     @Test func filtersByStatus() async throws {
-        let fixture = try await SampleFixture()
-        try await fixture.app().test(.router) { client in
+        try await SampleFixture.serving() { fixture, client in
             for status in RunStatus.allCases {
                 let expected = fixture.runsNewestFirst.filter { $0.status == status }.map(\.runID.rawValue)
                 let response = try await client.execute(uri: "/etl_runs?status=\(status.rawValue)&limit=500", method: .get)
@@ -168,8 +163,7 @@ import Testing
     }
 
     @Test func unknownRunsAre404() async throws {
-        let fixture = try await SampleFixture(runCount: 2)
-        try await fixture.app().test(.router) { client in
+        try await SampleFixture.serving(runCount: 2) { fixture, client in
             for path in ["/etl_runs/20990101T000000Z-ffff", "/etl_runs/nope/dlq", "/etl_runs/nope/events"] {
                 let response = try await client.execute(uri: path, method: .get)
                 let detail = try expectError(response, .notFound)

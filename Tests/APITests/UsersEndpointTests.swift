@@ -38,8 +38,7 @@ import Testing
     }
 
     @Test func noPasswordAndOnlyMaskedSecretsLeaveTheAPI() async throws {
-        let fixture = try await SampleFixture()
-        try await fixture.app().test(.router) { client in
+        try await SampleFixture.serving() { fixture, client in
             var bodies: [Any] = []
             bodies.append(try await client.execute(uri: "/users?limit=500", method: .get).json)
             bodies.append(try await client.execute(uri: "/users/1", method: .get).json)
@@ -165,16 +164,14 @@ import Testing
         ("offset=ten", "offset"),
     ])
     func rejectsBadFilters(query: String, parameter: String) async throws {
-        let fixture = try await SampleFixture(runCount: 1)
-        try await fixture.app().test(.router) { client in
+        try await SampleFixture.serving(runCount: 1) { _, client in
             let detail = try expectError(try await client.execute(uri: "/users?\(query)", method: .get), .badRequest)
             #expect(detail?.string("parameter") == parameter)
         }
     }
 
     @Test func oneUserById() async throws {
-        let fixture = try await SampleFixture()
-        try await fixture.app().test(.router) { client in
+        try await SampleFixture.serving() { _, client in
             let user = try await client.execute(uri: "/users/7", method: .get)
             #expect(user.status == .ok)
             let listed = try await client.execute(uri: "/users?offset=6&limit=1", method: .get).body
