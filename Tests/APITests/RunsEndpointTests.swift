@@ -59,7 +59,7 @@ import Testing
         }
     }
 
-    /// The file columns are read without a tree of values: odd entries still read as before
+    /// The file columns are read without a tree of values, and odd entries still read sensibly
     /// (a name, else the path's last component, after its chunk folder for a chunk's file; no
     /// name: skipped; a member of another type: null).
     @Test func fileColumnsOfAnyShapeReadAsNamesRowsBytesAndDigests() async throws {
