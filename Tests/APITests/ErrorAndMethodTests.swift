@@ -27,9 +27,8 @@ import TestSupport
     }
 
     @Test func otherMethodsOnKnownPathsAre405WithAllow() async throws {
-        let fixture = try await SampleFixture(runCount: 1)
-        let methods: [HTTPRequest.Method] = [.post, .put, .patch, .delete, .options, .trace, HTTPRequest.Method("PURGE")!]
-        try await fixture.app().test(.router) { client in
+        try await SampleFixture.serving(runCount: 1) { fixture, client in
+            let methods: [HTTPRequest.Method] = [.post, .put, .patch, .delete, .options, .trace, HTTPRequest.Method("PURGE")!]
             for path in Self.knownPaths {
                 for method in methods {
                     let response = try await client.execute(uri: path, method: method)

@@ -14,7 +14,7 @@ import Testing
     ]
 
     @Test func listsRunsNewestFirstWithEveryField() async throws {
-        try await SampleFixture.serving() { fixture, client in
+        try await SampleFixture.serving { fixture, client in
             let response = try await client.execute(uri: "/etl_runs", method: .get)
             #expect(response.status == .ok)
             #expect(response.contentType == "application/json; charset=utf-8")
@@ -35,10 +35,9 @@ import Testing
     }
 
     @Test func aCompletedRunShowsWhatTheSaverRecorded() async throws {
-        let fixture = try await SampleFixture()
-        let sample = fixture.runs[0]
-        try #require(sample.status == .completed)
-        try await fixture.app().test(.router) { client in
+        try await SampleFixture.serving { fixture, client in
+            let sample = fixture.runs[0]
+            try #require(sample.status == .completed)
             let run = try await client.execute(uri: "/etl_runs/\(sample.runID)", method: .get).object
             #expect(run.string("status") == "completed")
             #expect(run.isNull("failed_phase") && run.isNull("error"))
@@ -87,7 +86,7 @@ import Testing
     }
 
     @Test func failedRunsNameThePhaseAndTheError() async throws {
-        try await SampleFixture.serving() { fixture, client in
+        try await SampleFixture.serving { fixture, client in
             let transform = fixture.runs[3]
             let run = try await client.execute(uri: "/etl_runs/\(transform.runID)", method: .get).object
             #expect(run.string("status") == "failed")
@@ -102,9 +101,8 @@ import Testing
     }
 
     @Test func paginatesWithLimitAndOffset() async throws {
-        let fixture = try await SampleFixture()
-        let expected = fixture.runsNewestFirst.map(\.runID.rawValue)
-        try await fixture.app().test(.router) { client in
+        try await SampleFixture.serving { fixture, client in
+            let expected = fixture.runsNewestFirst.map(\.runID.rawValue)
             var seen: [String] = []
             for offset in stride(from: 0, to: expected.count + 5, by: 5) {
                 let response = try await client.execute(uri: "/etl_runs?limit=5&offset=\(offset)", method: .get)
@@ -148,7 +146,7 @@ import Testing
     }
 
     @Test func filtersByStatus() async throws {
-        try await SampleFixture.serving() { fixture, client in
+        try await SampleFixture.serving { fixture, client in
             for status in RunStatus.allCases {
                 let expected = fixture.runsNewestFirst.filter { $0.status == status }.map(\.runID.rawValue)
                 let response = try await client.execute(uri: "/etl_runs?status=\(status.rawValue)&limit=500", method: .get)
@@ -175,9 +173,8 @@ import Testing
     }
 
     @Test func deadLettersCarryEveryReasonAndAMaskedPayload() async throws {
-        let fixture = try await SampleFixture()
-        let run = fixture.runs[0]
-        try await fixture.app().test(.router) { client in
+        try await SampleFixture.serving { fixture, client in
+            let run = fixture.runs[0]
             let response = try await client.execute(uri: "/etl_runs/\(run.runID)/dlq", method: .get)
             #expect(response.status == .ok)
             #expect(response.totalCount == 3)
@@ -209,9 +206,8 @@ import Testing
     }
 
     @Test func eventsComeInTheOrderTheyHappened() async throws {
-        let fixture = try await SampleFixture()
-        let run = fixture.runs[0]
-        try await fixture.app().test(.router) { client in
+        try await SampleFixture.serving { fixture, client in
+            let run = fixture.runs[0]
             let response = try await client.execute(uri: "/etl_runs/\(run.runID)/events", method: .get)
             #expect(response.status == .ok)
             let events = try response.array

@@ -47,7 +47,7 @@ import Testing
     }
 
     @Test func runsSortByAnyAllowedColumn() async throws {
-        try await SampleFixture.serving() { fixture, client in
+        try await SampleFixture.serving { fixture, client in
             let byDuration = fixture.runs.sorted { ($0.durationMS ?? -1, $0.runID.rawValue) < ($1.durationMS ?? -1, $1.runID.rawValue) }
             #expect(Set(fixture.runs.map(\.durationMS)).count < fixture.runs.count, "durations repeat")
             let ascending = try await client.execute(uri: "/etl_runs?sort=duration_ms", method: .get).array
@@ -81,9 +81,8 @@ import Testing
     }
 
     @Test func userFacetsCountUsersPerValueUnderTheFilters() async throws {
-        let fixture = try await SampleFixture()
-        let expected = fixture.expectedUsers
-        try await fixture.app().test(.router) { client in
+        try await SampleFixture.serving { fixture, client in
+            let expected = fixture.expectedUsers
             var departments: [String: Int] = [:]
             for user in expected.values { departments[user.department, default: 0] += 1 }
             let response = try await client.execute(uri: "/users/facets/department", method: .get)
