@@ -4,11 +4,8 @@ import PipelineJSON
 import TestSupport
 
 /// Runs as the pipeline would have produced them: the lines of each staged file (docs/STAGING.md)
-/// and the run record the saver writes last.
-///
-/// Deterministic for a given seed. Everything here is what the transformer hands the saver, so
-/// the same runs can be written by ``SampleDatabase`` today and, once the saver's loader exists,
-/// by writing these lines to a staging directory and calling that loader instead.
+/// and the run record the saver writes last; deterministic for a given seed. ``SampleDatabase``
+/// writes them with the saver's own transactions.
 public struct SampleRun: Sendable {
     public var runID: RunID
     public var status: RunStatus

@@ -46,6 +46,15 @@ final class SampleFixture: Sendable {
         return users
     }
 
+    /// Runs `body` against the API (through the router, no socket) over a new fixture.
+    static func serving(
+        runCount: Int = 14, usersPerRun: Int = 12, write: Bool = true,
+        _ body: @Sendable (SampleFixture, any TestClientProtocol) async throws -> Void
+    ) async throws {
+        let fixture = try await SampleFixture(runCount: runCount, usersPerRun: usersPerRun, write: write)
+        try await fixture.app().test(.router) { client in try await body(fixture, client) }
+    }
+
     func app(logs: LogCapture = LogCapture()) -> some ApplicationProtocol {
         let logger = logs.logger
         return Application(router: APIServer.router(database: LazyReader(path: databasePath), logger: logger), logger: logger)

@@ -87,8 +87,7 @@ import Testing
     }
 
     @Test func acceptNegotiationAndTheFormatParameter() async throws {
-        let fixture = try await SampleFixture(runCount: 2)
-        try await fixture.app().test(.router) { client in
+        try await SampleFixture.serving(runCount: 2) { _, client in
             let cases: [(accept: String?, query: String, csv: Bool)] = [
                 (nil, "", false), ("*/*", "", false), ("text/*", "", false), ("application/json", "", false),
                 ("text/csv", "", true), ("text/csv;q=0.9, application/json", "", false), ("application/json;q=0.5, text/csv", "", true),
@@ -109,8 +108,7 @@ import Testing
     }
 
     @Test func headersAreTheJSONKeysInOrder() async throws {
-        let fixture = try await SampleFixture(runCount: 1)
-        try await fixture.app().test(.router) { client in
+        try await SampleFixture.serving(runCount: 1) { fixture, client in
             for (uri, keys) in [("/etl_runs", RunResource.keys), ("/users", UserResource.keys), ("/etl_runs/\(fixture.runs[0].runID)/dlq", DLQResource.keys)] {
                 let first = try #require(try JSONValue.parse(String(buffer: try await client.execute(uri: uri, method: .get).body)).arrayValue?.first)
                 #expect(first.objectValue?.map(\.key) == keys, "\(uri)")

@@ -13,8 +13,7 @@ import TestSupport
 /// its headers, and its error pages.
 @Suite struct DashboardPageTests {
     @Test func rootRedirectsToTheDashboardAndJSONPathsStayJSON() async throws {
-        let fixture = try await SampleFixture(runCount: 2)
-        try await fixture.app().test(.router) { client in
+        try await SampleFixture.serving(runCount: 2) { _, client in
             let root = try await client.execute(uri: "/", method: .get)
             #expect(root.status == .found)
             #expect(root.headers[.location] == "/ui/")
@@ -28,8 +27,7 @@ import TestSupport
     }
 
     @Test func runsPageListsEveryRunWithItsCountsStatusAndPhases() async throws {
-        let fixture = try await SampleFixture()
-        try await fixture.app().test(.router) { client in
+        try await SampleFixture.serving { fixture, client in
             let page = try await client.page("/ui/")
             #expect(page.status == .ok)
             #expect(page.contentType == "text/html; charset=utf-8")
@@ -65,8 +63,7 @@ import TestSupport
     }
 
     @Test func runsPagePagesWithLinksThatKeepTheFilter() async throws {
-        let fixture = try await SampleFixture()
-        try await fixture.app().test(.router) { client in
+        try await SampleFixture.serving { _, client in
             let first = try await client.page("/ui/?limit=5")
             #expect(first.count("<tr data-run-id=") == 5)
             #expect(first.html.contains("href=\"/ui/?limit=5&amp;offset=5\">Next"))
@@ -85,10 +82,9 @@ import TestSupport
     }
 
     @Test func runPageShowsTimelineRuleChartRowsFilesAndEvents() async throws {
-        let fixture = try await SampleFixture(runCount: 3)
-        let run = fixture.runs[0]
-        let id = run.runID.rawValue
-        try await fixture.app().test(.router) { client in
+        try await SampleFixture.serving(runCount: 3) { fixture, client in
+            let run = fixture.runs[0]
+            let id = run.runID.rawValue
             let page = try await client.page("/ui/runs/\(id)")
             #expect(page.status == .ok)
             #expect(page.html.contains("id=\"run-status\" class=\"status ok\" data-status=\"completed\">completed</span>"))
@@ -124,10 +120,9 @@ import TestSupport
     }
 
     @Test func failedRunShowsItsErrorAndTheFailedPhase() async throws {
-        let fixture = try await SampleFixture(runCount: 4)
-        let run = fixture.runs[3]
-        #expect(run.failedPhase == .transform)
-        try await fixture.app().test(.router) { client in
+        try await SampleFixture.serving(runCount: 4) { fixture, client in
+            let run = fixture.runs[3]
+            #expect(run.failedPhase == .transform)
             let page = try await client.page("/ui/runs/\(run.runID)")
             #expect(page.html.contains("Failed in transform: \(run.error!)"))
             #expect(page.html.contains("data-phase=\"transform\" data-state=\"failed\""))
@@ -137,9 +132,8 @@ import TestSupport
     }
 
     @Test func runPagePagesItsRejectedRows() async throws {
-        let fixture = try await SampleFixture(runCount: 1)
-        let id = fixture.runs[0].runID.rawValue
-        try await fixture.app().test(.router) { client in
+        try await SampleFixture.serving(runCount: 1) { fixture, client in
+            let id = fixture.runs[0].runID.rawValue
             let first = try await client.page("/ui/runs/\(id)?limit=1")
             #expect(first.count("<code class=\"payload\">") == 1)
             #expect(first.html.contains("href=\"/ui/runs/\(id)?limit=1&amp;offset=1#dlq\">Next"))
@@ -151,9 +145,8 @@ import TestSupport
 
     /// Found by schemathesis: an offset near Int.max broke the pager's arithmetic.
     @Test func offsetsPastTheEndShowAnEmptyPageWithALinkBack() async throws {
-        let fixture = try await SampleFixture(runCount: 2)
-        let id = fixture.runs[0].runID.rawValue
-        try await fixture.app().test(.router) { client in
+        try await SampleFixture.serving(runCount: 2) { fixture, client in
+            let id = fixture.runs[0].runID.rawValue
             for uri in ["/ui/?offset=\(Int.max)", "/ui/runs/\(id)?offset=\(Int.max)&limit=500", "/ui/users?offset=\(Int.max)&limit=500"] {
                 let page = try await client.page(uri)
                 #expect(page.status == .ok, "\(uri)")
@@ -192,8 +185,7 @@ import TestSupport
     }
 
     @Test func staticFilesAreServedWithTheirTypes() async throws {
-        let fixture = try await SampleFixture(runCount: 1)
-        try await fixture.app().test(.router) { client in
+        try await SampleFixture.serving(runCount: 1) { _, client in
             let script = try await client.execute(uri: "/ui/static/dashboard.js", method: .get)
             #expect(script.status == .ok)
             #expect(script.headers[.contentType] == "text/javascript; charset=utf-8")
@@ -212,10 +204,9 @@ import TestSupport
 /// The timeline's axis: ticks at round times from the run's start.
 @Suite struct DashboardChartTests {
     @Test func timelineTicksFallOnRoundTimes() async throws {
-        let fixture = try await SampleFixture(runCount: 1)
-        let run = fixture.runs[0]
-        #expect(run.durationMS == 7375)
-        try await fixture.app().test(.router) { client in
+        try await SampleFixture.serving(runCount: 1) { fixture, client in
+            let run = fixture.runs[0]
+            #expect(run.durationMS == 7375)
             let page = try await client.page("/ui/runs/\(run.runID)")
             let labels = page.html.components(separatedBy: "<text class=\"axis\"").dropFirst().compactMap { part in
                 part.split(separator: ">", maxSplits: 1).last?.split(separator: "<").first.map(String.init)

@@ -11,11 +11,10 @@ import TestSupport
 /// `/users`, paging; a blank form field means no filter.
 @Suite struct DashboardUsersTests {
     @Test func filtersSortsAndPagesAsTheJSONEndpoint() async throws {
-        let fixture = try await SampleFixture()
-        let users = fixture.expectedUsers
-        let department = try #require(users.values.map(\.department).sorted().first)
-        let inDepartment = users.filter { $0.value.department == department }.keys.sorted()
-        try await fixture.app().test(.router) { client in
+        try await SampleFixture.serving { fixture, client in
+            let users = fixture.expectedUsers
+            let department = try #require(users.values.map(\.department).sorted().first)
+            let inDepartment = users.filter { $0.value.department == department }.keys.sorted()
             let all = try await client.page("/ui/users")
             #expect(all.status == .ok)
             #expect(all.html.contains("\(users.count) users."))
@@ -47,9 +46,8 @@ import TestSupport
     }
 
     @Test func looksUpOneUserById() async throws {
-        let fixture = try await SampleFixture(runCount: 2)
-        let id = try #require(fixture.expectedUsers.keys.sorted().first)
-        try await fixture.app().test(.router) { client in
+        try await SampleFixture.serving(runCount: 2) { fixture, client in
+            let id = try #require(fixture.expectedUsers.keys.sorted().first)
             let found = try await client.page("/ui/users?id=\(id)")
             #expect(found.status == .ok)
             #expect(found.count("<tr data-user-id=") == 1)

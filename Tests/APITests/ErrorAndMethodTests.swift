@@ -13,8 +13,7 @@ import TestSupport
     ]
 
     @Test func unknownPathsAre404InTheErrorShape() async throws {
-        let fixture = try await SampleFixture(runCount: 1)
-        try await fixture.app().test(.router) { client in
+        try await SampleFixture.serving(runCount: 1) { _, client in
             // `/` redirects to the dashboard (DashboardPageTests); these name nothing.
             for path in ["/nope", "/etl_runs/x/y/z", "/users/1/extra", "/etl_run", "/openapi.yaml", "/Users"] {
                 let response = try await client.execute(uri: path, method: .get)
@@ -28,9 +27,8 @@ import TestSupport
     }
 
     @Test func otherMethodsOnKnownPathsAre405WithAllow() async throws {
-        let fixture = try await SampleFixture(runCount: 1)
-        let methods: [HTTPRequest.Method] = [.post, .put, .patch, .delete, .options, .trace, HTTPRequest.Method("PURGE")!]
-        try await fixture.app().test(.router) { client in
+        try await SampleFixture.serving(runCount: 1) { fixture, client in
+            let methods: [HTTPRequest.Method] = [.post, .put, .patch, .delete, .options, .trace, HTTPRequest.Method("PURGE")!]
             for path in Self.knownPaths {
                 for method in methods {
                     let response = try await client.execute(uri: path, method: method)
@@ -46,8 +44,7 @@ import TestSupport
     }
 
     @Test func headAnswersLikeGetWithoutABody() async throws {
-        let fixture = try await SampleFixture(runCount: 3)
-        try await fixture.app().test(.router) { client in
+        try await SampleFixture.serving(runCount: 3) { fixture, client in
             for path in Self.knownPaths.filter({ !$0.contains("3f9a") }) + ["/etl_runs/\(fixture.runs[0].runID)"] {
                 let get = try await client.execute(uri: path, method: .get)
                 let head = try await client.execute(uri: path, method: .head)

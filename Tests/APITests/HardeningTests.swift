@@ -9,8 +9,9 @@ import TestSupport
 
 /// The API against slow clients, too many clients, foreign `Host`s and requests no parser
 /// accepts (docs/API.md, "Hardening"): the real binary on 127.0.0.1, driven over raw sockets
-/// where a well-behaved HTTP client cannot misbehave as needed. Timeouts are set to 1 s and
-/// every wait is bounded a few seconds above it.
+/// where a well-behaved HTTP client cannot misbehave as needed. Timeouts are set to 1 s; every
+/// wait ends as soon as its answer comes, and its bound (tens of seconds, for a loaded machine)
+/// only has to stay below the other timeout, which is 60 s, or catch a hang.
 @Suite(.serialized) struct HardeningTests {
     static let binaryBuilt = FileManager.default.isExecutableFile(atPath: APIBinaryTests.binary)
 
@@ -22,7 +23,7 @@ import TestSupport
         defer { server.killNow() }
 
         let silent = try RawTCPConnection(port: port)
-        let nothing = await silent.receive(within: .seconds(6))
+        let nothing = await silent.receive(within: .seconds(30))
         #expect(nothing.closed, "a client that sends nothing is disconnected")
         #expect(nothing.bytes.isEmpty)
         #expect(nothing.closedAfter.map { $0 >= .milliseconds(800) } == true, "not before the idle timeout: \(String(describing: nothing.closedAfter))")
@@ -30,7 +31,7 @@ import TestSupport
         // A kept-alive connection that sends no next request is closed the same way.
         let keptAlive = try RawTCPConnection(port: port)
         await keptAlive.send("GET /health HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\n\r\n")
-        let answered = await keptAlive.receive(within: .seconds(6))
+        let answered = await keptAlive.receive(within: .seconds(30))
         #expect(answered.text.hasPrefix("HTTP/1.1 200"))
         #expect(answered.closed, "idle after its response, the connection is closed")
     }
@@ -44,20 +45,20 @@ import TestSupport
         let slowHeaders = "GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: " + String(repeating: "a", count: 500)
         let headers = try await trickle(slowHeaders, to: port)
         #expect(headers.closed, "headers sent a byte at a time are cut off")
-        #expect(headers.closedAfter.map { $0 >= .milliseconds(800) && $0 < .seconds(5) } == true, "\(String(describing: headers.closedAfter))")
+        #expect(headers.closedAfter.map { $0 >= .milliseconds(800) && $0 < .seconds(20) } == true, "\(String(describing: headers.closedAfter))")
 
         // A body a byte at a time: each byte is a decoded part, which resets an idle timeout but not this one.
         let slowBody = "GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 100000\r\n\r\n"
         let body = try await trickle(slowBody + String(repeating: "b", count: 500), to: port, quickly: slowBody.utf8.count)
         #expect(body.closed, "a body sent a byte at a time is cut off")
-        #expect(body.closedAfter.map { $0 < .seconds(5) } == true, "\(String(describing: body.closedAfter))")
+        #expect(body.closedAfter.map { $0 < .seconds(20) } == true, "\(String(describing: body.closedAfter))")
 
         // A whole request in good time is served, and the connection is reused for the next.
         let prompt = try RawTCPConnection(port: port)
         await prompt.send("GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
         try await Task.sleep(for: .milliseconds(1500))
         await prompt.send("GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
-        let both = await prompt.receive(within: .seconds(5))
+        let both = await prompt.receive(within: .seconds(30))
         #expect(both.text.components(separatedBy: "HTTP/1.1 200").count == 3, "both requests answered: \(both.text)")
     }
 
@@ -82,25 +83,25 @@ import TestSupport
         let fourth = try await exchange(port: port, "GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
         #expect(fourth.status == 200, "three held connections leave a slot for a fourth")
         // The server frees the fourth's slot once it sees it closed.
-        _ = try await eventually(within: .seconds(5)) {
+        _ = try await eventually(within: .seconds(30)) {
             let fourthHeld = try RawTCPConnection(port: port)
             await fourthHeld.send("GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
-            let answer = await fourthHeld.receive(within: .seconds(2), until: Self.answered)
+            let answer = await fourthHeld.receive(within: .seconds(10), until: Self.answered)
             if answer.text.hasPrefix("HTTP/1.1 200") { held.append(fourthHeld) }
             return held.count == 4
         }
         #expect(held.count == 4)
 
-        var refused: RawResponse?
+        var refused: RawHTTPResponse?
         var seen: [Int] = []
-        _ = try await eventually(within: .seconds(5)) {
+        _ = try await eventually(within: .seconds(30)) {
             let response = try await exchange(port: port, "GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
             seen.append(response.status)
             if response.status == 503 { refused = response }
             return response.status == 503
         }
         let response = try #require(refused, "a fifth connection is answered 503, not \(seen): \(server.log)")
-        #expect(response.elapsed < .seconds(2), "and at once, not after a timeout: \(response.elapsed)")
+        #expect(response.elapsed < .seconds(20), "and at once, not after a 60 s timeout: \(response.elapsed)")
         #expect(response.headers["retry-after"] == "1")
         #expect(response.headers["content-type"]?.hasPrefix("application/json") == true)
         let detail = try expectErrorShape(response)
@@ -108,7 +109,7 @@ import TestSupport
 
         // One of the held connections goes away: service resumes.
         held.removeFirst().close()
-        let resumed = try await eventually(within: .seconds(5)) {
+        let resumed = try await eventually(within: .seconds(30)) {
             try await exchange(port: port, "GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n").status == 200
         }
         #expect(resumed, "a freed slot serves the next client")
@@ -304,47 +305,20 @@ private func startAPI(_ environment: [String: String]) async throws -> (ChildPro
     return (server, port)
 }
 
-/// An HTTP response read off a raw connection.
-private struct RawResponse {
-    var status: Int
-    /// Lower-cased names.
-    var headers: [String: String]
-    var body: String
-    /// The whole exchange as text (for a second response on the same connection).
-    var raw: String
-    var elapsed: Duration
-}
-
-/// Sends `request` on a new connection and reads until the server closes it (at most 5 s).
-private func exchange(port: Int, _ request: String) async throws -> RawResponse {
-    let start = ContinuousClock.now
-    let connection = try RawTCPConnection(port: port)
-    await connection.send(request)
-    let received = await connection.receive(within: .seconds(5))
-    let text = received.text
-    guard let split = text.range(of: "\r\n\r\n") else { throw Unexpected("no response head in \(text.debugDescription)") }
-    let lines = text[..<split.lowerBound].components(separatedBy: "\r\n")
-    let statusLine = lines[0].split(separator: " ")
-    guard statusLine.count >= 2, let status = Int(statusLine[1]) else { throw Unexpected("status line \(lines[0].debugDescription)") }
-    var headers: [String: String] = [:]
-    for line in lines.dropFirst() {
-        guard let colon = line.firstIndex(of: ":") else { continue }
-        headers[line[..<colon].lowercased()] = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
-    }
-    var body = String(text[split.upperBound...])
-    if let length = headers["content-length"].flatMap(Int.init) { body = String(decoding: Array(body.utf8).prefix(length), as: UTF8.self) }
-    return RawResponse(status: status, headers: headers, body: body, raw: text, elapsed: ContinuousClock.now - start)
+/// Sends `request` on a new connection and reads until the server closes it.
+private func exchange(port: Int, _ request: String) async throws -> RawHTTPResponse {
+    try await RawTCPConnection.exchange(port: port, request)
 }
 
 /// Sends `text` a byte at a time, 50 ms apart (the first `quickly` bytes at once), until the
-/// server closes the connection or 6 s pass; `closedAfter` counts from the first byte.
+/// server closes the connection or 20 s pass; `closedAfter` counts from the first byte.
 private func trickle(_ text: String, to port: Int, quickly: Int = 0) async throws -> RawTCPConnection.Received {
     let connection = try RawTCPConnection(port: port)
     let bytes = Array(text.utf8)
     let start = ContinuousClock.now
     await connection.send(String(decoding: bytes.prefix(quickly), as: UTF8.self))
     var received = RawTCPConnection.Received(bytes: [], closed: false, closedAfter: nil)
-    for byte in bytes.dropFirst(quickly) where ContinuousClock.now - start < .seconds(6) {
+    for byte in bytes.dropFirst(quickly) where ContinuousClock.now - start < .seconds(20) {
         let sent = await connection.send(String(decoding: [byte], as: UTF8.self))
         let now = await connection.receive(within: .milliseconds(50))
         received.bytes += now.bytes
@@ -359,9 +333,9 @@ private func trickle(_ text: String, to port: Int, quickly: Int = 0) async throw
 
 /// Checks the API's error shape on a raw response and returns its detail.
 @discardableResult
-private func expectErrorShape(_ response: RawResponse, sourceLocation: SourceLocation = #_sourceLocation) throws -> [String: Any]? {
+private func expectErrorShape(_ response: RawHTTPResponse, sourceLocation: SourceLocation = #_sourceLocation) throws -> [String: Any]? {
     #expect(response.headers["content-type"]?.hasPrefix("application/json") == true, "\(response.raw)", sourceLocation: sourceLocation)
-    let parsed = try JSONSerialization.jsonObject(with: Data(response.body.utf8))
+    let parsed = try JSONSerialization.jsonObject(with: Data(response.bodyText.utf8))
     let body = try #require(parsed as? [String: Any], sourceLocation: sourceLocation)
     #expect(Set(body.keys) == ["error", "detail"], sourceLocation: sourceLocation)
     #expect((body["error"] as? String)?.isEmpty == false, sourceLocation: sourceLocation)

@@ -11,8 +11,7 @@ import TestSupport
 
 @Suite struct HealthTests {
     @Test func servesHealthBeforeTheDatabaseExistsAndDataAsSoonAsItDoes() async throws {
-        let fixture = try await SampleFixture(runCount: 3, write: false)
-        try await fixture.app().test(.router) { client in
+        try await SampleFixture.serving(runCount: 3, write: false) { fixture, client in
             let health = try await client.execute(uri: "/health", method: .get)
             #expect(health.status == .ok)
             let body = try health.object

@@ -12,8 +12,7 @@ import TestSupport
 /// `GET /metrics`: Prometheus' own checker accepts it, and its numbers are the database's.
 @Suite struct MetricsEndpointTests {
     @Test func promtoolAcceptsTheText() async throws {
-        let fixture = try await SampleFixture()
-        try await fixture.app().test(.router) { client in
+        try await SampleFixture.serving { fixture, client in
             for uri in ["/etl_runs", "/etl_runs/none", "/users?limit=2", "/nowhere", "/health"] {
                 _ = try await client.execute(uri: uri, method: .get)
             }
@@ -100,9 +99,8 @@ import TestSupport
     }
 
     @Test func requestsAreCountedByRouteTemplateNotByPath() async throws {
-        let fixture = try await SampleFixture(runCount: 2)
-        let run = fixture.runs[0].runID.rawValue
-        try await fixture.app().test(.router) { client in
+        try await SampleFixture.serving(runCount: 2) { fixture, client in
+            let run = fixture.runs[0].runID.rawValue
             for uri in ["/etl_runs/\(run)", "/etl_runs/other-1", "/etl_runs/other-2", "/etl_runs/\(run)/dlq", "/nowhere/at/all", "/users/7"] {
                 _ = try await client.execute(uri: uri, method: .get)
             }

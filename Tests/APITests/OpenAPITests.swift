@@ -11,8 +11,7 @@ import Testing
 /// (scripts/contract-test.sh runs schemathesis against the real binary for the same promise.)
 @Suite struct OpenAPITests {
     @Test func theDocumentIsServedAndListsExactlyTheRoutes() async throws {
-        let fixture = try await SampleFixture(runCount: 1)
-        try await fixture.app().test(.router) { client in
+        try await SampleFixture.serving(runCount: 1) { _, client in
             let response = try await client.execute(uri: "/openapi.json", method: .get)
             #expect(response.status == .ok)
             #expect(response.contentType?.hasPrefix("application/json") == true)

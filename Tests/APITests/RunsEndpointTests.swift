@@ -14,8 +14,7 @@ import Testing
     ]
 
     @Test func listsRunsNewestFirstWithEveryField() async throws {
-        let fixture = try await SampleFixture()
-        try await fixture.app().test(.router) { client in
+        try await SampleFixture.serving { fixture, client in
             let response = try await client.execute(uri: "/etl_runs", method: .get)
             #expect(response.status == .ok)
             #expect(response.contentType == "application/json; charset=utf-8")
@@ -36,10 +35,9 @@ import Testing
     }
 
     @Test func aCompletedRunShowsWhatTheSaverRecorded() async throws {
-        let fixture = try await SampleFixture()
-        let sample = fixture.runs[0]
-        try #require(sample.status == .completed)
-        try await fixture.app().test(.router) { client in
+        try await SampleFixture.serving { fixture, client in
+            let sample = fixture.runs[0]
+            try #require(sample.status == .completed)
             let run = try await client.execute(uri: "/etl_runs/\(sample.runID)", method: .get).object
             #expect(run.string("status") == "completed")
             #expect(run.isNull("failed_phase") && run.isNull("error"))
@@ -60,7 +58,7 @@ import Testing
         }
     }
 
-    /// The file columns are read without a tree of values: odd entries still read as before
+    /// The file columns are read without a tree of values, and odd entries still read sensibly
     /// (a name, else the path's last component, after its chunk folder for a chunk's file; no
     /// name: skipped; a member of another type: null).
     @Test func fileColumnsOfAnyShapeReadAsNamesRowsBytesAndDigests() async throws {
@@ -88,8 +86,7 @@ import Testing
     }
 
     @Test func failedRunsNameThePhaseAndTheError() async throws {
-        let fixture = try await SampleFixture()
-        try await fixture.app().test(.router) { client in
+        try await SampleFixture.serving { fixture, client in
             let transform = fixture.runs[3]
             let run = try await client.execute(uri: "/etl_runs/\(transform.runID)", method: .get).object
             #expect(run.string("status") == "failed")
@@ -104,9 +101,8 @@ import Testing
     }
 
     @Test func paginatesWithLimitAndOffset() async throws {
-        let fixture = try await SampleFixture()
-        let expected = fixture.runsNewestFirst.map(\.runID.rawValue)
-        try await fixture.app().test(.router) { client in
+        try await SampleFixture.serving { fixture, client in
+            let expected = fixture.runsNewestFirst.map(\.runID.rawValue)
             var seen: [String] = []
             for offset in stride(from: 0, to: expected.count + 5, by: 5) {
                 let response = try await client.execute(uri: "/etl_runs?limit=5&offset=\(offset)", method: .get)
@@ -124,8 +120,7 @@ import Testing
     }
 
     @Test func theDefaultPageIsFifty() async throws {
-        let fixture = try await SampleFixture(runCount: 60, usersPerRun: 2)
-        try await fixture.app().test(.router) { client in
+        try await SampleFixture.serving(runCount: 60, usersPerRun: 2) { _, client in
             let response = try await client.execute(uri: "/etl_runs", method: .get)
             #expect(try response.array.count == 50)
             #expect(response.totalCount == 60)
@@ -139,8 +134,7 @@ import Testing
         ("status=COMPLETED", "status"), ("limit=10&offset=x", "offset"),
     ])
     func rejectsBadParametersNamingThem(query: String, parameter: String) async throws {
-        let fixture = try await SampleFixture(runCount: 2)
-        try await fixture.app().test(.router) { client in
+        try await SampleFixture.serving(runCount: 2) { fixture, client in
             for path in ["/etl_runs", "/etl_runs/\(fixture.runs[0].runID)/dlq"] where parameter != "status" || path == "/etl_runs" {
                 let response = try await client.execute(uri: "\(path)?\(query)", method: .get)
                 let detail = try expectError(response, .badRequest)
@@ -152,8 +146,7 @@ import Testing
     }
 
     @Test func filtersByStatus() async throws {
-        let fixture = try await SampleFixture()
-        try await fixture.app().test(.router) { client in
+        try await SampleFixture.serving { fixture, client in
             for status in RunStatus.allCases {
                 let expected = fixture.runsNewestFirst.filter { $0.status == status }.map(\.runID.rawValue)
                 let response = try await client.execute(uri: "/etl_runs?status=\(status.rawValue)&limit=500", method: .get)
@@ -168,8 +161,7 @@ import Testing
     }
 
     @Test func unknownRunsAre404() async throws {
-        let fixture = try await SampleFixture(runCount: 2)
-        try await fixture.app().test(.router) { client in
+        try await SampleFixture.serving(runCount: 2) { fixture, client in
             for path in ["/etl_runs/20990101T000000Z-ffff", "/etl_runs/nope/dlq", "/etl_runs/nope/events"] {
                 let response = try await client.execute(uri: path, method: .get)
                 let detail = try expectError(response, .notFound)
@@ -181,9 +173,8 @@ import Testing
     }
 
     @Test func deadLettersCarryEveryReasonAndAMaskedPayload() async throws {
-        let fixture = try await SampleFixture()
-        let run = fixture.runs[0]
-        try await fixture.app().test(.router) { client in
+        try await SampleFixture.serving { fixture, client in
+            let run = fixture.runs[0]
             let response = try await client.execute(uri: "/etl_runs/\(run.runID)/dlq", method: .get)
             #expect(response.status == .ok)
             #expect(response.totalCount == 3)
@@ -215,9 +206,8 @@ import Testing
     }
 
     @Test func eventsComeInTheOrderTheyHappened() async throws {
-        let fixture = try await SampleFixture()
-        let run = fixture.runs[0]
-        try await fixture.app().test(.router) { client in
+        try await SampleFixture.serving { fixture, client in
+            let run = fixture.runs[0]
             let response = try await client.execute(uri: "/etl_runs/\(run.runID)/events", method: .get)
             #expect(response.status == .ok)
             let events = try response.array

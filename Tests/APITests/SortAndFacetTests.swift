@@ -11,8 +11,7 @@ import Testing
 /// out here from the sample runs.
 @Suite struct SortAndFacetTests {
     @Test func usersSortAscendingDescendingAndByTwoColumnsWithTheIdBreakingTies() async throws {
-        let fixture = try await SampleFixture(runCount: 3, usersPerRun: 40)
-        try await fixture.app().test(.router) { client in
+        try await SampleFixture.serving(runCount: 3, usersPerRun: 40) { _, client in
             let all = try await client.execute(uri: "/users?limit=500", method: .get).array
             #expect(all.count == 40)
             func ids(_ uri: String) async throws -> [Int] {
@@ -48,8 +47,7 @@ import Testing
     }
 
     @Test func runsSortByAnyAllowedColumn() async throws {
-        let fixture = try await SampleFixture()
-        try await fixture.app().test(.router) { client in
+        try await SampleFixture.serving { fixture, client in
             let byDuration = fixture.runs.sorted { ($0.durationMS ?? -1, $0.runID.rawValue) < ($1.durationMS ?? -1, $1.runID.rawValue) }
             #expect(Set(fixture.runs.map(\.durationMS)).count < fixture.runs.count, "durations repeat")
             let ascending = try await client.execute(uri: "/etl_runs?sort=duration_ms", method: .get).array
@@ -70,8 +68,7 @@ import Testing
     }
 
     @Test func anUnknownSortColumnIsA400ListingTheAllowedOnes() async throws {
-        let fixture = try await SampleFixture(runCount: 1)
-        try await fixture.app().test(.router) { client in
+        try await SampleFixture.serving(runCount: 1) { _, client in
             for (path, allowed) in [("/users", Queries.userSortColumns), ("/etl_runs", Queries.runSortColumns)] {
                 for value in ["payload", "age;DROP%20TABLE%20users", "", "-", "id,,age", "+id", "counts", "--id"] {
                     let response = try await client.execute(uri: "\(path)?sort=\(value)", method: .get)
@@ -84,9 +81,8 @@ import Testing
     }
 
     @Test func userFacetsCountUsersPerValueUnderTheFilters() async throws {
-        let fixture = try await SampleFixture()
-        let expected = fixture.expectedUsers
-        try await fixture.app().test(.router) { client in
+        try await SampleFixture.serving { fixture, client in
+            let expected = fixture.expectedUsers
             var departments: [String: Int] = [:]
             for user in expected.values { departments[user.department, default: 0] += 1 }
             let response = try await client.execute(uri: "/users/facets/department", method: .get)

@@ -49,9 +49,8 @@ import Testing
 
     /// Other filters and other runs' dead letters are other counts.
     @Test func eachFilterHasItsOwnTotal() async throws {
-        let fixture = try await SampleFixture()
-        let users = fixture.expectedUsers
-        try await fixture.app().test(.router) { client in
+        try await SampleFixture.serving { fixture, client in
+            let users = fixture.expectedUsers
             for _ in 0..<2 {
                 for department in ["Engineering", "Support", "Sales"] {
                     let response = try await client.execute(uri: "/users?department=\(department)&limit=1", method: .get)

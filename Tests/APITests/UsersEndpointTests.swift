@@ -14,9 +14,8 @@ import Testing
     ]
 
     @Test func listsUsersByIdWithTheirLatestRun() async throws {
-        let fixture = try await SampleFixture()
-        let expected = fixture.expectedUsers
-        try await fixture.app().test(.router) { client in
+        try await SampleFixture.serving { fixture, client in
+            let expected = fixture.expectedUsers
             let response = try await client.execute(uri: "/users", method: .get)
             #expect(response.status == .ok)
             #expect(response.totalCount == 12)
@@ -38,8 +37,7 @@ import Testing
     }
 
     @Test func noPasswordAndOnlyMaskedSecretsLeaveTheAPI() async throws {
-        let fixture = try await SampleFixture()
-        try await fixture.app().test(.router) { client in
+        try await SampleFixture.serving { fixture, client in
             var bodies: [Any] = []
             bodies.append(try await client.execute(uri: "/users?limit=500", method: .get).json)
             bodies.append(try await client.execute(uri: "/users/1", method: .get).json)
@@ -134,9 +132,8 @@ import Testing
     }
 
     @Test func filtersByDepartmentAndRun() async throws {
-        let fixture = try await SampleFixture()
-        let expected = fixture.expectedUsers
-        try await fixture.app().test(.router) { client in
+        try await SampleFixture.serving { fixture, client in
+            let expected = fixture.expectedUsers
             let department = "Research and Development"
             let ids = expected.filter { $0.value.department == department }.keys.sorted()
             for encoded in ["Research%20and%20Development", "Research+and+Development"] {
@@ -165,16 +162,14 @@ import Testing
         ("offset=ten", "offset"),
     ])
     func rejectsBadFilters(query: String, parameter: String) async throws {
-        let fixture = try await SampleFixture(runCount: 1)
-        try await fixture.app().test(.router) { client in
+        try await SampleFixture.serving(runCount: 1) { _, client in
             let detail = try expectError(try await client.execute(uri: "/users?\(query)", method: .get), .badRequest)
             #expect(detail?.string("parameter") == parameter)
         }
     }
 
     @Test func oneUserById() async throws {
-        let fixture = try await SampleFixture()
-        try await fixture.app().test(.router) { client in
+        try await SampleFixture.serving { _, client in
             let user = try await client.execute(uri: "/users/7", method: .get)
             #expect(user.status == .ok)
             let listed = try await client.execute(uri: "/users?offset=6&limit=1", method: .get).body

@@ -10,63 +10,26 @@ import TestSupport
         (body["users"]?.array ?? []).compactMap { $0["id"]?.int }
     }
 
-    @Test func defaultLimitIs30() async throws {
+    /// A query, the ids of its page, and the envelope's `skip` and `limit`; `total` is always 208.
+    @Test(arguments: [
+        ("", Array(1...30), 0, 30),  // the default limit
+        ("?limit=10&skip=20", Array(21...30), 20, 10),
+        ("?limit=0", Array(1...208), 0, 208),  // all
+        ("?skip=208", [], 208, 0), ("?skip=209", [], 209, 0), ("?skip=5000", [], 5000, 0),
+        ("?skip=200&limit=30", Array(201...208), 200, 8),
+        ("?limit=1000", Array(1...208), 0, 208),
+    ])
+    func pageEnvelope(query: String, expected: [Int], skip: Int, limit: Int) async throws {
         try await withRouterFixture { _, client in
-            let (response, body) = try await client.getJSON("/users")
+            let (response, body) = try await client.getJSON("/users" + query)
             #expect(response.status == .ok)
             #expect(response.headers[.contentType] == "application/json; charset=utf-8")
             #expect(body.keys == ["users", "total", "skip", "limit"])
-            #expect(ids(body) == Array(1...30))
-            #expect(body["total"]?.int == 208)
-            #expect(body["skip"]?.int == 0)
-            #expect(body["limit"]?.int == 30)
-        }
-    }
-
-    @Test func limitAndSkip() async throws {
-        try await withRouterFixture { _, client in
-            let (_, body) = try await client.getJSON("/users?limit=10&skip=20")
-            #expect(ids(body) == Array(21...30))
-            #expect(body["skip"]?.int == 20)
-            #expect(body["limit"]?.int == 10)
-        }
-    }
-
-    @Test func limitZeroReturnsAll() async throws {
-        try await withRouterFixture { _, client in
-            let (_, body) = try await client.getJSON("/users?limit=0")
-            #expect(ids(body) == Array(1...208))
-            #expect(body["limit"]?.int == 208)
-            #expect(body["total"]?.int == 208)
-        }
-    }
-
-    @Test(arguments: [208, 209, 5000])
-    func skipAtOrPastTotalIsEmpty(skip: Int) async throws {
-        try await withRouterFixture { _, client in
-            let (response, body) = try await client.getJSON("/users?skip=\(skip)")
-            #expect(response.status == .ok)
-            #expect(body["users"]?.array?.isEmpty == true)
+            #expect(ids(body) == expected)
+            #expect(body["users"]?.array?.count == expected.count)
             #expect(body["total"]?.int == 208)
             #expect(body["skip"]?.int == skip)
-            #expect(body["limit"]?.int == 0)
-        }
-    }
-
-    @Test func skipPlusLimitCrossingTotal() async throws {
-        try await withRouterFixture { _, client in
-            let (_, body) = try await client.getJSON("/users?skip=200&limit=30")
-            #expect(ids(body) == Array(201...208))
-            #expect(body["limit"]?.int == 8)
-            #expect(body["skip"]?.int == 200)
-        }
-    }
-
-    @Test func limitPastTotalReturnsAll() async throws {
-        try await withRouterFixture { _, client in
-            let (_, body) = try await client.getJSON("/users?limit=1000")
-            #expect(ids(body).count == 208)
-            #expect(body["limit"]?.int == 208)
+            #expect(body["limit"]?.int == limit)
         }
     }
 

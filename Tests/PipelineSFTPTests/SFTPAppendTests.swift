@@ -4,27 +4,19 @@ import TestSupport
 import Testing
 
 /// Appends at an offset, against the real sshd, checked on the server's disk.
-@Suite("SFTP appends")
+@Suite("SFTP appends", .sharedServer)
 struct SFTPAppendTests {
     let server = SFTPTestServer.current
 
-    init() async throws {
-        try await SFTPTestServer.ensureRunning()
-    }
-
     @Test("append writes at the offset, cuts a longer file back first, and leaves a shorter one alone; truncate cuts back")
     func appendAtOffset() async throws {
-        let local = try SFTPTestFiles.makeTemporaryDirectory()
-        let (remote, onDisk) = server.scratch("append")
-        defer { removeTree(local); removeTree(onDisk) }
-        try "first\n".write(toFile: local + "/a", atomically: true, encoding: .utf8)
-        try "second\n".write(toFile: local + "/b", atomically: true, encoding: .utf8)
-        let path = remote + "/grows.part"
-        let file = onDisk + "/grows.part"
-        func content() throws -> String { try String(contentsOfFile: file, encoding: .utf8) }
+        try await server.withScratch("append") { client, local, remote, onDisk in
+            try "first\n".write(toFile: local + "/a", atomically: true, encoding: .utf8)
+            try "second\n".write(toFile: local + "/b", atomically: true, encoding: .utf8)
+            let path = remote + "/grows.part"
+            let file = onDisk + "/grows.part"
+            func content() throws -> String { try String(contentsOfFile: file, encoding: .utf8) }
 
-        try await SFTPClient.withConnection(server.configuration()) { client in
-            try await client.mkdirs(remote)
             // Missing file at offset 0: created.
             let created = try await client.append(localPath: local + "/a", remotePath: path, at: 0)
             #expect(created == SFTPAppendResult(sizeFound: 0, appended: true, bytes: 6, elapsed: created.elapsed))

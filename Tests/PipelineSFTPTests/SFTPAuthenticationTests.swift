@@ -5,13 +5,9 @@ import Testing
 
 /// Public-key authentication: unknown keys are refused with a message that says which user
 /// and key; passphrase-protected keys work with the right passphrase only.
-@Suite("SFTP authentication")
+@Suite("SFTP authentication", .sharedServer)
 struct SFTPAuthenticationTests {
     let server = SFTPTestServer.current
-
-    init() async throws {
-        try await SFTPTestServer.ensureRunning()
-    }
 
     @Test("a key that is not authorized is refused, naming the user and the key path")
     func unauthorizedKeyIsRefused() async throws {

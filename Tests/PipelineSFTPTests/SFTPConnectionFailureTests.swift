@@ -91,15 +91,19 @@ struct SFTPDroppedSessionTests {
     let server: SFTPTestServer
     init() throws { server = try .ofItsOwn() }
 
+    /// Runs `body` while the server runs (stopped afterwards whatever happens, as a `defer`
+    /// would, which cannot await), with a local directory holding a known_hosts file for it.
+    func whileRunning(_ body: (_ local: String, _ knownHosts: String) async throws -> Void) async throws {
+        let local = TemporaryDirectory("sftp-test")
+        try await server.whileRunning {
+            try server.writeKnownHosts(to: local.file("known_hosts"))
+            try await body(local.path, local.file("known_hosts"))
+        }
+    }
+
     @Test("a session the server drops is reported as lost, classified transient, and not reused")
     func droppedSession() async throws {
-        let local = try SFTPTestFiles.makeTemporaryDirectory()
-        defer { removeTree(local) }
-        // Stopped at the end whatever happens, as a `defer` would (which cannot await).
-        try await server.whileRunning {
-            let knownHosts = local + "/known_hosts"
-            try server.writeKnownHosts(to: knownHosts)
-
+        try await whileRunning { _, knownHosts in
             let client = try await SFTPClient.connect(server.configuration(knownHostsPath: knownHosts, ioTimeout: .seconds(5)))
             #expect(try await client.stat("upload")?.isDirectory == true)
             try await server.stop()
@@ -130,11 +134,7 @@ struct SFTPDroppedSessionTests {
 extension SFTPDroppedSessionTests {
     @Test("a server that stops answering mid-session times out within the I/O timeout")
     func silentSessionTimesOut() async throws {
-        let local = try SFTPTestFiles.makeTemporaryDirectory()
-        defer { removeTree(local) }
-        try await server.whileRunning {
-            let knownHosts = local + "/known_hosts"
-            try server.writeKnownHosts(to: knownHosts)
+        try await whileRunning { local, knownHosts in
             try await SFTPTestFiles.writeRandomFile(local + "/data.bin", size: 8 << 20)
 
             let client = try await SFTPClient.connect(server.configuration(knownHostsPath: knownHosts, ioTimeout: .seconds(2)))

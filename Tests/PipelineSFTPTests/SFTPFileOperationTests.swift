@@ -4,22 +4,14 @@ import TestSupport
 import Testing
 
 /// mkdirs / stat / list / remove / rename against the real sshd.
-@Suite("SFTP file operations")
+@Suite("SFTP file operations", .sharedServer)
 struct SFTPFileOperationTests {
     let server = SFTPTestServer.current
 
-    init() async throws {
-        try await SFTPTestServer.ensureRunning()
-    }
-
     @Test("mkdirs, stat, list, rename and remove do what they say")
     func directoryOperations() async throws {
-        let local = try SFTPTestFiles.makeTemporaryDirectory()
-        let (remote, onDisk) = server.scratch("ops")
-        defer { removeTree(local); removeTree(onDisk) }
-        try Data("{\"id\":1}\n".utf8).write(to: URL(fileURLWithPath: local + "/one.jsonl"))
-
-        try await SFTPClient.withConnection(server.configuration()) { client in
+        try await server.withScratch("ops") { client, local, remote, onDisk in
+            try Data("{\"id\":1}\n".utf8).write(to: URL(fileURLWithPath: local + "/one.jsonl"))
             // mkdir -p: nested, and again (existing directories are fine), and absolute.
             try await client.mkdirs(remote + "/a/b/c")
             try await client.mkdirs(remote + "/a/b/c")
@@ -68,12 +60,8 @@ struct SFTPFileOperationTests {
 
     @Test("errors name the operation, the path, the server and the SFTP status in words")
     func remoteErrorsAreDescriptive() async throws {
-        let local = try SFTPTestFiles.makeTemporaryDirectory()
-        let (remote, onDisk) = server.scratch("errors")
-        defer { removeTree(local); removeTree(onDisk) }
-        try Data("x".utf8).write(to: URL(fileURLWithPath: local + "/x"))
-
-        try await SFTPClient.withConnection(server.configuration()) { client in
+        try await server.withScratch("errors") { client, local, remote, _ in
+            try Data("x".utf8).write(to: URL(fileURLWithPath: local + "/x"))
             let missing = try #require(await sftpError { try await client.remove(remote + "/ghost.jsonl") })
             #expect(missing.kind == .remote)
             #expect(missing.sftpStatus == .noSuchFile)
@@ -97,7 +85,6 @@ struct SFTPFileOperationTests {
             #expect(uploadDenied.description.contains("permission denied"))
 
             // A file in the way of mkdirs.
-            try await client.mkdirs(remote)
             try await client.upload(localPath: local + "/x", remotePath: remote + "/file")
             let notDirectory = try #require(await sftpError { try await client.mkdirs(remote + "/file/sub") })
             #expect(notDirectory.description.contains("\(remote)/file exists and is not a directory"))

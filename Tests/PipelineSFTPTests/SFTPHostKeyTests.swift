@@ -5,13 +5,9 @@ import Testing
 
 /// The server's host key must be in known_hosts, with the same key: anything else is refused
 /// before any credential is offered or any byte uploaded.
-@Suite("SFTP host key checking")
+@Suite("SFTP host key checking", .sharedServer)
 struct SFTPHostKeyTests {
     let server = SFTPTestServer.current
-
-    init() async throws {
-        try await SFTPTestServer.ensureRunning()
-    }
 
     @Test("a different key for [127.0.0.1]:port is refused as a mismatch and nothing is uploaded")
     func mismatchIsRefused() async throws {

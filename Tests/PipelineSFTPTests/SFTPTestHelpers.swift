@@ -2,6 +2,19 @@ import Foundation
 import Glibc
 import PipelineSFTP
 import TestSupport
+import Testing
+
+/// Starts the shared test server (once per process) before a suite's tests.
+struct SharedSFTPServer: SuiteTrait, TestScoping {
+    func provideScope(for test: Test, testCase: Test.Case?, performing function: @Sendable () async throws -> Void) async throws {
+        try await SFTPTestServer.ensureRunning()
+        try await function()
+    }
+}
+
+extension Trait where Self == SharedSFTPServer {
+    static var sharedServer: Self { Self() }
+}
 
 extension SFTPTestServer {
     /// A client configuration for this server, with the repository's keys unless overridden.
@@ -26,6 +39,22 @@ extension SFTPTestServer {
     func scratch(_ label: String) -> (remote: String, onDisk: String) {
         let name = "test-\(label)-\(UUID().uuidString.prefix(8))"
         return ("upload/\(name)", uploadDirectoryOnDisk + "/\(name)")
+    }
+}
+
+extension SFTPTestServer {
+    /// Runs `body` connected to this server, with a fresh remote directory made (`remote` over
+    /// SFTP, `onDisk` on the server's disk) and a local temporary one, all removed afterwards.
+    func withScratch<T: Sendable>(
+        _ label: String, _ body: (SFTPClient, _ local: String, _ remote: String, _ onDisk: String) async throws -> T
+    ) async throws -> T {
+        let local = TemporaryDirectory("sftp-test")
+        let (remote, onDisk) = scratch(label)
+        defer { removeTree(onDisk); withExtendedLifetime(local) {} }
+        return try await SFTPClient.withConnection(configuration()) { client in
+            try await client.mkdirs(remote)
+            return try await body(client, local.path, remote, onDisk)
+        }
     }
 }
 

@@ -30,20 +30,13 @@ extension SaverServerTests {
             #expect(try db.count("dlq_records") == 0, "killed before the DLQ transaction")
             #expect(try db.run(run.id)?["status"] as String? != "completed")
             first.signal(SIGKILL)
-            #expect(await first.waitForExit(timeout: .seconds(10)))
+            #expect(await first.waitForExit(timeout: .seconds(30)))
             #expect(first.terminationReason == .uncaughtSignal)
 
             // The killed process's claim (CLAIM_TTL_SECONDS=2) still holds the run; the restarted
             // saver takes it over once the claim expires.
             #expect(try await h.redis.exists(LedgerKey.lock(.save, run.id)))
-            let second = try ChildProcess(name: "saver", executable: Self.binary, environment: h.processEnvironment(), logPath: h.directory.file("saver-2.log"))
-            defer { second.signal(SIGKILL) }
-            let record = try await h.waitForLedger(run.id, .completed, limit: .seconds(60))
-            #expect(record?.status == .completed, "\(record?.error ?? "-"); output:\n\(second.log)")
-            second.signal(SIGTERM)
-            #expect(await second.waitForExit(timeout: .seconds(15)), "SIGTERM stops the saver")
-            #expect(second.exitStatus == 0)
-
+            let second = try await Self.restartedSaverCompletes(h, run)
             #expect(try DatabaseSnapshot(path: h.databasePath).contents() == expected)
             let names = Saver.remoteNames(run.id)
             #expect(filesOnDisk(h.remoteOnDisk) == [names.dlq, names.manifest, names.raw, names.users].sorted())
@@ -65,14 +58,9 @@ extension SaverServerTests {
             #expect(try db.count("raw_users", run: run.id) == 100)
             #expect(try await h.ledger.run(run.id)?.chunks.saved.keys.sorted() == [0])
             first.signal(SIGKILL)
-            #expect(await first.waitForExit(timeout: .seconds(10)))
+            #expect(await first.waitForExit(timeout: .seconds(30)))
 
-            let second = try ChildProcess(name: "saver", executable: Self.binary, environment: h.processEnvironment(), logPath: h.directory.file("saver-2.log"))
-            defer { second.signal(SIGKILL) }
-            let record = try await h.waitForLedger(run.id, .completed, limit: .seconds(60))
-            #expect(record?.status == .completed, "\(record?.error ?? "-"); output:\n\(second.log)")
-            second.signal(SIGTERM)
-            #expect(await second.waitForExit(timeout: .seconds(15)))
+            let second = try await Self.restartedSaverCompletes(h, run)
             #expect(second.log.contains("resuming the save after the chunks already saved"), "\(second.log)")
             #expect(try DatabaseSnapshot(path: h.databasePath).contents() == expected)
             try await h.expectRemoteFiles(run)
@@ -89,6 +77,19 @@ extension SaverServerTests {
             try await h.handBack(run, forgetChunks: true)
             for name in filesOnDisk(h.remoteOnDisk) { try FileManager.default.removeItem(atPath: h.remoteOnDisk + "/" + name) }
             return try DatabaseSnapshot(path: referencePath).contents()
+        }
+
+        /// A second saver process, after the first was killed: it completes `run`, and SIGTERM
+        /// then stops it cleanly.
+        static func restartedSaverCompletes(_ h: SaverHarness, _ run: StagedRunFixture) async throws -> ChildProcess {
+            let second = try ChildProcess(name: "saver", executable: Self.binary, environment: h.processEnvironment(), logPath: h.directory.file("saver-2.log"))
+            defer { second.signal(SIGKILL) }
+            let record = try await h.waitForLedger(run.id, .completed, limit: .seconds(60))
+            #expect(record?.status == .completed, "\(record?.error ?? "-"); output:\n\(second.log)")
+            second.signal(SIGTERM)
+            #expect(await second.waitForExit(timeout: .seconds(60)), "SIGTERM stops the saver")
+            #expect(second.exitStatus == 0)
+            return second
         }
 
         /// A saver process held by the test hook after `step`, once it logged the pause.
@@ -112,7 +113,7 @@ extension SaverServerTests {
                 try #require(ready, "\(process.log)")
                 try await Task.sleep(for: .milliseconds(200))
                 process.signal(SIGTERM)
-                #expect(await process.waitForExit(timeout: .seconds(15)))
+                #expect(await process.waitForExit(timeout: .seconds(60)))
                 #expect(process.exitStatus == 0, "attempt \(attempt):\n\(process.log)")
                 #expect(process.log.contains("stopped"))
             }
@@ -125,7 +126,7 @@ extension SaverServerTests {
             let process = try ChildProcess(name: "saver", executable: Self.binary, environment: h.processEnvironment(["STAGING_KEEP_RUNS": "many"]),
                                            logPath: h.directory.file("saver-bad.log"))
             defer { process.signal(SIGKILL) }
-            #expect(await process.waitForExit(timeout: .seconds(15)))
+            #expect(await process.waitForExit(timeout: .seconds(60)))
             #expect((process.exitStatus ?? 0) != 0)
             #expect(process.log.contains("STAGING_KEEP_RUNS"), "\(process.log)")
         }

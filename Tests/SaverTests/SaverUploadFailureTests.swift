@@ -57,10 +57,11 @@ extension SaverServerTests {
                         if (try? await server.start()) != nil { _ = restarted.set() }
                     }
                 })
-                // About 10 s of retries: 0.3, 0.45, 0.7, 1, 1.5, 2, 2, 2 s.
-                let retry = RetryPolicy(maxRetries: 8, baseDelay: .milliseconds(300), multiplier: 1.5, maxDelay: .seconds(2), jitter: 0.1)
+                // About 35 s of retries (0.3, 0.45, 0.7, 1, 1.5, then 2 s each): room for a restart
+                // that a loaded machine makes slow.
+                let retry = RetryPolicy(maxRetries: 20, baseDelay: .milliseconds(300), multiplier: 1.5, maxDelay: .seconds(2), jitter: 0.1)
                 let saver = try await h.saver(settings: h.settings(retry: retry), hooks: hooks)
-                let record = try await h.running(saver) { try await h.waitForLedger(run.id, .completed, limit: .seconds(90)) }
+                let record = try await h.running(saver) { try await h.waitForLedger(run.id, .completed, limit: .seconds(120)) }
                 #expect(record?.status == .completed, "\(record?.error ?? "-")")
                 #expect(stopped.isSet, "the server was stopped mid-upload")
                 #expect(restarted.isSet)

@@ -9,9 +9,7 @@ import TransformerFixtures
 /// differently, it writes the same bytes.
 @Suite struct DeterminismTests {
     func sums(_ run: TransformRun) async throws -> [String] {
-        var sums: [String] = []
-        for path in [run.paths.users, run.paths.dlq, run.paths.rawMasked] { sums.append(try await sha256sum(path)) }
-        return sums
+        try await checksums([run.paths.users, run.paths.dlq, run.paths.rawMasked])
     }
 
     @Test func doingItTwiceGivesByteIdenticalFiles() async throws {

@@ -84,12 +84,6 @@ extension Dictionary where Key == String, Value == Any {
     }
 }
 
-/// The top-level keys of a compact JSON object line, in order (via the project's own parser,
-/// checked independently by JSONSerialization in the tests that use it).
-func orderedKeys(_ line: String) throws -> [String] {
-    try JSONValue.parse(line).keys
-}
-
 extension JSONValue {
     /// The string at a dotted path.
     func string(_ path: String) -> String? {

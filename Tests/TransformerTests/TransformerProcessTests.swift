@@ -199,7 +199,7 @@ import Glibc
             return try await ledger.run(id)?.chunks.transformed[0] != nil
         }, logs(killed))
         killed.signal(SIGKILL)
-        #expect(await killed.waitForExit(timeout: .seconds(10)))
+        #expect(await killed.waitForExit(timeout: .seconds(30)))
         let afterKill = try #require(try await ledger.run(id))
         #expect(afterKill.status == .transforming)
         #expect(afterKill.chunks.transformed.keys.sorted() == [0], "chunk 0 was recorded, chunk 1 was not: \(logs(killed))")
@@ -254,7 +254,7 @@ import Glibc
     @Test func aBadSettingStopsTheProcessWithAMessageNamingIt() async throws {
         let transformer = try start("bad-setting", ["AGE_MIN": "40", "AGE_MAX": "30", "REDIS_URL": Self.urlString])
         defer { transformer.killNow() }
-        #expect(await transformer.waitForExit(timeout: .seconds(20)))
+        #expect(await transformer.waitForExit(timeout: .seconds(60)))
         #expect(transformer.exitStatus != 0)
         #expect(transformer.log.contains("transformer: invalid AGE_MAX=\"30\": expected an integer at least AGE_MIN (40)"), logs(transformer))
     }

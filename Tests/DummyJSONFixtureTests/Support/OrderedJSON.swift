@@ -12,7 +12,4 @@ extension JSONValue {
 
     /// A number from its text (the value is implied by the text).
     static func number(_ text: String, _: Double) -> JSONValue { .number(text) }
-
-    var isString: Bool { string != nil }
-    var isNumber: Bool { double != nil }
 }
