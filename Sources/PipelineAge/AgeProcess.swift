@@ -21,13 +21,14 @@ final class AgeProcess: @unchecked Sendable {
         func closeAll() { for pair in fds { close(pair[0]); close(pair[1]) } }
         for _ in 0..<3 {
             var pair: [Int32] = [-1, -1]
-            guard pipe(&pair) == 0 else {
+            // Close-on-exec from the start (a child spawned meanwhile by another thread must not
+            // inherit an end, or this child's input never reaches end of file); this child gets
+            // its ends as 0, 1, 2 only, where dup2 clears the flag.
+            guard pipe2(&pair, O_CLOEXEC) == 0 else {
                 let code = errno
                 closeAll()
-                throw AgeError.system(call: "pipe", errno: code)
+                throw AgeError.system(call: "pipe2", errno: code)
             }
-            // Close-on-exec: the child gets its ends as 0, 1, 2 only (dup2 clears the flag there).
-            for fd in pair { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
             fds.append(pair)
         }
         var actions = posix_spawn_file_actions_t()

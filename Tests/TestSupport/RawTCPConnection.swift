@@ -10,14 +10,18 @@ public final class RawTCPConnection: Sendable {
     private let socket: Int32
 
     /// Connects to 127.0.0.1:`port` (loopback: the connect completes at once or is refused).
+    /// The socket is stored only once connected: a throw after every property is set would
+    /// run `deinit`, closing the socket a second time, and by then its number may be another
+    /// thread's file (the test process runs many suites at once).
     public init(port: Int) throws {
-        socket = try LoopbackSocket.make()
+        let socket = try LoopbackSocket.make()
         guard LoopbackSocket.connect(socket, port: UInt16(port)) == 0 else {
             let code = errno
             Glibc.close(socket)
             throw LoopbackSocketError(call: "connect", code: code)
         }
         _ = fcntl(socket, F_SETFL, fcntl(socket, F_GETFL) | O_NONBLOCK)
+        self.socket = socket
     }
 
     deinit { Glibc.close(socket) }

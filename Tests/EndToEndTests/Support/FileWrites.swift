@@ -22,13 +22,16 @@ final class FileWrites: @unchecked Sendable {
     init(in directory: String, matching: @escaping @Sendable (String) -> Bool) throws {
         self.directory = directory
         self.matching = matching
-        fd = inotify_init1(Int32(IN_CLOEXEC))
+        // Stored only when watching: a throw after every property is set runs `deinit`, which
+        // would close the descriptor a second time.
+        let fd = inotify_init1(Int32(IN_CLOEXEC))
         guard fd >= 0 else { throw ChildProcessError("inotify_init1: \(String(cString: strerror(errno)))") }
         guard inotify_add_watch(fd, directory, UInt32(IN_MODIFY)) >= 0 else {
             let reason = String(cString: strerror(errno))
             close(fd)
             throw ChildProcessError("inotify_add_watch \(directory): \(reason)")
         }
+        self.fd = fd
     }
 
     deinit { close(fd) }
