@@ -129,7 +129,7 @@ func say(_ text: String) {
 }
 
 func appendLine(_ object: [String: Any], to path: String) throws {
-    var line = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
+    var line = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
     line.append(0x0A)
     if !FileManager.default.fileExists(atPath: path) { _ = FileManager.default.createFile(atPath: path, contents: nil) }
     let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))

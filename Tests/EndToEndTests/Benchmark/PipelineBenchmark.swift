@@ -121,9 +121,14 @@ struct PipelineBenchmark {
                 "at": ISO8601DateFormatter().string(from: wall0),
                 "load_avg_1m": [rounded(loadBefore, 2), rounded(loadAfter, 2)],
             ]
-            if let state, options.encrypt { json["decrypted"] = state.decrypted }
+            if options.encrypt {  // checked by FinalState above; the sizes from the manifest
+                let files = (parse(try String(contentsOfFile: p.uploadDirectory + "/" + manifest!, encoding: .utf8)) as? [String: Any])?["files"]
+                json["decrypted"] = Dictionary(uniqueKeysWithValues: (files as? [[String: Any]] ?? []).map { file -> (String, Any) in
+                    (file["name"] as? String ?? "?", ["plaintext_bytes": file["bytes"] ?? 0, "ciphertext_bytes": (file["ciphertext"] as? [String: Any])?["bytes"] ?? 0])
+                })
+            }
             var outcome = Outcome(users: users, run: index, kill: kill?.spec, state: state,
-                                  endToEnd: (tEnd - t0).seconds, timeline: Timeline.chunks(logs: p.logsDirectory, run: runID.rawValue, wall0: wall0))
+                                  endToEnd: rounded((tEnd - t0).seconds, 3), timeline: Timeline.chunks(logs: p.logsDirectory, run: runID.rawValue, wall0: wall0))
             var stages: [String: Any] = [:]
             for phase in Outcome.phases {
                 let seconds = try ledgerTime(record, "\(phase)_finished_at") - ledgerTime(record, "\(phase)_started_at")

@@ -31,9 +31,9 @@ enum Table {
             floorCell = f(wall) + " (curl \(f(tools["curl"] ?? 0)), sqlite3 \(f(tools["sqlite3"] ?? 0)), sftp \(f(tools["sftp"] ?? 0))); "
                 + "pipeline \(f(o.endToEnd / max(wall, 1e-3)))×"
         }
-        let users = grouped(o.users)
+        let (users, rate) = (grouped(o.users), grouped(Int(Double(o.users) / o.endToEnd)))
         return "| \(String(repeating: " ", count: max(0, 9 - users.count)) + users) | \(label(o)) | **\(f(o.endToEnd))** | "
-            + "\(grouped(Int(Double(o.users) / o.endToEnd))) | "
+            + "\(String(repeating: " ", count: max(0, 7 - rate.count)) + rate) | "
             + Outcome.phases.map { f(o.phaseSeconds[$0] ?? 0) }.joined(separator: " | ") + " | "
             + String(format: "%.3f / %.3f", handoffs["extract_to_transform"] ?? 0, handoffs["transform_to_save"] ?? 0) + " | "
             + rss.joined(separator: " / ") + " | \(mb("staged")) / \(mb("uploaded")) / \(mb("database")) | "
