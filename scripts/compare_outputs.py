@@ -1,16 +1,9 @@
 #!/usr/bin/env python3
 """Whole-pipeline byte-identity check of two builds; run it through scripts/compare-outputs.sh.
 
-Each side — A (`--base`) and B (`--new`) — runs the whole pipeline once, the way
-scripts/bench_pipeline.py does (its `Pipeline`: a fresh redis-server and work directory, the SFTP
-server's upload folder emptied, API, Saver, the side's Transformer replicas with distinct
-INSTANCE_IDs, then `Extractor --once`, until the manifest is uploaded and the ledger says
-`completed`), on the same fixture: A's DummyJSON, seed 1, N users, 5% bad. `--chunk-users K`
-passes CHUNK_USERS to both sides (a build without chunks ignores it); `--base-env`/`--new-env`
-add variables to one side's stages.
-
-Then the outcomes are compared byte for byte after normalising ONLY these values, each side with
-its own run id:
+Each side — A (`--base`) and B (`--new`) — ran the whole pipeline once by
+scripts/bench-pipeline.sh, which kept the run (`--keep`); the two outcomes are compared byte for
+byte after normalising ONLY these values, each side with its own run id:
 
 1. the run id: every occurrence, in file names, file lines and column values → `<run_id>`;
 2. timestamps: a JSON member whose key ends in `_at` with an ISO 8601 value
@@ -45,15 +38,8 @@ import hashlib
 import json
 import os
 import re
-import shutil
-import socket
 import sqlite3
 import sys
-import tempfile
-import time
-
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from bench_pipeline import STAGES, Pipeline, SFTPServer  # noqa: E402
 
 TIMESTAMP = re.compile(r'"([^"\\]*_at)":"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:?\d\d)?"')
 HMAC = re.compile(r'"hmac_sha256":"[0-9a-f]{64}"')
@@ -192,8 +178,7 @@ def lines(n: int) -> str:
 
 class Outcomes:
     """Compares two finished runs' outcomes (`Side`s) line by line: one line per comparison on
-    `out`, and for a difference the first differing line of each side. Also used by
-    scripts/bench_pipeline.py (`--kill`: a killed run against an undisturbed one)."""
+    `out`, and for a difference the first differing line of each side."""
 
     def __init__(self, out=sys.stdout):
         self.out = out
@@ -253,93 +238,19 @@ class Outcomes:
         return self.failures
 
 
-class Comparison:
-    def __init__(self, opts):
-        self.opts = opts
-        self.work = tempfile.mkdtemp(prefix="compare-outputs-", dir=opts.work_root)
-        self.sftp = SFTPServer(opts.repo, opts.sftp_port)
-
-    def run_side(self, label: str, bin_dir: str, transformers: int, env: dict[str, str]) -> Side:
-        o = self.opts
-        work = f"{self.work}/{label}"
-        os.makedirs(work)
-        pipeline = Pipeline(o, self.sftp, work, o.users, bin_dir, transformers=transformers, chunk_users=o.chunk_users,
-                            extra_env=env, fixture_bin=o.base)
-        extra = "".join(f" {k}={v}" for k, v in env.items())
-        print(f"{label}: {bin_dir}, {transformers} transformer(s)"
-              + (f", CHUNK_USERS={o.chunk_users}" if o.chunk_users else "") + extra, flush=True)
-        started = time.monotonic()
-        try:
-            pipeline.start()
-            run_id = pipeline.run()
-            pipeline.stop_stages()
-            shutil.copytree(self.sftp.upload, f"{work}/upload")
-        finally:
-            pipeline.close()
-        print(f"{label}: run {run_id} completed in {time.monotonic() - started:.1f} s", flush=True)
-        return Side(label, work, run_id, pipeline.db)
-
-    def run(self) -> int:
-        o = self.opts
-        print(f"comparing {o.base} (A) with {o.new} (B) at {o.users:,} users; work in {self.work}", flush=True)
-        a = self.run_side("A", o.base, o.base_transformers, o.base_env)
-        b = self.run_side("B", o.new, o.new_transformers, o.new_env)
-        return 0 if Outcomes().all(a, b) == 0 else 1
-
-    def close(self) -> None:
-        self.sftp.stop()
-        if self.opts.keep:
-            print(f"kept {self.work}", file=sys.stderr)
-        else:
-            shutil.rmtree(self.work, ignore_errors=True)
-
-
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--repo", required=True)
-    p.add_argument("--base", required=True, help="the first build's executables (A)")
-    p.add_argument("--new", required=True, help="the second build's executables (B)")
-    p.add_argument("--users", type=int, default=100_000)
-    p.add_argument("--base-transformers", type=int, default=1, help="Transformer replicas of A (default 1)")
-    p.add_argument("--new-transformers", type=int, default=1, help="Transformer replicas of B (default 1)")
-    p.add_argument("--chunk-users", type=int, help="CHUNK_USERS for both sides (unset: each build's default)")
-    p.add_argument("--base-env", action="append", default=[], metavar="KEY=VALUE", help="a variable for A's stages")
-    p.add_argument("--new-env", action="append", default=[], metavar="KEY=VALUE", help="a variable for B's stages")
-    p.add_argument("--timeout", type=float, default=900, help="per run, seconds")
-    p.add_argument("--keep", action="store_true", help="keep the work directory")
+    p.add_argument("a", help="side A: a run kept by scripts/bench-pipeline.sh --keep (upload/, database/data.db)")
+    p.add_argument("b", help="side B: the same")
     opts = p.parse_args()
-    opts.base, opts.new = os.path.abspath(opts.base), os.path.abspath(opts.new)
-    for side in ("base_env", "new_env"):
-        pairs = [item.partition("=") for item in getattr(opts, side)]
-        if any(not key or sep != "=" for key, sep, _ in pairs):
-            p.error(f"--{side.replace('_', '-')} takes KEY=VALUE")
-        setattr(opts, side, {key: value for key, _, value in pairs})
-    if opts.users < 1 or opts.base_transformers < 1 or opts.new_transformers < 1:
-        p.error("--users and the transformer counts must be at least 1")
-    if opts.chunk_users is not None and opts.chunk_users < 1:
-        p.error("--chunk-users must be at least 1")
-    for bin_dir in (opts.base, opts.new):
-        for name in STAGES + ["DummyJSON"]:
-            if not os.access(f"{bin_dir}/{name}", os.X_OK):
-                p.error(f"{bin_dir}/{name} is missing")
-    opts.redis_port = int(os.environ.get("COMPARE_REDIS_PORT", 16481))
-    opts.sftp_port = int(os.environ.get("COMPARE_SFTP_PORT", os.environ.get("BENCH_SFTP_PORT", 12240)))
-    opts.fixture_port = int(os.environ.get("COMPARE_FIXTURE_PORT", 18392))
-    opts.api_port = int(os.environ.get("COMPARE_API_PORT", 18393))
-    opts.work_root = os.environ.get("BENCH_WORK_ROOT", "/tmp")
-    for port in (opts.fixture_port, opts.api_port):
-        with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                p.error(f"127.0.0.1:{port} is already in use")
-    comparison = Comparison(opts)
-    try:
-        return comparison.run()
-    finally:
-        comparison.close()
+    sides = []
+    for label, work in (("A", opts.a), ("B", opts.b)):
+        manifests = [n for n in os.listdir(f"{work}/upload") if n.endswith("_manifest.json")]
+        if len(manifests) != 1:
+            p.error(f"{work}/upload: expected one manifest, found {manifests}")
+        sides.append(Side(label, work, manifests[0][: -len("_manifest.json")], f"{work}/database/data.db"))
+    return 0 if Outcomes().all(*sides) == 0 else 1
 
 
 if __name__ == "__main__":
-    started = time.monotonic()
-    code = main()
-    print(f"({time.monotonic() - started:.0f} s)", file=sys.stderr)
-    sys.exit(code)
+    sys.exit(main())

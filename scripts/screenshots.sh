@@ -9,7 +9,7 @@
 #   scripts/screenshots.sh [--bin DIR]     # DIR: built executables (default: a debug build here)
 #
 # Settings: SCREENSHOT_USERS (500), SCREENSHOT_WIDTH (1100), SCREENSHOT_HEIGHT (750); the
-# benchmark's ports (BENCH_REDIS_PORT, BENCH_SFTP_PORT, BENCH_FIXTURE_PORT, BENCH_API_PORT).
+# benchmark's ports (BENCH_REDIS_PORT, BENCH_SFTP_PORT).
 # Needs root, as scripts/bench-pipeline.sh does (the SFTP server's chroot).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"

@@ -22,7 +22,7 @@ import Glibc
 /// Ports (all on 127.0.0.1): Redis `TEST_E2E_REDIS_PORT` (default 16389) and SFTP
 /// `TEST_E2E_SFTP_PORT` (default 12230), which no other suite uses, because the chaos tests stop
 /// and restart them; the fixture and the API get free ports. `E2E_BIN_DIR` runs other binaries
-/// (the release build, say) than `.build/debug`.
+/// (the release build, say) than `.build/debug`, `E2E_FIXTURE_BIN` another build's DummyJSON.
 final class Pipeline: Sendable {
     /// The users the fixture serves in every scenario, 5% of them invalid, paged 100 at a time:
     /// 50 pages, enough for a kill to land mid-pagination and mid-file.
@@ -36,6 +36,23 @@ final class Pipeline: Sendable {
         ?? repositoryRoot + "/.build/debug"
     static let redisPort = ProcessInfo.processInfo.environment["TEST_E2E_REDIS_PORT"].flatMap { Int($0) } ?? 16389
     static let sftpPort = ProcessInfo.processInfo.environment["TEST_E2E_SFTP_PORT"].flatMap { Int($0) } ?? 12230
+    static let fixtureBinary = ProcessInfo.processInfo.environment["E2E_FIXTURE_BIN"].map { $0 + "/DummyJSON" }
+        ?? binDirectory + "/DummyJSON"
+
+    /// Short intervals, so a crashed stage's claim expires in seconds and a missed signal is found
+    /// within one. The benchmark passes none: the stages then run with a deployment's defaults.
+    static let testTimings = [
+        "CHUNK_USERS": String(chunkUsers),
+        "HTTP_TIMEOUT_SECONDS": "5",
+        "RETRY_MAX_RETRIES": "4",
+        "RETRY_BASE_DELAY_SECONDS": "0.2",
+        "RETRY_MULTIPLIER": "2",
+        "RETRY_MAX_DELAY_SECONDS": "2",
+        "EXTRACT_INTERVAL_SECONDS": "86400",
+        "RECONCILE_INTERVAL_SECONDS": "1",
+        "CLAIM_TTL_SECONDS": "3",
+        "STAGING_KEEP_RUNS": "5",
+    ]
 
     enum Stage: String, CaseIterable, Sendable {
         case extractor = "Extractor", transformer = "Transformer", saver = "Saver", api = "API"
@@ -54,6 +71,9 @@ final class Pipeline: Sendable {
     /// `SFTP_ENCRYPT_RECIPIENTS`, so the saver uploads `.age` files.
     let ageIdentity: String?
     private let ageRecipient = Mutex<String?>(nil)
+    private let timings: [String: String]
+    /// When set, every stage runs under `perf record -g`, its profile in `<perf>/<name>-<users>.data`.
+    private let perf: String?
 
     var dataDirectory: String { directory.file("data") }
     var layout: StagingLayout { StagingLayout(dataDirectory: dataDirectory) }
@@ -79,8 +99,10 @@ final class Pipeline: Sendable {
     /// `SFTP_REMOTE_DIR` (`upload`) as the server keeps it on disk.
     var uploadDirectory: String { sftp.uploadDirectoryOnDisk }
 
-    private init(users: Int, encrypted: Bool) throws {
+    private init(users: Int, encrypted: Bool, timings: [String: String], perf: String?) throws {
         self.users = users
+        self.timings = timings
+        self.perf = perf
         ageIdentity = encrypted ? directory.file("age-identity.txt") : nil
         fixturePort = try freePort()
         apiPort = try freePort()
@@ -96,10 +118,11 @@ final class Pipeline: Sendable {
     /// The processes' logs are kept afterwards in `.run/e2e-logs/<test function>/`, for a look at
     /// what each stage said when an expectation failed.
     static func run<T>(
-        users: Int = Pipeline.users, fixture: [String] = [], encrypted: Bool = false, test: String = #function,
+        users: Int = Pipeline.users, fixture: [String] = [], encrypted: Bool = false,
+        timings: [String: String] = Pipeline.testTimings, perf: String? = nil, test: String = #function,
         _ body: (Pipeline) async throws -> T
     ) async throws -> T {
-        let pipeline = try Pipeline(users: users, encrypted: encrypted)
+        let pipeline = try Pipeline(users: users, encrypted: encrypted, timings: timings, perf: perf)
         defer { pipeline.keepLogs(as: test) }
         do {
             if let identity = pipeline.ageIdentity {
@@ -137,7 +160,7 @@ final class Pipeline: Sendable {
             try FileManager.default.removeItem(atPath: uploadDirectory + "/" + name)
         }
         let process = try ChildProcess(
-            name: "dummyjson", executable: Self.binDirectory + "/DummyJSON",
+            name: "dummyjson", executable: Self.fixtureBinary,
             arguments: ["--host", "127.0.0.1", "--port", String(fixturePort), "--users", String(users),
                         "--bad-fraction", String(Self.badFraction), "--seed", "1"] + fixture,
             environment: [:], logPath: logsDirectory + "/dummyjson.log")
@@ -167,6 +190,9 @@ final class Pipeline: Sendable {
         for process in processes.withLock({ $0 }) { process.killNow() }
     }
 
+    /// Every process started so far, in order.
+    var children: [ChildProcess] { processes.withLock { $0 } }
+
     func printLogs() {
         for process in processes.withLock({ $0 }) {
             print("----- \(process.name) (\(process.logPath)) -----\n\(process.tail())")
@@ -175,24 +201,13 @@ final class Pipeline: Sendable {
 
     // MARK: Stages
 
-    /// The environment every stage gets: the contract's variables, with short intervals so a
-    /// crashed stage's claim expires in seconds and a missed signal is found within one.
+    /// The environment every stage gets: the contract's variables and the run's timings.
     func environment(_ overrides: [String: String] = [:]) -> [String: String] {
         [
             "REDIS_URL": redisURL,
             "DUMMYJSON_URL": fixtureURL + "/users",
             "PAGE_SIZE": String(Self.pageSize),
-            "CHUNK_USERS": String(Self.chunkUsers),
-            "HTTP_TIMEOUT_SECONDS": "5",
-            "RETRY_MAX_RETRIES": "4",
-            "RETRY_BASE_DELAY_SECONDS": "0.2",
-            "RETRY_MULTIPLIER": "2",
-            "RETRY_MAX_DELAY_SECONDS": "2",
-            "EXTRACT_INTERVAL_SECONDS": "86400",
-            "RECONCILE_INTERVAL_SECONDS": "1",
-            "CLAIM_TTL_SECONDS": "3",
             "DATA_DIR": dataDirectory,
-            "STAGING_KEEP_RUNS": "5",
             "DB_PATH": databasePath,
             "SFTP_HOST": "127.0.0.1",
             "SFTP_PORT": String(sftp.port),
@@ -204,7 +219,8 @@ final class Pipeline: Sendable {
             "API_PORT": String(apiPort),
             "LOG_LEVEL": "info",
             "LOG_FORMAT": "text",
-        ].merging(ageRecipient.withLock { $0 }.map { ["SFTP_ENCRYPT_RECIPIENTS": $0] } ?? [:]) { $1 }
+        ].merging(timings) { $1 }
+            .merging(ageRecipient.withLock { $0 }.map { ["SFTP_ENCRYPT_RECIPIENTS": $0] } ?? [:]) { $1 }
             .merging(overrides) { $1 }
     }
 
@@ -212,8 +228,10 @@ final class Pipeline: Sendable {
     @discardableResult
     func start(_ stage: Stage, as name: String? = nil, _ arguments: [String] = [], environment overrides: [String: String] = [:]) throws -> ChildProcess {
         let name = name ?? stage.rawValue.lowercased()
+        let profile = perf.map { ["record", "-q", "-F", "999", "-g", "-o", "\($0)/\(name)-\(users).data", "--", stage.binary] }
         let process = try ChildProcess(
-            name: name, executable: stage.binary, arguments: arguments, environment: environment(overrides),
+            name: name, executable: profile == nil ? stage.binary : "/usr/bin/perf", arguments: (profile ?? []) + arguments,
+            environment: environment(overrides),
             logPath: logsDirectory + "/\(name).log")
         processes.withLock { $0.append(process) }
         return process
@@ -228,8 +246,8 @@ final class Pipeline: Sendable {
 
     /// Starts the API and waits until `/health` answers.
     @discardableResult
-    func startAPI() async throws -> ChildProcess {
-        let api = try start(.api)
+    func startAPI(as name: String? = nil) async throws -> ChildProcess {
+        let api = try start(.api, as: name)
         guard try await eventually(within: .seconds(30), {
             try await ChildProcess.run("curl", ["-fsS", "--max-time", "2", self.apiURL + "/health"]).status == 0
         }) else {
