@@ -96,15 +96,12 @@ public enum OpenAPIDocument {
             ],
             // The HTML dashboard (docs/API.md, "Dashboard"): pages, and their errors as pages.
             "/": [
-                "get": [
-                    "operationId": "dashboardRedirect",
-                    "summary": "Redirects to the dashboard at /ui/",
-                    "responses": [
+                "get": plainOperation(
+                    id: "dashboardRedirect", summary: "Redirects to the dashboard at /ui/",
+                    responses: [
                         "302": ["description": "To /ui/", "headers": ["Location": ["required": true, "schema": ["type": "string", "const": "/ui/"]]]],
                         "200": htmlResponse("The runs page, for a client that follows the redirect"),
-                        "421": ref("responses", "421"),
-                    ],
-                ],
+                    ]),
             ],
             "/ui/": [
                 "get": htmlOperation(
@@ -135,45 +132,36 @@ public enum OpenAPIDocument {
                     errors: ["400", "404", "503"]),
             ],
             "/ui/static/{file}": [
-                "get": [
-                    "operationId": "dashboardAsset",
-                    "summary": "The dashboard's style sheet and script",
-                    "parameters": [
+                "get": plainOperation(
+                    id: "dashboardAsset", summary: "The dashboard's style sheet and script",
+                    parameters: [
                         [
                             "name": "file", "in": "path", "required": true,
                             "schema": ["type": "string", "enum": .array(DashboardResources.assetTypes.keys.sorted().map { .string($0) })],
                         ],
                     ],
-                    "responses": [
+                    responses: [
                         "200": [
                             "description": "The file",
                             "content": ["text/css": ["schema": ["type": "string"]], "text/javascript": ["schema": ["type": "string"]]],
                         ],
                         "404": htmlResponse("No such file"),
-                        "421": ref("responses", "421"),
-                    ],
-                ],
+                    ]),
             ],
             "/health": [
-                "get": [
-                    "operationId": "health",
-                    "summary": "Liveness, and whether the database is ready",
-                    "description": """
+                "get": plainOperation(
+                    id: "health", summary: "Liveness, and whether the database is ready",
+                    description: """
                         Always 200 while the process serves, so a container health check passes before the first run. \
                         `database` is `ready` once the saver has created the database and its tables, `not_ready` before \
                         (with the reason in `detail`); the data endpoints answer 503 until then.
                         """,
-                    "responses": [
-                        "200": objectResponse("The API is up", schema: "Health"),
-                        "421": ref("responses", "421"),
-                    ],
-                ],
+                    responses: ["200": objectResponse("The API is up", schema: "Health")]),
             ],
             "/metrics": [
-                "get": [
-                    "operationId": "metrics",
-                    "summary": "Prometheus metrics (text format 0.0.4)",
-                    "description": """
+                "get": plainOperation(
+                    id: "metrics", summary: "Prometheus metrics (text format 0.0.4)",
+                    description: """
                         The pipeline as the database shows it at the moment of the scrape (etl_runs{status}, etl_table_rows{table}, \
                         etl_dlq_rows{rule}, etl_users_unknown_department, etl_unknown_departments, \
                         etl_last_completed_run_timestamp_seconds, etl_last_completed_run_duration_seconds, \
@@ -181,21 +169,14 @@ public enum OpenAPIDocument {
                         (http_requests_total{method,route,status}, http_request_duration_seconds{method,route}, by route template). \
                         Always 200: before the database is ready, etl_database_ready is 0 and only the HTTP metrics follow.
                         """,
-                    "responses": [
-                        "200": ["description": "The metrics", "content": ["text/plain": ["schema": ["type": "string"]]]],
-                        "421": ref("responses", "421"),
-                    ],
-                ],
+                    responses: ["200": ["description": "The metrics", "content": ["text/plain": ["schema": ["type": "string"]]]]]),
             ],
             "/openapi.json": [
-                "get": [
-                    "operationId": "openAPI",
-                    "summary": "This document",
-                    "responses": [
+                "get": plainOperation(
+                    id: "openAPI", summary: "This document",
+                    responses: [
                         "200": ["description": "The OpenAPI 3.1 document", "content": ["application/json": ["schema": ["type": "object"]]]],
-                        "421": ref("responses", "421"),
-                    ],
-                ],
+                    ]),
             ],
         ],
         "components": [
@@ -251,146 +232,91 @@ public enum OpenAPIDocument {
                 "503": errorResponse("The database is not ready yet (the saver has not created it); `detail.reason` says why"),
             ],
             "schemas": [
-                "Error": [
-                    "type": "object",
-                    "description": """
+                "Error": objectSchema(
+                    description: """
                         Every error: 400 bad parameter, 404 unknown id or path, 405 method not allowed (with `Allow: GET, HEAD`), \
                         421 foreign Host, 431 request headers too large, 500 internal error, \
                         503 database not ready or too many connections.
                         """,
-                    "required": ["error", "detail"],
-                    "additionalProperties": false,
-                    "properties": [
+                    [
                         "error": ["type": "string", "description": "What went wrong, in words"],
                         "detail": ["description": "Details for programs: an object (which parameter, which id) or null"],
+                    ]),
+                "Run": objectSchema([
+                    "run_id": ["type": "string"],
+                    "status": ["type": "string", "enum": .array(RunStatus.allCases.map { .string($0.rawValue) })],
+                    "failed_phase": ["type": ["string", "null"], "description": "extract, transform or save when status is failed"],
+                    "error": ["type": ["string", "null"], "description": "Why the run failed"],
+                    "started_at": ["type": "string", "description": "ISO 8601 UTC"],
+                    "finished_at": ["type": ["string", "null"], "description": "ISO 8601 UTC"],
+                    "duration_ms": ["type": ["integer", "null"]],
+                    "counts": ref("schemas", "RunCounts"),
+                    "staged_files": ["type": "array", "items": ref("schemas", "File"), "description": "Files the run staged"],
+                    "remote_files": ["type": "array", "items": ref("schemas", "File"), "description": "Files uploaded over SFTP"],
+                ]),
+                "RunCounts": objectSchema([
+                    "extracted": nullableCount("Rows extracted from the upstream"),
+                    "valid": nullableCount("Rows that passed validation"),
+                    "invalid": nullableCount("Rows sent to the dead-letter queue"),
+                    "loaded": nullableCount("Users written to the database"),
+                    "unknown_department": nullableCount("Valid rows whose department is not in the lookup table"),
+                ]),
+                "File": objectSchema([
+                    "name": ["type": "string", "description": "File name, without the staging directory"],
+                    "rows": ["type": ["integer", "null"]],
+                    "bytes": ["type": ["integer", "null"]],
+                    "sha256": ["type": ["string", "null"], "description": "Lower-case hex SHA-256 of the file"],
+                ]),
+                "User": objectSchema([
+                    "id": ["type": "integer"],
+                    "run_id": ["type": "string", "description": "The run of the user's latest change"],
+                    "full_name": ["type": "string"],
+                    "email": ["type": "string"],
+                    "email_domain": ["type": "string"],
+                    "age": ["type": "integer"],
+                    "age_group": ["type": "string"],
+                    "department": ["type": "string"],
+                    "department_code": ["type": "string", "description": "UNKNOWN when the department is not in the lookup table"],
+                    "bmi": ["type": ["number", "null"]],
+                    "bmi_category": ["type": ["string", "null"]],
+                    "birth_date": ["type": ["string", "null"], "description": "YYYY-MM-DD"],
+                    "record_hash": ["type": "string", "description": "SHA-256 of the raw line"],
+                    "inserted_at": ["type": "string"],
+                    "updated_at": ["type": "string", "description": "Moves only when the user's data changed"],
+                    "payload": [
+                        "type": "object",
+                        "description": "The enriched row as in users.jsonl: secrets masked to their last 4 characters, no password",
                     ],
-                ],
-                "Run": [
-                    "type": "object",
-                    "required": [
-                        "run_id", "status", "failed_phase", "error", "started_at", "finished_at", "duration_ms", "counts",
-                        "staged_files", "remote_files",
-                    ],
-                    "additionalProperties": false,
-                    "properties": [
-                        "run_id": ["type": "string"],
-                        "status": ["type": "string", "enum": .array(RunStatus.allCases.map { .string($0.rawValue) })],
-                        "failed_phase": ["type": ["string", "null"], "description": "extract, transform or save when status is failed"],
-                        "error": ["type": ["string", "null"], "description": "Why the run failed"],
-                        "started_at": ["type": "string", "description": "ISO 8601 UTC"],
-                        "finished_at": ["type": ["string", "null"], "description": "ISO 8601 UTC"],
-                        "duration_ms": ["type": ["integer", "null"]],
-                        "counts": ref("schemas", "RunCounts"),
-                        "staged_files": ["type": "array", "items": ref("schemas", "File"), "description": "Files the run staged"],
-                        "remote_files": ["type": "array", "items": ref("schemas", "File"), "description": "Files uploaded over SFTP"],
-                    ],
-                ],
-                "RunCounts": [
-                    "type": "object",
-                    "required": ["extracted", "valid", "invalid", "loaded", "unknown_department"],
-                    "additionalProperties": false,
-                    "properties": [
-                        "extracted": nullableCount("Rows extracted from the upstream"),
-                        "valid": nullableCount("Rows that passed validation"),
-                        "invalid": nullableCount("Rows sent to the dead-letter queue"),
-                        "loaded": nullableCount("Users written to the database"),
-                        "unknown_department": nullableCount("Valid rows whose department is not in the lookup table"),
-                    ],
-                ],
-                "File": [
-                    "type": "object",
-                    "required": ["name", "rows", "bytes", "sha256"],
-                    "additionalProperties": false,
-                    "properties": [
-                        "name": ["type": "string", "description": "File name, without the staging directory"],
-                        "rows": ["type": ["integer", "null"]],
-                        "bytes": ["type": ["integer", "null"]],
-                        "sha256": ["type": ["string", "null"], "description": "Lower-case hex SHA-256 of the file"],
-                    ],
-                ],
-                "User": [
-                    "type": "object",
-                    "required": [
-                        "id", "run_id", "full_name", "email", "email_domain", "age", "age_group", "department", "department_code",
-                        "bmi", "bmi_category", "birth_date", "record_hash", "inserted_at", "updated_at", "payload",
-                    ],
-                    "additionalProperties": false,
-                    "properties": [
-                        "id": ["type": "integer"],
-                        "run_id": ["type": "string", "description": "The run of the user's latest change"],
-                        "full_name": ["type": "string"],
-                        "email": ["type": "string"],
-                        "email_domain": ["type": "string"],
-                        "age": ["type": "integer"],
-                        "age_group": ["type": "string"],
-                        "department": ["type": "string"],
-                        "department_code": ["type": "string", "description": "UNKNOWN when the department is not in the lookup table"],
-                        "bmi": ["type": ["number", "null"]],
-                        "bmi_category": ["type": ["string", "null"]],
-                        "birth_date": ["type": ["string", "null"], "description": "YYYY-MM-DD"],
-                        "record_hash": ["type": "string", "description": "SHA-256 of the raw line"],
-                        "inserted_at": ["type": "string"],
-                        "updated_at": ["type": "string", "description": "Moves only when the user's data changed"],
-                        "payload": [
-                            "type": "object",
-                            "description": "The enriched row as in users.jsonl: secrets masked to their last 4 characters, no password",
-                        ],
-                    ],
-                ],
-                "DeadLetter": [
-                    "type": "object",
-                    "required": ["run_id", "line", "reasons", "payload", "inserted_at"],
-                    "additionalProperties": false,
-                    "properties": [
-                        "run_id": ["type": "string"],
-                        "line": ["type": "integer", "description": "1-based line in the run's raw.jsonl"],
-                        "reasons": ["type": "array", "items": ref("schemas", "Reason")],
-                        "payload": ["description": "The masked row, or the line's text as a string when it was not JSON"],
-                        "inserted_at": ["type": "string"],
-                    ],
-                ],
-                "Reason": [
-                    "type": "object",
-                    "required": ["field", "rule", "message"],
-                    "additionalProperties": false,
-                    "properties": [
-                        "field": ["type": "string", "description": "e.g. email, age, company.department"],
-                        "rule": ["type": "string", "description": "e.g. required, email_format, range"],
-                        "message": ["type": "string"],
-                    ],
-                ],
-                "Event": [
-                    "type": "object",
-                    "required": ["id", "run_id", "at", "stage", "event", "detail"],
-                    "additionalProperties": false,
-                    "properties": [
-                        "id": ["type": "integer"],
-                        "run_id": ["type": "string"],
-                        "at": ["type": "string", "description": "ISO 8601 UTC"],
-                        "stage": ["type": "string", "description": "The phase: extract, transform or save"],
-                        "event": ["type": "string", "description": "e.g. started, completed, failed, users written, uploaded"],
-                        "detail": ["type": ["string", "null"]],
-                    ],
-                ],
-                "Facet": [
-                    "type": "object",
-                    "required": ["value", "count"],
-                    "additionalProperties": false,
-                    "properties": [
-                        "value": ["type": ["string", "null"], "description": "A value of the column (null for rows without one)"],
-                        "count": ["type": "integer", "minimum": 1],
-                    ],
-                ],
-                "Health": [
-                    "type": "object",
-                    "required": ["status", "database", "detail"],
-                    "additionalProperties": false,
-                    "properties": [
-                        "status": ["type": "string", "enum": ["ok"]],
-                        "database": ["type": "string", "enum": ["ready", "not_ready"]],
-                        "detail": ["type": ["string", "null"], "description": "Why the database is not ready"],
-                    ],
-                ],
+                ]),
+                "DeadLetter": objectSchema([
+                    "run_id": ["type": "string"],
+                    "line": ["type": "integer", "description": "1-based line in the run's raw.jsonl"],
+                    "reasons": ["type": "array", "items": ref("schemas", "Reason")],
+                    "payload": ["description": "The masked row, or the line's text as a string when it was not JSON"],
+                    "inserted_at": ["type": "string"],
+                ]),
+                "Reason": objectSchema([
+                    "field": ["type": "string", "description": "e.g. email, age, company.department"],
+                    "rule": ["type": "string", "description": "e.g. required, email_format, range"],
+                    "message": ["type": "string"],
+                ]),
+                "Event": objectSchema([
+                    "id": ["type": "integer"],
+                    "run_id": ["type": "string"],
+                    "at": ["type": "string", "description": "ISO 8601 UTC"],
+                    "stage": ["type": "string", "description": "The phase: extract, transform or save"],
+                    "event": ["type": "string", "description": "e.g. started, completed, failed, users written, uploaded"],
+                    "detail": ["type": ["string", "null"]],
+                ]),
+                "Facet": objectSchema([
+                    "value": ["type": ["string", "null"], "description": "A value of the column (null for rows without one)"],
+                    "count": ["type": "integer", "minimum": 1],
+                ]),
+                "Health": objectSchema([
+                    "status": ["type": "string", "enum": ["ok"]],
+                    "database": ["type": "string", "enum": ["ready", "not_ready"]],
+                    "detail": ["type": ["string", "null"], "description": "Why the database is not ready"],
+                ]),
             ],
         ],
     ]
@@ -404,10 +330,8 @@ public enum OpenAPIDocument {
 
     /// A dashboard page: HTML for the page and for its errors (the 421 stays the JSON error).
     private static func htmlOperation(id: String, summary: String, parameters: [JSONValue], errors: [String]) -> JSONValue {
-        var responses = [JSONMember("200", htmlResponse("The page"))]
-        for code in errors { responses.append(JSONMember(code, htmlResponse("An error page saying what went wrong"))) }
-        responses.append(JSONMember("421", ref("responses", "421")))
-        return ["operationId": .string(id), "summary": .string(summary), "parameters": .array(parameters), "responses": .object(responses)]
+        let responses = [JSONMember("200", htmlResponse("The page"))] + errors.map { JSONMember($0, htmlResponse("An error page saying what went wrong")) }
+        return plainOperation(id: id, summary: summary, parameters: parameters, responses: responses)
     }
 
     private static func htmlResponse(_ description: String) -> JSONValue {
@@ -425,14 +349,24 @@ public enum OpenAPIDocument {
     }
 
     private static func operation(id: String, summary: String, parameters: [JSONValue], ok: JSONValue, errors: [String]) -> JSONValue {
-        var responses = [JSONMember("200", ok)]
-        for code in errors + ["421"] { responses.append(JSONMember(code, ref("responses", code))) }
-        return [
-            "operationId": .string(id),
-            "summary": .string(summary),
-            "parameters": .array(parameters),
-            "responses": .object(responses),
-        ]
+        plainOperation(id: id, summary: summary, parameters: parameters, responses: [JSONMember("200", ok)] + errors.map { JSONMember($0, ref("responses", $0)) })
+    }
+
+    private static func plainOperation(
+        id: String, summary: String, description: String? = nil, parameters: [JSONValue]? = nil, responses: KeyValuePairs<String, JSONValue>
+    ) -> JSONValue {
+        plainOperation(id: id, summary: summary, description: description, parameters: parameters, responses: responses.map { JSONMember($0.key, $0.value) })
+    }
+
+    /// An operation with its `responses` and the 421 every path answers to a foreign Host.
+    private static func plainOperation(
+        id: String, summary: String, description: String? = nil, parameters: [JSONValue]? = nil, responses: [JSONMember]
+    ) -> JSONValue {
+        var members = [JSONMember("operationId", .string(id)), JSONMember("summary", .string(summary))]
+        if let description { members.append(JSONMember("description", .string(description))) }
+        if let parameters { members.append(JSONMember("parameters", .array(parameters))) }
+        members.append(JSONMember("responses", .object(responses + [JSONMember("421", ref("responses", "421"))])))
+        return .object(members)
     }
 
     private static func listResponse(_ description: String, item: String) -> JSONValue {
@@ -483,6 +417,17 @@ public enum OpenAPIDocument {
 
     private static func errorResponse(_ description: String) -> JSONValue {
         ["description": .string(description), "content": ["application/json": ["schema": ref("schemas", "Error")]]]
+    }
+
+    /// An object with exactly these properties, all required (the API writes every key, `null`
+    /// included).
+    private static func objectSchema(description: String? = nil, _ properties: KeyValuePairs<String, JSONValue>) -> JSONValue {
+        var schema = [JSONMember("type", "object")]
+        if let description { schema.append(JSONMember("description", .string(description))) }
+        schema.append(JSONMember("required", .array(properties.map { .string($0.key) })))
+        schema.append(JSONMember("additionalProperties", false))
+        schema.append(JSONMember("properties", .object(properties.map { JSONMember($0.key, $0.value) })))
+        return .object(schema)
     }
 
     private static func nullableCount(_ description: String) -> JSONValue {

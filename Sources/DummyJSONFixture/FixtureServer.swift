@@ -242,17 +242,11 @@ public final class FixtureServer: Sendable {
     func listResponse(request: Request, total: Int, reportedTotal: Int? = nil, bodyFault: BodyFault, content: ContentFaults = .none,
                       request n: Int, logger: Logger) -> Response {
         let query = request.uri.queryParameters
-        let limit: Int
-        let skip: Int
-        switch FixtureServer.parseNumber(query["limit"]) {
-        case .invalid: return FixtureServer.message(.badRequest, "Invalid 'limit' - must be a number")
-        case .absent: limit = 30
-        case .value(let v): limit = v
+        guard let limit = FixtureServer.parseNumber(query["limit"], absent: 30) else {
+            return FixtureServer.message(.badRequest, "Invalid 'limit' - must be a number")
         }
-        switch FixtureServer.parseNumber(query["skip"]) {
-        case .invalid: return FixtureServer.message(.badRequest, "Invalid 'skip' - must be a number")
-        case .absent: skip = 0
-        case .value(let v): skip = v
+        guard let skip = FixtureServer.parseNumber(query["skip"], absent: 0) else {
+            return FixtureServer.message(.badRequest, "Invalid 'skip' - must be a number")
         }
         let selection = UserFieldSelection(selectParameter: query["select"].map(String.init))
         var window = PageWindow(total: total, skip: skip, limit: limit)
@@ -332,19 +326,14 @@ public final class FixtureServer: Sendable {
         return Response(status: .ok, headers: [.contentType: FixtureServer.jsonContentType], body: body)
     }
 
-    enum NumberParameter: Equatable {
-        case absent, invalid, value(Int)
-    }
-
     /// DummyJSON accepts whatever JavaScript's `Number()` takes: integers, decimals (truncated
-    /// here), exponents. Anything else is "must be a number". An empty value counts as absent.
-    static func parseNumber(_ raw: Substring?) -> NumberParameter {
-        guard let raw else { return .absent }
-        let text = String(raw).trimmingSpaces
-        if text.isEmpty { return .absent }
-        if let v = Int(text) { return .value(v) }
-        if let d = Double(text), d.isFinite, abs(d) < 1e15 { return .value(Int(d)) }
-        return .invalid
+    /// here), exponents; anything else (`nil`) is "must be a number". Absent or empty: `absent`.
+    static func parseNumber(_ raw: Substring?, absent: Int) -> Int? {
+        let text = raw.map { String($0).trimmingSpaces } ?? ""
+        if text.isEmpty { return absent }
+        if let v = Int(text) { return v }
+        if let d = Double(text), d.isFinite, abs(d) < 1e15 { return Int(d) }
+        return nil
     }
 
     // MARK: Control API

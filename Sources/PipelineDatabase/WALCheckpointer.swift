@@ -42,7 +42,7 @@ public final class WALCheckpointer: Sendable {
         guard !pending.exchange(true, ordering: .acquiringAndReleasing) else { return }
         queue.async { [self] in
             pending.store(false, ordering: .releasing)
-            checkpoint()
+            if checkpoint(SQLITE_CHECKPOINT_PASSIVE) != nil { completed.add(1, ordering: .releasing) }
         }
     }
 
@@ -73,31 +73,22 @@ public final class WALCheckpointer: Sendable {
 
     /// Only on ``queue``.
     private func merge(attempts: Int) -> Bool {
-        connection.withLock { db in
-            if db == nil { db = Self.open(path) }
-            guard let db else { return false }
-            for _ in 0..<max(1, attempts) {
-                var walFrames: Int32 = 0
-                var copied: Int32 = 0
-                let status = sqlite3_wal_checkpoint_v2(db, nil, SQLITE_CHECKPOINT_TRUNCATE, &walFrames, &copied)
-                if status == SQLITE_OK && walFrames == 0 {
-                    completed.add(1, ordering: .releasing)
-                    return true
-                }
-            }
-            return false
+        for _ in 0..<max(1, attempts) where checkpoint(SQLITE_CHECKPOINT_TRUNCATE) == 0 {
+            completed.add(1, ordering: .releasing)
+            return true
         }
+        return false
     }
 
-    private func checkpoint() {
+    /// A checkpoint of `mode` on the checkpointer's own connection (only on ``queue``): the WAL
+    /// frames it left, or `nil` when it failed.
+    private func checkpoint(_ mode: Int32) -> Int32? {
         connection.withLock { db in
             if db == nil { db = Self.open(path) }
-            guard let db else { return }
             var walFrames: Int32 = 0
             var copied: Int32 = 0
-            if sqlite3_wal_checkpoint_v2(db, nil, SQLITE_CHECKPOINT_PASSIVE, &walFrames, &copied) == SQLITE_OK && walFrames >= 0 {
-                completed.add(1, ordering: .releasing)
-            }
+            guard let db, sqlite3_wal_checkpoint_v2(db, nil, mode, &walFrames, &copied) == SQLITE_OK, walFrames >= 0 else { return nil }
+            return walFrames
         }
     }
 

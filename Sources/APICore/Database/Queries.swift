@@ -208,9 +208,7 @@ public enum Queries {
         var masker = PayloadMasker(masking)
         return try fetch(
             db, sql: "SELECT \(UserResource.columns) FROM \(User.databaseTableName) WHERE \(User.Columns.id.name) = ?", cached: true, arguments: [id]
-        ) {
-            UserResource(row: $0, masker: &masker)
-        }.first
+        ) { UserResource(row: $0, masker: &masker) }.first
     }
 
     /// Runs `sql` and makes an item of each row while SQLite still holds it (a cursor: no copy

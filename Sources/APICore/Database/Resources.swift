@@ -138,7 +138,6 @@ public struct FileEntry: Sendable, Equatable {
         }
     }
 
-    /// The last component of a path (`/data/runs/<id>/users.jsonl` → `users.jsonl`).
     /// A staged or remote file's name as shown: its last path component, with the chunk folder
     /// in front for a chunk's file (`chunks/000003/users.jsonl`), so a chunked run's files are
     /// told apart.
@@ -157,91 +156,60 @@ public struct FileEntry: Sendable, Equatable {
     }
 }
 
-/// One row of `users`: the latest enriched state of a user.
+/// One row of `users` as the API shows it: the stored ``User`` (its members read through this
+/// type, `user.email`), with its payload masked once more on the way out (``PayloadMasker``).
+@dynamicMemberLookup
 public struct UserResource: Sendable, Equatable {
-    public var id: Int
-    public var runID: String
-    public var fullName: String
-    public var email: String
-    public var emailDomain: String
-    public var age: Int
-    public var ageGroup: String
-    public var department: String
-    public var departmentCode: String
-    public var bmi: Double?
-    public var bmiCategory: String?
-    public var birthDate: String?
-    public var recordHash: String
-    public var insertedAt: String
-    public var updatedAt: String
-    /// The enriched row as in users.jsonl, masked once more on the way out (``PayloadMasker``).
+    /// The row, but for its `payload`, left empty (see ``columns``).
+    public var user: User
+    /// The enriched row as in users.jsonl, masked again.
     public var payload: JSONValue
 
+    public subscript<Value>(dynamicMember member: KeyPath<User, Value>) -> Value { user[keyPath: member] }
+
     /// The keys of ``json``, in order: the columns of the CSV answer.
-    public static let keys = [
-        "id", "run_id", "full_name", "email", "email_domain", "age", "age_group", "department", "department_code", "bmi",
-        "bmi_category", "birth_date", "record_hash", "inserted_at", "updated_at", "payload",
-    ]
+    public static let keys = User.Columns.allCases.filter { $0 != .payload && $0 != .lastSeenRunID }.map(\.rawValue) + ["payload"]
 
-    /// The columns of `users` read, in the order ``init(row:masker:)`` reads them: by position (a
-    /// lookup by name costs a hash per column and row), the payload straight from SQLite's buffer.
-    static let columns = [
-        User.Columns.id, User.Columns.runID, User.Columns.fullName, User.Columns.email, User.Columns.emailDomain, User.Columns.age,
-        User.Columns.ageGroup, User.Columns.department, User.Columns.departmentCode, User.Columns.bmi, User.Columns.bmiCategory,
-        User.Columns.birthDate, User.Columns.recordHash, User.Columns.payload, User.Columns.insertedAt, User.Columns.updatedAt,
-    ].map(\.name).joined(separator: ", ")
+    /// What ``init(row:masker:)`` reads: the table's columns for ``User/init(row:)``, the payload
+    /// blank there and selected again last, to be masked straight from SQLite's buffer (no
+    /// `String` made of it, and bytes that are not UTF-8 are not repaired into JSON).
+    static let columns = selection(of: User.Columns.allCases, payload: User.Columns.payload)
 
-    /// Columns by position, in the order of ``columns``.
     init(row: Row, masker: inout PayloadMasker) {
-        id = row[0]
-        runID = row[1]
-        fullName = row[2]
-        email = row[3]
-        emailDomain = row[4]
-        age = row[5]
-        ageGroup = row[6]
-        department = row[7]
-        departmentCode = row[8]
-        bmi = row[9]
-        bmiCategory = row[10]
-        birthDate = row[11]
-        recordHash = row[12]
-        payload = masker.read(row, atIndex: 13)
-        insertedAt = row[14]
-        updatedAt = row[15]
+        user = User(row: row)
+        payload = masker.read(row, atIndex: User.Columns.allCases.count)
     }
 
     public var json: JSONValue {
         [
-            "id": .int(id),
-            "run_id": .string(runID),
-            "full_name": .string(fullName),
-            "email": .string(email),
-            "email_domain": .string(emailDomain),
-            "age": .int(age),
-            "age_group": .string(ageGroup),
-            "department": .string(department),
-            "department_code": .string(departmentCode),
-            "bmi": .double(bmi),
-            "bmi_category": .string(bmiCategory),
-            "birth_date": .string(birthDate),
-            "record_hash": .string(recordHash),
-            "inserted_at": .string(insertedAt),
-            "updated_at": .string(updatedAt),
+            "id": .int(user.id),
+            "run_id": .string(user.runID),
+            "full_name": .string(user.fullName),
+            "email": .string(user.email),
+            "email_domain": .string(user.emailDomain),
+            "age": .int(user.age),
+            "age_group": .string(user.ageGroup),
+            "department": .string(user.department),
+            "department_code": .string(user.departmentCode),
+            "bmi": .double(user.bmi),
+            "bmi_category": .string(user.bmiCategory),
+            "birth_date": .string(user.birthDate),
+            "record_hash": .string(user.recordHash),
+            "inserted_at": .string(user.insertedAt),
+            "updated_at": .string(user.updatedAt),
             "payload": payload,
         ]
     }
 }
 
-/// One row of `dlq_records`: a rejected row with every reason.
+/// One row of `dlq_records` as the API shows it: the stored ``DLQRecord`` with its reasons read
+/// and its payload masked once more (for a line that was not a JSON object, the placeholder the
+/// transformer wrote in its place: docs/STAGING.md).
+@dynamicMemberLookup
 public struct DLQResource: Sendable, Equatable {
-    public var runID: String
-    public var line: Int
+    public var record: DLQRecord
     public var reasons: [Reason]
-    /// The masked row, masked once more on the way out (``PayloadMasker``); for a line that was not
-    /// a JSON object, the placeholder the transformer wrote in its place (docs/STAGING.md).
     public var payload: JSONValue
-    public var insertedAt: String
 
     public struct Reason: Sendable, Equatable {
         public var field: String
@@ -249,36 +217,31 @@ public struct DLQResource: Sendable, Equatable {
         public var message: String
     }
 
+    public subscript<Value>(dynamicMember member: KeyPath<DLQRecord, Value>) -> Value { record[keyPath: member] }
+
     /// The keys of ``json``, in order: the columns of the CSV answer.
-    public static let keys = ["run_id", "line", "reasons", "payload", "inserted_at"]
+    public static let keys = DLQRecord.Columns.allCases.map(\.rawValue)
 
-    /// The columns of `dlq_records` read, in the order ``init(row:masker:)`` reads them (by
-    /// position, the payload straight from SQLite's buffer).
-    static let columns = [
-        DLQRecord.Columns.runID, DLQRecord.Columns.line, DLQRecord.Columns.reasons, DLQRecord.Columns.payload, DLQRecord.Columns.insertedAt,
-    ].map(\.name).joined(separator: ", ")
+    /// What ``init(row:masker:)`` reads, as ``UserResource/columns``.
+    static let columns = selection(of: DLQRecord.Columns.allCases, payload: DLQRecord.Columns.payload)
 
-    /// Columns by position, in the order of ``columns``.
     init(row: Row, masker: inout PayloadMasker) {
-        runID = row[0]
-        line = row[1]
-        let reasonsText: String? = row[2]
-        reasons = ((reasonsText.flatMap { try? JSONValue.parse($0) })?.arrayValue ?? []).map { item in
+        record = DLQRecord(row: row)
+        reasons = ((try? JSONValue.parse(record.reasons))?.arrayValue ?? []).map { item in
             Reason(
                 field: item["field"]?.stringValue ?? "", rule: item["rule"]?.stringValue ?? "",
                 message: item["message"]?.stringValue ?? "")
         }
-        payload = masker.read(row, atIndex: 3)
-        insertedAt = row[4]
+        payload = masker.read(row, atIndex: DLQRecord.Columns.allCases.count)
     }
 
     public var json: JSONValue {
         [
-            "run_id": .string(runID),
-            "line": .int(line),
+            "run_id": .string(record.runID),
+            "line": .int(record.line),
             "reasons": .array(reasons.map { ["field": .string($0.field), "rule": .string($0.rule), "message": .string($0.message)] }),
             "payload": payload,
-            "inserted_at": .string(insertedAt),
+            "inserted_at": .string(record.insertedAt),
         ]
     }
 }
@@ -290,18 +253,16 @@ extension EtlRunEvent {
     }
 }
 
-/// The JSON payload columns, masked again on the way out: the transformer masked every row before
-/// it was stored, so on a database the pipeline wrote this changes nothing; a row written by a
-/// buggy or older stage still cannot leak a secret through the API. Text that does not parse
-/// (which the saver never writes) reads as `null` rather than failing the whole page, and is
-/// never passed through, since it could not be masked.
-///
-/// The masking is `SecretMasking`'s splice over a ``JSONTape`` (the transformer's own path): the
-/// text is parsed once, without building a tree, and copied in runs around the secrets; what it
-/// writes is valid compact JSON, so the answer carries it as a ``JSONFragment``, spliced into the
-/// response as it is rather than parsed into a `JSONValue` and written again (docs/API.md,
-/// "Payloads are served as stored"). One masker serves a page: its tape and its cache of key
-/// treatments are reused from row to row.
+/// A record's columns in table order with its payload column blank (`''`), then the payload
+/// again, last: the selection of a resource that masks the payload from SQLite's buffer.
+private func selection<Column: ColumnExpression>(of columns: [Column], payload: Column) -> String {
+    (columns.map { $0.name == payload.name ? "'' AS \($0.name)" : $0.name } + [payload.name]).joined(separator: ", ")
+}
+
+/// The JSON payload columns, masked again on the way out (docs/API.md, "Secrets" and "Payloads
+/// are served as stored"): `SecretMasking`'s splice over a ``JSONTape``, kept as a
+/// ``JSONFragment``; text that does not parse reads as `null`, never passed through unmasked. One
+/// masker serves a page: its tape and its cache of key treatments are reused from row to row.
 struct PayloadMasker {
     let masking: SecretMasking
     private var tape = JSONTape()

@@ -35,7 +35,7 @@ public struct APIError: Error, Sendable, Equatable {
 
     /// 404 for an id that names nothing.
     public static func notFound(_ what: String, _ key: String, _ value: JSONValue) -> APIError {
-        APIError(.notFound, "no \(what) with \(key) \(JSONWriter.string(value))", detail: [JSONMember(key, value)].asObject)
+        APIError(.notFound, "no \(what) with \(key) \(JSONWriter.string(value))", detail: .object([JSONMember(key, value)]))
     }
 
     /// 404 for a path the API does not serve.
@@ -95,10 +95,6 @@ public struct APIError: Error, Sendable, Equatable {
         response.headers.append(contentsOf: headers)
         return response
     }
-}
-
-extension Array where Element == JSONMember {
-    var asObject: JSONValue { .object(self) }
 }
 
 /// Builds `application/json` responses from ``JSONValue`` (Hummingbird sets `Content-Length` from the body).

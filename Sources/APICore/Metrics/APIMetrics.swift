@@ -1,20 +1,11 @@
 import CoreMetrics
 import Prometheus
 
-/// `GET /metrics`: the Prometheus text format, through swift-metrics over swift-prometheus.
-///
-/// Two kinds of metrics (docs/API.md, "Metrics"):
-///
-/// - HTTP requests and their latency, counted by ``APIMiddleware`` as requests are answered, in a
-///   registry that lives as long as the process (``recordRequest(method:path:status:duration:)``);
-/// - what the database holds (runs by status, rows per table, dead letters per rule, unknown
-///   departments, the last completed run, phase durations), computed from the database at every
-///   scrape into a fresh registry (``DatabaseMetrics``): nothing is cached, so a scrape always
-///   shows the file as it is, and the API still writes nothing.
-///
-/// Every metric is made through swift-metrics' API (`Counter`, `Timer`, `Gauge`, `Recorder`) with
-/// an explicit factory (``MetricCatalog/Factory``), never through the global `MetricsSystem`, so
-/// tests can run several servers in one process.
+/// `GET /metrics` (docs/API.md, "Metrics"): the Prometheus text format, through swift-metrics over
+/// swift-prometheus. HTTP metrics live in a registry as long as the process; the database's are
+/// computed at every scrape into a fresh registry (``DatabaseMetrics``), so a scrape shows the
+/// file as it is. Every metric goes through an explicit factory (``MetricCatalog/Factory``), never
+/// the global `MetricsSystem`, so tests can run several servers in one process.
 public final class APIMetrics: Sendable {
     /// The process's HTTP metrics.
     let http = PrometheusCollectorRegistry()

@@ -115,16 +115,16 @@ public struct FaultSettings: Sendable, Equatable {
     /// values of the wrong type are errors. `"totalChangeAfter": null` and `"reportTotal": null`
     /// turn those faults off.
     public func applying(json: Data) throws -> FaultSettings {
-        let patch: FaultPatch
+        let decoder = JSONDecoder()
+        decoder.userInfo[FaultSettings.baseKey] = self
+        let settings: FaultSettings
         do {
-            patch = try JSONDecoder().decode(FaultPatch.self, from: json)
+            settings = try decoder.decode(FaultSettings.self, from: json)
         } catch let error as FixtureConfigurationError {
             throw error
         } catch {
             throw FixtureConfigurationError("invalid fault settings: \(FaultSettings.describe(error))")
         }
-        var settings = self
-        patch.apply(to: &settings)
         try settings.validate()
         return settings
     }
@@ -149,14 +149,51 @@ extension FaultSettings: Codable {
         case hostile, invalidUTF8Users, nanUsers
     }
 
+    /// The settings ``applying(json:)`` starts from, in a decoder's `userInfo`.
+    static let baseKey = CodingUserInfoKey(rawValue: "FaultSettings.base")!
+
+    /// The keys present replace those of the decoder's ``baseKey`` settings (default: none);
+    /// unknown keys are errors, and `null` turns an optional fault off.
     public init(from decoder: any Decoder) throws {
-        let patch = try FaultPatch(from: decoder)
-        var settings = FaultSettings()
-        patch.apply(to: &settings)
-        self = settings
+        let c = try decoder.container(keyedBy: AnyKey.self)
+        let known = CodingKeys.allCases.map(\.stringValue)
+        if let unknown = c.allKeys.map(\.stringValue).sorted().first(where: { !known.contains($0) }) {
+            throw FixtureConfigurationError("unknown fault setting '\(unknown)' (known: \(known.joined(separator: ", ")))")
+        }
+        var s = decoder.userInfo[FaultSettings.baseKey] as? FaultSettings ?? FaultSettings()
+        func set<T: Decodable>(_ path: WritableKeyPath<FaultSettings, T>, _ key: CodingKeys) throws {
+            if let value = try c.decodeIfPresent(T.self, forKey: AnyKey(stringValue: key.stringValue)) { s[keyPath: path] = value }
+        }
+        func setOptional(_ path: WritableKeyPath<FaultSettings, Int?>, _ key: CodingKeys) throws {
+            let key = AnyKey(stringValue: key.stringValue)
+            if c.contains(key) { s[keyPath: path] = try c.decodeNil(forKey: key) ? nil : c.decode(Int.self, forKey: key) }
+        }
+        try set(\.failEvery, .failEvery)
+        try set(\.rateLimit, .rateLimit)
+        try set(\.rateWindowSeconds, .rateWindowSeconds)
+        try set(\.retryAfterSeconds, .retryAfterSeconds)
+        try set(\.delayMs, .delayMs)
+        try set(\.truncateRequests, .truncateRequests)
+        try set(\.malformedRequests, .malformedRequests)
+        try setOptional(\.totalChangeAfter, .totalChangeAfter)
+        try set(\.totalChangeBy, .totalChangeBy)
+        try set(\.down, .down)
+        try setOptional(\.reportTotal, .reportTotal)
+        try set(\.hostile, .hostile)
+        try set(\.invalidUTF8Users, .invalidUTF8Users)
+        try set(\.nanUsers, .nanUsers)
+        self = s
     }
 
-    /// Every key, `totalChangeAfter` and `reportTotal` as `null` when off.
+    private struct AnyKey: CodingKey {
+        let stringValue: String
+        init(stringValue: String) { self.stringValue = stringValue }
+        var intValue: Int? { nil }
+        init?(intValue: Int) { nil }
+    }
+
+    /// Every key, `totalChangeAfter` and `reportTotal` as `null` when off (an `Optional`
+    /// encoded as itself, not through `encodeIfPresent`).
     public func encode(to encoder: any Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
         try c.encode(failEvery, forKey: .failEvery)
@@ -166,91 +203,12 @@ extension FaultSettings: Codable {
         try c.encode(delayMs, forKey: .delayMs)
         try c.encode(truncateRequests, forKey: .truncateRequests)
         try c.encode(malformedRequests, forKey: .malformedRequests)
-        if let after = totalChangeAfter {
-            try c.encode(after, forKey: .totalChangeAfter)
-        } else {
-            try c.encodeNil(forKey: .totalChangeAfter)
-        }
+        try c.encode(totalChangeAfter, forKey: .totalChangeAfter)  // null when off
         try c.encode(totalChangeBy, forKey: .totalChangeBy)
         try c.encode(down, forKey: .down)
-        if let reportTotal {
-            try c.encode(reportTotal, forKey: .reportTotal)
-        } else {
-            try c.encodeNil(forKey: .reportTotal)
-        }
+        try c.encode(reportTotal, forKey: .reportTotal)  // null when off
         try c.encode(hostile, forKey: .hostile)
         try c.encode(invalidUTF8Users, forKey: .invalidUTF8Users)
         try c.encode(nanUsers, forKey: .nanUsers)
-    }
-}
-
-/// The keys present in a JSON object of fault settings.
-struct FaultPatch: Decodable {
-    struct AnyKey: CodingKey {
-        let stringValue: String
-        init(stringValue: String) { self.stringValue = stringValue }
-        var intValue: Int? { nil }
-        init?(intValue: Int) { nil }
-    }
-
-    var failEvery: Int?
-    var rateLimit: Int?
-    var rateWindowSeconds: Double?
-    var retryAfterSeconds: Int?
-    var delayMs: Int?
-    var truncateRequests: [Int]?
-    var malformedRequests: [Int]?
-    var totalChangeAfter: Int??
-    var totalChangeBy: Int?
-    var down: Bool?
-    var reportTotal: Int??
-    var hostile: Bool?
-    var invalidUTF8Users: [Int]?
-    var nanUsers: [Int]?
-
-    init(from decoder: any Decoder) throws {
-        let c = try decoder.container(keyedBy: AnyKey.self)
-        let known = Set(FaultSettings.CodingKeys.allCases.map(\.stringValue))
-        if let unknown = c.allKeys.map(\.stringValue).sorted().first(where: { !known.contains($0) }) {
-            throw FixtureConfigurationError(
-                "unknown fault setting '\(unknown)' (known: \(FaultSettings.CodingKeys.allCases.map(\.stringValue).joined(separator: ", ")))"
-            )
-        }
-        func key(_ k: FaultSettings.CodingKeys) -> AnyKey { AnyKey(stringValue: k.stringValue) }
-        failEvery = try c.decodeIfPresent(Int.self, forKey: key(.failEvery))
-        rateLimit = try c.decodeIfPresent(Int.self, forKey: key(.rateLimit))
-        rateWindowSeconds = try c.decodeIfPresent(Double.self, forKey: key(.rateWindowSeconds))
-        retryAfterSeconds = try c.decodeIfPresent(Int.self, forKey: key(.retryAfterSeconds))
-        delayMs = try c.decodeIfPresent(Int.self, forKey: key(.delayMs))
-        truncateRequests = try c.decodeIfPresent([Int].self, forKey: key(.truncateRequests))
-        malformedRequests = try c.decodeIfPresent([Int].self, forKey: key(.malformedRequests))
-        if c.contains(key(.totalChangeAfter)) {
-            totalChangeAfter = .some(try c.decodeNil(forKey: key(.totalChangeAfter)) ? nil : c.decode(Int.self, forKey: key(.totalChangeAfter)))
-        }
-        totalChangeBy = try c.decodeIfPresent(Int.self, forKey: key(.totalChangeBy))
-        down = try c.decodeIfPresent(Bool.self, forKey: key(.down))
-        if c.contains(key(.reportTotal)) {
-            reportTotal = .some(try c.decodeNil(forKey: key(.reportTotal)) ? nil : c.decode(Int.self, forKey: key(.reportTotal)))
-        }
-        hostile = try c.decodeIfPresent(Bool.self, forKey: key(.hostile))
-        invalidUTF8Users = try c.decodeIfPresent([Int].self, forKey: key(.invalidUTF8Users))
-        nanUsers = try c.decodeIfPresent([Int].self, forKey: key(.nanUsers))
-    }
-
-    func apply(to s: inout FaultSettings) {
-        if let failEvery { s.failEvery = failEvery }
-        if let rateLimit { s.rateLimit = rateLimit }
-        if let rateWindowSeconds { s.rateWindowSeconds = rateWindowSeconds }
-        if let retryAfterSeconds { s.retryAfterSeconds = retryAfterSeconds }
-        if let delayMs { s.delayMs = delayMs }
-        if let truncateRequests { s.truncateRequests = truncateRequests }
-        if let malformedRequests { s.malformedRequests = malformedRequests }
-        if let totalChangeAfter { s.totalChangeAfter = totalChangeAfter }
-        if let totalChangeBy { s.totalChangeBy = totalChangeBy }
-        if let down { s.down = down }
-        if let reportTotal { s.reportTotal = reportTotal }
-        if let hostile { s.hostile = hostile }
-        if let invalidUTF8Users { s.invalidUTF8Users = invalidUTF8Users }
-        if let nanUsers { s.nanUsers = nanUsers }
     }
 }

@@ -41,7 +41,7 @@ public struct FixtureConfigurationError: Error, CustomStringConvertible, Equatab
 public struct PageWindow: Sendable, Equatable {
     public let start: Int
     public let count: Int
-    public let total: Int
+    public private(set) var total: Int
     /// The `skip` echoed in the envelope (the value asked for).
     public let skip: Int
 
@@ -66,14 +66,9 @@ public struct PageWindow: Sendable, Equatable {
 
     /// The same users with `reported` as the envelope's `total` (the `reportTotal` fault).
     public func reporting(total reported: Int) -> PageWindow {
-        PageWindow(start: start, count: count, total: reported, skip: skip)
-    }
-
-    private init(start: Int, count: Int, total: Int, skip: Int) {
-        self.start = start
-        self.count = count
-        self.total = total
-        self.skip = skip
+        var window = self
+        window.total = reported
+        return window
     }
 }
 
@@ -372,11 +367,7 @@ public struct FixtureUsers: Sendable {
             key("\"phone\":\"+", &out)
             out.raw(Vocabulary.phoneCountryCodes[phoneCC])
             out.byte(0x20)
-            out.int(phone1)
-            out.byte(0x2D)
-            out.int(phone2)
-            out.byte(0x2D)
-            out.int(phone3)
+            out.int(phone1, phone2, phone3)
             out.byte(0x22)
         }
         if sel.contains(.username) {
@@ -391,11 +382,7 @@ public struct FixtureUsers: Sendable {
         }
         if sel.contains(.birthDate) {
             key("\"birthDate\":\"", &out)
-            out.int(FixtureUsers.referenceYear - age)
-            out.byte(0x2D)
-            out.int(birthMonth)
-            out.byte(0x2D)
-            out.int(birthDay)
+            out.int(FixtureUsers.referenceYear - age, birthMonth, birthDay)
             out.byte(0x22)
         }
         if sel.contains(.image) {
@@ -428,13 +415,9 @@ public struct FixtureUsers: Sendable {
         }
         if sel.contains(.ip) {
             key("\"ip\":\"", &out)
-            out.int(1 + Int(ipBits & 0xFF) % 223)
+            out.int(1 + Int(ipBits & 0xFF) % 223, Int((ipBits >> 8) & 0xFF), joinedBy: 0x2E)
             out.byte(0x2E)
-            out.int(Int((ipBits >> 8) & 0xFF))
-            out.byte(0x2E)
-            out.int(Int((ipBits >> 16) & 0xFF))
-            out.byte(0x2E)
-            out.int(Int((ipBits >> 24) & 0xFF))
+            out.int(Int((ipBits >> 16) & 0xFF), Int((ipBits >> 24) & 0xFF), joinedBy: 0x2E)
             out.byte(0x22)
         }
         if sel.contains(.address) {
@@ -455,9 +438,9 @@ public struct FixtureUsers: Sendable {
         }
         if sel.contains(.bank) {
             key("\"bank\":{\"cardExpire\":\"", &out)
-            out.padded(expMonth, width: 2)
+            out.padded(UInt64(expMonth), width: 2)
             out.byte(0x2F)
-            out.padded(expYear, width: 2)
+            out.padded(UInt64(expYear), width: 2)
             out.raw("\",\"cardNumber\":\"")
             out.unsigned(cardNumber)
             out.raw("\",\"cardType\":")
@@ -468,15 +451,12 @@ public struct FixtureUsers: Sendable {
             out.byte(0x41 &+ UInt8(ibanCountry % 26))
             out.byte(0x41 &+ UInt8((ibanCountry / 26) % 26))
             out.int(ibanCheck)
-            var bits = iban1
-            for _ in 0..<9 {
-                out.byte(JSONBytes.upperAlnum(UInt8(truncatingIfNeeded: bits % 36)))
-                bits /= 36
-            }
-            bits = iban2
-            for _ in 0..<9 {
-                out.byte(JSONBytes.upperAlnum(UInt8(truncatingIfNeeded: bits % 36)))
-                bits /= 36
+            for half in 0..<2 {
+                var bits = half == 0 ? iban1 : iban2
+                for _ in 0..<9 {
+                    out.byte(JSONBytes.upperAlnum(UInt8(truncatingIfNeeded: bits % 36)))
+                    bits /= 36
+                }
             }
             out.raw("\"}")
         }
@@ -513,18 +493,12 @@ public struct FixtureUsers: Sendable {
         }
         if sel.contains(.ein) {
             key("\"ein\":\"", &out)
-            out.int(ein1)
-            out.byte(0x2D)
-            out.int(ein2)
+            out.int(ein1, ein2)
             out.byte(0x22)
         }
         if sel.contains(.ssn) {
             key("\"ssn\":\"", &out)
-            out.int(ssn1)
-            out.byte(0x2D)
-            out.int(ssn2)
-            out.byte(0x2D)
-            out.int(ssn3)
+            out.int(ssn1, ssn2, ssn3)
             out.byte(0x22)
         }
         if sel.contains(.userAgent) {

@@ -130,43 +130,31 @@ struct JSONBytes: ~Copyable {
         }
     }
 
+    /// `a-b` or `a-b-c` (numbers joined by `separator`): a phone number, a date, an SSN.
+    @inline(__always)
+    mutating func int(_ a: Int, _ b: Int, _ c: Int? = nil, joinedBy separator: UInt8 = 0x2D) {
+        int(a)
+        byte(separator)
+        int(b)
+        if let c {
+            byte(separator)
+            int(c)
+        }
+    }
+
     mutating func unsigned(_ value: UInt64) {
-        if value < 10 {
-            byte(0x30 &+ UInt8(truncatingIfNeeded: value))
-            return
+        var digits = 1
+        var limit: UInt64 = 10
+        while digits < 20, value >= limit {
+            digits += 1
+            limit = limit &* 10
         }
-        let digits: Int
-        if value < 100 {
-            digits = 2
-        } else if value < 1_000 {
-            digits = 3
-        } else if value < 10_000 {
-            digits = 4
-        } else if value < 100_000 {
-            digits = 5
-        } else {
-            var d = 6
-            var limit: UInt64 = 1_000_000
-            while d < 20, value >= limit {
-                d += 1
-                limit = limit &* 10
-            }
-            digits = d
-        }
-        reserve(digits)
-        var v = value
-        var i = count + digits - 1
-        while i >= count {
-            base[i] = 0x30 &+ UInt8(truncatingIfNeeded: v % 10)
-            v /= 10
-            i -= 1
-        }
-        count += digits
+        padded(value, width: digits)
     }
 
     /// Zero-padded decimal of exactly `width` digits (value must fit).
     @inline(__always)
-    mutating func padded(_ value: Int, width: Int) {
+    mutating func padded(_ value: UInt64, width: Int) {
         reserve(width)
         var v = value
         var i = count + width - 1
@@ -197,7 +185,7 @@ struct JSONBytes: ~Copyable {
             width -= 1
         }
         byte(0x2E)
-        padded(frac, width: width)
+        padded(UInt64(frac), width: width)
     }
 
     /// `count` lower-case hex digits of the low bits of `value`.

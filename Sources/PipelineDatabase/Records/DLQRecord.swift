@@ -4,8 +4,7 @@ import GRDB
 ///
 /// The saver fills the table a staged file at a time through one prepared statement
 /// (`SaverStore.replaceDLQRows`, SQL written from ``Columns``), not through `insert`; the API
-/// selects ``Columns`` and reads the payload from SQLite's buffer (`DLQResource`), not through
-/// this type.
+/// reads pages of it (`DLQResource`).
 public struct DLQRecord: Codable, Sendable, Equatable, FetchableRecord, PersistableRecord {
     public static let databaseTableName = "dlq_records"
 
@@ -25,4 +24,16 @@ public struct DLQRecord: Codable, Sendable, Equatable, FetchableRecord, Persista
 
     /// The columns, for queries: the coding keys are the column names.
     public typealias Columns = CodingKeys
+}
+
+extension DLQRecord {
+    /// Reads a row of `SELECT *` by position, as ``EtlRun/init(row:)`` does.
+    public init(row: Row) {
+        precondition(row.count >= CodingKeys.allCases.count, "a dlq_records row has \(CodingKeys.allCases.count) columns")
+        runID = row[0]
+        line = row[1]
+        reasons = row[2]
+        payload = row[3]
+        insertedAt = row[4]
+    }
 }

@@ -4,8 +4,7 @@ import GRDB
 ///
 /// The saver upserts a staged file at a time through one prepared statement
 /// (`SaverStore.upsertUsers`, SQL written from ``Columns``), not through `upsert`: a load is
-/// 100,000s of rows. The API selects ``Columns`` and reads the payload from SQLite's buffer
-/// (`UserResource`), not through this type.
+/// 100,000s of rows. The API reads pages of it (`UserResource`).
 public struct User: Codable, Sendable, Equatable, FetchableRecord, PersistableRecord {
     public static let databaseTableName = "users"
 
@@ -42,4 +41,31 @@ public struct User: Codable, Sendable, Equatable, FetchableRecord, PersistableRe
 
     /// The columns, for queries: the coding keys are the column names.
     public typealias Columns = CodingKeys
+}
+
+extension User {
+    private static let width = CodingKeys.allCases.count
+
+    /// Reads a row of `SELECT *` by position, as ``EtlRun/init(row:)`` does: a lookup by name
+    /// costs a hash per column and row of an API page.
+    public init(row: Row) {
+        precondition(row.count >= Self.width, "a users row has \(Self.width) columns")
+        id = row[0]
+        runID = row[1]
+        fullName = row[2]
+        email = row[3]
+        emailDomain = row[4]
+        age = row[5]
+        ageGroup = row[6]
+        department = row[7]
+        departmentCode = row[8]
+        bmi = row[9]
+        bmiCategory = row[10]
+        birthDate = row[11]
+        recordHash = row[12]
+        payload = row[13]
+        insertedAt = row[14]
+        updatedAt = row[15]
+        lastSeenRunID = row[16]
+    }
 }
