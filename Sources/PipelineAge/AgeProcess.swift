@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import Synchronization
 
 /// A child process with its standard input, output and error on pipes: the three ends this
 /// process keeps, non-blocking, and the child's id. Closes the ends and reaps the child (killing
@@ -17,18 +18,32 @@ final class AgeProcess: @unchecked Sendable {
     /// Starts `arguments[0]`, looked up on `PATH`, with the caller's environment; signals the
     /// child would inherit as blocked or ignored (SIGPIPE is ignored here) are reset.
     init(arguments: [String]) throws(AgeError) {
+        let (child, fds) = try Self.spawning.withLock { _ throws(AgeError) in try Self.spawn(arguments) }
+        pid = child
+        input = fds[0][1]
+        output = fds[1][0]
+        errors = fds[2][0]
+        for fd in [input, output, errors] { _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) }
+    }
+
+    /// One spawn at a time in this process: between `pipe` and `FD_CLOEXEC` an end is
+    /// inheritable (Swift's Glibc has no `pipe2`), and a child spawned by another thread then
+    /// would keep it open, so this child's input would never reach end of file.
+    private static let spawning = Mutex(())
+
+    /// The child and its three pipes, of which the child's ends are closed here.
+    private static func spawn(_ arguments: [String]) throws(AgeError) -> (pid_t, [[Int32]]) {
         var fds: [[Int32]] = []
         func closeAll() { for pair in fds { close(pair[0]); close(pair[1]) } }
         for _ in 0..<3 {
             var pair: [Int32] = [-1, -1]
-            // Close-on-exec from the start (a child spawned meanwhile by another thread must not
-            // inherit an end, or this child's input never reaches end of file); this child gets
-            // its ends as 0, 1, 2 only, where dup2 clears the flag.
-            guard pipe2(&pair, O_CLOEXEC) == 0 else {
+            guard pipe(&pair) == 0 else {
                 let code = errno
                 closeAll()
-                throw AgeError.system(call: "pipe2", errno: code)
+                throw AgeError.system(call: "pipe", errno: code)
             }
+            // Close-on-exec: the child gets its ends as 0, 1, 2 only (dup2 clears the flag there).
+            for fd in pair { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
             fds.append(pair)
         }
         var actions = posix_spawn_file_actions_t()
@@ -61,11 +76,7 @@ final class AgeProcess: @unchecked Sendable {
         close(fds[0][0])
         close(fds[1][1])
         close(fds[2][1])
-        pid = child
-        input = fds[0][1]
-        output = fds[1][0]
-        errors = fds[2][0]
-        for fd in [input, output, errors] { _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) }
+        return (child, fds)
     }
 
     /// Closes the child's standard input: the end of the plaintext.
