@@ -39,6 +39,13 @@ public struct RunLedger: Sendable {
         }
     }
 
+    /// Sets `field` of the run's record unless it is set already (`HSETNX`: the first writer
+    /// wins), and returns the record's fields, that one included.
+    public func setOnce(_ field: String, to value: String, run id: RunID) async throws -> [String: String] {
+        _ = try await call { try await redis.hsetnx(LedgerKey.run(id), field: field, value: value) }
+        return try await call { try await redis.hgetall(LedgerKey.run(id)) }
+    }
+
     /// Registers a new run as `extracting`, cut into chunks of `chunkUsers` users.
     public func startRun(_ id: RunID, chunkUsers: Int? = nil, at date: Date = Date()) async throws -> RunRecord {
         var record = RunRecord(id: id, status: .extracting, startedAt: id.startedAt)

@@ -38,8 +38,8 @@ public struct Transformation: Sendable {
         // at any chunk, kept in the ledger (never in SQLite, the files or the logs), so every
         // attempt and replica writes the same digests.
         let candidateKey = SymmetricKey(size: .bits256).withUnsafeBytes { Hex.encode($0) }
-        try await redis.hsetnx(LedgerKey.run(run.id), field: Self.lineDigestKeyField, value: candidateKey)
-        let fields = try await redis.hgetall(LedgerKey.run(run.id))
+        // Through the ledger, which rides out a Redis restart, so one does not fail the run.
+        let fields = try await RunLedger(redis: redis).setOnce(Self.lineDigestKeyField, to: candidateKey, run: run.id)
         guard let keyHex = fields[Self.lineDigestKeyField], let keyBytes = Hex.decode(keyHex), keyBytes.count == 32 else {
             throw TransformFailed("the ledger's \(Self.lineDigestKeyField) for the run is not 64 hex digits")
         }

@@ -147,6 +147,27 @@ extension TransformerProcessTests {
         #expect(again.counts[.transform] == record.counts[.transform])
     }
 
+    /// Redis restarting just as a chunk starts (the chaos suite's scenario 5 met it): the
+    /// chunk's own ledger reads and writes wait for Redis, as every ledger call does, instead of
+    /// failing the run.
+    @Test func aChunkStartedWhileRedisIsDownWaitsForIt() async throws {
+        try await RedisTestServer.withPrivateServer { urlText, port in
+            let redis = RedisClient(url: try RedisURL(urlText), connectTimeout: .seconds(2), commandTimeout: .seconds(5))
+            let ledger = RunLedger(redis: redis)
+            let run = ChunkedRun(lines: (0..<30).map { Array(DummyUsers.user($0).text.utf8) }, chunkUsers: 30)
+            try await run.stage(layout: layout, ledger: ledger)
+            try await ledger.beginPhase(.transform, run: run.id)
+            let record = try #require(try await ledger.run(run.id))
+            let transformation = Transformation(rules: TransformRun.rules, layout: layout, redis: redis, workers: 2)
+
+            try await RedisTestServer.stop(port: port)
+            async let output = transformation.work(record, chunk: run.chunks[0], logger: Logger(label: "test"))
+            try await Task.sleep(for: .seconds(1))
+            try await RedisTestServer.start(port: port)
+            #expect(try await output.counts["valid"] == 30)
+        }
+    }
+
     @Test func anIDRepeatedInALaterChunkIsADuplicateOnItsRunWideLine() async throws {
         // 90 users in chunks of 30; line L has id L, except line 75 (chunk 2) with the id of
         // line 7 (chunk 0) and line 40 with the id of line 35 (both chunk 1).
