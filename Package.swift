@@ -269,15 +269,25 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
-        // The whole pipeline as separate processes of the built executables (run
-        // `swift build --build-tests` first), with its own Redis and SFTP servers: the end-to-end
-        // run and the chaos scenarios of docs/RELIABILITY.md.
+        // The end-to-end harness: the whole pipeline as separate processes of the built
+        // executables, with its own Redis and SFTP servers, and what a run leaves behind; shared
+        // (with `package` access) by EndToEndTests and the pipeline benchmark (Benchmarks/PipelineBench).
+        .target(
+            name: "EndToEndSupport",
+            dependencies: [
+                "PipelineCore", "PipelineRedis", "PipelineRuntime", "PipelineDatabase", "TestSupport",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            path: "Tests/EndToEndSupport"
+        ),
+        // The end-to-end run and the chaos scenarios of docs/RELIABILITY.md (run
+        // `swift build --build-tests` first: they start the built executables).
         .testTarget(
             name: "EndToEndTests",
             dependencies: [
-                "ExtractorCore", "PipelineCore", "PipelineRedis", "PipelineRuntime", "PipelineDatabase", "TestSupport",
+                "EndToEndSupport", "ExtractorCore", "PipelineCore", "PipelineDatabase", "TestSupport",
                 .product(name: "GRDB", package: "GRDB.swift"),
-                .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
         // Each stage's settings against their declarations, and `.env.example` made from them.
@@ -339,4 +349,13 @@ if Context.environment["ETL_BENCHMARKS"] != nil {
             dependencies: $0.dependencies + [.product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Benchmarks/\($0.name)")
     }
+    // The whole-pipeline benchmark (scripts/bench-pipeline.sh): a Swift Testing suite driving the
+    // end-to-end harness, so a test target of its own rather than an executable.
+    package.targets.append(
+        .testTarget(
+            name: "PipelineBench",
+            dependencies: ["EndToEndSupport", "PipelineCore", "PipelineRedis", "TestSupport"],
+            path: "Benchmarks/PipelineBench"
+        )
+    )
 }

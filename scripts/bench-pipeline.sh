@@ -5,8 +5,9 @@
 # SFTP server): wall seconds, users/s, peak RSS per process, bytes moved, and per chunk when each
 # stage finished it (the timeline). A table and the timeline on stderr and one JSON line per run
 # on stdout; `--repeat K` adds min/median lines. docs/BENCHMARKS.md has the results and how they
-# were taken. The driver is the end-to-end tests' harness: the suite PipelineBenchmark
-# (Tests/EndToEndTests/Benchmark), which runs only when this script sets BENCH_PIPELINE; the
+# were taken. The driver is the end-to-end tests' harness (Tests/EndToEndSupport): the suite
+# PipelineBenchmark in the test target PipelineBench (Benchmarks/PipelineBench), which exists only
+# with ETL_BENCHMARKS set (Package.swift) and runs only when this script sets BENCH_PIPELINE; the
 # options reach it as BENCH_* variables, E2E_BIN_DIR names the measured binaries.
 #
 #   scripts/bench-pipeline.sh [--users N ...] [--repeat K] [--bin DIR] [--transformers N] [--chunk-users K]
@@ -106,8 +107,8 @@ need=$((most * 20000 * (${#keep} ? 2 : 1) + (${#kills[@]} ? most * 10000 : 0)))
 free="$(df --output=avail -B1 "$work_root" | tail -n 1)"
 ((free >= need)) || die "$((need / 1000000000)) GB free needed for $most users, $((free / 1000000000)) GB free in $work_root"
 
-echo "== building the test harness (swift build --build-tests)" >&2
-nice -n 5 swift build --build-tests >&2
+echo "== building the test harness and the benchmark (ETL_BENCHMARKS=1 swift build --build-tests)" >&2
+ETL_BENCHMARKS=1 nice -n 5 swift build --build-tests >&2
 redis_port="${BENCH_REDIS_PORT:-16479}" sftp_port="${BENCH_SFTP_PORT:-12240}"
 out="$(mktemp "$work_root/bench-pipeline.XXXXXX")"
 # The harness stops its servers; after an interrupt they are stopped here.
@@ -122,6 +123,6 @@ BENCH_PIPELINE="$out" BENCH_USERS="${users[*]}" BENCH_REPEAT="$repeat" BENCH_TRA
     BENCH_CHUNK_USERS="$chunk_users" BENCH_TIMELINE="$timeline" BENCH_KEEP="$keep" BENCH_TIMEOUT="$timeout" \
     BENCH_FLOOR="$floor" BENCH_ENCRYPT="$encrypt" BENCH_PERF="$perf" BENCH_KILL="${kills[*]}" \
     E2E_BIN_DIR="$bin" TEST_E2E_REDIS_PORT="$redis_port" TEST_E2E_SFTP_PORT="$sftp_port" TMPDIR="$work_root/" \
-    swift test --skip-build --filter PipelineBenchmark >&2 || status=$?
+    ETL_BENCHMARKS=1 swift test --skip-build --filter PipelineBench.PipelineBenchmark >&2 || status=$?
 cat "$out"
 exit "$status"

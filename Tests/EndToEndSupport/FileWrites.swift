@@ -14,12 +14,12 @@ import Glibc
 /// Made before the writer starts: it watches `directory` for `IN_MODIFY` on names that satisfy
 /// `matching`, and ``firstWrite(within:then:)`` runs its action on the watching thread the
 /// moment the first such write is reported.
-final class FileWrites: @unchecked Sendable {
-    let directory: String
+package final class FileWrites: @unchecked Sendable {
+    package let directory: String
     private let fd: Int32
     private let matching: @Sendable (String) -> Bool
 
-    init(in directory: String, matching: @escaping @Sendable (String) -> Bool) throws {
+    package init(in directory: String, matching: @escaping @Sendable (String) -> Bool) throws {
         self.directory = directory
         self.matching = matching
         // Stored only when watching: a throw after every property is set runs `deinit`, which
@@ -39,7 +39,7 @@ final class FileWrites: @unchecked Sendable {
     /// Waits up to `timeout` for the first write into a matching file, runs `action` with its
     /// name right away (on the watching thread, before anything else is awaited) and returns the
     /// name; `nil` when nothing was written in time.
-    func firstWrite(within timeout: Duration, then action: @escaping @Sendable (String) -> Void) async throws -> String? {
+    package func firstWrite(within timeout: Duration, then action: @escaping @Sendable (String) -> Void) async throws -> String? {
         let fd = self.fd
         let matching = self.matching
         let deadline = ContinuousClock.now + timeout
@@ -72,7 +72,7 @@ extension Pipeline {
     /// Runs one extraction while `action` fires at the first write into a server file whose name
     /// ends in `suffix` (the upload under way); expects the extraction to exit 0 and the write to
     /// have come, and returns the run.
-    func extractOnce(actingAtFirstUploadOf suffix: String, _ action: @escaping @Sendable (String) -> Void) async throws -> RunID {
+    package func extractOnce(actingAtFirstUploadOf suffix: String, _ action: @escaping @Sendable (String) -> Void) async throws -> RunID {
         let writes = try FileWrites(in: uploadDirectory) { $0.hasSuffix(suffix) }
         async let hit = writes.firstWrite(within: .seconds(180), then: action)
         let extractor = try await extractOnce()

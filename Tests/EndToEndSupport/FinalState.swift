@@ -18,30 +18,30 @@ import TestSupport
 /// ``problems`` collects what is wrong within one run's state whatever the scenario: a file
 /// whose SHA-256 differs from the manifest's or the API's, a `.part` left on the server or in
 /// staging, a run the API does not show as the ledger does.
-struct FinalState: Equatable, CustomStringConvertible {
+package struct FinalState: Equatable, CustomStringConvertible {
     /// Per run in `GET /etl_runs`, newest first: status, failed phase and counts.
-    var runs: [String] = []
+    package var runs: [String] = []
     /// Rows per table, all runs.
-    var rows: [String: Int] = [:]
+    package var rows: [String: Int] = [:]
     /// SHA-256 of each table's normalised rows, sorted (`raw_users`, `users`, `dlq_records`).
-    var tables: [String: String] = [:]
+    package var tables: [String: String] = [:]
     /// The files on the server: normalised name → size and SHA-256 of the normalised content.
-    var files: [String: String] = [:]
+    package var files: [String: String] = [:]
     /// The real SHA-256 of `<run>_raw.jsonl` on the server (it has no run id or timestamp).
-    var rawSHA256: String?
+    package var rawSHA256: String?
     /// The manifest's counts and files (normalised name, rows, bytes).
-    var manifest: String?
+    package var manifest: String?
 
     /// Inconsistencies within this state; not part of the comparison.
-    var problems: [String] = []
+    package var problems: [String] = []
     /// Plain name → SHA-256 of the plaintext of an encrypted file; not part of the comparison.
-    var decrypted: [String: String] = [:]
+    package var decrypted: [String: String] = [:]
 
-    static func == (a: FinalState, b: FinalState) -> Bool {
+    package static func == (a: FinalState, b: FinalState) -> Bool {
         (a.runs, a.rows, a.tables, a.files, a.rawSHA256, a.manifest) == (b.runs, b.rows, b.tables, b.files, b.rawSHA256, b.manifest)
     }
 
-    var description: String {
+    package var description: String {
         var lines = ["runs: \(runs)", "rows: \(rows.sorted { $0.key < $1.key })"]
         lines += tables.sorted { $0.key < $1.key }.map { "table \($0.key): \($0.value)" }
         lines += files.sorted { $0.key < $1.key }.map { "file \($0.key): \($0.value)" }
@@ -51,7 +51,7 @@ struct FinalState: Equatable, CustomStringConvertible {
     }
 
     /// Reads the state of `pipeline` (the API must be running).
-    static func capture(_ pipeline: Pipeline) async throws -> FinalState {
+    package static func capture(_ pipeline: Pipeline) async throws -> FinalState {
         var state = FinalState()
 
         // GET /etl_runs, as a user calls it.
@@ -168,7 +168,7 @@ struct FinalState: Equatable, CustomStringConvertible {
 
     /// A manifest without what only an encrypted run's has (each file's `ciphertext`, the
     /// `encryption` entry, `.age` in the names): the same bytes as a plain run's manifest.
-    static func withoutEncryption(_ manifest: [UInt8]) -> [UInt8] {
+    package static func withoutEncryption(_ manifest: [UInt8]) -> [UInt8] {
         let text = String(decoding: manifest, as: UTF8.self)
             .replacingOccurrences(of: #""ciphertext":\{[^}]*\},"#, with: "", options: .regularExpression)
             .replacingOccurrences(of: #""encryption":\{[^}]*\},"#, with: "", options: .regularExpression)
@@ -177,7 +177,7 @@ struct FinalState: Equatable, CustomStringConvertible {
     }
 
     /// Run ids → `RUN`, ISO 8601 timestamps → `TS`: what differs between two runs of the same data.
-    static func normalise(_ text: String) -> String {
+    package static func normalise(_ text: String) -> String {
         var result = text
         for (pattern, replacement) in normalisations {
             result = pattern.stringByReplacingMatches(
@@ -191,20 +191,20 @@ struct FinalState: Equatable, CustomStringConvertible {
         (try! NSRegularExpression(pattern: #"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z"#), "TS"),
     ]
 
-    static func sha256(_ bytes: [UInt8]) -> String {
+    package static func sha256(_ bytes: [UInt8]) -> String {
         SHA256.hash(data: bytes).map { String(format: "%02x", $0) }.joined()
     }
 }
 
 /// The final state of an undisturbed run of the fixture, made once per test process and shared
 /// by every scenario that must end the same way.
-actor ReferenceRun {
-    static let shared = ReferenceRun()
+package actor ReferenceRun {
+    package static let shared = ReferenceRun()
     private var made: FinalState?
     /// How many bad rows the fixture says it served in that run.
-    private(set) var badRows = -1
+    package private(set) var badRows = -1
 
-    func state() async throws -> FinalState {
+    package func state() async throws -> FinalState {
         if let made { return made }
         let (state, badRows) = try await Self.make()
         made = state
@@ -229,7 +229,7 @@ extension Pipeline {
     /// Reads the final state and expects it whole (no ``FinalState/problems``) and equal to the
     /// undisturbed run's: nothing lost, nothing duplicated.
     @discardableResult
-    func expectSameEnd(as reference: FinalState, sourceLocation: SourceLocation = #_sourceLocation) async throws -> FinalState {
+    package func expectSameEnd(as reference: FinalState, sourceLocation: SourceLocation = #_sourceLocation) async throws -> FinalState {
         let state = try await FinalState.capture(self)
         #expect(state.problems.isEmpty, "\(state)", sourceLocation: sourceLocation)
         #expect(state == reference, "\(state)\n--- undisturbed ---\n\(reference)", sourceLocation: sourceLocation)

@@ -23,25 +23,25 @@ import Glibc
 /// `TEST_E2E_SFTP_PORT` (default 12230), which no other suite uses, because the chaos tests stop
 /// and restart them; the fixture and the API get free ports. `E2E_BIN_DIR` runs other binaries
 /// (the release build, say) than `.build/debug`, `E2E_FIXTURE_BIN` another build's DummyJSON.
-final class Pipeline: Sendable {
+package final class Pipeline: Sendable {
     /// The users the fixture serves in every scenario, 5% of them invalid, paged 100 at a time:
     /// 50 pages, enough for a kill to land mid-pagination and mid-file.
-    static let users = 5_000
-    static let badFraction = 0.05
-    static let pageSize = 100
+    package static let users = 5_000
+    package static let badFraction = 0.05
+    package static let pageSize = 100
     /// Five chunks a run: every scenario meets a run mid-chunk, with chunks before and after.
-    static let chunkUsers = 1_000
+    package static let chunkUsers = 1_000
 
-    static let binDirectory = ProcessInfo.processInfo.environment["E2E_BIN_DIR"].flatMap { $0.isEmpty ? nil : $0 }
+    package static let binDirectory = ProcessInfo.processInfo.environment["E2E_BIN_DIR"].flatMap { $0.isEmpty ? nil : $0 }
         ?? repositoryRoot + "/.build/debug"
-    static let redisPort = ProcessInfo.processInfo.environment["TEST_E2E_REDIS_PORT"].flatMap { Int($0) } ?? 16389
-    static let sftpPort = ProcessInfo.processInfo.environment["TEST_E2E_SFTP_PORT"].flatMap { Int($0) } ?? 12230
-    static let fixtureBinary = ProcessInfo.processInfo.environment["E2E_FIXTURE_BIN"].map { $0 + "/DummyJSON" }
+    package static let redisPort = ProcessInfo.processInfo.environment["TEST_E2E_REDIS_PORT"].flatMap { Int($0) } ?? 16389
+    package static let sftpPort = ProcessInfo.processInfo.environment["TEST_E2E_SFTP_PORT"].flatMap { Int($0) } ?? 12230
+    package static let fixtureBinary = ProcessInfo.processInfo.environment["E2E_FIXTURE_BIN"].map { $0 + "/DummyJSON" }
         ?? binDirectory + "/DummyJSON"
 
     /// Short intervals, so a crashed stage's claim expires in seconds and a missed signal is found
     /// within one. The benchmark passes none: the stages then run with a deployment's defaults.
-    static let testTimings = [
+    package static let testTimings = [
         "CHUNK_USERS": String(chunkUsers),
         "HTTP_TIMEOUT_SECONDS": "5",
         "RETRY_MAX_RETRIES": "4",
@@ -54,33 +54,33 @@ final class Pipeline: Sendable {
         "STAGING_KEEP_RUNS": "5",
     ]
 
-    enum Stage: String, CaseIterable, Sendable {
+    package enum Stage: String, CaseIterable, Sendable {
         case extractor = "Extractor", transformer = "Transformer", saver = "Saver", api = "API"
-        var binary: String { Pipeline.binDirectory + "/" + rawValue }
+        package var binary: String { Pipeline.binDirectory + "/" + rawValue }
     }
 
-    let directory = TemporaryDirectory("e2e")
-    let users: Int
-    let sftp = SFTPTestServer(port: Pipeline.sftpPort)
-    let fixturePort: Int
-    let apiPort: Int
-    let redis: RedisClient
+    package let directory = TemporaryDirectory("e2e")
+    package let users: Int
+    package let sftp = SFTPTestServer(port: Pipeline.sftpPort)
+    package let fixturePort: Int
+    package let apiPort: Int
+    package let redis: RedisClient
     private let processes = Mutex<[ChildProcess]>([])
     /// With ``run(users:fixture:encrypted:test:_:)``'s `encrypted`: the age identity (made by
     /// age-keygen in the test's directory) whose public key every stage gets as
     /// `SFTP_ENCRYPT_RECIPIENTS`, so the saver uploads `.age` files.
-    let ageIdentity: String?
+    package let ageIdentity: String?
     private let ageRecipient = Mutex<String?>(nil)
     private let timings: [String: String]
     /// When set, every stage runs under `perf record -g`, its profile in `<perf>/<name>-<users>.data`.
     private let perf: String?
 
-    var dataDirectory: String { directory.file("data") }
-    var layout: StagingLayout { StagingLayout(dataDirectory: dataDirectory) }
+    package var dataDirectory: String { directory.file("data") }
+    package var layout: StagingLayout { StagingLayout(dataDirectory: dataDirectory) }
 
     /// One kind of staged file of every chunk of `run` that has it, in chunk order, concatenated:
     /// what the run staged as a whole.
-    func staged(_ run: RunID, _ file: ChunkFile) -> [UInt8] {
+    package func staged(_ run: RunID, _ file: ChunkFile) -> [UInt8] {
         var out: [UInt8] = []
         var index = 0
         while let data = FileManager.default.contents(atPath: layout.chunkFile(run, index, file)) {
@@ -89,15 +89,15 @@ final class Pipeline: Sendable {
         }
         return out
     }
-    var databasePath: String { directory.file("database/data.db") }
-    var logsDirectory: String { directory.file("logs") }
-    var knownHostsPath: String { directory.file("known_hosts") }
-    var ledger: RunLedger { RunLedger(redis: redis) }
-    var redisURL: String { "redis://127.0.0.1:\(Self.redisPort)/0" }
-    var fixtureURL: String { "http://127.0.0.1:\(fixturePort)" }
-    var apiURL: String { "http://127.0.0.1:\(apiPort)" }
+    package var databasePath: String { directory.file("database/data.db") }
+    package var logsDirectory: String { directory.file("logs") }
+    package var knownHostsPath: String { directory.file("known_hosts") }
+    package var ledger: RunLedger { RunLedger(redis: redis) }
+    package var redisURL: String { "redis://127.0.0.1:\(Self.redisPort)/0" }
+    package var fixtureURL: String { "http://127.0.0.1:\(fixturePort)" }
+    package var apiURL: String { "http://127.0.0.1:\(apiPort)" }
     /// `SFTP_REMOTE_DIR` (`upload`) as the server keeps it on disk.
-    var uploadDirectory: String { sftp.uploadDirectoryOnDisk }
+    package var uploadDirectory: String { sftp.uploadDirectoryOnDisk }
 
     private init(users: Int, encrypted: Bool, timings: [String: String], perf: String?) throws {
         self.users = users
@@ -117,7 +117,7 @@ final class Pipeline: Sendable {
     ///
     /// The processes' logs are kept afterwards in `.run/e2e-logs/<test function>/`, for a look at
     /// what each stage said when an expectation failed.
-    static func run<T>(
+    package static func run<T>(
         users: Int = Pipeline.users, fixture: [String] = [], encrypted: Bool = false,
         timings: [String: String] = Pipeline.testTimings, perf: String? = nil, test: String = #function,
         _ body: (Pipeline) async throws -> T
@@ -176,7 +176,7 @@ final class Pipeline: Sendable {
     }
 
     /// Stops every process still running (SIGTERM, then SIGKILL), then the servers.
-    func shutdown() async {
+    package func shutdown() async {
         for process in processes.withLock({ $0 }).reversed() where process.isRunning {
             await process.stop(grace: .seconds(5))
         }
@@ -191,9 +191,9 @@ final class Pipeline: Sendable {
     }
 
     /// Every process started so far, in order.
-    var children: [ChildProcess] { processes.withLock { $0 } }
+    package var children: [ChildProcess] { processes.withLock { $0 } }
 
-    func printLogs() {
+    package func printLogs() {
         for process in processes.withLock({ $0 }) {
             print("----- \(process.name) (\(process.logPath)) -----\n\(process.tail())")
         }
@@ -202,7 +202,7 @@ final class Pipeline: Sendable {
     // MARK: Stages
 
     /// The environment every stage gets: the contract's variables and the run's timings.
-    func environment(_ overrides: [String: String] = [:]) -> [String: String] {
+    package func environment(_ overrides: [String: String] = [:]) -> [String: String] {
         [
             "REDIS_URL": redisURL,
             "DUMMYJSON_URL": fixtureURL + "/users",
@@ -226,7 +226,7 @@ final class Pipeline: Sendable {
 
     /// Starts `stage` as a process named `name` (its log: `logs/<name>.log`).
     @discardableResult
-    func start(_ stage: Stage, as name: String? = nil, _ arguments: [String] = [], environment overrides: [String: String] = [:]) throws -> ChildProcess {
+    package func start(_ stage: Stage, as name: String? = nil, _ arguments: [String] = [], environment overrides: [String: String] = [:]) throws -> ChildProcess {
         let name = name ?? stage.rawValue.lowercased()
         let profile = perf.map { ["record", "-q", "-F", "999", "-g", "-o", "\($0)/\(name)-\(users).data", "--", stage.binary] }
         let process = try ChildProcess(
@@ -238,7 +238,7 @@ final class Pipeline: Sendable {
     }
 
     /// The API, the saver and the transformer: the stages that wait for work.
-    func startDownstream() async throws {
+    package func startDownstream() async throws {
         try await startAPI()
         try start(.saver)
         try start(.transformer)
@@ -246,7 +246,7 @@ final class Pipeline: Sendable {
 
     /// Starts the API and waits until `/health` answers.
     @discardableResult
-    func startAPI(as name: String? = nil) async throws -> ChildProcess {
+    package func startAPI(as name: String? = nil) async throws -> ChildProcess {
         let api = try start(.api, as: name)
         guard try await eventually(within: .seconds(30), {
             try await ChildProcess.run("curl", ["-fsS", "--max-time", "2", self.apiURL + "/health"]).status == 0
@@ -258,7 +258,7 @@ final class Pipeline: Sendable {
 
     /// Runs `Extractor --once` to its end and returns the process (its exit status says how the
     /// cycle went).
-    func extractOnce(as name: String = "extractor", within limit: Duration = .seconds(180), environment overrides: [String: String] = [:]) async throws -> ChildProcess {
+    package func extractOnce(as name: String = "extractor", within limit: Duration = .seconds(180), environment overrides: [String: String] = [:]) async throws -> ChildProcess {
         let process = try start(.extractor, as: name, ["--once"], environment: overrides)
         guard await process.waitForExit(timeout: limit) else {
             throw ChildProcessError("Extractor --once (\(name)) did not exit within \(limit):\n\(process.tail())")
@@ -269,12 +269,12 @@ final class Pipeline: Sendable {
     // MARK: The ledger and the fixture
 
     /// The run ids in the ledger, oldest first.
-    func runIDs() async throws -> [RunID] {
+    package func runIDs() async throws -> [RunID] {
         try await redis.zrange(LedgerKey.runs).compactMap { RunID(parsing: $0) }
     }
 
     /// The only run in the ledger, waiting up to `limit` for it to appear.
-    func onlyRun(within limit: Duration = .seconds(60)) async throws -> RunID {
+    package func onlyRun(within limit: Duration = .seconds(60)) async throws -> RunID {
         guard try await eventually(within: limit, { try await !self.runIDs().isEmpty }) else {
             throw ChildProcessError("no run appeared in the ledger within \(limit)")
         }
@@ -283,10 +283,10 @@ final class Pipeline: Sendable {
         return ids[0]
     }
 
-    func record(_ id: RunID) async throws -> RunRecord? { try await ledger.run(id) }
+    package func record(_ id: RunID) async throws -> RunRecord? { try await ledger.run(id) }
 
     /// Rows in `table` of the SQLite file (0 before the saver created it).
-    func rowCount(_ table: String) async throws -> Int {
+    package func rowCount(_ table: String) async throws -> Int {
         guard FileManager.default.fileExists(atPath: databasePath) else { return 0 }
         let reader = try PipelineDatabase.openReader(path: databasePath)
         defer { try? reader.close() }
@@ -294,13 +294,13 @@ final class Pipeline: Sendable {
     }
 
     /// The names in the server's `upload/`.
-    func uploadedNames() -> [String] {
+    package func uploadedNames() -> [String] {
         ((try? FileManager.default.contentsOfDirectory(atPath: uploadDirectory)) ?? []).sorted()
     }
 
     /// Waits until the run's status is one of `statuses`; returns its record.
     @discardableResult
-    func waitFor(_ id: RunID, _ statuses: Set<RunStatus>, within limit: Duration = .seconds(180)) async throws -> RunRecord {
+    package func waitFor(_ id: RunID, _ statuses: Set<RunStatus>, within limit: Duration = .seconds(180)) async throws -> RunRecord {
         var last: RunRecord?
         let reached = try await eventually(within: limit) {
             last = try await self.record(id)
@@ -313,32 +313,32 @@ final class Pipeline: Sendable {
     }
 
     /// Waits until the extractor's checkpoint of `id` has passed `skip` users.
-    func waitForCheckpoint(_ id: RunID, pastSkip skip: Int, within limit: Duration = .seconds(120)) async throws {
+    package func waitForCheckpoint(_ id: RunID, pastSkip skip: Int, within limit: Duration = .seconds(120)) async throws {
         guard try await eventually(within: limit, { (try await self.record(id)?.checkpoint?.skip ?? 0) >= skip }) else {
             throw ChildProcessError("run \(id) did not checkpoint past skip=\(skip) within \(limit)")
         }
     }
 
     /// `PATCH /_fixture/faults` with a JSON object of fault settings.
-    func setFaults(_ json: String) async throws {
+    package func setFaults(_ json: String) async throws {
         try await runCommand("curl", ["-fsS", "--max-time", "5", "-X", "PATCH", "-H", "Content-Type: application/json",
                                       "--data", json, fixtureURL + "/_fixture/faults"])
     }
 
     /// `GET /_fixture/stats`: requests served and responses by status.
-    func fixtureStats() async throws -> (requests: Int, byStatus: [String: Int]) {
+    package func fixtureStats() async throws -> (requests: Int, byStatus: [String: Int]) {
         let object = try await getJSON(fixtureURL + "/_fixture/stats") as? [String: Any] ?? [:]
         return (object["requests"] as? Int ?? 0, object["byStatus"] as? [String: Int] ?? [:])
     }
 
     /// `GET /_fixture/info`: how many users and bad rows the fixture serves.
-    func fixtureInfo() async throws -> (users: Int, badCount: Int) {
+    package func fixtureInfo() async throws -> (users: Int, badCount: Int) {
         let object = try await getJSON(fixtureURL + "/_fixture/info") as? [String: Any] ?? [:]
         return (object["users"] as? Int ?? -1, object["badCount"] as? Int ?? -1)
     }
 
     /// A GET through curl (as a user would call it), its body parsed as JSON.
-    func getJSON(_ url: String) async throws -> Any {
+    package func getJSON(_ url: String) async throws -> Any {
         let body = try await runCommand("curl", ["-fsS", "--max-time", "10", url])
         return try JSONSerialization.jsonObject(with: Data(body.utf8), options: [.fragmentsAllowed])
     }

@@ -1,3 +1,4 @@
+import EndToEndSupport
 import Foundation
 
 /// scripts/bench-pipeline.sh's options, which it checks and passes as `BENCH_*` variables;

@@ -17,30 +17,30 @@ import Glibc
 /// every body the API answers (runs, DLQ and users paged through to the end, each user by id, the
 /// events), every stage's log, and every value in Redis. The fixture's own log is the upstream's,
 /// not the pipeline's, and is left out; so is `raw.jsonl`, which is staging itself.
-struct Exposure {
-    struct Source {
-        var name: String
-        var bytes: [UInt8]
+package struct Exposure {
+    package struct Source {
+        package var name: String
+        package var bytes: [UInt8]
     }
 
-    private(set) var sources: [Source] = []
+    package private(set) var sources: [Source] = []
 
-    mutating func add(_ name: String, _ bytes: [UInt8]) {
+    package mutating func add(_ name: String, _ bytes: [UInt8]) {
         sources.append(Source(name: name, bytes: bytes))
     }
 
-    mutating func add(_ name: String, _ text: String) {
+    package mutating func add(_ name: String, _ text: String) {
         add(name, Array(text.utf8))
     }
 
-    mutating func addFile(_ name: String, path: String) {
+    package mutating func addFile(_ name: String, path: String) {
         if let data = FileManager.default.contents(atPath: path) { add(name, [UInt8](data)) }
     }
 
-    var byteCount: Int { sources.reduce(0) { $0 + $1.bytes.count } }
+    package var byteCount: Int { sources.reduce(0) { $0 + $1.bytes.count } }
 
     /// Reads everything the pipeline `p` let out (its API must be running).
-    static func collect(_ p: Pipeline) async throws -> Exposure {
+    package static func collect(_ p: Pipeline) async throws -> Exposure {
         var exposure = Exposure()
 
         // Staged outputs of every run.
@@ -114,7 +114,7 @@ struct Exposure {
         return exposure
     }
 
-    static func text(of value: DatabaseValue) -> [UInt8] {
+    package static func text(of value: DatabaseValue) -> [UInt8] {
         switch value.storage {
         case .null: Array("NULL".utf8)
         case .int64(let n): Array(String(n).utf8)
@@ -125,7 +125,7 @@ struct Exposure {
     }
 
     /// `"<source>: <secret> as <form>"` for every form of every secret found in a source.
-    func hits(of secrets: [String]) -> [String] {
+    package func hits(of secrets: [String]) -> [String] {
         let needles = secrets.flatMap { secret in SecretForms.needles(secret).map { (secret, $0.form, $0.bytes) } }
         var found: [String] = []
         for source in sources {
@@ -137,13 +137,13 @@ struct Exposure {
     }
 
     /// The secrets of which no form occurs anywhere in `bytes`.
-    static func missing(_ secrets: [String], in bytes: [UInt8]) -> [String] {
+    package static func missing(_ secrets: [String], in bytes: [UInt8]) -> [String] {
         secrets.filter { secret in !SecretForms.needles(secret).contains { contains(bytes, $0.bytes) } }
     }
 
     /// Whether `needle` occurs in `haystack`: `memchr` to the next candidate first byte, then
     /// `memcmp` (fast enough in a debug build for megabytes times hundreds of needles).
-    static func contains(_ haystack: [UInt8], _ needle: [UInt8]) -> Bool {
+    package static func contains(_ haystack: [UInt8], _ needle: [UInt8]) -> Bool {
         guard let first = needle.first else { return true }
         return haystack.withUnsafeBytes { h in
             needle.withUnsafeBytes { n in
@@ -162,13 +162,13 @@ struct Exposure {
 }
 
 /// The forms a secret can take in bytes: its text, and JSON's ways of writing it.
-enum SecretForms {
+package enum SecretForms {
     /// For the whole value, the value without its last four characters (a `last4` mask may keep
     /// those), and for text secrets their first 8 characters (`S3cr3tNN`, which name one secret
     /// alone): plain UTF-8; JSON-escaped (quote, backslash and control characters; also `/` as
     /// `\/`, and non-ASCII as `\u` escapes); and every character `\u`-escaped, in lower- and
     /// upper-case hex.
-    static func needles(_ secret: String) -> [(form: String, bytes: [UInt8])] {
+    package static func needles(_ secret: String) -> [(form: String, bytes: [UInt8])] {
         var texts = [("value", secret), ("value without its last 4", String(secret.dropLast(4)))]
         if !secret.allSatisfy(\.isNumber) { texts.append(("first 8", String(secret.prefix(8)))) }
         var out: [(String, [UInt8])] = []
@@ -190,7 +190,7 @@ enum SecretForms {
         return out
     }
 
-    static func jsonEscaped(_ text: String, slash: Bool, ascii: Bool) -> String {
+    package static func jsonEscaped(_ text: String, slash: Bool, ascii: Bool) -> String {
         var out = ""
         for scalar in text.unicodeScalars {
             switch scalar {
@@ -208,7 +208,7 @@ enum SecretForms {
         return out
     }
 
-    static func unicodeEscaped(_ text: String) -> String {
+    package static func unicodeEscaped(_ text: String) -> String {
         text.utf16.map { String(format: "\\u%04x", $0) }.joined()
     }
 }
@@ -230,12 +230,12 @@ extension String {
 
 extension Pipeline {
     /// A GET of the API through curl; the body.
-    func apiBody(_ path: String) async throws -> String {
+    package func apiBody(_ path: String) async throws -> String {
         try await runCommand("curl", ["-fsS", "--max-time", "10", apiURL + path])
     }
 
     /// Every page of a paged API list (`limit` 500, `offset` on until a short page).
-    func apiPages(_ path: String) async throws -> [String] {
+    package func apiPages(_ path: String) async throws -> [String] {
         var pages: [String] = []
         var offset = 0
         for _ in 0..<1_000 {
@@ -250,7 +250,7 @@ extension Pipeline {
     }
 
     /// Every key in Redis with its value, whatever its type, as text.
-    func redisDump() async throws -> [UInt8] {
+    package func redisDump() async throws -> [UInt8] {
         var out: [UInt8] = []
         func flatten(_ reply: RedisReply) {
             switch reply {

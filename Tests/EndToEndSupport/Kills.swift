@@ -12,7 +12,7 @@ extension Pipeline {
     /// With the API and the saver waiting, extracts a run, then starts a transformer named
     /// `transformer-killed` (with `environment`) and SIGKILLs it at its first write into one of
     /// the run's output `.part` files, before any output is complete.
-    func transformerKilledAtFirstWrite(environment: [String: String] = [:]) async throws -> (RunID, ChildProcess) {
+    package func transformerKilledAtFirstWrite(environment: [String: String] = [:]) async throws -> (RunID, ChildProcess) {
         try await startAPI()
         try start(.saver)
         let extractor = try await extractOnce()
@@ -34,7 +34,7 @@ extension Pipeline {
     /// With the API and the transformer waiting, starts a saver named `saver-killed` (with
     /// `environment`) that the test hook holds right after its users transaction, extracts a
     /// run, and SIGKILLs the saver there: between its transactions.
-    func saverKilledAfterUsers(environment: [String: String] = [:]) async throws -> (RunID, ChildProcess) {
+    package func saverKilledAfterUsers(environment: [String: String] = [:]) async throws -> (RunID, ChildProcess) {
         try await startAPI()
         try start(.transformer)
         let killed = try start(.saver, as: "saver-killed", environment: environment.merging(["SAVER_TEST_PAUSE_AFTER": "users"]) { $1 })
