@@ -84,10 +84,6 @@ public struct RunUploader: Sendable {
     func session(logger: Logger) -> UploadSession {
         UploadSession(uploader: self, logger: logger)
     }
-
-    static func format(_ value: Double) -> String {
-        String(format: "%.1f", value)
-    }
 }
 
 /// One save's SFTP connection. Every operation runs under the uploader's `RetryPolicy`: a
@@ -220,7 +216,7 @@ final class UploadSession {
                 }
             }, classify: SFTPError.classify, onRetry: { event in
                 logger.warning("upload failed; retrying on a new connection", metadata: [
-                    "retry": "\(event.retry)/\(event.maxRetries)", "delay_s": "\(RunUploader.format(event.delay.seconds))",
+                    "retry": "\(event.retry)/\(event.maxRetries)", "delay_s": "\(String(format: "%.1f", event.delay.seconds))",
                     "reason": "\(event.error)", "operation": "\(operation)", "file": "\(path)",
                 ])
             })
