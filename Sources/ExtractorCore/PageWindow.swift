@@ -3,22 +3,18 @@ import Logging
 /// Keeps several page requests in flight while the run's pages are still appended strictly in
 /// order (docs/ARCHITECTURE.md, "Stages").
 ///
-/// Why: one page costs a round trip to the upstream plus, here, an append, an fsync and a
-/// ledger write. Fetching the next pages while the current one is made durable hides the round
-/// trips, and pages that are already waiting when a checkpoint starts share it (one fsync and
-/// one ledger write for the group), so the checkpoint cost no longer grows with the page count
-/// when the disk is slower than the upstream.
+/// Why: one page costs a round trip to the upstream plus an append, an fsync and a ledger
+/// write. Fetching the next pages while the current one is made durable hides the round trips,
+/// and pages already waiting when a checkpoint starts share it (one fsync, one ledger write).
 ///
-/// What stays as it was: pages are validated and appended in `skip` order; the checkpoint
-/// (next `skip`, durable byte offset) is written after the pages before it are durable, so a
-/// killed run resumes exactly where the ledger says; a page that fails (after its retries)
-/// fails the run only after every page before it was appended and checkpointed; nothing past
-/// `total` is requested.
+/// Pages are still validated and appended in `skip` order, and a checkpoint is written only
+/// after the pages before it are durable, so a killed run resumes exactly where the ledger
+/// says; a page that fails fails the run only after every page before it was checkpointed;
+/// nothing past `total` is requested.
 ///
-/// "Where the upstream allows": the window starts at one request and doubles after
-/// ``rampAfter`` consecutive pages that needed no retry, up to ``maxInFlight``; any page that
-/// needed a retry (a 429, a 5xx, a timeout…) drops it back to one, so a struggling or
-/// rate-limiting upstream sees requests one at a time, as before.
+/// The window starts at one request and doubles after ``rampAfter`` consecutive pages that
+/// needed no retry, up to ``maxInFlight``; a page that needed a retry (a 429, a 5xx, a
+/// timeout…) drops it back to one, so a struggling upstream sees one request at a time.
 struct PageWindow: Sendable {
     let fetcher: PageFetcher
     let pageSize: Int
@@ -37,7 +33,7 @@ struct PageWindow: Sendable {
     }
 
     /// Pages from `start` until `skip` reaches the upstream's `total` (known from a checkpoint,
-    /// or learnt from the first page, which is always fetched — as the sequential loop did).
+    /// or learnt from the first page, which is always fetched).
     func run(from start: Int, total knownTotal: Int?, logger: Logger, _ consumer: Consumer) async throws {
         let fetcher = self.fetcher
         var state = State(next: start, scheduleFrom: start, total: knownTotal, pageSize: pageSize)

@@ -26,14 +26,8 @@ final class EncryptedRun: Sendable {
     init(run: RunID, layout: StagingLayout, encryption: UploadEncryption) throws {
         self.run = run
         self.layout = layout
-        var streams: [RemoteFile: AgeEncryptor] = [:]
-        for file in RemoteFile.allCases {
-            streams[file] = try AgeEncryptor(recipients: encryption.recipients)
-        }
-        self.streams = streams
-        var digests: [RemoteFile: (hash: SHA256, bytes: Int)] = [:]
-        for file in RemoteFile.allCases { digests[file] = (SHA256(), 0) }
-        self.digests = Mutex(digests)
+        streams = Dictionary(uniqueKeysWithValues: try RemoteFile.allCases.map { ($0, try AgeEncryptor(recipients: encryption.recipients)) })
+        digests = Mutex(Dictionary(uniqueKeysWithValues: RemoteFile.allCases.map { ($0, (hash: SHA256(), bytes: 0)) }))
         written = Mutex([])
     }
 

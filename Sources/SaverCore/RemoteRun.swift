@@ -52,14 +52,14 @@ struct RemoteRun: Sendable {
             next.hashes[file] = try FileDigest.continuing(hash(file), over: local)
             next.rows[file, default: 0] += local.rows
             next.plaintextBytes[file, default: 0] += local.bytes
-            next.pieces[file, default: []].append(RunUploader.Piece(chunk: staged.index, path: source.path, bytes: source.bytes, end: end))
+            next.pieces[file] = pieces(adding: source, chunk: staged.index, file)
         }
         return next
     }
 
     /// `file`'s last piece, after the chunks: the end of an encrypted stream.
     mutating func appendEnd(_ source: RunUploader.Source, _ file: RemoteFile, chunk: Int) {
-        pieces[file, default: []].append(RunUploader.Piece(chunk: chunk, path: source.path, bytes: source.bytes, end: end(file) + source.bytes))
+        pieces[file] = pieces(adding: source, chunk: chunk, file)
     }
 
     /// The whole plaintext of `file`: rows, bytes and SHA-256 (no path).

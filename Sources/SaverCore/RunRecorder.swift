@@ -159,13 +159,7 @@ public struct RunRecorder: Service {
 
 /// A service that ends with the `CancellationError` of a graceful shutdown has stopped as asked;
 /// rethrowing it would make `ServiceGroup` report a failure (and the process exit non-zero).
-struct StopsCleanly: Service {
-    let base: any Service
-
-    func run() async throws {
-        try await Self.run { try await base.run() }
-    }
-
+enum StopsCleanly {
     static func run(_ body: () async throws -> Void) async throws {
         do {
             try await body()

@@ -19,25 +19,11 @@ public struct RunUploader: Sendable {
     public var retry: RetryPolicy
     var progress: (@Sendable (_ remotePath: String, _ progress: SFTPTransferProgress) -> Void)?
 
-    public init(
-        configuration: SFTPConfiguration, remoteDirectory: String, retry: RetryPolicy,
-        progress: (@Sendable (_ remotePath: String, _ progress: SFTPTransferProgress) -> Void)? = nil
-    ) {
-        self.configuration = configuration
-        self.remoteDirectory = remoteDirectory
-        self.retry = retry
-        self.progress = progress
-    }
-
     /// A local file and the name it gets on the server; `ciphertext` when it is sent encrypted.
     public struct Item: Sendable, Equatable {
         public var name: String
         public var local: StagedFile
         var ciphertext: Ciphertext?
-        public init(name: String, local: StagedFile) {
-            self.name = name
-            self.local = local
-        }
 
         /// What the server holds: the ciphertext's size and checksum, or the file's own.
         var sent: Ciphertext { ciphertext ?? Ciphertext(bytes: local.bytes, sha256: local.sha256) }
@@ -63,13 +49,6 @@ public struct RunUploader: Sendable {
         /// The remote file's size after this piece (`remote_bytes` of the chunk's save record).
         public var end: Int
         public var start: Int { end - bytes }
-
-        public init(chunk: Int, path: String, bytes: Int, end: Int) {
-            self.chunk = chunk
-            self.path = path
-            self.bytes = bytes
-            self.end = end
-        }
     }
 
     public func remotePath(_ name: String) -> String {
@@ -83,10 +62,6 @@ public struct RunUploader: Sendable {
     /// A connection for one save, opened at its first use; close it when the save ends.
     func session(logger: Logger) -> UploadSession {
         UploadSession(uploader: self, logger: logger)
-    }
-
-    static func format(_ value: Double) -> String {
-        String(format: "%.1f", value)
     }
 }
 
@@ -220,7 +195,7 @@ final class UploadSession {
                 }
             }, classify: SFTPError.classify, onRetry: { event in
                 logger.warning("upload failed; retrying on a new connection", metadata: [
-                    "retry": "\(event.retry)/\(event.maxRetries)", "delay_s": "\(RunUploader.format(event.delay.seconds))",
+                    "retry": "\(event.retry)/\(event.maxRetries)", "delay_s": "\(String(format: "%.1f", event.delay.seconds))",
                     "reason": "\(event.error)", "operation": "\(operation)", "file": "\(path)",
                 ])
             })

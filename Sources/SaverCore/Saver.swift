@@ -11,11 +11,10 @@ import ServiceLifecycle
 /// The saver stage (docs/STAGING.md): loads each transformed chunk of a run into SQLite, in
 /// order, grows the run's files on the SFTP server with it, and records every run in `etl_runs`.
 ///
-/// ``services()`` are what the executable runs: the ``PhaseWorker`` of phase `save` (wakes on
-/// `channel:chunk_transformed` and `channel:phase2_complete`, reconciles, claims the run,
-/// records the outcome in the ledger and publishes `channel:phase3_complete` or
-/// `channel:run_failed`) with ``save(_:logger:)`` as its in-order work, and the ``RunRecorder`` that mirrors failed and unfinished runs into `etl_runs`
-/// and prunes staging.
+/// ``services()`` are what the executable runs: the ``PhaseWorker`` of phase `save` with
+/// ``save(_:logger:)`` as its in-order work (woken by `channel:chunk_transformed` and
+/// `channel:phase2_complete`), and the ``RunRecorder`` that mirrors failed and unfinished runs
+/// into `etl_runs` and prunes staging.
 public struct Saver: Sendable {
     public let settings: SaverSettings
     public let store: SaverStore
@@ -50,17 +49,13 @@ public struct Saver: Sendable {
         }
     }
 
-    /// The worker and the recorder, to run side by side in a `ServiceGroup`.
+    /// The phase worker and the recorder, to run side by side in a `ServiceGroup`.
     public func services() -> [any Service] {
-        [phaseWorker(), recorder()]
-    }
-
-    /// The reconcile/claim/signal loop of phase `save`, claiming runs for `CLAIM_TTL_SECONDS`.
-    public func phaseWorker() -> PhaseWorker {
-        PhaseWorker(
+        let worker = PhaseWorker(
             phase: .save, redis: redis, redisURL: settings.redisURL, claims: RunClaims(redis: redis, instance: settings.instanceID, ttl: settings.claimTTL),
             reconcileInterval: settings.reconcileInterval, logger: logger,
             work: .inOrder { [self] run, runLogger in try await save(run, logger: runLogger) })
+        return [worker, recorder()]
     }
 
     public func recorder() -> RunRecorder {
@@ -85,30 +80,13 @@ public struct Saver: Sendable {
     /// back (and the next save starts the files again).
     static let encryptedWaitLimit: Duration = .seconds(600)
 
-    /// Saves the run's ready chunks in order, and finishes the run once its last chunk is saved.
+    /// Saves the run's ready chunks in order, from the first without a save record, and finishes
+    /// the run once its last chunk is saved: docs/STAGING.md, "What the saver records", says
+    /// what each step writes and how an interrupted save resumes.
     ///
-    /// Each chunk, from the first without a save record while it is transformed: its three
-    /// files are loaded in three transactions (raw rows, users, DLQ rows; each file checked
-    /// against the chunk's transform record in the same read, and the transaction rolled back
-    /// when it does not match), and appended to the three `.part` files on the server at the
-    /// ends the previous chunk recorded, side by side with the loads; then the chunk is
-    /// recorded saved (``RunLedger/recordSaved(_:index:run:)``) with the `.part` sizes. A
-    /// chunk's rows are replaced by its line range, so saving it again writes the same rows.
-    ///
-    /// Once every chunk is saved and the transform phase is complete: each `.part` is
-    /// size-checked and renamed, the manifest (rows, bytes and SHA-256 of each whole file,
-    /// hashed as the chunks were read) goes last, then the `completed` run row with its events.
-    ///
-    /// A save interrupted anywhere resumes at the first chunk without a save record: the
-    /// chunks before it are read again locally to continue the files' checksums (the server's
-    /// copy is never read back), and the first append cuts back what the server holds beyond
-    /// the last recorded end, or writes again what it lost (``UploadSession``).
-    ///
-    /// With encryption on (``SaverSettings/encryption``), each file goes through its own age
-    /// stream (``EncryptedRun``). A stream lives only as long as this call, so the call keeps the
-    /// run while the run's chunks are still coming, instead of handing it back between them; a
-    /// save that resumes encrypts the saved chunks again, with fresh file keys, and writes each
-    /// file from its first byte.
+    /// With encryption on, each file goes through its own age stream (``EncryptedRun``), which
+    /// lives only as long as this call: the call keeps the run while its chunks are still coming
+    /// (``waitForChunk(_:of:logger:)``) instead of handing it back between them.
     ///
     /// Rows carry the save's start time from the ledger (`save_started_at`, kept across
     /// attempts and chunks) as `inserted_at`/`updated_at`, so saving a chunk again writes

@@ -176,11 +176,9 @@ extension Setting {
 /// Test-only behaviour, off unless set; never listed in `.env.example`. The pause exists only in
 /// debug builds (`SAVER_TEST_HOOKS`, Package.swift); the progress callback in every build.
 ///
-/// `SAVER_TEST_PAUSE_AFTER=raw|users|dlq|upload|chunk` makes the saver log
-/// `test hook: pausing after <step>` and sleep after that step of the run's FIRST chunk
-/// (chunk 0), so a test can kill it in a known window: `users` between chunk 0's users and DLQ
-/// transactions, `chunk` once chunk 0 is recorded saved and before chunk 1's transactions.
-/// The progress callback lets in-process tests act in the middle of an upload.
+/// `SAVER_TEST_PAUSE_AFTER=<step>` (``SaveStep``) makes the saver log `test hook: pausing after
+/// <step>` and sleep after that step of the run's first chunk, so a test can kill it in a known
+/// window. The progress callback lets in-process tests act in the middle of an upload.
 public struct SaverHooks: Sendable {
     public var pauseAfter: SaveStep?
     public var pauseDuration: Duration

@@ -331,21 +331,13 @@ final class Batch: @unchecked Sendable {
         }
     }
 
-    func writeMasked(to writer: StagedFileWriter) throws {
-        try buffers.masked.withUnsafeBytes { bytes in
-            for result in buffers.results { try writer.appendLine(UnsafeRawBufferPointer(rebasing: bytes[result.masked])) }
-        }
-    }
+    func writeMasked(to writer: StagedFileWriter) throws { try Self.write(buffers.masked, buffers.results.lazy.map { $0.masked }, to: writer) }
+    func writeUsers(to writer: StagedFileWriter) throws { try Self.write(buffers.users, userLines, to: writer) }
+    func writeDLQ(to writer: StagedFileWriter) throws { try Self.write(dlqBytes, dlqLines, to: writer) }
 
-    func writeUsers(to writer: StagedFileWriter) throws {
-        try buffers.users.withUnsafeBytes { bytes in
-            for range in userLines { try writer.appendLine(UnsafeRawBufferPointer(rebasing: bytes[range])) }
-        }
-    }
-
-    func writeDLQ(to writer: StagedFileWriter) throws {
-        try dlqBytes.withUnsafeBytes { bytes in
-            for range in dlqLines { try writer.appendLine(UnsafeRawBufferPointer(rebasing: bytes[range])) }
+    private static func write(_ bytes: [UInt8], _ lines: some Sequence<Range<Int>>, to writer: StagedFileWriter) throws {
+        try bytes.withUnsafeBytes { all in
+            for range in lines { try writer.appendLine(UnsafeRawBufferPointer(rebasing: all[range])) }
         }
     }
 }

@@ -1,4 +1,3 @@
-import Crypto
 import Dispatch
 import Foundation
 import PipelineCore
@@ -108,47 +107,6 @@ final class WriteBehind: @unchecked Sendable {
     }
 
     deinit { close() }
-}
-
-/// Checks a staged file against what the ledger recorded, like `StagedFile.verify()` (same
-/// errors), reading it once in large chunks and counting newlines eight bytes at a time.
-enum StagedFileCheck {
-    static func verify(_ expected: StagedFile) throws {
-        let actual = try describe(path: expected.path)
-        let path = expected.path
-        if actual.bytes != expected.bytes { throw StagingError.corrupt(path: path, reason: "\(actual.bytes) bytes, expected \(expected.bytes)") }
-        if actual.rows != expected.rows { throw StagingError.corrupt(path: path, reason: "\(actual.rows) rows, expected \(expected.rows)") }
-        if actual.sha256 != expected.sha256 { throw StagingError.corrupt(path: path, reason: "SHA-256 \(actual.sha256), expected \(expected.sha256)") }
-    }
-
-    static func describe(path: String) throws -> StagedFile {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw errno == ENOENT ? StagingError.missing(path: path) : StagingError.io(operation: "open", path: path, errno: errno) }
-        defer { closeDescriptor(fd) }
-        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 4 << 20, alignment: 64)
-        defer { buffer.deallocate() }
-        var hasher = SHA256()
-        var rows = 0
-        var bytes = 0
-        while true {
-            let got = read(fd, buffer.baseAddress!, buffer.count)
-            if got < 0 {
-                if errno == EINTR { continue }
-                throw StagingError.io(operation: "read", path: path, errno: errno)
-            }
-            if got == 0 { break }
-            let chunk = UnsafeRawBufferPointer(rebasing: buffer[0..<got])
-            hasher.update(bufferPointer: chunk)
-            rows += countNewlines(chunk)
-            bytes += got
-        }
-        return StagedFile(path: path, rows: rows, bytes: bytes, sha256: SHA256Digest.hex(hasher.finalize()))
-    }
-
-    /// The number of `\n` bytes.
-    static func countNewlines(_ bytes: UnsafeRawBufferPointer) -> Int {
-        NewlineCount.count(bytes)
-    }
 }
 
 /// `close(2)`, callable where a method named `close` hides it.

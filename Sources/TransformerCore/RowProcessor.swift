@@ -40,11 +40,6 @@ public struct TransformContext: Sendable, Equatable {
         self.transformedAt = transformedAt
         self.lineDigestKey = lineDigestKey
     }
-
-    public static func == (a: TransformContext, b: TransformContext) -> Bool {
-        a.runID == b.runID && a.extractedAt == b.extractedAt && a.transformedAt == b.transformedAt
-            && a.lineDigestKey == b.lineDigestKey
-    }
 }
 
 /// What processing one row produced, pointing into its batch's buffers.
@@ -138,8 +133,8 @@ struct RowProcessor {
 
         var failures: [RowFailure] = []
         checkID(fields.id, bytes, &failures)
-        checkName(fields.firstName, "firstName", bytes, &failures)
-        checkName(fields.lastName, "lastName", bytes, &failures)
+        checkRequired(fields.firstName, "firstName", bytes, &failures)
+        checkRequired(fields.lastName, "lastName", bytes, &failures)
         let email = checkEmail(fields.email, bytes, &failures)
         let age = checkAge(fields.age, bytes, &failures)
         let department = checkDepartment(fields.company, bytes, &failures)
@@ -247,34 +242,27 @@ struct RowProcessor {
         failures.append(RowFailure(field: "id", rule: "positive_integer", message: "id must be a positive integer, got \(preview(value, bytes))"))
     }
 
-    private func checkName(_ value: Int, _ field: String, _ bytes: UnsafeRawBufferPointer, _ failures: inout [RowFailure]) {
-        guard value >= 0 else {
-            failures.append(RowFailure(field: field, rule: "required", message: "\(field) is missing"))
-            return
+    /// Whether `value` (-1 when absent) is a string that is not blank; a `required` failure of
+    /// `field` when not.
+    @discardableResult
+    private func checkRequired(_ value: Int, _ field: String, _ bytes: UnsafeRawBufferPointer, _ failures: inout [RowFailure]) -> Bool {
+        let message: String
+        if value < 0 {
+            message = "\(field) is missing"
+        } else if tape.nodes[value].kind != .string {
+            message = "\(field) must be a string, got \(preview(value, bytes))"
+        } else if isBlank(value, bytes) {
+            message = "\(field) is empty"
+        } else {
+            return true
         }
-        guard tape.nodes[value].kind == .string else {
-            failures.append(RowFailure(field: field, rule: "required", message: "\(field) must be a string, got \(preview(value, bytes))"))
-            return
-        }
-        if isBlank(value, bytes) {
-            failures.append(RowFailure(field: field, rule: "required", message: "\(field) is empty"))
-        }
+        failures.append(RowFailure(field: field, rule: "required", message: message))
+        return false
     }
 
     /// The address as UTF-8 when it passes.
     private func checkEmail(_ value: Int, _ bytes: UnsafeRawBufferPointer, _ failures: inout [RowFailure]) -> [UInt8]? {
-        guard value >= 0 else {
-            failures.append(RowFailure(field: "email", rule: "required", message: "email is missing"))
-            return nil
-        }
-        guard tape.nodes[value].kind == .string else {
-            failures.append(RowFailure(field: "email", rule: "required", message: "email must be a string, got \(preview(value, bytes))"))
-            return nil
-        }
-        if isBlank(value, bytes) {
-            failures.append(RowFailure(field: "email", rule: "required", message: "email is empty"))
-            return nil
-        }
+        guard checkRequired(value, "email", bytes, &failures) else { return nil }
         let address = tape.decodedBytes(value, in: bytes)
         guard address.withUnsafeBytes({ FieldRules.isValidEmail($0) }) else {
             failures.append(RowFailure(field: "email", rule: "email_format", message: "email \(preview(value, bytes)) is not a valid address"))
@@ -302,21 +290,8 @@ struct RowProcessor {
 
     /// The tape index of a usable `company.department`.
     private func checkDepartment(_ company: Int, _ bytes: UnsafeRawBufferPointer, _ failures: inout [RowFailure]) -> Int? {
-        let field = "company.department"
-        guard company >= 0, tape.nodes[company].kind == .object,
-              let value = tape.member("department", of: company, in: bytes) else {
-            failures.append(RowFailure(field: field, rule: "required", message: "company.department is missing"))
-            return nil
-        }
-        guard tape.nodes[value].kind == .string else {
-            failures.append(RowFailure(field: field, rule: "required", message: "company.department must be a string, got \(preview(value, bytes))"))
-            return nil
-        }
-        if isBlank(value, bytes) {
-            failures.append(RowFailure(field: field, rule: "required", message: "company.department is empty"))
-            return nil
-        }
-        return value
+        let value = company >= 0 && tape.nodes[company].kind == .object ? tape.member("department", of: company, in: bytes) ?? -1 : -1
+        return checkRequired(value, "company.department", bytes, &failures) ? value : nil
     }
 
     /// Whether a string node is empty or only whitespace.

@@ -32,11 +32,10 @@ public struct Transformation: Sendable {
     /// Transforms `chunk` of `run`; throws ``TransformFailed`` when it cannot be transformed (the
     /// caller records the run as failed), `CancellationError` when cancelled.
     public func work(_ run: RunRecord, chunk: SealedChunk, logger: Logger) async throws -> TransformedChunk {
-        // `run` was read before the phase began; the times every row repeats are read back as
-        // stored, so that every attempt and every replica writes them identically.
-        // The key of the digests of lines that are not JSON objects: made by the first attempt
-        // at any chunk, kept in the ledger (never in SQLite, the files or the logs), so every
-        // attempt and replica writes the same digests.
+        // Read back from the ledger, as stored, so that every attempt and replica writes the same
+        // rows: the times every row repeats (`run` was read before the phase began) and the key of
+        // the digests of lines that are not JSON objects (made by the first attempt at any chunk,
+        // and kept only in the ledger).
         let candidateKey = SymmetricKey(size: .bits256).withUnsafeBytes { Hex.encode($0) }
         // Through the ledger, which rides out a Redis restart, so one does not fail the run.
         let fields = try await RunLedger(redis: redis).setOnce(Self.lineDigestKeyField, to: candidateKey, run: run.id)
@@ -67,7 +66,7 @@ public struct Transformation: Sendable {
         let summary = try await onDedicatedThread(name: "transform") { cancellation in
             let started = ContinuousClock.now
             do {
-                try StagedFileCheck.verify(expected)
+                try expected.verify()
             } catch let error as StagingError {
                 throw TransformFailed("\(chunkName): raw.jsonl does not match what the extractor recorded, so it was not transformed: \(error)")
             }

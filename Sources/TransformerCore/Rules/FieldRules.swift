@@ -51,13 +51,8 @@ public enum FieldRules {
         return labels >= 2
     }
 
-    public static func isValidEmail(_ address: String) -> Bool {
-        var address = address
-        return address.withUTF8 { isValidEmail(UnsafeRawBufferPointer($0)) }
-    }
-
     /// `YYYY-M-D` (one or two digits for month and day, as DummyJSON writes it) or `YYYY-MM-DD`,
-    /// a real calendar date, as `YYYY-MM-DD`; `nil` when it is anything else.
+    /// a real calendar date (the row writes it as `YYYY-MM-DD`); `nil` when it is anything else.
     public static func normalizedBirthDate(_ text: UnsafeRawBufferPointer) -> (year: Int, month: Int, day: Int)? {
         var values = (0, 0, 0)
         var lengths = (0, 0, 0)
@@ -92,19 +87,6 @@ public enum FieldRules {
         let (year, month, day) = values
         guard year >= 1, (1...12).contains(month), day >= 1, day <= daysIn(month: month, year: year) else { return nil }
         return (year, month, day)
-    }
-
-    public static func normalizedBirthDate(_ text: String) -> String? {
-        var text = text
-        return text.withUTF8 { normalizedBirthDate(UnsafeRawBufferPointer($0)) }.map(formatDate)
-    }
-
-    static func formatDate(_ date: (year: Int, month: Int, day: Int)) -> String {
-        func pad(_ v: Int, _ width: Int) -> String {
-            let s = String(v)
-            return String(repeating: "0", count: max(0, width - s.count)) + s
-        }
-        return "\(pad(date.year, 4))-\(pad(date.month, 2))-\(pad(date.day, 2))"
     }
 
     static func daysIn(month: Int, year: Int) -> Int {
@@ -149,11 +131,6 @@ public enum FieldRules {
         case ..<300: "overweight"
         default: "obese"
         }
-    }
-
-    /// `225` → `22.5`.
-    public static func bmiText(tenths: Int) -> String {
-        "\(tenths / 10).\(tenths % 10)"
     }
 
     @inline(__always) static func isDigit(_ c: UInt8) -> Bool { c &- UInt8(ascii: "0") < 10 }
