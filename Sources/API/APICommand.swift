@@ -45,9 +45,3 @@ struct APICommand: AsyncParsableCommand {
         try await app.runService(gracefulShutdownSignals: [.sigterm, .sigint])
     }
 }
-
-/// A failure reported as one line on stderr with exit code 1, without ArgumentParser's usage text.
-struct StartupError: Error, CustomStringConvertible {
-    var description: String
-    init(_ message: String) { description = message }
-}

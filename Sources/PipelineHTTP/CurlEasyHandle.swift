@@ -1,5 +1,6 @@
 import CCurl
 import Dispatch
+import PipelineCore
 
 /// One libcurl easy handle, with the serial queue its blocking transfers run on (serial queues
 /// are overcommit queues in libdispatch, which start a new thread rather than wait when all of

@@ -1,5 +1,6 @@
 import CCurl
 import Dispatch
+import PipelineCore
 
 /// What the extractor needs from HTTP: a GET that returns the whole response. A protocol so
 /// that stages can be tested against a scripted client instead of the network.

@@ -1,15 +1,6 @@
 import CCurl
 import Foundation
-import Synchronization
-
-/// Set from any thread when the request's task is cancelled; read by the transfer's progress
-/// callback, which then aborts the blocking `curl_easy_perform` on its worker thread.
-final class CancellationFlag: Sendable {
-    private let flag = Atomic<Bool>(false)
-
-    func cancel() { flag.store(true, ordering: .relaxed) }
-    var isCancelled: Bool { flag.load(ordering: .relaxed) }
-}
+import PipelineCore
 
 /// What one transfer has received so far; curl's C callbacks write into it.
 ///

@@ -1,5 +1,6 @@
 import CSSH2
 import Foundation
+import PipelineCore
 
 /// What ``SFTPClient/append(localPath:remotePath:at:progress:)`` found and did.
 public struct SFTPAppendResult: Sendable, Equatable {

@@ -1,5 +1,6 @@
 import CSSH2
 import Foundation
+import PipelineCore
 
 extension SFTPConnection {
     /// ``SFTPClient/read(_:progress:chunk:)``. libssh2 reads ahead up to the buffer size in

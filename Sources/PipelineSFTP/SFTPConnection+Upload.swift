@@ -1,5 +1,6 @@
 import CSSH2
 import Foundation
+import PipelineCore
 
 extension SFTPConnection {
     /// ``SFTPClient/upload(localPath:remotePath:progress:)``: a reader that sees the final name

@@ -69,9 +69,3 @@ struct SaverCommand: AsyncParsableCommand {
         logger.info("stopped")
     }
 }
-
-/// A failure reported as one line on stderr with exit code 1, without ArgumentParser's usage text.
-struct StartupError: Error, CustomStringConvertible {
-    var description: String
-    init(_ message: String) { description = message }
-}

@@ -104,8 +104,6 @@ enum BlockingIO {
     private static let queue = DispatchQueue(label: "SaverCore.files", attributes: .concurrent)
 
     static func run<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
-        try await withCheckedThrowingContinuation { continuation in
-            queue.async { continuation.resume(with: Result { try body() }) }
-        }
+        try await queue.run(body)
     }
 }

@@ -44,9 +44,3 @@ struct TransformerCommand: AsyncParsableCommand {
         try await group.run()
     }
 }
-
-/// A failure reported as one line on stderr with exit code 1, without ArgumentParser's usage text.
-struct StartupError: Error, CustomStringConvertible {
-    var description: String
-    init(_ message: String) { description = message }
-}

@@ -50,14 +50,6 @@ public struct TransformSummary: Sendable, Equatable {
     }
 }
 
-/// A flag a running transform checks between batches; set from a task's cancellation handler.
-public final class CancellationFlag: Sendable {
-    private let flag = Atomic<Bool>(false)
-    public init() {}
-    public func cancel() { flag.store(true, ordering: .relaxed) }
-    public var isCancelled: Bool { flag.load(ordering: .relaxed) }
-}
-
 /// Turns one `raw.jsonl` (a run's chunk) into `users.jsonl`, `dlq.jsonl` and `raw.masked.jsonl`
 /// (docs/STAGING.md).
 ///
