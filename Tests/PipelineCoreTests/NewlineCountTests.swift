@@ -1,8 +1,8 @@
 import PipelineCore
 import Testing
 
-/// The newline count behind the check of raw.jsonl before it is transformed (`StagedFile.verify()`).
-@Suite struct StagedFileCheckTests {
+/// The newline count behind `StagedFile.verify()` and the resumed writer's line count.
+@Suite struct NewlineCountTests {
     @Test func countsNewlinesAtEveryOffset() {
         for length in 0..<40 {
             for newline in 0..<length {
